@@ -1,0 +1,5 @@
+import sys
+
+from diffuhand.cli import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""The ``diffuhand`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from diffuhand import __version__
+from diffuhand.errors import DiffuhandError
+
+
+def _add_joint_input_args(p: argparse.ArgumentParser, per_input: bool = False) -> None:
+    each = " Give it once for all inputs or once per input, in the same order." if per_input else ""
+    kw = {"action": "append"} if per_input else {}
+    p.add_argument("--unit", choices=("mm", "cm", "m"), **kw, help="unit of the joints in the files "
+                   "(optional when an array is named *_mm, *_cm or *_m)." + each)  # fmt: skip
+    p.add_argument("--order", **kw, help="joint order in the files: canonical, freihand, mediapipe, openpose, "
+                   "ge2019, rhd, stb, interhand, mano/ho3d/dexycb (default: canonical)." + each)  # fmt: skip
+    p.add_argument("--key", help="array to read from a .npz/.mat/.json object holding several")
+    p.add_argument("--limits", type=Path, help="limits file (default: the shipped, data-derived limits)")
+
+
+def _cmd_ik(args: argparse.Namespace) -> int:
+    from diffuhand.commands.ik import run_ik
+
+    return run_ik(args)
+
+
+def _cmd_limits(args: argparse.Namespace) -> int:
+    from diffuhand.commands.limits import run_limits
+
+    return run_limits(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diffuhand", description="3D hand pose with a kinematically constrained hand model.")
+    parser.add_argument("--version", action="version", version=f"diffuhand {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ik", help="fit the hand model to 3D joints; write angles, bone ratios, residuals and a 3D plot",
+                       description="Fit the kinematic hand model to 3D joints (JSON, NPY, NPZ or MAT; (N,21,3) or "
+                       "(21,3)). With no file, fits the bundled named poses.")  # fmt: skip
+    p.add_argument("files", nargs="*", type=Path, help="joint files; none: the bundled named poses")
+    _add_joint_input_args(p)
+    p.add_argument("--hand", choices=("right", "left", "auto"), default="right",
+                   help="handedness of the joints: left hands are mirrored before the fit (auto: whichever fits better)")  # fmt: skip
+    p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
+    p.add_argument("--plot-max", type=int, default=8, help="poses drawn in the PNG (default 8; 0: no PNG)")
+    p.set_defaults(func=_cmd_ik)
+
+    p = sub.add_parser("limits", help="derive angle limits and bone-ratio ranges from a data set of 3D joints",
+                       description="Fit the hand model to every pose in DATA (files or folders) inside wide "
+                       "anatomical bounds, then write limits from robust percentiles of the fitted values.")  # fmt: skip
+    p.add_argument("data", nargs="+", type=Path, help="joint files or folders of them")
+    _add_joint_input_args(p, per_input=True)
+    p.add_argument("--hand", choices=("right", "left", "auto"), default="auto",
+                   help="handedness (default auto: a file's own 'side', else whichever fits better)")  # fmt: skip
+    p.add_argument("--out", type=Path, required=True, help="the limits JSON to write")
+    p.add_argument("--percentiles", type=float, nargs=2, default=(0.5, 99.5), metavar=("LOW", "HIGH"))
+    p.add_argument("--margin", type=float, default=0.1, help="widen each range by this fraction of its width")
+    p.add_argument("--max-residual", type=float, default=5.0, help="drop poses fitted worse than this (mm)")
+    p.add_argument("--cache", type=Path, help="folder for per-file fits, so a rerun resumes (default: OUT.cache)")
+    p.set_defaults(func=_cmd_limits)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DiffuhandError as exc:
+        print(f"diffuhand: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("diffuhand: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The work behind each ``diffuhand`` sub-command (imported lazily, so ``--help`` stays fast)."""

@@ -1,0 +1,1 @@
+"""Reading and writing files: joints, atomic outputs."""

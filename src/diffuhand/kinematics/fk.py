@@ -1,0 +1,90 @@
+"""Forward kinematics (paper section 2.6.1, equation 7), level-parallel over the tree.
+
+Tensor contract: angles (..., 41) radians in the order of :data:`~diffuhand.kinematics.skeleton.ANGLE_NAMES`;
+bone ratios (..., 20); anchor length (...) or a float, in the unit the joints come out in; root rotation
+(..., 3, 3) maps the hand frame to the camera frame; root position (..., 3) is the wrist. Output joints
+(..., 21, 3) in the canonical order and, on request, each joint's global rotation (..., 21, 3, 3).
+"""
+
+from __future__ import annotations
+
+import roma
+import torch
+
+from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_JOINTS, layout
+
+
+def euler_zyx_to_rotmat(euler: torch.Tensor) -> torch.Tensor:
+    """Intrinsic ZYX Euler angles (..., 3) = (about z, about y, about x), radians -> ``Rz @ Ry @ Rx`` (..., 3, 3)."""
+    return roma.euler_to_rotmat("ZYX", euler)
+
+
+def rotmat_to_euler_zyx(rotmat: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`euler_zyx_to_rotmat`: (..., 3, 3) -> (..., 3), y within [-pi/2, pi/2]."""
+    return roma.rotmat_to_euler("ZYX", rotmat)
+
+
+def rotation_from_9d(x: torch.Tensor) -> torch.Tensor:
+    """The 9-D root-rotation form (section 2.2): (..., 9) -> the nearest rotation matrix (..., 3, 3) by SVD."""
+    return roma.special_procrustes(x.unflatten(-1, (3, 3)))
+
+
+def local_rotations(angles: torch.Tensor) -> torch.Tensor:
+    """Each node's rotation relative to its parent, ``R'_i`` (..., 21, 3, 3), from the 41 angles (..., 41)."""
+    lay = layout(angles.device)
+    euler = angles.new_zeros(*angles.shape[:-1], NUM_JOINTS * 3).index_copy(-1, lay.euler_index, angles)
+    return euler_zyx_to_rotmat(euler.unflatten(-1, (NUM_JOINTS, 3)))
+
+
+def forward_kinematics(
+    angles: torch.Tensor,
+    bone_ratios: torch.Tensor,
+    anchor_length: float | torch.Tensor = 1.0,
+    root_rotation: torch.Tensor | None = None,
+    root_position: torch.Tensor | None = None,
+    *,
+    return_rotations: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Joints of the hand model (equation 7), every joint of a tree level at once.
+
+    Args:
+        angles: (..., 41) radians. The first three (root Euler ZYX) are ignored when ``root_rotation`` is given.
+        bone_ratios: (..., 20) bone length / anchor length (the anchor's own entry should be 1).
+        anchor_length: length of wrist -> index MCP, scalar or (...); sets the output unit (1 = anchor units).
+        root_rotation: optional (..., 3, 3) hand-to-camera rotation (e.g. from :func:`rotation_from_9d`).
+        root_position: optional (..., 3) position of the wrist; zero by default.
+        return_rotations: also return the global rotation ``R_i`` of every joint.
+
+    Returns:
+        joints (..., 21, 3), and (..., 21, 3, 3) global rotations if ``return_rotations``.
+    """
+    if angles.shape[-1] != NUM_ANGLES or bone_ratios.shape[-1] != NUM_BONES:
+        raise ValueError(f"expected angles (..., {NUM_ANGLES}) and bone_ratios (..., {NUM_BONES}), "
+                         f"got {tuple(angles.shape)} and {tuple(bone_ratios.shape)}")  # fmt: skip
+    dtype, device = angles.dtype, angles.device
+    anchor = torch.as_tensor(anchor_length, dtype=dtype, device=device)
+    shapes = [angles.shape[:-1], bone_ratios.shape[:-1], anchor.shape]
+    if root_rotation is not None:
+        shapes.append(root_rotation.shape[:-2])
+    if root_position is not None:
+        shapes.append(root_position.shape[:-1])
+    batch = torch.broadcast_shapes(*shapes)
+    angles = angles.expand(*batch, NUM_ANGLES)
+    lengths = bone_ratios.expand(*batch, NUM_BONES) * anchor.expand(batch)[..., None]
+
+    local = local_rotations(angles)
+    lay = layout(device)
+    rot = local[..., :1, :, :] if root_rotation is None else root_rotation.expand(*batch, 3, 3).unsqueeze(-3)
+    pos = (angles.new_zeros(*batch, 1, 3) if root_position is None
+           else root_position.to(dtype).expand(*batch, 3).unsqueeze(-2))  # fmt: skip
+    rots, poss = [rot], [pos]
+    for nodes, slots in zip(lay.level_nodes, lay.level_parent_slot):
+        # equation (7): R_i = R_j R'_i ;  p_i = R_i o_i + p_j with o_i = (length_i, 0, 0)
+        rot = rot.index_select(-3, slots) @ local.index_select(-3, nodes)
+        pos = pos.index_select(-2, slots) + rot[..., :, 0] * lengths.index_select(-1, nodes - 1)[..., None]
+        rots.append(rot)
+        poss.append(pos)
+    joints = torch.cat(poss, dim=-2).index_select(-2, lay.order)
+    if return_rotations:
+        return joints, torch.cat(rots, dim=-3).index_select(-3, lay.order)
+    return joints

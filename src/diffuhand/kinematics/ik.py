@@ -1,0 +1,299 @@
+"""Inverse kinematics (paper section 3.1): fit the hand model to 3D joints.
+
+A batched, box-constrained Levenberg-Marquardt solver. Per pose it finds the root rotation, root position,
+scale (anchor length), the free angles and the free bone ratios whose forward kinematics best match the given
+joints, within the limits. The Jacobian is analytic (a revolute joint moves its subtree by ``w x (p - pivot)``)
+and is checked against autograd in the tests. An analytic level-by-level initialisation puts each bone on its
+target direction first, so the solver starts close to the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import roma
+import torch
+
+from diffuhand.errors import DiffuhandError
+from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx
+from diffuhand.kinematics.limits import Limits, load_limits
+from diffuhand.kinematics.skeleton import (
+    ANCHOR_BONE, ANCHOR_JOINT, ANGLE_AXIS, ANGLE_NODE, LEVELS, NUM_ANGLES, NUM_BONES, NUM_JOINTS, PARENTS,
+    layout, subtree_mask,
+)  # fmt: skip
+
+
+@dataclass
+class IKResult:
+    """What :func:`fit_ik` found; leading shape ``...`` is the input's (none for a single (21, 3) pose).
+
+    Attributes:
+        angles: (..., 41) radians, root Euler ZYX included, so ``forward_kinematics(angles, bone_ratios,
+            anchor_length, root_position=root_position)`` gives ``joints``.
+        bone_ratios: (..., 20). anchor_length: (...) in the input's unit.
+        root_rotation: (..., 3, 3). root_position: (..., 3) in the input's unit.
+        joints: (..., 21, 3) fitted joints. residual: (...) mean distance between fitted and given joints
+            (valid joints only), in the input's unit. per_joint: (..., 21) those distances.
+        iterations: solver iterations run.
+    """
+
+    angles: torch.Tensor
+    bone_ratios: torch.Tensor
+    anchor_length: torch.Tensor
+    root_rotation: torch.Tensor
+    root_position: torch.Tensor
+    joints: torch.Tensor
+    residual: torch.Tensor
+    per_joint: torch.Tensor
+    iterations: int
+
+
+def _cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.cross(a, b, dim=-1)
+
+
+def _normalize(v: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    return v / v.norm(dim=-1, keepdim=True).clamp_min(eps)
+
+
+class _Problem:
+    """Index bookkeeping shared by the initialisation, the Jacobian and the updates."""
+
+    def __init__(self, limits: Limits, dtype: torch.dtype, device: torch.device):
+        amin, amax = limits.angle_bounds(dtype, device)
+        rmin, rmax = limits.ratio_bounds(dtype, device)
+        free_a = [i for i in range(3, NUM_ANGLES) if limits.angle_max[i] > limits.angle_min[i]]
+        free_r = [b for b in range(NUM_BONES) if limits.ratio_max[b] > limits.ratio_min[b] and b != ANCHOR_BONE]
+        self.free_a = torch.tensor(free_a, device=device)
+        self.free_r = torch.tensor(free_r, device=device)
+        self.amin, self.amax, self.rmin, self.rmax = amin, amax, rmin, rmax
+        self.neutral_a = torch.as_tensor(limits.angle_neutral, dtype=dtype, device=device)
+        self.neutral_r = torch.as_tensor(limits.ratio_neutral, dtype=dtype, device=device)
+        self.a_node = torch.tensor([ANGLE_NODE[i] for i in free_a], device=device)
+        self.a_axis = torch.tensor([ANGLE_AXIS[i] for i in free_a], device=device)
+        parents = torch.tensor([max(p, 0) for p in PARENTS], device=device)
+        self.parents = parents
+        self.a_pivot = parents[self.a_node]
+        mask = subtree_mask().to(device=device, dtype=dtype)
+        self.a_mask = mask[self.a_node]  # (Fa, 21)
+        self.r_node = self.free_r + 1
+        self.r_mask = mask[self.r_node]  # (Fr, 21)
+        self.n_params = 7 + len(free_a) + len(free_r)
+
+
+def _palm_frame(p: torch.Tensor) -> torch.Tensor:
+    """Rotation (N, 3, 3) of the hand frame seen in joints ``p`` (N, 21, 3): x to middle MCP, z dorsal."""
+    x = _normalize(p[:, 9] - p[:, 0])
+    z = _normalize(_cross(p[:, 17] - p[:, 0], p[:, 5] - p[:, 0]))
+    y = _normalize(_cross(z, x))
+    z = _cross(x, y)
+    return torch.stack([x, y, z], dim=-1)
+
+
+def _initialise(target: torch.Tensor, prob: _Problem):
+    """Analytic start: root from the palm, then each level's bones pointed at their targets, twists neutral."""
+    n = target.shape[0]
+    pos = target[:, 0].clone()
+    scale = (target[:, ANCHOR_JOINT] - target[:, 0]).norm(dim=-1).clamp_min(1e-9)
+    rot0 = _palm_frame(target)
+    bones = (target[:, 1:] - target[:, torch.tensor(PARENTS[1:])]).norm(dim=-1)
+    ratios = torch.minimum(torch.maximum(bones / scale[:, None], prob.rmin), prob.rmax)
+    angles = prob.neutral_a.expand(n, NUM_ANGLES).clone()
+    node_of = torch.tensor(ANGLE_NODE)
+    axis_of = torch.tensor(ANGLE_AXIS)
+    free = torch.zeros(NUM_ANGLES, dtype=torch.bool)
+    free[prob.free_a.cpu()] = True
+    for level in LEVELS[1:]:
+        _, rots = forward_kinematics(angles, ratios, scale, rot0, pos, return_rotations=True)
+        for j in level:
+            d = _normalize(target[:, j] - target[:, PARENTS[j]])
+            d = (rots[:, PARENTS[j]].transpose(-1, -2) @ d[..., None])[..., 0]
+            idx = [i for i in range(NUM_ANGLES) if node_of[i] == j and free[i]]
+            kinds = {int(axis_of[i]): i for i in idx}
+            if 0 in kinds:  # abduction present: a 2- or 3-DoF node points its bone exactly
+                angles[:, kinds[0]] = torch.atan2(d[:, 1], d[:, 0])
+                if 1 in kinds:
+                    angles[:, kinds[1]] = torch.atan2(-d[:, 2], torch.hypot(d[:, 0], d[:, 1]))
+            elif 1 in kinds:  # a hinge: the bend in its plane
+                angles[:, kinds[1]] = torch.atan2(-d[:, 2], d[:, 0])
+        angles = torch.minimum(torch.maximum(angles, prob.amin), prob.amax)
+    return rot0, pos, scale.log(), angles, ratios
+
+
+def _jacobian(joints, rots, angles, ratios, scale, prob: _Problem) -> torch.Tensor:
+    """d joints / d params, (N, 63, P); params = [root rot-vector (3), root position (3), log scale, free angles,
+    free ratios]."""
+    n = joints.shape[0]
+    rel = joints - joints[:, :1]
+    rot0 = rots[:, 0]
+    # root rotation, right-multiplied by exp(delta): column m moves joint k by (R0 e_m) x (p_k - p_0)
+    j_rot = _cross(rot0.transpose(-1, -2)[:, :, None, :], rel[:, None])  # (N, 3, 21, 3)
+    j_pos = torch.eye(3, dtype=joints.dtype, device=joints.device).expand(n, NUM_JOINTS, 3, 3).permute(0, 3, 1, 2)
+    j_scale = rel[:, None]
+    # angle axes in the world: abd about R_par z, flex about R_par Rz(a) y, twist about R_i x
+    rpar = rots[:, prob.parents]
+    euler = angles.new_zeros(n, NUM_JOINTS * 3).index_copy(-1, layout(angles.device).euler_index, angles)
+    euler = euler.unflatten(-1, (NUM_JOINTS, 3))
+    a = euler[..., 0:1]
+    axes = torch.stack(
+        [rpar[..., :, 2], -torch.sin(a) * rpar[..., :, 0] + torch.cos(a) * rpar[..., :, 1], rots[..., :, 0]], dim=-2
+    )  # (N, 21, 3 kinds, 3)
+    w = axes[:, prob.a_node, prob.a_axis]  # (N, Fa, 3)
+    pivot = joints[:, prob.a_pivot]  # (N, Fa, 3)
+    j_ang = _cross(w[:, :, None], joints[:, None] - pivot[:, :, None]) * prob.a_mask[None, :, :, None]
+    bone_dir = rots[:, prob.r_node, :, 0] * scale[:, None, None]  # (N, Fr, 3)
+    j_rat = bone_dir[:, :, None] * prob.r_mask[None, :, :, None]
+    cols = torch.cat([j_rot, j_pos, j_scale, j_ang, j_rat], dim=1)  # (N, P, 21, 3)
+    return cols.flatten(2).transpose(1, 2)
+
+
+def _model(rot0, pos, logs, angles, ratios):
+    return forward_kinematics(angles, ratios, logs.exp(), rot0, pos, return_rotations=True)
+
+
+def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: float, tol: float):
+    rot0, pos, logs, angles, ratios = _initialise(target, prob)
+    n = target.shape[0]
+    fa, fr = prob.free_a, prob.free_r
+    na, nr = len(fa), len(fr)
+    w = valid[..., None].to(target.dtype)  # (N, 21, 1)
+    ref = logs.exp().detach()  # prior scale: mm per radian of deviation
+    pw = prior_weight * ref**2
+
+    def cost_of(joints, angles):
+        r = (joints - target) * w
+        prior = ((angles[:, fa] - prob.neutral_a[fa]) ** 2).sum(-1)
+        return 0.5 * (r**2).sum((-1, -2)) + 0.5 * pw * prior
+
+    joints, rots = _model(rot0, pos, logs, angles, ratios)
+    cost = cost_of(joints, angles)
+    lam = torch.full((n,), 1e-3, dtype=target.dtype, device=target.device)
+    floor = 0.5 * (1e-9 * ref) ** 2 * NUM_JOINTS
+    done = torch.zeros(n, dtype=torch.bool, device=target.device)
+    eye = torch.eye(prob.n_params, dtype=target.dtype, device=target.device)
+    lo = torch.cat([prob.amin[fa], prob.rmin[fr]])
+    hi = torch.cat([prob.amax[fa], prob.rmax[fr]])
+    it = 0
+    for it in range(1, max_iter + 1):
+        jac = _jacobian(joints, rots, angles, ratios, logs.exp(), prob) * w.expand(n, NUM_JOINTS, 3).reshape(n, -1, 1)
+        r = ((joints - target) * w).reshape(n, -1)
+        a_mat = jac.transpose(1, 2) @ jac
+        g = (jac.transpose(1, 2) @ r[..., None])[..., 0]
+        sl = slice(7, 7 + na)
+        a_mat[:, sl, sl] += pw[:, None, None] * torch.eye(na, dtype=target.dtype, device=target.device)
+        g[:, sl] += pw[:, None] * (angles[:, fa] - prob.neutral_a[fa])
+        # active set: a bounded parameter sitting on its bound and pushed outwards stays put this step
+        box = torch.cat([angles[:, fa], ratios[:, fr]], dim=-1)
+        stuck = ((box <= lo + 1e-12) & (g[:, 7:] > 0)) | ((box >= hi - 1e-12) & (g[:, 7:] < 0))
+        keep = torch.cat([torch.ones(n, 7, dtype=torch.bool, device=target.device), ~stuck], dim=-1)
+        km = keep[:, :, None] & keep[:, None, :]
+        a_mat = torch.where(km, a_mat, eye.expand_as(a_mat))
+        g = torch.where(keep, g, torch.zeros_like(g))
+        diag = torch.diagonal(a_mat, dim1=-2, dim2=-1).clamp_min(1e-9)
+        chol, _ = torch.linalg.cholesky_ex(a_mat + lam[:, None, None] * torch.diag_embed(diag))
+        step = -torch.cholesky_solve(g[..., None], chol)[..., 0]
+        step = torch.where(torch.isfinite(step), step, torch.zeros_like(step))
+
+        n_rot0 = rot0 @ roma.rotvec_to_rotmat(step[:, 0:3])
+        n_pos = pos + step[:, 3:6]
+        n_logs = logs + step[:, 6]
+        n_angles = angles.clone()
+        n_angles[:, fa] = torch.minimum(torch.maximum(angles[:, fa] + step[:, 7 : 7 + na], prob.amin[fa]), prob.amax[fa])
+        n_ratios = ratios.clone()
+        n_ratios[:, fr] = torch.minimum(torch.maximum(ratios[:, fr] + step[:, 7 + na :], prob.rmin[fr]), prob.rmax[fr])
+        n_joints, n_rots = _model(n_rot0, n_pos, n_logs, n_angles, n_ratios)
+        n_cost = cost_of(n_joints, n_angles)
+
+        better = n_cost < cost
+        b1, b2, b3 = better[:, None], better[:, None, None], better[:, None, None, None]
+        rot0 = torch.where(b2, n_rot0, rot0)
+        pos = torch.where(b1, n_pos, pos)
+        logs = torch.where(better, n_logs, logs)
+        angles = torch.where(b1, n_angles, angles)
+        ratios = torch.where(b1, n_ratios, ratios)
+        joints = torch.where(b2, n_joints, joints)
+        rots = torch.where(b3, n_rots, rots)
+        gain = (cost - n_cost) / cost.clamp_min(1e-300)
+        cost = torch.where(better, n_cost, cost)
+        lam = torch.where(better, (lam / 3).clamp_min(1e-9), (lam * 4).clamp_max(1e9))
+        # a pose is done when an accepted step gains little, when it fits to float precision, or when no
+        # step is accepted even with heavy damping (a constrained optimum)
+        done = done | (better & (gain < tol)) | (cost < floor) | (lam >= 1e6)
+        if bool(done.all()):
+            break
+
+    angles = angles.clone()
+    angles[:, :3] = rotmat_to_euler_zyx(rot0)
+    return rot0, pos, logs.exp(), angles, ratios, joints, it
+
+
+def fit_ik(
+    joints: torch.Tensor | np.ndarray,
+    *,
+    valid: torch.Tensor | np.ndarray | None = None,
+    limits: Limits | None = None,
+    max_iter: int = 60,
+    tol: float = 1e-5,
+    prior_weight: float = 1e-6,
+    chunk_size: int = 2048,
+    progress: bool = False,
+) -> IKResult:
+    """Fit root rotation, root position, scale, the 41 angles and the 20 bone ratios to 3D joints.
+
+    Args:
+        joints: (21, 3) or (N, 21, 3) in the canonical order, a RIGHT hand, in any unit (mm, cm, m).
+        valid: optional (N, 21) bool; invalid joints are ignored (residual over valid ones only).
+        limits: the box for angles and ratios; the shipped, data-derived limits by default.
+        max_iter: Levenberg-Marquardt iterations at most.
+        tol: stop when no pose improves its cost by more than this fraction.
+        prior_weight: a faint pull (per radian, relative to the hand's scale) towards the neutral pose; it only
+            decides directions the joints leave free (the twist of a straight finger).
+        chunk_size: poses solved together (memory bound).
+        progress: show a progress bar over chunks.
+
+    Returns:
+        :class:`IKResult`, computed in float64 and returned in float64.
+    """
+    target = torch.as_tensor(np.asarray(joints) if not torch.is_tensor(joints) else joints).detach()
+    if target.ndim < 2 or target.shape[-2:] != (NUM_JOINTS, 3):
+        raise DiffuhandError(f"joints must have shape (21, 3) or (N, 21, 3), got {tuple(target.shape)}")
+    lead = target.shape[:-2]
+    target = target.reshape(-1, NUM_JOINTS, 3).to(torch.float64)
+    if valid is None:
+        mask = torch.ones(target.shape[:2], dtype=torch.bool)
+    else:
+        mask = torch.as_tensor(np.asarray(valid) if not torch.is_tensor(valid) else valid).reshape(-1, NUM_JOINTS).bool()
+    mask = mask & torch.isfinite(target).all(-1)
+    if not bool(mask.any(-1).all()):
+        raise DiffuhandError("every pose needs at least one valid, finite joint")
+    target = torch.where(mask[..., None], target, torch.zeros_like(target))
+    limits = limits or load_limits()
+    prob = _Problem(limits, torch.float64, target.device)
+
+    outs, iters = [], 0
+    starts = range(0, target.shape[0], chunk_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="IK", unit="chunk")
+    with torch.no_grad():
+        for s in starts:
+            out = _solve_chunk(target[s : s + chunk_size], mask[s : s + chunk_size], prob, max_iter, prior_weight, tol)
+            iters = max(iters, out[-1])
+            outs.append(out[:-1])
+    rot0, pos, scale, angles, ratios, fitted = (torch.cat(x) for x in zip(*outs))
+    dist = (fitted - target).norm(dim=-1)
+    per_joint = torch.where(mask, dist, torch.full_like(dist, float("nan")))
+    residual = (dist * mask).sum(-1) / mask.sum(-1)
+    return IKResult(
+        angles=angles.reshape(*lead, NUM_ANGLES),
+        bone_ratios=ratios.reshape(*lead, NUM_BONES),
+        anchor_length=scale.reshape(lead),
+        root_rotation=rot0.reshape(*lead, 3, 3),
+        root_position=pos.reshape(*lead, 3),
+        joints=fitted.reshape(*lead, NUM_JOINTS, 3),
+        residual=residual.reshape(lead),
+        per_joint=per_joint.reshape(*lead, NUM_JOINTS),
+        iterations=iters,
+    )
