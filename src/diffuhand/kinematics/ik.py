@@ -91,17 +91,10 @@ def _palm_frame(p: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, y, z], dim=-1)
 
 
-def _initialise(target: torch.Tensor, prob: _Problem):
-    """Analytic start: root from the palm, then each level's bones pointed at their targets, twists neutral."""
-    n = target.shape[0]
-    pos = target[:, 0].clone()
-    scale = (target[:, ANCHOR_JOINT] - target[:, 0]).norm(dim=-1).clamp_min(1e-9)
-    rot0 = _palm_frame(target)
-    bones = (target[:, 1:] - target[:, torch.tensor(PARENTS[1:])]).norm(dim=-1)
-    ratios = torch.minimum(torch.maximum(bones / scale[:, None], prob.rmin), prob.rmax)
-    angles = prob.neutral_a.expand(n, NUM_ANGLES).clone()
-    node_of = torch.tensor(ANGLE_NODE)
-    axis_of = torch.tensor(ANGLE_AXIS)
+def _point_bones(target, rot0, pos, scale, angles, ratios, prob: _Problem) -> torch.Tensor:
+    """Greedy analytic IK, level by level: every 2-/3-DoF node points its bone at the target exactly, every
+    hinge takes the bend of its bone projected on its plane; twists keep the values given in ``angles``."""
+    node_of, axis_of = torch.tensor(ANGLE_NODE), torch.tensor(ANGLE_AXIS)
     free = torch.zeros(NUM_ANGLES, dtype=torch.bool)
     free[prob.free_a.cpu()] = True
     for level in LEVELS[1:]:
@@ -109,8 +102,7 @@ def _initialise(target: torch.Tensor, prob: _Problem):
         for j in level:
             d = _normalize(target[:, j] - target[:, PARENTS[j]])
             d = (rots[:, PARENTS[j]].transpose(-1, -2) @ d[..., None])[..., 0]
-            idx = [i for i in range(NUM_ANGLES) if node_of[i] == j and free[i]]
-            kinds = {int(axis_of[i]): i for i in idx}
+            kinds = {int(axis_of[i]): i for i in range(NUM_ANGLES) if node_of[i] == j and free[i]}
             if 0 in kinds:  # abduction present: a 2- or 3-DoF node points its bone exactly
                 angles[:, kinds[0]] = torch.atan2(d[:, 1], d[:, 0])
                 if 1 in kinds:
@@ -118,7 +110,37 @@ def _initialise(target: torch.Tensor, prob: _Problem):
             elif 1 in kinds:  # a hinge: the bend in its plane
                 angles[:, kinds[1]] = torch.atan2(-d[:, 2], d[:, 0])
         angles = torch.minimum(torch.maximum(angles, prob.amin), prob.amax)
-    return rot0, pos, scale.log(), angles, ratios
+    return angles
+
+
+def _initialise(target: torch.Tensor, prob: _Problem, n_twists: int = 17):
+    """Analytic start: root from the palm, then :func:`_point_bones`. The free twists (the plane a finger bends
+    in) cannot be read off one bone, and a wrong one is a local minimum, so each is tried at ``n_twists`` values
+    across its range and each finger keeps the one that puts its joints nearest their targets."""
+    n = target.shape[0]
+    pos = target[:, 0].clone()
+    scale = (target[:, ANCHOR_JOINT] - target[:, 0]).norm(dim=-1).clamp_min(1e-9)
+    rot0 = _palm_frame(target)
+    bones = (target[:, 1:] - target[:, torch.tensor(PARENTS[1:])]).norm(dim=-1)
+    ratios = torch.minimum(torch.maximum(bones / scale[:, None], prob.rmin), prob.rmax)
+    twist = [i for i in prob.free_a.tolist() if ANGLE_AXIS[i] == 2]
+    best = best_err = None
+    finger_of = torch.tensor([max(ANGLE_NODE[i] - 1, 0) // 4 for i in range(NUM_ANGLES)])  # 0 thumb .. 4 pinky
+    for k in range(n_twists):
+        angles = prob.neutral_a.expand(n, NUM_ANGLES).clone()
+        frac = k / max(n_twists - 1, 1)
+        angles[:, twist] = prob.amin[twist] + frac * (prob.amax[twist] - prob.amin[twist])
+        angles = _point_bones(target, rot0, pos, scale, angles, ratios, prob)
+        joints = forward_kinematics(angles, ratios, scale, rot0, pos)
+        err = ((joints - target).norm(dim=-1)[:, 1:].reshape(n, 5, 4)).sum(-1)  # (N, 5 fingers)
+        if best is None:
+            best, best_err = angles, err
+            continue
+        better = err < best_err  # (N, 5)
+        take = better[:, finger_of] & (torch.arange(NUM_ANGLES) >= 3)
+        best = torch.where(take, angles, best)
+        best_err = torch.minimum(err, best_err)
+    return rot0, pos, scale.log(), best, ratios
 
 
 def _jacobian(joints, rots, angles, ratios, scale, prob: _Problem) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""Pictures: 3D skeleton plots."""

@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+import roma
+import torch
+
+from diffuhand.errors import DiffuhandError
+from diffuhand.kinematics import forward_kinematics, load_limits
+from diffuhand.kinematics.conventions import mirror
+from diffuhand.kinematics.ik import _jacobian, _model, _Problem, fit_ik
+
+LIMITS = load_limits()
+
+
+def fk_poses(n, seed):
+    gen = torch.Generator().manual_seed(seed)
+    lo, hi = LIMITS.angle_bounds(torch.float64)
+    rlo, rhi = LIMITS.ratio_bounds(torch.float64)
+    angles = lo + (hi - lo) * torch.rand(n, 41, generator=gen, dtype=torch.float64)
+    ratios = rlo + (rhi - rlo) * torch.rand(n, 20, generator=gen, dtype=torch.float64)
+    rot = roma.random_rotmat(n, dtype=torch.float64)
+    pos = torch.randn(n, 3, generator=gen, dtype=torch.float64) * 200
+    anchor = 70 + 30 * torch.rand(n, generator=gen, dtype=torch.float64)
+    angles[:, :3] = roma.rotmat_to_euler("ZYX", rot)
+    return angles, ratios, anchor, pos, forward_kinematics(angles, ratios, anchor, rot, pos)
+
+
+def test_analytic_jacobian_matches_autograd():
+    prob = _Problem(LIMITS, torch.float64, torch.device("cpu"))
+    angles, ratios, anchor, pos, _ = fk_poses(3, 0)
+    rot0 = roma.random_rotmat(3, dtype=torch.float64)
+    logs = anchor.log()
+    joints, rots = _model(rot0, pos, logs, angles, ratios)
+    jac = _jacobian(joints, rots, angles, ratios, anchor, prob)
+    fa, fr = prob.free_a, prob.free_r
+    for i in range(3):
+
+        def f(x, i=i):
+            a, r = angles[i].clone(), ratios[i].clone()
+            a[fa], r[fr] = x[7 : 7 + len(fa)], x[7 + len(fa) :]
+            rot = rot0[i] @ roma.rotvec_to_rotmat(x[:3])
+            return forward_kinematics(a, r, x[6].exp(), rot, x[3:6]).reshape(-1)
+
+        x0 = torch.cat([torch.full((3,), 1e-30, dtype=torch.float64), pos[i], logs[i : i + 1], angles[i, fa], ratios[i, fr]])
+        ref = torch.autograd.functional.jacobian(f, x0)
+        torch.testing.assert_close(jac[i], ref, rtol=0, atol=1e-10)
+
+
+def test_recovers_fk_poses():
+    angles, ratios, anchor, pos, joints = fk_poses(128, 1)
+    res = fit_ik(joints)
+    assert res.angles.shape == (128, 41) and res.bone_ratios.shape == (128, 20) and res.joints.shape == (128, 21, 3)
+    assert float(res.residual.mean()) < 0.1  # mm
+    assert float(np.median(res.residual)) < 0.01
+    assert float((res.residual < 0.1).float().mean()) >= 0.97  # the rest: thumb-twist local minima
+    ok = res.residual < 0.01
+    torch.testing.assert_close(res.anchor_length[ok], anchor[ok], rtol=1e-4, atol=0)
+    torch.testing.assert_close(res.bone_ratios[ok], ratios[ok], rtol=0, atol=1e-3)
+    # the known angles come back (where a finger is bent enough for its twist to show)
+    err = (res.angles[ok] - angles[ok]).abs()
+    err = torch.minimum(err, 2 * np.pi - err)
+    assert float(err.median()) < np.radians(0.05)
+    assert float(torch.quantile(err.flatten(), 0.95)) < np.radians(1.0)
+    # the result is self-consistent: its own FK gives its joints
+    again = forward_kinematics(res.angles, res.bone_ratios, res.anchor_length, root_position=res.root_position)
+    torch.testing.assert_close(again, res.joints, rtol=0, atol=1e-8)
+    assert LIMITS.contains(res.angles, res.bone_ratios)
+
+
+def test_single_pose_and_units():
+    *_, joints = fk_poses(1, 2)
+    mm = fit_ik(joints[0])
+    assert mm.angles.shape == (41,) and mm.joints.shape == (21, 3) and mm.residual.shape == ()
+    metres = fit_ik(joints[0].numpy() / 1000.0)
+    torch.testing.assert_close(metres.angles, mm.angles, rtol=0, atol=1e-5)
+    assert float(metres.anchor_length) == pytest.approx(float(mm.anchor_length) / 1000.0, rel=1e-6)
+
+
+def test_invalid_joints_are_ignored():
+    angles, ratios, anchor, pos, joints = fk_poses(8, 3)
+    corrupt = joints.clone()
+    corrupt[:, 8] += 40.0  # an index tip 4 cm off
+    valid = torch.ones(8, 21, dtype=torch.bool)
+    valid[:, 8] = False
+    res = fit_ik(corrupt, valid=valid)
+    assert float(res.residual.max()) < 0.5
+    assert torch.isnan(res.per_joint[:, 8]).all()
+    naive = fit_ik(corrupt)
+    assert float(naive.residual.min()) > 1.0
+    with pytest.raises(DiffuhandError):
+        fit_ik(joints[:, :20])
+    with pytest.raises(DiffuhandError):
+        fit_ik(joints, valid=torch.zeros(8, 21, dtype=torch.bool))
+
+
+def test_fits_real_dexycb_hands(dexycb_right_mm):
+    joints = np.concatenate(dexycb_right_mm)[::4]  # 1,815 of 7,260 frames; the slow suite fits all
+    res = fit_ik(joints)
+    assert float(res.residual.mean()) < 3.0
+    assert float(np.percentile(res.residual, 95)) < 3.0
+
+
+@pytest.mark.slow
+def test_fits_all_dexycb_frames(dexycb_right_mm):
+    res = fit_ik(np.concatenate(dexycb_right_mm))
+    assert float(res.residual.mean()) < 3.0 and float(np.percentile(res.residual, 99)) < 3.0
+
+
+def test_fits_real_world_ground_truth(realworld):
+    gt_left, _ = realworld
+    res = fit_ik(mirror(gt_left))  # the set's hands are left hands: mirrored, they are right hands
+    assert float(res.residual.mean()) < 3.0
+    assert float(res.residual.max()) < 3.0
+    # a left hand fitted as a right one cannot bend the right way: the residual shows it
+    assert float(fit_ik(gt_left).residual.mean()) > 3 * float(res.residual.mean())

@@ -1,0 +1,43 @@
+from collections import Counter
+
+from diffuhand.kinematics import skeleton as sk
+
+
+def test_canonical_order_and_tree():
+    assert len(sk.JOINT_NAMES) == sk.NUM_JOINTS == 21
+    assert sk.JOINT_NAMES[0] == "wrist" and sk.JOINT_NAMES[4] == "thumb_tip" and sk.JOINT_NAMES[20] == "pinky_tip"
+    for f, finger in enumerate(sk.FINGERS):
+        chain = [1 + 4 * f + m for m in range(4)]
+        assert [sk.JOINT_NAMES[j].split("_")[0] for j in chain] == [finger] * 4
+        assert [sk.PARENTS[j] for j in chain] == [0, *chain[:3]]
+    assert sk.JOINT_NAMES[sk.ANCHOR_JOINT] == "index_mcp" and sk.BONE_NAMES[sk.ANCHOR_BONE] == "wrist-index_mcp"
+
+
+def test_levels_are_breadth_first():
+    assert sk.LEVELS[0] == (0,)
+    seen = {0}
+    for level in sk.LEVELS[1:]:
+        assert all(sk.PARENTS[j] in seen for j in level)
+        seen |= set(level)
+    assert seen == set(range(21))
+    assert len(sk.LEVELS) == 5  # every joint of a level is computed at once: 4 steps after the root
+
+
+def test_41_angles_as_in_section_3_1():
+    assert len(sk.ANGLE_NAMES) == sk.NUM_ANGLES == 41 and len(set(sk.ANGLE_NAMES)) == 41
+    per_joint = Counter(n.split(".")[0] for n in sk.ANGLE_NAMES)
+    assert per_joint["root"] == 3
+    assert sum(per_joint[f"{f}_base"] for f in sk.FINGERS) == 15  # the 15 finger-placement angles
+    assert per_joint["thumb_cmc"] == 3 and per_joint["thumb_mcp"] == 3 and per_joint["thumb_ip"] == 1
+    for f in sk.FINGERS[1:]:
+        assert per_joint[f"{f}_mcp"] == 2 and per_joint[f"{f}_pip"] == 1 and per_joint[f"{f}_dip"] == 1
+    # 26 DoF of the paper's base model: 3 wrist + 8 MCP + 3 thumb MCP + 8 PIP/DIP + 1 IP + 3 CMC
+    assert 41 - 15 == 26
+    assert set(sk.PINNED_ANGLES) <= set(sk.ANGLE_NAMES)
+
+
+def test_subtree_mask():
+    mask = sk.subtree_mask()
+    assert mask[0].all()
+    assert mask[5].nonzero().flatten().tolist() == [5, 6, 7, 8]
+    assert mask[8].nonzero().flatten().tolist() == [8]
