@@ -24,6 +24,10 @@ from diffuhand.kinematics.skeleton import (
 )  # fmt: skip
 
 
+#: Bumped whenever the solver's results change, so cached fits (``diffuhand limits --cache``) are not reused.
+SOLVER_VERSION = 2
+
+
 @dataclass
 class IKResult:
     """What :func:`fit_ik` found; leading shape ``...`` is the input's (none for a single (21, 3) pose).
@@ -80,6 +84,8 @@ class _Problem:
         self.r_node = self.free_r + 1
         self.r_mask = mask[self.r_node]  # (Fr, 21)
         self.n_params = 7 + len(free_a) + len(free_r)
+        self.lo = torch.cat([amin[self.free_a], rmin[self.free_r]])
+        self.hi = torch.cat([amax[self.free_a], rmax[self.free_r]])
 
 
 def _palm_frame(p: torch.Tensor) -> torch.Tensor:
@@ -174,80 +180,86 @@ def _model(rot0, pos, logs, angles, ratios):
     return forward_kinematics(angles, ratios, logs.exp(), rot0, pos, return_rotations=True)
 
 
+def _lm_step(st: dict, target, w, pw, prob: _Problem, prior_weight: float):
+    """One Levenberg-Marquardt step for the poses in ``st`` (a dict of per-pose tensors); returns the new
+    state (each pose keeps its old values where the step did not lower its cost) and the relative gain."""
+    fa, fr = prob.free_a, prob.free_r
+    na = len(fa)
+    n = target.shape[0]
+    rot0, pos, logs, angles, ratios = st["rot0"], st["pos"], st["logs"], st["angles"], st["ratios"]
+    jac = _jacobian(st["joints"], st["rots"], angles, ratios, logs.exp(), prob)
+    jac = jac * w.expand(n, NUM_JOINTS, 3).reshape(n, -1, 1)
+    r = ((st["joints"] - target) * w).reshape(n, -1)
+    a_mat = jac.transpose(1, 2) @ jac
+    g = (jac.transpose(1, 2) @ r[..., None])[..., 0]
+    sl = slice(7, 7 + na)
+    a_mat[:, sl, sl] += pw[:, None, None] * torch.eye(na, dtype=target.dtype, device=target.device)
+    g[:, sl] += pw[:, None] * (angles[:, fa] - prob.neutral_a[fa])
+    # active set: a bounded parameter sitting on its bound and pushed outwards stays put this step
+    box = torch.cat([angles[:, fa], ratios[:, fr]], dim=-1)
+    stuck = ((box <= prob.lo + 1e-12) & (g[:, 7:] > 0)) | ((box >= prob.hi - 1e-12) & (g[:, 7:] < 0))
+    keep = torch.cat([torch.ones(n, 7, dtype=torch.bool, device=target.device), ~stuck], dim=-1)
+    a_mat = a_mat * (keep[:, :, None] & keep[:, None, :])
+    g = g * keep
+    diag = torch.diagonal(a_mat, dim1=-2, dim2=-1)
+    # Marquardt damping on the diagonal; a frozen parameter gets a unit diagonal and a zero right-hand side
+    diag.add_(st["lam"][:, None] * diag.clamp_min(1e-9) + (~keep).to(diag.dtype))
+    chol, _ = torch.linalg.cholesky_ex(a_mat)
+    step = -torch.cholesky_solve(g[..., None], chol)[..., 0]
+    step = torch.where(torch.isfinite(step), step, torch.zeros_like(step))
+
+    new = dict(st)
+    new["rot0"] = rot0 @ roma.rotvec_to_rotmat(step[:, 0:3])
+    new["pos"] = pos + step[:, 3:6]
+    new["logs"] = logs + step[:, 6]
+    new["angles"] = angles.clone()
+    new["angles"][:, fa] = torch.minimum(torch.maximum(angles[:, fa] + step[:, sl], prob.amin[fa]), prob.amax[fa])
+    new["ratios"] = ratios.clone()
+    new["ratios"][:, fr] = torch.minimum(torch.maximum(ratios[:, fr] + step[:, 7 + na :], prob.rmin[fr]), prob.rmax[fr])
+    new["joints"], new["rots"] = _model(new["rot0"], new["pos"], new["logs"], new["angles"], new["ratios"])
+    new["cost"] = _cost(new["joints"], new["angles"], target, w, pw, prob)
+    better = new["cost"] < st["cost"]
+    gain = (st["cost"] - new["cost"]) / st["cost"].clamp_min(1e-300)
+    out = {k: torch.where(better.view(-1, *[1] * (v.ndim - 1)), new[k], v) for k, v in st.items() if k != "lam"}
+    out["lam"] = torch.where(better, (st["lam"] / 3).clamp_min(1e-9), (st["lam"] * 4).clamp_max(1e9))
+    return out, better, gain
+
+
+def _cost(joints, angles, target, w, pw, prob: _Problem):
+    r = (joints - target) * w
+    prior = ((angles[:, prob.free_a] - prob.neutral_a[prob.free_a]) ** 2).sum(-1)
+    return 0.5 * (r**2).sum((-1, -2)) + 0.5 * pw * prior
+
+
 def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: float, tol: float):
     rot0, pos, logs, angles, ratios = _initialise(target, prob)
     n = target.shape[0]
-    fa, fr = prob.free_a, prob.free_r
-    na, nr = len(fa), len(fr)
     w = valid[..., None].to(target.dtype)  # (N, 21, 1)
-    ref = logs.exp().detach()  # prior scale: mm per radian of deviation
+    ref = logs.exp()  # the prior's scale: a radian of deviation weighs like a hand-size of distance
     pw = prior_weight * ref**2
-
-    def cost_of(joints, angles):
-        r = (joints - target) * w
-        prior = ((angles[:, fa] - prob.neutral_a[fa]) ** 2).sum(-1)
-        return 0.5 * (r**2).sum((-1, -2)) + 0.5 * pw * prior
-
     joints, rots = _model(rot0, pos, logs, angles, ratios)
-    cost = cost_of(joints, angles)
-    lam = torch.full((n,), 1e-3, dtype=target.dtype, device=target.device)
+    st = {"rot0": rot0, "pos": pos, "logs": logs, "angles": angles, "ratios": ratios, "joints": joints, "rots": rots,
+          "cost": _cost(joints, angles, target, w, pw, prob),
+          "lam": torch.full((n,), 1e-3, dtype=target.dtype, device=target.device)}  # fmt: skip
     floor = 0.5 * (1e-9 * ref) ** 2 * NUM_JOINTS
     done = torch.zeros(n, dtype=torch.bool, device=target.device)
-    eye = torch.eye(prob.n_params, dtype=target.dtype, device=target.device)
-    lo = torch.cat([prob.amin[fa], prob.rmin[fr]])
-    hi = torch.cat([prob.amax[fa], prob.rmax[fr]])
     it = 0
     for it in range(1, max_iter + 1):
-        jac = _jacobian(joints, rots, angles, ratios, logs.exp(), prob) * w.expand(n, NUM_JOINTS, 3).reshape(n, -1, 1)
-        r = ((joints - target) * w).reshape(n, -1)
-        a_mat = jac.transpose(1, 2) @ jac
-        g = (jac.transpose(1, 2) @ r[..., None])[..., 0]
-        sl = slice(7, 7 + na)
-        a_mat[:, sl, sl] += pw[:, None, None] * torch.eye(na, dtype=target.dtype, device=target.device)
-        g[:, sl] += pw[:, None] * (angles[:, fa] - prob.neutral_a[fa])
-        # active set: a bounded parameter sitting on its bound and pushed outwards stays put this step
-        box = torch.cat([angles[:, fa], ratios[:, fr]], dim=-1)
-        stuck = ((box <= lo + 1e-12) & (g[:, 7:] > 0)) | ((box >= hi - 1e-12) & (g[:, 7:] < 0))
-        keep = torch.cat([torch.ones(n, 7, dtype=torch.bool, device=target.device), ~stuck], dim=-1)
-        km = keep[:, :, None] & keep[:, None, :]
-        a_mat = torch.where(km, a_mat, eye.expand_as(a_mat))
-        g = torch.where(keep, g, torch.zeros_like(g))
-        diag = torch.diagonal(a_mat, dim1=-2, dim2=-1).clamp_min(1e-9)
-        chol, _ = torch.linalg.cholesky_ex(a_mat + lam[:, None, None] * torch.diag_embed(diag))
-        step = -torch.cholesky_solve(g[..., None], chol)[..., 0]
-        step = torch.where(torch.isfinite(step), step, torch.zeros_like(step))
-
-        n_rot0 = rot0 @ roma.rotvec_to_rotmat(step[:, 0:3])
-        n_pos = pos + step[:, 3:6]
-        n_logs = logs + step[:, 6]
-        n_angles = angles.clone()
-        n_angles[:, fa] = torch.minimum(torch.maximum(angles[:, fa] + step[:, 7 : 7 + na], prob.amin[fa]), prob.amax[fa])
-        n_ratios = ratios.clone()
-        n_ratios[:, fr] = torch.minimum(torch.maximum(ratios[:, fr] + step[:, 7 + na :], prob.rmin[fr]), prob.rmax[fr])
-        n_joints, n_rots = _model(n_rot0, n_pos, n_logs, n_angles, n_ratios)
-        n_cost = cost_of(n_joints, n_angles)
-
-        better = n_cost < cost
-        b1, b2, b3 = better[:, None], better[:, None, None], better[:, None, None, None]
-        rot0 = torch.where(b2, n_rot0, rot0)
-        pos = torch.where(b1, n_pos, pos)
-        logs = torch.where(better, n_logs, logs)
-        angles = torch.where(b1, n_angles, angles)
-        ratios = torch.where(b1, n_ratios, ratios)
-        joints = torch.where(b2, n_joints, joints)
-        rots = torch.where(b3, n_rots, rots)
-        gain = (cost - n_cost) / cost.clamp_min(1e-300)
-        cost = torch.where(better, n_cost, cost)
-        lam = torch.where(better, (lam / 3).clamp_min(1e-9), (lam * 4).clamp_max(1e9))
+        # only the poses still moving take a step: most converge in a few iterations
+        idx = (~done).nonzero().squeeze(1)
+        sub = {k: v[idx] for k, v in st.items()}
+        sub, better, gain = _lm_step(sub, target[idx], w[idx], pw[idx], prob, prior_weight)
+        for k, v in sub.items():
+            st[k][idx] = v
         # a pose is done when an accepted step gains little, when it fits to float precision, or when no
         # step is accepted even with heavy damping (a constrained optimum)
-        done = done | (better & (gain < tol)) | (cost < floor) | (lam >= 1e6)
+        done[idx] = (better & (gain < tol)) | (sub["cost"] < floor[idx]) | (sub["lam"] >= 1e6)
         if bool(done.all()):
             break
 
-    angles = angles.clone()
-    angles[:, :3] = rotmat_to_euler_zyx(rot0)
-    return rot0, pos, logs.exp(), angles, ratios, joints, it
+    angles = st["angles"].clone()
+    angles[:, :3] = rotmat_to_euler_zyx(st["rot0"])
+    return st["rot0"], st["pos"], st["logs"].exp(), angles, st["ratios"], st["joints"], it
 
 
 def fit_ik(

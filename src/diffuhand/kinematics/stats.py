@@ -11,7 +11,7 @@ import numpy as np
 
 from diffuhand.io.files import atomic_path
 from diffuhand.io.joints import JointSet
-from diffuhand.kinematics.ik import fit_ik
+from diffuhand.kinematics.ik import SOLVER_VERSION, fit_ik
 from diffuhand.kinematics.limits import Limits, derive_limits
 
 HANDEDNESS_SAMPLE = 200
@@ -49,7 +49,7 @@ def decide_side(js: JointSet, limits: Limits, hand: str = "auto") -> str:
 def _cache_key(js: JointSet, side: str, limits: Limits) -> str:
     h = hashlib.sha1()
     h.update(np.ascontiguousarray(js.joints_mm).tobytes())
-    h.update(side.encode())
+    h.update(f"{side}/solver{SOLVER_VERSION}".encode())
     h.update(json.dumps(limits.to_json()["angles"], sort_keys=True).encode())
     return h.hexdigest()[:20]
 
@@ -88,6 +88,7 @@ def limits_from_fits(fits: list[FileFit], *, max_residual_mm: float = 5.0, perce
         "max_residual_mm": max_residual_mm,
         "poses_dropped": int((~keep).sum()),
         "first_pass_residual_mm": {"mean": round(float(resid.mean()), 4), "p95": round(float(np.percentile(resid, 95)), 4)},
+        "solver": f"diffuhand.kinematics.fit_ik v{SOLVER_VERSION} (box-constrained Levenberg-Marquardt)",
         **(note or {}),
     }
     return derive_limits(angles[keep], ratios[keep], anchor[keep], percentiles=percentiles, margin=margin,

@@ -60,17 +60,15 @@ def plot_fits(
         ax.set_ylim(centre[1] - half, centre[1] + half)
         ax.set_zlim(centre[2] - half, centre[2] + half)
         ax.view_init(elev=-70, azim=-90)  # roughly the camera's view: y down, z away
-        ax.set_xlabel(f"x ({unit})", fontsize=7)
-        ax.set_ylabel(f"y ({unit})", fontsize=7)
-        ax.set_zlabel(f"z ({unit})", fontsize=7)
-        ax.tick_params(labelsize=6)
+        ax.tick_params(labelsize=5, pad=0)
         if titles is not None:
-            ax.set_title(titles[i], fontsize=9)
+            ax.set_title(titles[i], fontsize=9, pad=12)
     handles = [Line2D([], [], color=c, lw=2, label=f) for c, f in zip(FINGER_COLOURS, FINGERS)]
     if given is not None:
         handles.append(Line2D([], [], color="k", marker="o", ls="", ms=3, label="input joints"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
+               title=f"camera frame, {unit}; seen along +z with y down", title_fontsize=8)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
