@@ -25,7 +25,7 @@ from diffuhand.kinematics.skeleton import (
 
 
 #: Bumped whenever the solver's results change, so cached fits (``diffuhand limits --cache``) are not reused.
-SOLVER_VERSION = 2
+SOLVER_VERSION = 3
 
 
 @dataclass
@@ -231,18 +231,9 @@ def _cost(joints, angles, target, w, pw, prob: _Problem):
     return 0.5 * (r**2).sum((-1, -2)) + 0.5 * pw * prior
 
 
-def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: float, tol: float):
-    rot0, pos, logs, angles, ratios = _initialise(target, prob)
-    n = target.shape[0]
-    w = valid[..., None].to(target.dtype)  # (N, 21, 1)
-    ref = logs.exp()  # the prior's scale: a radian of deviation weighs like a hand-size of distance
-    pw = prior_weight * ref**2
-    joints, rots = _model(rot0, pos, logs, angles, ratios)
-    st = {"rot0": rot0, "pos": pos, "logs": logs, "angles": angles, "ratios": ratios, "joints": joints, "rots": rots,
-          "cost": _cost(joints, angles, target, w, pw, prob),
-          "lam": torch.full((n,), 1e-3, dtype=target.dtype, device=target.device)}  # fmt: skip
-    floor = 0.5 * (1e-9 * ref) ** 2 * NUM_JOINTS
-    done = torch.zeros(n, dtype=torch.bool, device=target.device)
+def _descend(st: dict, target, w, pw, floor, prob: _Problem, max_iter: int, prior_weight: float, tol: float):
+    """Levenberg-Marquardt iterations on the state ``st`` (updated in place) until every pose is done."""
+    done = torch.zeros(target.shape[0], dtype=torch.bool, device=target.device)
     it = 0
     for it in range(1, max_iter + 1):
         # only the poses still moving take a step: most converge in a few iterations
@@ -256,6 +247,41 @@ def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: flo
         done[idx] = (better & (gain < tol)) | (sub["cost"] < floor[idx]) | (sub["lam"] >= 1e6)
         if bool(done.all()):
             break
+    return it
+
+
+def _start(rot0, pos, logs, angles, ratios, target, w, pw, prob: _Problem) -> dict:
+    joints, rots = _model(rot0, pos, logs, angles, ratios)
+    return {"rot0": rot0, "pos": pos, "logs": logs, "angles": angles, "ratios": ratios, "joints": joints, "rots": rots,
+            "cost": _cost(joints, angles, target, w, pw, prob),
+            "lam": torch.full((target.shape[0],), 1e-3, dtype=target.dtype, device=target.device)}  # fmt: skip
+
+
+def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: float, tol: float, retry: float):
+    rot0, pos, logs, angles, ratios = _initialise(target, prob)
+    w = valid[..., None].to(target.dtype)  # (N, 21, 1)
+    ref = logs.exp()  # the prior's scale: a radian of deviation weighs like a hand-size of distance
+    pw = prior_weight * ref**2
+    floor = 0.5 * (1e-9 * ref) ** 2 * NUM_JOINTS
+    st = _start(rot0, pos, logs, angles, ratios, target, w, pw, prob)
+    it = _descend(st, target, w, pw, floor, prob, max_iter, prior_weight, tol)
+    # A twist half a turn away, with the bends that follow it negated, is a nearly as good local minimum
+    # (seen for the thumb CMC). Poses that end far from their joints start again from their fit with every
+    # free twist turned by pi and the bones re-pointed, and keep whichever fit is better.
+    resid = ((st["joints"] - target).norm(dim=-1) * w[..., 0]).sum(-1) / w[..., 0].sum(-1)
+    idx = (resid > retry * ref).nonzero().squeeze(1)
+    if len(idx):
+        t, ww, pp = target[idx], w[idx], pw[idx]
+        twist = torch.tensor([i for i in prob.free_a.tolist() if ANGLE_AXIS[i] == 2])
+        flipped = st["angles"][idx].clone()
+        turned = flipped[:, twist] - torch.pi * torch.sign(flipped[:, twist])
+        flipped[:, twist] = torch.minimum(torch.maximum(turned, prob.amin[twist]), prob.amax[twist])
+        flipped = _point_bones(t, st["rot0"][idx], st["pos"][idx], st["logs"][idx].exp(), flipped, st["ratios"][idx], prob)
+        alt = _start(st["rot0"][idx], st["pos"][idx], st["logs"][idx], flipped, st["ratios"][idx], t, ww, pp, prob)
+        it = max(it, _descend(alt, t, ww, pp, floor[idx], prob, max_iter, prior_weight, tol))
+        better = alt["cost"] < st["cost"][idx]
+        for k in st:
+            st[k][idx[better]] = alt[k][better]
 
     angles = st["angles"].clone()
     angles[:, :3] = rotmat_to_euler_zyx(st["rot0"])
@@ -270,6 +296,7 @@ def fit_ik(
     max_iter: int = 60,
     tol: float = 1e-5,
     prior_weight: float = 1e-6,
+    retry: float = 0.001,
     chunk_size: int = 2048,
     progress: bool = False,
 ) -> IKResult:
@@ -283,6 +310,8 @@ def fit_ik(
         tol: stop when no pose improves its cost by more than this fraction.
         prior_weight: a faint pull (per radian, relative to the hand's scale) towards the neutral pose; it only
             decides directions the joints leave free (the twist of a straight finger).
+        retry: poses whose mean residual exceeds this fraction of their anchor length (0.005: 0.4 mm on an
+            adult hand) are solved again from a second start, and keep the better fit.
         chunk_size: poses solved together (memory bound).
         progress: show a progress bar over chunks.
 
@@ -313,7 +342,7 @@ def fit_ik(
         starts = tqdm(starts, desc="IK", unit="chunk")
     with torch.no_grad():
         for s in starts:
-            out = _solve_chunk(target[s : s + chunk_size], mask[s : s + chunk_size], prob, max_iter, prior_weight, tol)
+            out = _solve_chunk(target[s : s + chunk_size], mask[s : s + chunk_size], prob, max_iter, prior_weight, tol, retry)
             iters = max(iters, out[-1])
             outs.append(out[:-1])
     rot0, pos, scale, angles, ratios, fitted = (torch.cat(x) for x in zip(*outs))
