@@ -1,0 +1,36 @@
+"""DexYCB sequences as re-packed in ``shared/data/dexycb-left-sequences``: ``sequences/<subject>__<seq>.npz``
+with ``joints_m`` (T, 21, 3) metres in the camera frame, MANO/HO-3D order, ``frame`` (T,), ``side``.
+3D only (no images, no intrinsics): for the temporal model and pose statistics."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from diffuhand.data.schema import HandDataset
+from diffuhand.errors import DiffuhandError
+from diffuhand.kinematics.conventions import to_canonical
+
+
+def open_dexycb(root: str | Path, split: str = "all", load_images: bool = False) -> HandDataset:
+    """Every frame of every sequence, ``sequence_id`` = file stem, ``frame_index`` = the stored frame number."""
+    root = Path(root)
+    folder = root / "sequences" if (root / "sequences").is_dir() else root
+    files = sorted(folder.glob("*.npz"))
+    if not files:
+        raise DiffuhandError(f"{folder}: no sequence files (*.npz)")
+    records = []
+    for f in files:
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                joints = to_canonical(z["joints_m"].astype(np.float64), "mano") * 1000.0
+                frames = z["frame"] if "frame" in z.files else np.arange(len(joints))
+                side = str(z["side"]) if "side" in z.files else "right"
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise DiffuhandError(f"{f}: cannot read sequence ({exc.__class__.__name__})") from None
+        for t in range(len(joints)):
+            records.append({"joints_3d": joints[t], "valid": np.ones(21, dtype=bool), "handedness": side,
+                            "sequence_id": f.stem, "frame_index": int(frames[t])})  # fmt: skip
+    return HandDataset("dexycb", records, load_images=False)
