@@ -26,6 +26,7 @@ test-slow: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_fk.py
 	$(BIN)/python benchmarks/bench_ik.py
+	$(BIN)/python benchmarks/bench_loader.py
 
 clean:
 	rm -rf $(VENV) diffuhand-out .pytest_cache

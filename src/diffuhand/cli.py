@@ -33,6 +33,12 @@ def _cmd_limits(args: argparse.Namespace) -> int:
     return run_limits(args)
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from diffuhand.commands.evaluate import run_evaluate
+
+    return run_evaluate(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffuhand", description="3D hand pose with a kinematically constrained hand model.")
     parser.add_argument("--version", action="version", version=f"diffuhand {__version__}")
@@ -62,6 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-residual", type=float, default=5.0, help="drop poses fitted worse than this (mm)")
     p.add_argument("--cache", type=Path, help="folder for per-file fits, so a rerun resumes (default: OUT.cache)")
     p.set_defaults(func=_cmd_limits)
+
+    p = sub.add_parser("evaluate", help="score 3D predictions on a data set with its published protocol",
+                       description="Score predictions (N,21,3), one per hand of the data set in its order, camera "
+                       "frame, left hands as left hands. RHD/STB: the protocol of Spurr et al. (palm root, middle "
+                       "MCP-PIP scale, visible joints, PCK/AUC); InterHand2.6M: wrist-relative, single and "
+                       "interacting hands apart; all: wrist-aligned least-squares scale and PA-MPJPE.")  # fmt: skip
+    p.add_argument("predictions", type=Path, help="predicted joints: .npy, .npz, .json or .mat")
+    p.add_argument("--dataset", required=True, help="rhd, stb, freihand, interhand26m, ge-realworld, dexycb")
+    p.add_argument("--root", type=Path, required=True, help="the data set's folder in its published layout")
+    p.add_argument("--split", help="split (default: the benchmark's test split)")
+    p.add_argument("--unit", choices=("mm", "cm", "m"), default="mm", help="unit of the predictions (default mm)")
+    p.add_argument("--order", help="joint order of the predictions (default canonical)")
+    p.add_argument("--key", help="array to read from a predictions file holding several")
+    p.add_argument("--out", type=Path, help="write the results as JSON here")
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 

@@ -26,6 +26,23 @@ class ShotNoise(torch.nn.Module):
         return (img + torch.randn_like(img) * img.clamp_min(0).sqrt() * k).clamp(0, 1)
 
 
+class JpegArtifacts:
+    """Re-encodes a (H, W, 3) uint8 image as JPEG at a random quality (compression artefacts), with Pillow."""
+
+    def __init__(self, quality: tuple[int, int] = (40, 95)):
+        self.quality = quality
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, format="JPEG", quality=int(rng.integers(*self.quality)))
+        with Image.open(buf) as im:
+            return np.array(im.convert("RGB"))
+
+
 class SaltPepper(torch.nn.Module):
     """Sets a random fraction (up to ``max_fraction``) of pixels to black or white."""
 
@@ -72,7 +89,7 @@ def photometric(cfg: AugmentConfig) -> v2.Compose:
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
 
 
 class Augmenter:
@@ -84,7 +101,7 @@ class Augmenter:
         self.size = size
         self.rng = np.random.default_rng(seed)
         self.photo = photometric(self.cfg)
-        self.jpeg = v2.JPEG((40, 95))
+        self.jpeg = JpegArtifacts()
 
     def crop(self, sample: HandSample) -> HandSample:
         shift = tuple(self.rng.uniform(-self.cfg.shift, self.cfg.shift, size=2))
@@ -92,10 +109,9 @@ class Augmenter:
         return crop_sample(sample, self.size, shift=shift, scale=scale)
 
     def view(self, image: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
         if self.rng.random() < self.cfg.p_jpeg:
-            x = self.jpeg(x)
-        return self.photo(x.float().div(255.0)).clamp(0, 1)
+            image = self.jpeg(image, self.rng)
+        return self.photo(to_tensor(image)).clamp(0, 1)
 
     def __call__(self, sample: HandSample, views: int = 1) -> tuple[HandSample, list[torch.Tensor]]:
         """Crop ``sample`` once (random shift/scale) and return it with ``views`` augmented image tensors."""

@@ -53,7 +53,7 @@ def crop_sample(sample: HandSample, size: int = 128, box: np.ndarray | None = No
         from PIL import Image
 
         inv = np.linalg.inv(m)
-        image = np.asarray(Image.fromarray(sample.image).transform(
+        image = np.array(Image.fromarray(sample.image).transform(
             (size, size), Image.AFFINE, data=tuple(inv[:2].ravel()), resample=Image.BILINEAR))  # fmt: skip
     extra = {**sample.extra, "crop_box": box.tolist(), "crop_matrix": m}
     return sample.replace(image=image, K=m @ sample.K, joints_2d=joints_2d * m[0, 0] + m[:2, 2], extra=extra)

@@ -63,7 +63,7 @@ def load_rgb(path: str | Path) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+            return np.array(im.convert("RGB"))
     except FileNotFoundError:
         raise DiffuhandError(f"{path}: no such file") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:

@@ -1,0 +1,47 @@
+import json
+
+import numpy as np
+
+from diffuhand.cli import main
+from diffuhand.data import open_dataset
+
+from ..conftest import shared
+from ..data.layouts import interhand_layout, rhd_layout
+
+
+def gt_of(ds):
+    return np.stack([ds[i].joints_3d for i in range(len(ds))])
+
+
+def test_rhd_perfect_and_noisy(tmp_path, capsys):
+    root = rhd_layout(shared("mmpose-samples/tests/data"), tmp_path)
+    ds = open_dataset("rhd", root, load_images=False)
+    gt = gt_of(ds)
+    assert {ds[i].handedness for i in range(len(ds))} == {"left", "right"}  # the dominant hand, chosen per image
+    np.save(tmp_path / "perfect.npy", gt)
+    assert main(["evaluate", str(tmp_path / "perfect.npy"), "--dataset", "rhd", "--root", str(root),
+                 "--out", str(tmp_path / "r.json")]) == 0  # fmt: skip
+    res = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert res["spurr"]["mean_mm"] < 1e-6 and res["spurr"]["auc_20_50"] == 1.0 and res["pa_mpjpe"]["mean_mm"] < 1e-6
+    out = capsys.readouterr().out
+    assert "spurr" in out and "pa_mpjpe" in out
+
+
+def test_interhand_reports_single_and_interacting(tmp_path):
+    root = interhand_layout(shared("mmpose-samples/tests/data"), tmp_path)
+    ds = open_dataset("interhand26m", root, "test", load_images=False)
+    pred = gt_of(ds) + 3.0  # a pure translation: no error once relative to the wrist
+    pred[:, 8] += [0.0, 0.0, 21.0]
+    np.save(tmp_path / "p.npy", pred)
+    assert main(["evaluate", str(tmp_path / "p.npy"), "--dataset", "interhand26m", "--root", str(root),
+                 "--out", str(tmp_path / "r.json")]) == 0  # fmt: skip
+    res = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert abs(res["interhand_all"]["mean_mm"] - 1.0) < 1e-6  # 21 mm on one of 21 keypoints
+    assert {"interhand_single", "interhand_interacting"} & set(res)
+
+
+def test_count_mismatch_is_one_line(tmp_path, capsys):
+    np.save(tmp_path / "p.npy", np.zeros((3, 21, 3)))
+    rc = main(["evaluate", str(tmp_path / "p.npy"), "--dataset", "ge-realworld", "--root", str(shared("ge2019-realworld-dev"))])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "3 predictions for 100 samples" in err and "\n" not in err
