@@ -33,6 +33,12 @@ def _cmd_limits(args: argparse.Namespace) -> int:
     return run_limits(args)
 
 
+def _cmd_prior(args: argparse.Namespace) -> int:
+    from diffuhand.commands.prior import run_prior
+
+    return run_prior(args)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from diffuhand.commands.evaluate import run_evaluate
 
@@ -68,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-residual", type=float, default=5.0, help="drop poses fitted worse than this (mm)")
     p.add_argument("--cache", type=Path, help="folder for per-file fits, so a rerun resumes (default: OUT.cache)")
     p.set_defaults(func=_cmd_limits)
+
+    p = sub.add_parser("prior", help="fit the renderer's pose prior (a Gaussian mixture over angles) to real joints",
+                       description="Fit the hand model (inside the shipped limits) to every pose in DATA and fit a "
+                       "Gaussian mixture to the articulation angles; writes aggregate statistics only.")  # fmt: skip
+    p.add_argument("data", nargs="+", type=Path, help="joint files or folders of them")
+    _add_joint_input_args(p, per_input=True)
+    p.add_argument("--hand", choices=("right", "left", "auto"), default="auto")
+    p.add_argument("--out", type=Path, required=True, help="the prior JSON to write")
+    p.add_argument("--components", type=int, default=12)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-residual", type=float, default=5.0, help="drop poses fitted worse than this (mm)")
+    p.add_argument("--cache", type=Path, help="folder for per-file fits (default: OUT.cache)")
+    p.set_defaults(func=_cmd_prior)
 
     p = sub.add_parser("evaluate", help="score 3D predictions on a data set with its published protocol",
                        description="Score predictions (N,21,3), one per hand of the data set in its order, camera "

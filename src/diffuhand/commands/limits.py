@@ -24,11 +24,8 @@ def _per_input(values: list[str] | None, n: int, flag: str, default: str | None)
     return values
 
 
-def run_limits(args: argparse.Namespace) -> int:
-    bounds = load_limits(args.limits) if args.limits else anatomical_limits()
-    lo, hi = args.percentiles
-    if not 0 <= lo < hi <= 100:
-        raise DiffuhandError(f"--percentiles must satisfy 0 <= LOW < HIGH <= 100, got {lo} {hi}")
+def fit_inputs(args: argparse.Namespace, bounds) -> tuple[list, list]:
+    """IK fits of every file in ``args.data`` (per-input ``--unit``/``--order``), cached beside ``args.out``."""
     units = _per_input(args.unit, len(args.data), "--unit", None)
     orders = _per_input(args.order, len(args.data), "--order", "canonical")
     jobs = [(f, u, o) for d, u, o in zip(args.data, units, orders) for f in find_joint_files([d])]
@@ -37,7 +34,15 @@ def run_limits(args: argparse.Namespace) -> int:
     for path, unit, order in tqdm(jobs, desc="fitting", unit="file", disable=None):
         js = read_joints(path, unit=unit, order=order, key=args.key)
         fits.append(fit_file(js, bounds, hand=args.hand, cache_dir=cache))
-    files = [j[0] for j in jobs]
+    return fits, [j[0] for j in jobs]
+
+
+def run_limits(args: argparse.Namespace) -> int:
+    bounds = load_limits(args.limits) if args.limits else anatomical_limits()
+    lo, hi = args.percentiles
+    if not 0 <= lo < hi <= 100:
+        raise DiffuhandError(f"--percentiles must satisfy 0 <= LOW < HIGH <= 100, got {lo} {hi}")
+    fits, files = fit_inputs(args, bounds)
     limits = limits_from_fits(
         fits, max_residual_mm=args.max_residual, percentiles=(lo, hi), margin=args.margin, bounds=bounds,
         note={"command": "diffuhand limits " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["limits"] else "diffuhand limits"},

@@ -1,0 +1,164 @@
+"""The rigged hand mesh (glTF skin) and linear blend skinning driven by the FK layer's joint frames.
+
+The mesh's 25 WebXR joints are fitted once by our IK, which gives every skin joint a frame of the kinematic
+model: the wrist follows the root, a finger's metacarpal joint the finger's base node, each phalanx the node
+whose bone it covers, and the tip the last one. A new pose moves each frame rigidly (plus a stretch along its bone
+when the bone ratio changes, and a uniform scale for the hand's size), and the vertices follow their skin weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diffuhand.errors import DiffuhandError
+from diffuhand.kinematics import fit_ik, forward_kinematics
+from diffuhand.kinematics.limits import anatomical_limits
+from diffuhand.kinematics.skeleton import FINGERS
+
+WEBXR_JOINTS = ("wrist", "thumb-metacarpal", "thumb-phalanx-proximal", "thumb-phalanx-distal", "thumb-tip",
+                *(f"{f}-finger-{p}" for f in FINGERS[1:]
+                  for p in ("metacarpal", "phalanx-proximal", "phalanx-intermediate", "phalanx-distal", "tip")))  # fmt: skip
+
+#: canonical joint -> the WebXR joint at the same place
+CANONICAL_FROM_WEBXR = (0, 1, 2, 3, 4, *(j for f in range(4) for j in (6 + 5 * f, 7 + 5 * f, 8 + 5 * f, 9 + 5 * f)))
+
+
+def _frames() -> tuple[np.ndarray, np.ndarray]:
+    """For each WebXR joint: the model node whose frame moves it, and the pivot joint of that frame."""
+    frame = [0, 2, 3, 4, 4]  # wrist; thumb CMC->MCP bone (node 2), MCP->IP (3), IP->tip (4), tip
+    pivot = [0, 1, 2, 3, 3]
+    for f in range(4):
+        mcp = 5 + 4 * f
+        frame += [mcp, mcp + 1, mcp + 2, mcp + 3, mcp + 3]  # metacarpal (base node), phalanges, tip
+        pivot += [0, mcp, mcp + 1, mcp + 2, mcp + 2]
+    return np.array(frame), np.array(pivot)
+
+
+SKIN_FRAME, SKIN_PIVOT = _frames()
+
+
+@dataclass
+class HandMesh:
+    """A right-hand mesh in millimetres with its skin and its fit by the kinematic model.
+
+    Attributes:
+        vertices (V, 3) mm, faces (F, 3), normals (V, 3), uv (V, 2), skin_joints (V, 4) WebXR joint indices,
+        skin_weights (V, 4); rest_angles (41,), rest_ratios (20,), rest_anchor (mm), rest_root (3, 3),
+        rest_position (3,): the model fitted to the mesh's skeleton; rest_joints (21, 3) that fit;
+        fit_residual_mm: how far the model's joints are from the mesh's.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    normals: np.ndarray
+    uv: np.ndarray
+    skin_joints: np.ndarray
+    skin_weights: np.ndarray
+    rest_angles: np.ndarray
+    rest_ratios: np.ndarray
+    rest_anchor: float
+    rest_root: np.ndarray
+    rest_position: np.ndarray
+    rest_joints: np.ndarray
+    fit_residual_mm: float
+
+
+def _accessor(gltf, blob: bytes, index: int) -> np.ndarray:
+    acc = gltf.accessors[index]
+    view = gltf.bufferViews[acc.bufferView]
+    dtype = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}[acc.componentType]
+    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}[acc.type]
+    start = (view.byteOffset or 0) + (acc.byteOffset or 0)
+    item = np.dtype(dtype).itemsize * width
+    stride = view.byteStride or item
+    raw = np.frombuffer(blob, dtype=np.uint8, count=stride * (acc.count - 1) + item, offset=start)
+    rows = np.lib.stride_tricks.as_strided(raw, shape=(acc.count, item), strides=(stride, 1))
+    return np.ascontiguousarray(rows).view(dtype).reshape(acc.count, width) if width > 1 else np.ascontiguousarray(rows).view(dtype).ravel()
+
+
+def load_gltf_hand(path: str | Path) -> dict[str, np.ndarray]:
+    """Read the skinned mesh of a WebXR hand .glb: geometry, skin, and the joints' bind (rest) transforms."""
+    from pygltflib import GLTF2
+
+    try:
+        gltf = GLTF2().load(str(path))
+        blob = gltf.binary_blob()
+        prim = gltf.meshes[0].primitives[0]
+        skin = gltf.skins[0]
+        names = [gltf.nodes[j].name for j in skin.joints]
+        ibm = _accessor(gltf, blob, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)  # column-major
+        out = {
+            "vertices": _accessor(gltf, blob, prim.attributes.POSITION).astype(np.float64),
+            "normals": _accessor(gltf, blob, prim.attributes.NORMAL).astype(np.float64),
+            "uv": _accessor(gltf, blob, prim.attributes.TEXCOORD_0).astype(np.float64),
+            "skin_joints": _accessor(gltf, blob, prim.attributes.JOINTS_0).astype(np.int64),
+            "skin_weights": _accessor(gltf, blob, prim.attributes.WEIGHTS_0).astype(np.float64),
+            "faces": _accessor(gltf, blob, prim.indices).astype(np.int64).reshape(-1, 3),
+            "bind": np.linalg.inv(ibm.astype(np.float64)),
+        }
+    except (OSError, KeyError, IndexError, AttributeError, TypeError, ValueError) as exc:
+        raise DiffuhandError(f"{path}: not a skinned glTF hand ({exc.__class__.__name__}: {exc})") from None
+    if names != list(WEBXR_JOINTS):
+        raise DiffuhandError(f"{path}: skin joints {names[:3]}... are not the 25 WebXR hand joints")
+    return out
+
+
+@lru_cache(maxsize=1)
+def default_hand_mesh() -> HandMesh:
+    """The shipped MIT hand (``synth/assets/generic-hand-right.glb``), fitted by the kinematic model."""
+    path = resources.files("diffuhand.synth").joinpath("assets/generic-hand-right.glb")
+    with resources.as_file(path) as p:
+        return hand_mesh_from_gltf(p)
+
+
+def hand_mesh_from_gltf(path: str | Path) -> HandMesh:
+    g = load_gltf_hand(path)
+    joints_mm = g["bind"][:, :3, 3] * 1000.0  # metres -> mm, in the mesh's own frame
+    target = joints_mm[list(CANONICAL_FROM_WEBXR)]
+    # the mesh's own skeleton need not lie inside the data-derived limits: fit it in the wide anatomical box
+    fit = fit_ik(target, limits=anatomical_limits())
+    w = g["skin_weights"]
+    return HandMesh(
+        vertices=g["vertices"] * 1000.0, faces=g["faces"], normals=g["normals"], uv=g["uv"],
+        skin_joints=g["skin_joints"], skin_weights=w / np.maximum(w.sum(1, keepdims=True), 1e-12),
+        rest_angles=fit.angles.numpy(), rest_ratios=fit.bone_ratios.numpy(), rest_anchor=float(fit.anchor_length),
+        rest_root=fit.root_rotation.numpy(), rest_position=fit.root_position.numpy(), rest_joints=fit.joints.numpy(),
+        fit_residual_mm=float(fit.residual),
+    )  # fmt: skip
+
+
+def pose_mesh(mesh: HandMesh, angles: np.ndarray, ratios: np.ndarray, anchor_mm: float,
+              root_rotation: np.ndarray, root_position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Skin the mesh to a pose of the model.
+
+    Args:
+        angles (41,) rad (root angles ignored), ratios (20,), anchor_mm, root_rotation (3, 3) hand -> camera,
+        root_position (3,) mm: the pose in the camera frame.
+
+    Returns:
+        vertices (V, 3) mm in the camera frame, and the model's joints (21, 3) mm (the labels).
+    """
+    f64 = torch.float64
+    _, r_rest = forward_kinematics(torch.as_tensor(mesh.rest_angles, dtype=f64), torch.as_tensor(mesh.rest_ratios, dtype=f64),
+                                   mesh.rest_anchor, torch.as_tensor(mesh.rest_root, dtype=f64),
+                                   torch.as_tensor(mesh.rest_position, dtype=f64), return_rotations=True)  # fmt: skip
+    joints, r_new = forward_kinematics(torch.as_tensor(angles, dtype=f64), torch.as_tensor(ratios, dtype=f64), anchor_mm,
+                                       torch.as_tensor(root_rotation, dtype=f64), torch.as_tensor(root_position, dtype=f64),
+                                       return_rotations=True)  # fmt: skip
+    joints, r_rest, r_new = joints.numpy(), r_rest.numpy(), r_new.numpy()
+    scale = anchor_mm / mesh.rest_anchor
+    stretch = np.ones((21, 3))
+    stretch[1:, 0] = np.asarray(ratios) / mesh.rest_ratios  # along each bone's own axis
+    f, p = SKIN_FRAME, SKIN_PIVOT
+    a = scale * np.einsum("jab,jb,jcb->jac", r_new[f], stretch[f], r_rest[f])  # R_new S R_rest^T per skin joint
+    b = joints[p] - np.einsum("jab,jb->ja", a, mesh.rest_joints[p])
+    # linear blend: v' = sum_k w_k (A_k v + b_k)
+    aw = np.einsum("vk,vkab->vab", mesh.skin_weights, a[mesh.skin_joints])
+    bw = np.einsum("vk,vka->va", mesh.skin_weights, b[mesh.skin_joints])
+    return np.einsum("vab,vb->va", aw, mesh.vertices) + bw, joints

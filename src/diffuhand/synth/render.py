@@ -1,0 +1,94 @@
+"""Offscreen rendering of posed hands with pyrender on Mesa (EGL, surfaceless; no display, no GPU needed).
+
+Camera frame as everywhere in the project: OpenCV (x right, y down, z forward), millimetres. pyrender's camera
+looks down -z with y up, so points enter the scene as (x, -y, -z) in metres.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")  # before OpenGL is imported anywhere
+os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+
+from dataclasses import dataclass  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from diffuhand.errors import DiffuhandError  # noqa: E402
+
+_GL = np.diag([1.0, -1.0, -1.0])
+
+
+@dataclass
+class MeshItem:
+    """A triangle mesh in the camera frame: vertices (V, 3) mm, faces (F, 3), colours (V, 3) in [0, 1]."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    colors: np.ndarray
+    label: int = 0  # > 0: a hand, numbered in the mask; 0: an occluder
+
+
+@dataclass
+class Lighting:
+    ambient: float = 0.3
+    directional: tuple[float, float, float] = (0.0, 0.0, 1.0)  # direction the light travels, camera frame
+    intensity: float = 3.0
+    color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+class Renderer:
+    """Renders a list of meshes; returns colour, depth (mm, 0 = nothing) and a label mask (hand numbers)."""
+
+    def __init__(self, width: int, height: int | None = None):
+        try:
+            import pyrender
+        except Exception as exc:  # missing libEGL/OSMesa surfaces here as an ImportError or a ctypes error
+            raise DiffuhandError(f"the offscreen renderer is unavailable ({exc.__class__.__name__}: {exc}); "
+                                 "install Mesa's EGL (Debian: libegl1 libegl-mesa0 libgl1-mesa-dri)") from None  # fmt: skip
+        self.pyrender = pyrender
+        self.width, self.height = width, height or width
+        self.renderer = pyrender.OffscreenRenderer(self.width, self.height)
+
+    def close(self) -> None:
+        self.renderer.delete()
+
+    def _mesh(self, item: MeshItem):
+        import trimesh
+
+        tm = trimesh.Trimesh(item.vertices @ _GL / 1000.0, item.faces, process=False,
+                             vertex_colors=(np.clip(item.colors, 0, 1) * 255).astype(np.uint8))  # fmt: skip
+        # no material: pyrender then shades with the vertex colours (skin tone and texture)
+        return self.pyrender.Mesh.from_trimesh(tm, smooth=True)
+
+    def render(self, items: list[MeshItem], K: np.ndarray, light: Lighting):
+        pr = self.pyrender
+        scene = pr.Scene(bg_color=[0, 0, 0, 0], ambient_light=[light.ambient] * 3)
+        nodes = [scene.add(self._mesh(it)) for it in items]
+        cam = pr.IntrinsicsCamera(fx=K[0, 0], fy=K[1, 1], cx=K[0, 2], cy=K[1, 2], znear=0.02, zfar=10.0)
+        scene.add(cam, pose=np.eye(4))
+        d = np.asarray(light.directional, dtype=np.float64)
+        d = d / max(np.linalg.norm(d), 1e-9)
+        # a directional light shines along its node's -z: build a frame whose -z is d (in GL coordinates)
+        z = -(_GL @ d)
+        x = np.cross([0.0, 1.0, 0.0], z)
+        x = x / np.linalg.norm(x) if np.linalg.norm(x) > 1e-6 else np.array([1.0, 0.0, 0.0])
+        pose = np.eye(4)
+        pose[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
+        scene.add(pr.DirectionalLight(color=light.color, intensity=light.intensity), pose=pose)
+        color, depth = self.renderer.render(scene, flags=pr.RenderFlags.RGBA)
+        # per-item depth for the label mask: which item is nearest at each pixel
+        labels = np.zeros(depth.shape, np.uint8)
+        if any(it.label for it in items):
+            best = np.full(depth.shape, np.inf)
+            for node, it in zip(nodes, items):
+                for other in nodes:
+                    other.mesh.is_visible = other is node
+                d_it = self.renderer.render(scene, flags=pr.RenderFlags.DEPTH_ONLY)
+                hit = (d_it > 0) & (d_it < best - 1e-6)
+                best = np.where(hit, d_it, best)
+                labels = np.where(hit, it.label, labels).astype(np.uint8)
+            for node in nodes:
+                node.mesh.is_visible = True
+        return color[..., :3], depth * 1000.0, labels, color[..., 3]
