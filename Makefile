@@ -3,9 +3,20 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-slow bench clean
+.PHONY: setup system-deps demo test test-slow bench clean
 
-setup: $(VENV)/.installed
+setup: system-deps $(VENV)/.installed
+
+# Mesa's EGL renders the synthetic data offscreen (no display, no GPU). Installed from Debian when missing and
+# we are root; otherwise say what to install.
+SYSTEM_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "diffuhand: please install $$missing (Debian/Ubuntu packages) for the offscreen renderer"; fi; \
+	fi
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "diffuhand needs Python >= 3.11")'

@@ -39,6 +39,12 @@ def _cmd_prior(args: argparse.Namespace) -> int:
     return run_prior(args)
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from diffuhand.commands.synth import run_synth
+
+    return run_synth(args)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from diffuhand.commands.evaluate import run_evaluate
 
@@ -87,6 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-residual", type=float, default=5.0, help="drop poses fitted worse than this (mm)")
     p.add_argument("--cache", type=Path, help="folder for per-file fits (default: OUT.cache)")
     p.set_defaults(func=_cmd_prior)
+
+    p = sub.add_parser("synth", help="render a synthetic data set of the rigged hand in the model's poses",
+                       description="Render COUNT images of the MIT hand mesh posed from the pose prior (random skin, "
+                       "light, background, camera, hands, occluders, blur, noise) with full labels, in chunks, in "
+                       "parallel, resumable, deterministic for --seed. Format: see diffuhand.synth.writer.")  # fmt: skip
+    p.add_argument("out", type=Path, help="output folder")
+    p.add_argument("--count", type=int, required=True, help="number of images")
+    p.add_argument("--size", type=int, default=128, help="image size in pixels (default 128, the model's input)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    p.add_argument("--chunk", type=int, default=256, help="images per label file (the unit of resuming)")
+    p.add_argument("--sequence-length", type=int, default=0, help="> 1: smooth motion sequences of this many frames")
+    p.add_argument("--backgrounds", type=Path, help="folder of background images (default: procedural textures)")
+    p.add_argument("--p-two-hands", type=float, default=0.2)
+    p.add_argument("--p-occluder", type=float, default=0.25)
+    p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("evaluate", help="score 3D predictions on a data set with its published protocol",
                        description="Score predictions (N,21,3), one per hand of the data set in its order, camera "

@@ -146,4 +146,4 @@ def test_errors_name_the_file(tmp_path):
         open_dataset("interhand26m", tmp_path, "test")
     with pytest.raises(DiffuhandError, match="pose_gt.mat: no such file"):
         open_dataset("ge-realworld", tmp_path)
-    assert set(DATASETS) == {"rhd", "stb", "freihand", "interhand26m", "ge-realworld", "dexycb"}
+    assert set(DATASETS) == {"rhd", "stb", "freihand", "interhand26m", "ge-realworld", "dexycb", "synth"}

@@ -16,6 +16,7 @@ def _readers() -> dict[str, tuple[Callable[..., HandDataset], str]]:
     from diffuhand.data.interhand import open_interhand
     from diffuhand.data.rhd import open_rhd
     from diffuhand.data.stb import open_stb
+    from diffuhand.data.synth import open_synth
 
     return {
         "rhd": (open_rhd, "evaluation"),
@@ -24,10 +25,11 @@ def _readers() -> dict[str, tuple[Callable[..., HandDataset], str]]:
         "interhand26m": (open_interhand, "test"),
         "ge-realworld": (open_ge2019, "dev"),
         "dexycb": (open_dexycb, "all"),
+        "synth": (open_synth, "all"),
     }
 
 
-DATASETS = ("rhd", "stb", "freihand", "interhand26m", "ge-realworld", "dexycb")
+DATASETS = ("rhd", "stb", "freihand", "interhand26m", "ge-realworld", "dexycb", "synth")
 
 
 def open_dataset(name: str, root: str | Path, split: str | None = None, **options) -> HandDataset:

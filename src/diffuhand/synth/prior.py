@@ -77,9 +77,18 @@ def fit_prior(angles: np.ndarray, limits: Limits, components: int = 12, iteratio
     x = angles[:, free]
     n, d = x.shape
     rng = np.random.default_rng(seed)
-    means = x[rng.choice(n, components, replace=False)]
-    covs = np.tile(np.cov(x.T) + reg * np.eye(d), (components, 1, 1))
-    weights = np.full(components, 1.0 / components)
+    # k-means++ seeds and a few Lloyd steps, so EM starts from separated components
+    means = x[[rng.integers(n)]]
+    for _ in range(components - 1):
+        d2 = ((x[:, None] - means[None]) ** 2).sum(-1).min(1)
+        means = np.vstack([means, x[rng.choice(n, p=d2 / d2.sum())]])
+    for _ in range(10):
+        assign = ((x[:, None] - means[None]) ** 2).sum(-1).argmin(1)
+        means = np.stack([x[assign == k].mean(0) if (assign == k).any() else means[k] for k in range(components)])
+    covs = np.stack([np.cov(x[assign == k].T) if (assign == k).sum() > d else np.cov(x.T) for k in range(components)])
+    covs = covs + reg * np.eye(d)
+    weights = np.bincount(assign, minlength=components) / n + 1e-6
+    weights /= weights.sum()
     for _ in range(iterations):
         # E step, in log space
         logp = np.empty((n, components))

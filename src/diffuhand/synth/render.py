@@ -38,21 +38,41 @@ class Lighting:
     color: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
+_OFFSCREEN = None  # one GL context per process: pyrender's EGL contexts do not coexist in one process
+
+
+def _offscreen(width: int, height: int):
+    global _OFFSCREEN
+    try:
+        import pyrender
+
+        if _OFFSCREEN is None:
+            _OFFSCREEN = pyrender.OffscreenRenderer(width, height)
+    except Exception as exc:  # missing libEGL surfaces as an ImportError, a ctypes or a GL error
+        raise DiffuhandError(f"the offscreen renderer is unavailable ({exc.__class__.__name__}: {str(exc)[:120]}); "
+                             "install Mesa's EGL (Debian: libegl1 libegl-mesa0 libgl1-mesa-dri)") from None  # fmt: skip
+    _OFFSCREEN.viewport_width, _OFFSCREEN.viewport_height = width, height
+    return _OFFSCREEN
+
+
 class Renderer:
-    """Renders a list of meshes; returns colour, depth (mm, 0 = nothing) and a label mask (hand numbers)."""
+    """Renders a list of meshes; returns colour, depth (mm, 0 = nothing) and a label mask (hand numbers).
+
+    Renderers of a process share one GL context, each setting its own viewport size when it renders."""
 
     def __init__(self, width: int, height: int | None = None):
-        try:
-            import pyrender
-        except Exception as exc:  # missing libEGL/OSMesa surfaces here as an ImportError or a ctypes error
-            raise DiffuhandError(f"the offscreen renderer is unavailable ({exc.__class__.__name__}: {exc}); "
-                                 "install Mesa's EGL (Debian: libegl1 libegl-mesa0 libgl1-mesa-dri)") from None  # fmt: skip
+        import pyrender
+
         self.pyrender = pyrender
         self.width, self.height = width, height or width
-        self.renderer = pyrender.OffscreenRenderer(self.width, self.height)
+        _offscreen(self.width, self.height)
+
+    @property
+    def renderer(self):
+        return _offscreen(self.width, self.height)
 
     def close(self) -> None:
-        self.renderer.delete()
+        """Nothing to free per renderer: the shared context lives as long as the process."""
 
     def _mesh(self, item: MeshItem):
         import trimesh
@@ -77,7 +97,8 @@ class Renderer:
         pose = np.eye(4)
         pose[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
         scene.add(pr.DirectionalLight(color=light.color, intensity=light.intensity), pose=pose)
-        color, depth = self.renderer.render(scene, flags=pr.RenderFlags.RGBA)
+        offscreen = self.renderer
+        color, depth = offscreen.render(scene, flags=pr.RenderFlags.RGBA)
         # per-item depth for the label mask: which item is nearest at each pixel
         labels = np.zeros(depth.shape, np.uint8)
         if any(it.label for it in items):
@@ -85,7 +106,7 @@ class Renderer:
             for node, it in zip(nodes, items):
                 for other in nodes:
                     other.mesh.is_visible = other is node
-                d_it = self.renderer.render(scene, flags=pr.RenderFlags.DEPTH_ONLY)
+                d_it = offscreen.render(scene, flags=pr.RenderFlags.DEPTH_ONLY)
                 hit = (d_it > 0) & (d_it < best - 1e-6)
                 best = np.where(hit, d_it, best)
                 labels = np.where(hit, it.label, labels).astype(np.uint8)

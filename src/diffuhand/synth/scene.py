@@ -1,0 +1,243 @@
+"""One random synthetic image: what a real photo varies, sampled from a seeded generator.
+
+Pose (the prior, inside the limits), hand size and bone ratios, skin tone and texture, lighting, background
+(procedural textures or the user's images), intrinsics, distance and in-plane position, left and right hands,
+sometimes two hands, partial occlusion, motion blur and noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from diffuhand.kinematics.limits import Limits, load_limits
+from diffuhand.synth.mesh import HandMesh, default_hand_mesh, pose_mesh
+from diffuhand.synth.prior import PosePrior, default_prior
+from diffuhand.synth.render import Lighting, MeshItem, Renderer
+
+# skin tones (linear-ish RGB) from light to dark
+SKIN_TONES = np.array([[0.96, 0.80, 0.69], [0.92, 0.72, 0.60], [0.85, 0.64, 0.50], [0.76, 0.55, 0.41],
+                       [0.62, 0.43, 0.31], [0.48, 0.32, 0.22], [0.36, 0.24, 0.16], [0.26, 0.17, 0.12]])  # fmt: skip
+
+
+@dataclass
+class SceneConfig:
+    """Ranges of everything a sample varies."""
+
+    size: int = 128
+    p_two_hands: float = 0.2
+    p_left: float = 0.5
+    p_occluder: float = 0.25
+    p_motion_blur: float = 0.2
+    p_noise: float = 0.5
+    distance_mm: tuple[float, float] = (300.0, 800.0)
+    fill: tuple[float, float] = (0.45, 0.9)  # hand extent / image size
+    offset: float = 0.12  # in-plane position of the hand's centre, fraction of the image
+    anchor_mm: tuple[float, float] = (70.0, 95.0)
+    ratio_jitter: float = 0.03
+    prior_spread: float = 1.0
+    backgrounds: Path | None = None  # a folder of the user's images; procedural textures otherwise
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class HandLabel:
+    joints_3d: np.ndarray  # (21, 3) mm camera frame (as the hand is: left hands left)
+    joints_2d: np.ndarray  # (21, 2) px
+    visible: np.ndarray  # (21,) bool from the depth buffer
+    handedness: str
+    angles: np.ndarray  # (41,) of the right-hand model (a left hand is its mirror)
+    ratios: np.ndarray  # (20,)
+    anchor_mm: float
+    root_rotation: np.ndarray  # (3, 3) right-hand model; mirror x for the left hand
+    root_position: np.ndarray  # (3,)
+
+
+def _smooth_noise(rng: np.random.Generator, size: int, octaves: int = 4) -> np.ndarray:
+    """Fractal value noise in [0, 1], (size, size)."""
+    from PIL import Image
+
+    out = np.zeros((size, size))
+    amp = 1.0
+    for o in range(octaves):
+        cells = 2 ** (o + 1)
+        grid = (rng.random((cells, cells)) * 255).astype(np.uint8)
+        out += amp * np.asarray(Image.fromarray(grid).resize((size, size), Image.BICUBIC), dtype=np.float64) / 255.0
+        amp *= 0.5
+    out -= out.min()
+    return out / max(out.max(), 1e-9)
+
+
+def background(rng: np.random.Generator, size: int, folder: Path | None = None) -> np.ndarray:
+    """(size, size, 3) uint8: a random crop of one of the user's images, or a procedural texture."""
+    if folder is not None:
+        from PIL import Image
+
+        files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        if files:
+            with Image.open(files[rng.integers(len(files))]) as im:
+                im = im.convert("RGB")
+                s = int(min(im.size) * rng.uniform(0.3, 1.0))
+                x, y = rng.integers(0, im.size[0] - s + 1), rng.integers(0, im.size[1] - s + 1)
+                return np.asarray(im.crop((x, y, x + s, y + s)).resize((size, size)))
+    c1, c2 = rng.random(3), rng.random(3)
+    kind = rng.integers(4)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    if kind == 0:  # gradient
+        a = rng.uniform(0, 2 * np.pi)
+        t = (np.cos(a) * xx + np.sin(a) * yy)
+        t = (t - t.min()) / max(np.ptp(t), 1e-9)
+    elif kind == 1:  # clouds
+        t = _smooth_noise(rng, size)
+    elif kind == 2:  # stripes
+        a, f = rng.uniform(0, np.pi), rng.uniform(3, 20)
+        t = 0.5 + 0.5 * np.sin(2 * np.pi * f * (np.cos(a) * xx + np.sin(a) * yy))
+    else:  # checker
+        f = rng.integers(2, 12)
+        t = ((np.floor(xx * f) + np.floor(yy * f)) % 2).astype(np.float64)
+    img = c1 * (1 - t[..., None]) + c2 * t[..., None]
+    img = img * (0.75 + 0.5 * _smooth_noise(rng, size)[..., None])  # shading variation
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+def _skin_colors(rng: np.random.Generator, mesh: HandMesh) -> np.ndarray:
+    """(V, 3) skin tone with a blotchy texture laid on the REST mesh, so that it moves with the skin."""
+    tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1, 3)
+    waves = rng.normal(size=(6, 3)) / 25.0  # per-mm frequencies: blotches a few cm wide
+    phase = rng.uniform(0, 2 * np.pi, 6)
+    tex = np.sin(mesh.vertices @ waves.T + phase).mean(1)
+    return np.clip(tone * (1.0 + 0.12 * tex[:, None]), 0, 1)
+
+
+def _random_rotation(rng: np.random.Generator) -> np.ndarray:
+    return Rotation.random(random_state=rng.integers(2**31)).as_matrix()
+
+
+def _occluder(rng: np.random.Generator, centre: np.ndarray, radius: float) -> MeshItem:
+    import trimesh
+
+    kind = rng.integers(3)
+    size = radius * rng.uniform(0.3, 0.8)
+    if kind == 0:
+        m = trimesh.creation.box(extents=rng.uniform(0.3, 1.0, 3) * 2 * size)
+    elif kind == 1:
+        m = trimesh.creation.icosphere(subdivisions=2, radius=size)
+    else:
+        m = trimesh.creation.cylinder(radius=size * 0.3, height=size * 3)
+    rot = _random_rotation(rng)
+    # between the camera and the hand, off its centre so that it covers a part of it
+    pos = centre * rng.uniform(0.6, 0.85) + np.r_[rng.normal(size=2) * radius * 0.5, 0.0]
+    v = m.vertices @ rot.T + pos
+    return MeshItem(v, np.asarray(m.faces), np.tile(rng.random(3), (len(v), 1)), 0)
+
+
+def _visible(joints: np.ndarray, uv: np.ndarray, depth: np.ndarray, tol_mm: float) -> np.ndarray:
+    """A joint is visible when it projects into the image and the nearest rendered surface around its pixel
+    is no more than ``tol_mm`` in front of it (its own skin, not another finger, hand or object)."""
+    h, w = depth.shape
+    vis = np.zeros(len(joints), dtype=bool)
+    for k, ((u, v), z) in enumerate(zip(uv, joints[:, 2])):
+        x, y = int(np.floor(u)), int(np.floor(v))
+        if not (0 <= x < w and 0 <= y < h):
+            continue
+        patch = depth[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]
+        hits = patch[patch > 0]
+        vis[k] = hits.size > 0 and float(hits.max()) >= z - tol_mm
+    return vis
+
+
+def _motion_blur(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    from scipy.ndimage import convolve
+
+    n = int(rng.integers(3, 8))
+    a = rng.uniform(0, np.pi)
+    k = np.zeros((n, n))
+    c = (n - 1) / 2
+    for t in np.linspace(-c, c, 4 * n):
+        k[int(round(c + t * np.sin(a))), int(round(c + t * np.cos(a)))] = 1.0
+    k /= k.sum()
+    return np.stack([convolve(img[..., i].astype(np.float64), k, mode="nearest") for i in range(3)], -1)
+
+
+def camera_for(rng: np.random.Generator, centre: np.ndarray, extent: float, cfg: SceneConfig) -> np.ndarray:
+    """Intrinsics that put ``centre`` (mm) near the image centre with ``extent`` (mm) filling part of it."""
+    f = cfg.size * rng.uniform(*cfg.fill) * centre[2] / extent
+    c = cfg.size / 2 + rng.uniform(-cfg.offset, cfg.offset, 2) * cfg.size - f * centre[:2] / centre[2]
+    return np.array([[f, 0.0, c[0]], [0.0, f, c[1]], [0.0, 0.0, 1.0]])
+
+
+def sample_hand_pose(rng: np.random.Generator, limits: Limits, prior: PosePrior, cfg: SceneConfig):
+    """Angles (41,), ratios (20,), anchor (mm): a right-hand pose from the prior, inside the limits."""
+    angles = prior.sample(1, rng, limits, spread=cfg.prior_spread)[0]
+    ratios = np.clip(limits.ratio_neutral * (1 + rng.normal(size=20) * cfg.ratio_jitter), limits.ratio_min, limits.ratio_max)
+    return angles, ratios, float(rng.uniform(*cfg.anchor_mm))
+
+
+def render_sample(rng: np.random.Generator, renderer: Renderer, cfg: SceneConfig, mesh: HandMesh | None = None,
+                  limits: Limits | None = None, prior: PosePrior | None = None, poses=None,
+                  K: np.ndarray | None = None, background_image: np.ndarray | None = None,
+                  style_seed: int | None = None):  # fmt: skip
+    """One image (size, size, 3) uint8, its hand mask (labels 1, 2), K, and a :class:`HandLabel` per hand.
+
+    ``poses``: optional list of per-hand (angles, ratios, anchor, root_rotation, root_position, side) to render
+    instead of sampling, ``K`` a fixed camera and ``background_image`` a fixed background (the motion sequences
+    use them, with ``style_seed`` fixing skin and light across the frames, and no occluders).
+    """
+    style = rng if style_seed is None else np.random.default_rng(style_seed)
+    mesh = mesh or default_hand_mesh()
+    limits = limits or load_limits()
+    prior = prior or default_prior()
+    size = cfg.size
+    if poses is None:
+        n_hands = 2 if rng.random() < cfg.p_two_hands else 1
+        z = rng.uniform(*cfg.distance_mm)
+        centre = np.array([0.0, 0.0, z])
+        poses = []
+        for h in range(n_hands):
+            angles, ratios, anchor = sample_hand_pose(rng, limits, prior, cfg)
+            side = "left" if rng.random() < cfg.p_left else "right"
+            if n_hands == 2:
+                side = ("right", "left")[h]
+            rot = _random_rotation(rng)
+            pos = centre + (np.r_[rng.normal(size=2) * 0.4 * anchor, rng.normal() * 20] if n_hands == 1
+                            else np.r_[(h - 0.5) * 1.6 * anchor, rng.normal(size=2) * 25])  # fmt: skip
+            poses.append((angles, ratios, anchor, rot, pos, side))
+    items, labels_geo = [], []
+    for h, (angles, ratios, anchor, rot, pos, side) in enumerate(poses):
+        # a left hand is the mirror image of a right hand: pose the right model where the mirror would be
+        m = np.diag([-1.0, 1.0, 1.0]) if side == "left" else np.eye(3)
+        verts, joints = pose_mesh(mesh, angles, ratios, anchor, m @ rot @ m if side == "left" else rot, m @ pos)
+        verts, joints = verts @ m, joints @ m
+        faces = mesh.faces[:, ::-1] if side == "left" else mesh.faces
+        items.append(MeshItem(verts, faces, _skin_colors(style, mesh), h + 1))
+        labels_geo.append((joints, angles, ratios, anchor, m @ rot @ m if side == "left" else rot, m @ pos, side))
+    # camera: the hands' centre lands near the image centre, their extent fills part of the image
+    allj = np.concatenate([g[0] for g in labels_geo])
+    mid = (allj.max(0) + allj.min(0)) / 2
+    extent = float(np.ptp(allj[:, :2], axis=0).max()) + 40.0
+    if K is None:
+        K = camera_for(rng, mid, extent, cfg)
+    if style_seed is None and rng.random() < cfg.p_occluder:
+        items.append(_occluder(rng, mid, extent / 2))
+    d = style.normal(size=3) * 0.6 + [0, 0, 1.0]
+    light = Lighting(ambient=float(style.uniform(0.15, 0.5)), directional=tuple(d), intensity=float(style.uniform(1.0, 4.0)),
+                     color=tuple(1.0 - style.uniform(0, 0.15, 3)))  # fmt: skip
+    color, depth, mask, alpha = renderer.render(items, K, light)
+    bg = (background(rng, size, cfg.backgrounds) if background_image is None else background_image).astype(np.float64)
+    a = (alpha.astype(np.float64) / 255.0)[..., None]
+    img = color.astype(np.float64) * a + bg * (1 - a)
+    if rng.random() < cfg.p_motion_blur:
+        img = _motion_blur(rng, img)
+    if rng.random() < cfg.p_noise:
+        img = img + rng.normal(size=img.shape) * rng.uniform(1.0, 8.0)
+    image = np.clip(img, 0, 255).astype(np.uint8)
+    hands = []
+    for joints, angles, ratios, anchor, rot, pos, side in labels_geo:  # rot, pos: of the right-hand model
+        uvw = joints @ K.T
+        uv = uvw[:, :2] / uvw[:, 2:]
+        vis = _visible(joints, uv, depth, tol_mm=0.2 * anchor)
+        hands.append(HandLabel(joints, uv, vis, side, angles, ratios, anchor, rot, pos))
+    return image, mask, K, hands

@@ -1,0 +1,33 @@
+import numpy as np
+
+from diffuhand.kinematics import load_limits
+from diffuhand.synth.prior import default_prior, fit_prior
+
+
+def test_shipped_prior_samples_inside_the_limits():
+    lim = load_limits()
+    prior = default_prior()
+    assert prior.provenance["poses"] > 7000 and "diffuhand prior" in prior.provenance["command"]
+    x = prior.sample(500, np.random.default_rng(0), lim)
+    assert x.shape == (500, 41) and lim.contains(x)
+    assert np.all(x[:, :3] == 0)
+    # a prior, not noise: the samples spread less than uniform draws inside the limits
+    uni = lim.angle_min + (lim.angle_max - lim.angle_min) * np.random.default_rng(1).random((500, 41))
+    free = prior.angle_index
+    assert x[:, free].std(0).mean() < 0.8 * uni[:, free].std(0).mean()
+
+
+def test_em_recovers_two_clusters():
+    lim = load_limits()
+    rng = np.random.default_rng(0)
+    base = np.tile(lim.angle_neutral, (2000, 1))
+    free = np.nonzero(lim.angle_max > lim.angle_min)[0]
+    free = free[free >= 3]
+    shift = np.zeros(41)
+    shift[free] = 0.3
+    base[:1000] += shift
+    base += rng.normal(size=base.shape) * 0.02
+    prior = fit_prior(base, lim, components=2, iterations=30)
+    centres = sorted(prior.means[:, 0])
+    np.testing.assert_allclose(centres, sorted([lim.angle_neutral[free[0]], lim.angle_neutral[free[0]] + 0.3]), atol=0.02)
+    np.testing.assert_allclose(sorted(prior.weights), [0.5, 0.5], atol=0.02)
