@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_fk.py
 	$(BIN)/python benchmarks/bench_ik.py
 	$(BIN)/python benchmarks/bench_loader.py
+	$(BIN)/python benchmarks/bench_synth.py
 
 clean:
 	rm -rf $(VENV) diffuhand-out .pytest_cache

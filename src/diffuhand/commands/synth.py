@@ -21,5 +21,9 @@ def run_synth(args: argparse.Namespace) -> int:
     t = time.perf_counter()
     write_dataset(args.out, args.count, cfg, seed=args.seed, workers=args.workers, chunk=args.chunk,
                   sequence_length=args.sequence_length)  # fmt: skip
-    print(f"{args.out}: {args.count} images of {args.size} px ({time.perf_counter() - t:.1f} s this run)")
+    from diffuhand.viz.contact import synth_contact_sheet
+
+    synth_contact_sheet(args.out, args.out / "contact-sheet.png")
+    print(f"{args.out}: {args.count} images of {args.size} px ({time.perf_counter() - t:.1f} s this run); "
+          f"look at {args.out / 'contact-sheet.png'}")  # fmt: skip
     return 0

@@ -120,7 +120,7 @@ def _occluder(rng: np.random.Generator, centre: np.ndarray, radius: float) -> Me
     import trimesh
 
     kind = rng.integers(3)
-    size = radius * rng.uniform(0.3, 0.8)
+    size = radius * rng.uniform(0.2, 0.45)
     if kind == 0:
         m = trimesh.creation.box(extents=rng.uniform(0.3, 1.0, 3) * 2 * size)
     elif kind == 1:
@@ -129,7 +129,7 @@ def _occluder(rng: np.random.Generator, centre: np.ndarray, radius: float) -> Me
         m = trimesh.creation.cylinder(radius=size * 0.3, height=size * 3)
     rot = _random_rotation(rng)
     # between the camera and the hand, off its centre so that it covers a part of it
-    pos = centre * rng.uniform(0.6, 0.85) + np.r_[rng.normal(size=2) * radius * 0.5, 0.0]
+    pos = centre * rng.uniform(0.8, 0.92) + np.r_[rng.normal(size=2) * radius * 0.5, 0.0]
     v = m.vertices @ rot.T + pos
     return MeshItem(v, np.asarray(m.faces), np.tile(rng.random(3), (len(v), 1)), 0)
 

@@ -35,7 +35,16 @@ VERSION = 1
 _STATE: dict = {}
 
 
-def _init_worker(cfg_dict: dict) -> None:
+def _init_worker(cfg_dict: dict, single_thread: bool = False) -> None:
+    if single_thread:
+        # one core per worker: Mesa's llvmpipe and torch would otherwise each spread over all cores and the
+        # workers would contend for them
+        import os
+
+        import torch
+
+        os.environ["LP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
     from diffuhand.synth.render import Renderer
     from diffuhand.synth.scene import SceneConfig
 
@@ -126,7 +135,7 @@ def write_dataset(out: Path, count: int, cfg, seed: int = 0, workers: int = 1, c
             bar.update(_render_chunk(job))
     else:
         ctx = mp.get_context("spawn")  # each worker its own GL context
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg_dict,)) as pool:
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg_dict, True)) as pool:
             for n in pool.imap_unordered(_render_chunk, jobs):
                 bar.update(n)
     bar.close()
