@@ -21,6 +21,17 @@ def _add_joint_input_args(p: argparse.ArgumentParser, per_input: bool = False) -
     p.add_argument("--limits", type=Path, help="limits file (default: the shipped, data-derived limits)")
 
 
+def _add_fit_inputs(p: argparse.ArgumentParser, out_help: str) -> None:
+    """The inputs of the commands that IK-fit a data set of joints (``limits``, ``prior``)."""
+    p.add_argument("data", nargs="+", type=Path, help="joint files or folders of them")
+    _add_joint_input_args(p, per_input=True)
+    p.add_argument("--hand", choices=("right", "left", "auto"), default="auto",
+                   help="handedness (default auto: a file's own 'side', else whichever fits better)")  # fmt: skip
+    p.add_argument("--out", type=Path, required=True, help=out_help)
+    p.add_argument("--max-residual", type=float, default=5.0, help="drop poses fitted worse than this (mm)")
+    p.add_argument("--cache", type=Path, help="folder for per-file fits, so a rerun resumes (default: OUT.cache)")
+
+
 def _cmd_ik(args: argparse.Namespace) -> int:
     from diffuhand.commands.ik import run_ik
 
@@ -70,28 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("limits", help="derive angle limits and bone-ratio ranges from a data set of 3D joints",
                        description="Fit the hand model to every pose in DATA (files or folders) inside wide "
                        "anatomical bounds, then write limits from robust percentiles of the fitted values.")  # fmt: skip
-    p.add_argument("data", nargs="+", type=Path, help="joint files or folders of them")
-    _add_joint_input_args(p, per_input=True)
-    p.add_argument("--hand", choices=("right", "left", "auto"), default="auto",
-                   help="handedness (default auto: a file's own 'side', else whichever fits better)")  # fmt: skip
-    p.add_argument("--out", type=Path, required=True, help="the limits JSON to write")
+    _add_fit_inputs(p, "the limits JSON to write")
     p.add_argument("--percentiles", type=float, nargs=2, default=(0.5, 99.5), metavar=("LOW", "HIGH"))
     p.add_argument("--margin", type=float, default=0.1, help="widen each range by this fraction of its width")
-    p.add_argument("--max-residual", type=float, default=5.0, help="drop poses fitted worse than this (mm)")
-    p.add_argument("--cache", type=Path, help="folder for per-file fits, so a rerun resumes (default: OUT.cache)")
     p.set_defaults(func=_cmd_limits)
 
     p = sub.add_parser("prior", help="fit the renderer's pose prior (a Gaussian mixture over angles) to real joints",
                        description="Fit the hand model (inside the shipped limits) to every pose in DATA and fit a "
                        "Gaussian mixture to the articulation angles; writes aggregate statistics only.")  # fmt: skip
-    p.add_argument("data", nargs="+", type=Path, help="joint files or folders of them")
-    _add_joint_input_args(p, per_input=True)
-    p.add_argument("--hand", choices=("right", "left", "auto"), default="auto")
-    p.add_argument("--out", type=Path, required=True, help="the prior JSON to write")
+    _add_fit_inputs(p, "the prior JSON to write")
     p.add_argument("--components", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-residual", type=float, default=5.0, help="drop poses fitted worse than this (mm)")
-    p.add_argument("--cache", type=Path, help="folder for per-file fits (default: OUT.cache)")
     p.set_defaults(func=_cmd_prior)
 
     p = sub.add_parser("synth", help="render a synthetic data set of the rigged hand in the model's poses",

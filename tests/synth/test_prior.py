@@ -31,3 +31,17 @@ def test_em_recovers_two_clusters():
     centres = sorted(prior.means[:, 0])
     np.testing.assert_allclose(centres, sorted([lim.angle_neutral[free[0]], lim.angle_neutral[free[0]] + 0.3]), atol=0.02)
     np.testing.assert_allclose(sorted(prior.weights), [0.5, 0.5], atol=0.02)
+
+
+def test_prior_command(tmp_path):
+    from diffuhand.cli import main
+    from diffuhand.synth.prior import PosePrior
+
+    from ..conftest import shared
+
+    files = sorted(shared("dexycb-left-sequences/sequences").glob("*.npz"))[:2]
+    out = tmp_path / "prior.json"
+    assert main(["prior", *map(str, files), "--order", "mano", "--components", "2", "--out", str(out)]) == 0
+    prior = PosePrior.load(out)
+    assert prior.means.shape[0] == 2 and prior.provenance["poses"] > 100
+    assert load_limits().contains(prior.sample(50, np.random.default_rng(0)))
