@@ -60,3 +60,10 @@ def test_synth_command_sequences(tmp_path, capsys):
     assert 0.5 < step < 40.0  # mm per frame: it moves, smoothly
     assert main(["synth", str(out), "--count", "12", "--size", "16"]) == 2
     assert "--size must be >= 32" in capsys.readouterr().err
+
+
+def test_parallel_workers_write_the_same_bytes(tmp_path):
+    cfg = SceneConfig(size=64)
+    write_dataset(tmp_path / "one", 16, cfg, seed=9, workers=1, chunk=4, progress=False)
+    write_dataset(tmp_path / "two", 16, cfg, seed=9, workers=2, chunk=4, progress=False)
+    assert digest(tmp_path / "one") == digest(tmp_path / "two")
