@@ -1,0 +1,54 @@
+"""Checkpoints: weights as safetensors (never pickles) plus a JSON of the configuration.
+
+A checkpoint is a folder (or its ``model.safetensors``): ``model.safetensors`` and ``config.json``
+(``{"format": "diffuhand-model", "version": 1, "model": ModelConfig, ...}``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from diffuhand.errors import DiffuhandError
+from diffuhand.io.files import atomic_path, atomic_write_text
+
+MODEL_FORMAT = "diffuhand-model"
+
+
+def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict, extra: dict | None = None) -> Path:
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(folder / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
+    atomic_write_text(folder / "config.json", json.dumps({"format": MODEL_FORMAT, "version": 1, "model": config,
+                                                          **(extra or {})}, indent=1) + "\n")  # fmt: skip
+    return folder
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(config, state dict) of a checkpoint folder or its .safetensors file; one-line errors for anything else."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    weights = folder / "model.safetensors" if path.is_dir() else path
+    if not weights.exists():
+        raise DiffuhandError(f"{weights}: no such file")
+    try:
+        cfg = json.loads((folder / "config.json").read_text())
+    except FileNotFoundError:
+        raise DiffuhandError(f"{folder / 'config.json'}: no such file (a checkpoint needs its configuration)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DiffuhandError(f"{folder / 'config.json'}: corrupt ({exc.__class__.__name__})") from None
+    if not isinstance(cfg, dict) or cfg.get("format") != MODEL_FORMAT:
+        raise DiffuhandError(f"{folder / 'config.json'}: not a {MODEL_FORMAT} configuration")
+    try:
+        from safetensors.torch import load_file
+
+        state = load_file(str(weights))
+    except Exception as exc:  # safetensors raises its own error types for truncated or foreign files
+        raise DiffuhandError(f"{weights}: not a readable safetensors file ({exc.__class__.__name__})") from None
+    return cfg, state

@@ -1,0 +1,78 @@
+"""The diffusion head (section 2.5): a DDPM over the 21 wrist-relative joints (anchor units), conditioned on
+image features (or 2D keypoints), T = 50.
+
+Schedules and samplers are diffusers' (not rewritten): training adds noise by equation (3)
+(``scheduler.add_noise``) and regresses it (equation 5); sampling starts from pure noise and steps by
+equation (6) (``DDPMScheduler.step``) or, for few steps, DDIM. With T = 50 diffusers' default linear betas would
+leave ~60% of the signal at the last step, so the schedule is cosine (``squaredcos_cap_v2``); DDIM uses
+``timestep_spacing="trailing"`` so that its first step starts from t = T - 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler
+from torch import nn
+
+from diffuhand.models.unet1d import UNet1d
+
+# scale of the data the network sees: wrist-relative joints in anchor units span about +-2.5
+DATA_SCALE = 1.0
+CLIP_RANGE = 3.0
+
+
+@dataclass
+class SamplerConfig:
+    """``ddpm`` with ``steps`` = T (the paper), or ``ddim`` with fewer steps; ``samples`` per image."""
+
+    kind: str = "ddpm"
+    steps: int = 50
+    samples: int = 1
+    eta: float = 0.0
+
+
+class DiffusionHead(nn.Module):
+    def __init__(self, cond_dim: int = 256, timesteps: int = 50, channels: tuple[int, int, int] = (64, 128, 256)):
+        super().__init__()
+        self.unet = UNet1d(cond_dim=cond_dim, channels=channels)
+        self.timesteps = timesteps
+        self.train_scheduler = DDPMScheduler(num_train_timesteps=timesteps, beta_schedule="squaredcos_cap_v2",
+                                             clip_sample=False, prediction_type="epsilon")  # fmt: skip
+
+    def scheduler(self, cfg: SamplerConfig):
+        # x0 predictions are clipped to the joints' range: at t = T the cosine schedule leaves sqrt(a_T) ~ 1e-3,
+        # and a few-step DDIM would otherwise multiply the first step's noise error by hundreds
+        common = {"num_train_timesteps": self.timesteps, "beta_schedule": "squaredcos_cap_v2", "clip_sample": True,
+                  "clip_sample_range": CLIP_RANGE}  # fmt: skip
+        if cfg.kind == "ddpm":
+            return DDPMScheduler(**common)
+        if cfg.kind == "ddim":
+            return DDIMScheduler(**common, timestep_spacing="trailing", set_alpha_to_one=False)
+        raise ValueError(f"unknown sampler {cfg.kind!r}: use ddpm or ddim")
+
+    def loss(self, joints: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Equation (5): || eps - eps_theta(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t, f) ||^2, t uniform."""
+        x0 = joints / DATA_SCALE
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        t = torch.randint(0, self.timesteps, (x0.shape[0],), generator=generator, device=x0.device)
+        xt = self.train_scheduler.add_noise(x0, noise, t)  # equation (3)
+        pred = self.unet(xt, t, self.unet.condition(cond))
+        return torch.nn.functional.mse_loss(pred, noise)
+
+    @torch.no_grad()
+    def sample(self, cond: torch.Tensor, cfg: SamplerConfig | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+        """(B, cond_dim) -> (B, S, 21, 3) joints, S = ``cfg.samples``, all drawn in one batch."""
+        cfg = cfg or SamplerConfig()
+        sched = self.scheduler(cfg)
+        sched.set_timesteps(cfg.steps)
+        b, s = cond.shape[0], cfg.samples
+        cond_map = self.unet.condition(cond).repeat_interleave(s, dim=0)  # once per image, not per step
+        x = torch.randn((b * s, 21, 3), generator=generator, device=cond.device, dtype=cond.dtype)
+        for t in sched.timesteps:
+            eps = self.unet(x, t.expand(b * s).to(cond.device), cond_map)
+            kw = {"eta": cfg.eta} if cfg.kind == "ddim" else {}
+            x = sched.step(eps, t, x, generator=generator, **kw).prev_sample  # equation (6) for DDPM
+        return (x * DATA_SCALE).view(b, s, 21, 3)

@@ -1,0 +1,98 @@
+"""The estimators of table 1 behind one interface.
+
+``kind``: ``baseline`` (features -> angles -> FK), ``diffusion`` (features -> DDPM joints), ``diffusion_ik``
+(diffusion joints -> IK MLP -> FK). ``condition``: ``image`` (ResNet features), ``keypoints`` (2D joints), or
+``both``. Output contract of :meth:`HandPoseModel.predict`: joints (B, 21, 3) wrist-relative, camera frame, anchor
+lengths (multiply by a hand size in mm); angles (B, 41) and bone ratios (B, 20) where a kinematic head ran;
+``uncertainty`` (B, 21), the spread of the diffusion samples (anchor lengths).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from diffuhand.models.backbone import Backbone
+from diffuhand.models.diffusion import DiffusionHead, SamplerConfig
+from diffuhand.models.heads import BaselineHead, IKMLP
+from diffuhand.models.keypoints import KeypointEncoder
+
+KINDS = ("baseline", "diffusion", "diffusion_ik")
+CONDITIONS = ("image", "keypoints", "both")
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "diffusion_ik"
+    condition: str = "image"
+    backbone: str = "resnet18"
+    feature_dim: int = 256
+    input_size: int = 128
+    timesteps: int = 50
+    sampler: dict = field(default_factory=lambda: asdict(SamplerConfig()))
+    backbone_weights: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"model kind must be one of {KINDS}, got {self.kind!r}")
+        if self.condition not in CONDITIONS:
+            raise ValueError(f"condition must be one of {CONDITIONS}, got {self.condition!r}")
+
+
+class HandPoseModel(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.feature_dim
+        self.backbone = Backbone(cfg.backbone, d, cfg.backbone_weights) if cfg.condition in ("image", "both") else None
+        self.keypoints = KeypointEncoder(d) if cfg.condition in ("keypoints", "both") else None
+        cond_dim = d * (2 if cfg.condition == "both" else 1)
+        self.baseline = BaselineHead(cond_dim) if cfg.kind == "baseline" else None
+        self.diffusion = DiffusionHead(cond_dim, cfg.timesteps) if cfg.kind != "baseline" else None
+        self.ik = IKMLP() if cfg.kind == "diffusion_ik" else None
+
+    def condition(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None) -> torch.Tensor:
+        parts = []
+        if self.backbone is not None:
+            if images is None:
+                raise ValueError("this model is conditioned on images")
+            parts.append(self.backbone(images))
+        if self.keypoints is not None:
+            if keypoints is None:
+                raise ValueError("this model is conditioned on 2D keypoints")
+            parts.append(self.keypoints(keypoints))
+        return torch.cat(parts, dim=-1)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,
+                sampler: SamplerConfig | None = None, generator: torch.Generator | None = None) -> dict:  # fmt: skip
+        cond = self.condition(images, keypoints)
+        if self.baseline is not None:
+            out = self.baseline(cond)
+            return {**out, "uncertainty": torch.zeros(out["joints"].shape[:2], device=cond.device)}
+        sampler = sampler or SamplerConfig(**self.cfg.sampler)
+        samples = self.diffusion.sample(cond, sampler, generator)  # (B, S, 21, 3)
+        mean = samples.mean(1)
+        spread = samples.std(1, unbiased=False).norm(dim=-1) if samples.shape[1] > 1 else torch.zeros(mean.shape[:2], device=cond.device)
+        out = {"joints": mean, "samples": samples, "uncertainty": spread}
+        if self.ik is not None:
+            ik = self.ik(mean)
+            out.update({**ik, "diffusion_joints": mean})
+        return out
+
+
+def load_model(path) -> HandPoseModel:
+    """A trained :class:`HandPoseModel` from a checkpoint (safetensors + config.json), in eval mode."""
+    from diffuhand.errors import DiffuhandError
+    from diffuhand.io.weights import read_checkpoint
+
+    cfg, state = read_checkpoint(path)
+    try:
+        mcfg = ModelConfig(**{**cfg["model"], "backbone_weights": None})
+        model = HandPoseModel(mcfg)
+        model.load_state_dict(state, strict=True)
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise DiffuhandError(f"{path}: weights do not fit their configuration ({exc.__class__.__name__}: {str(exc)[:100]})") from None
+    return model.eval()

@@ -1,0 +1,85 @@
+"""Training batches: hand crops as right hands with their targets, and (for the keypoint model) 3D poses.
+
+Per item: ``image`` (3, S, S) float [0, 1] (and ``image2``, a second augmented view), ``joints`` (21, 3)
+wrist-relative camera-frame joints in anchor lengths, ``canonical`` (21, 3) the same in the hand frame,
+``anchor_mm``, ``root_mm`` (3,), ``K`` (3, 3) of the crop, ``uv`` (21, 2) px of the crop, ``valid`` (21,).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, Dataset
+
+from diffuhand.data import open_dataset
+from diffuhand.data.augment import Augmenter, to_tensor
+from diffuhand.data.crops import crop_sample, to_right_hand
+
+
+def palm_frame(joints: np.ndarray) -> np.ndarray:
+    """The hand frame seen in (21, 3) joints: x to the middle MCP, z dorsal (the model's root convention)."""
+    x = joints[9] - joints[0]
+    x /= np.linalg.norm(x)
+    z = np.cross(joints[17] - joints[0], joints[5] - joints[0])
+    y = np.cross(z, x)
+    y /= np.linalg.norm(y)
+    return np.stack([x, y, np.cross(x, y)], axis=1)
+
+
+class CropSet(Dataset):
+    def __init__(self, datasets, size: int, augment: bool, views: int = 1, seed: int = 0):
+        self.ds = ConcatDataset(datasets)
+        self.size, self.augment, self.views, self.seed = size, augment, views, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, i: int) -> dict:
+        s = self.ds[i]
+        aug = Augmenter(size=self.size, seed=hash((self.seed, self.epoch, i)) % 2**32) if self.augment else None
+        s = to_right_hand(s)
+        if aug is not None:
+            with torch.random.fork_rng(devices=[]):  # torchvision draws from the global RNG: keep the caller's intact
+                torch.manual_seed(hash((self.seed, self.epoch, i, 1)) % 2**32)
+                crop, views = aug(s, views=self.views)
+        else:
+            crop = crop_sample(s, self.size)
+            views = [to_tensor(crop.image)] * self.views
+        j = crop.joints_3d
+        anchor = float(np.linalg.norm(j[5] - j[0]))
+        rel = (j - j[0]) / anchor
+        # synthetic labels carry the right-hand model's root rotation (valid for flipped left hands too)
+        rot = crop.extra.get("root_rotation")
+        rot = np.asarray(rot) if rot is not None else palm_frame(j)
+        out = {"image": views[0], "joints": torch.tensor(rel, dtype=torch.float32),
+               "canonical": torch.tensor(rel @ rot, dtype=torch.float32), "anchor_mm": torch.tensor(anchor, dtype=torch.float32),
+               "root_mm": torch.tensor(j[0], dtype=torch.float32), "K": torch.tensor(crop.K, dtype=torch.float32),
+               "uv": torch.tensor(crop.joints_2d, dtype=torch.float32), "valid": torch.tensor(crop.valid)}  # fmt: skip
+        if self.views > 1:
+            out["image2"] = views[1]
+        return out
+
+
+class PoseSet(Dataset):
+    """3D poses only (labels of any data set) as right hands, wrist-relative in anchor lengths."""
+
+    def __init__(self, datasets):
+        poses = []
+        for ds in datasets:
+            for rec in ds.records:
+                j = np.asarray(rec["joints_3d"], dtype=np.float64)
+                if rec["handedness"] == "left":
+                    j = j * np.array([-1.0, 1.0, 1.0])
+                poses.append((j - j[0]) / np.linalg.norm(j[5] - j[0]))
+        self.poses = torch.tensor(np.stack(poses), dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.poses)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"pose": self.poses[i]}
+
+
+def build_datasets(specs: list[dict], load_images: bool = True):
+    return [open_dataset(s["name"], s["root"], s.get("split"), load_images=load_images) for s in specs]
