@@ -93,3 +93,15 @@ def test_nt_xent_matches_its_definition():
 def test_train_command_errors(tmp_path, capsys):
     assert main(["train", str(tmp_path / "none.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_evaluate_a_checkpoint_on_real_photos(tmp_path, synth_dir, capsys):
+    import json
+
+    cfg = tiny("diffusion_ik", tmp_path / "run", [{"name": "synth", "root": str(synth_dir), "split": "all"}], steps=2)
+    out = train(cfg, progress=False)
+    assert main(["evaluate", str(out / "final"), "--dataset", "ge-realworld", "--root", str(shared("ge2019-realworld-dev")),
+                 "--limit", "6", "--sampler", "ddim", "--steps", "2", "--samples", "3", "--out", str(tmp_path / "r.json")]) == 0  # fmt: skip
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["hands"] == 6 and {"final", "diffusion"} <= set(res["results"])
+    assert res["results"]["final"]["pa_mpjpe"]["mean_mm"] > 0

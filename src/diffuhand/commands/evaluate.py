@@ -13,21 +13,56 @@ from diffuhand.io.files import atomic_write_text
 from diffuhand.io.joints import read_joints
 
 
+def _is_checkpoint(path) -> bool:
+    return path.is_dir() or path.suffix == ".safetensors"
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
+    if _is_checkpoint(args.predictions):
+        return _evaluate_model(args)
     ds = open_dataset(args.dataset, args.root, args.split, load_images=False)
     pred = read_joints(args.predictions, unit=args.unit, order=args.order or "canonical", key=args.key).joints_mm
     if len(pred) != len(ds):
         raise DiffuhandError(f"{args.predictions}: {len(pred)} predictions for {len(ds)} samples of {args.dataset} ({ds.name}, split {args.split or 'default'})")
-    results = evaluate_dataset(pred, ds)
-    print(f"{args.dataset}: {len(ds)} hands")
-    print(f"{'measure':22} {'mean mm':>8} {'median':>8} {'AUC 0-50':>9} {'AUC 20-50':>10}")
-    for name, r in results.items():
-        auc = f"{r.auc_0_50:9.3f}" if r.auc_0_50 is not None else f"{'-':>9}"
-        auc2 = f"{r.auc_20_50:10.3f}" if r.auc_20_50 is not None else f"{'-':>10}"
-        print(f"{name:22} {r.mean_mm:8.2f} {r.median_mm:8.2f} {auc} {auc2}")
+    return _report(args, {"predictions": evaluate_dataset(pred, ds)}, len(ds))
+
+
+def _evaluate_model(args: argparse.Namespace) -> int:
+    import time
+
+    from diffuhand.data.schema import HandDataset
+    from diffuhand.eval.run_model import predict_dataset
+    from diffuhand.models.diffusion import SamplerConfig
+    from diffuhand.models.estimator import load_model
+
+    model = load_model(args.predictions)
+    ds = open_dataset(args.dataset, args.root, args.split)
+    n = len(ds) if args.limit is None else min(args.limit, len(ds))
+    sampler = None
+    if args.sampler:
+        sampler = SamplerConfig(kind=args.sampler, steps=args.steps or (50 if args.sampler == "ddpm" else 10),
+                                samples=args.samples)  # fmt: skip
+    t = time.perf_counter()
+    preds = predict_dataset(model, ds, sampler=sampler, limit=n)
+    seconds = time.perf_counter() - t
+    sub = HandDataset(ds.name, ds.records[:n], load_images=False, finalize=ds._finalize)
+    results = {name: evaluate_dataset(p, sub) for name, p in preds.items() if name != "uncertainty_mm"}
+    print(f"{args.predictions}: {n} hands in {seconds:.1f} s ({n / seconds:.1f} hands/s)")
+    return _report(args, results, n, extra={"seconds": seconds, "model": model.cfg.__dict__})
+
+
+def _report(args, results_by_output: dict, n: int, extra: dict | None = None) -> int:
+    print(f"{args.dataset}: {n} hands")
+    print(f"{'output':12} {'measure':22} {'mean mm':>8} {'median':>8} {'AUC 0-50':>9} {'AUC 20-50':>10}")
+    for output, results in results_by_output.items():
+        for name, r in results.items():
+            auc = f"{r.auc_0_50:9.3f}" if r.auc_0_50 is not None else f"{'-':>9}"
+            auc2 = f"{r.auc_20_50:10.3f}" if r.auc_20_50 is not None else f"{'-':>10}"
+            print(f"{output:12} {name:22} {r.mean_mm:8.2f} {r.median_mm:8.2f} {auc} {auc2}")
     if args.out:
-        payload = {"dataset": args.dataset, "split": args.split, "predictions": str(args.predictions),
-                   "hands": len(ds), "results": {k: v.to_json() for k, v in results.items()}}  # fmt: skip
+        flat = {o: {k: v.to_json() for k, v in res.items()} for o, res in results_by_output.items()}
+        payload = {"dataset": args.dataset, "split": args.split, "predictions": str(args.predictions), "hands": n,
+                   "results": flat["predictions"] if list(flat) == ["predictions"] else flat, **(extra or {})}  # fmt: skip
         atomic_write_text(args.out, json.dumps(payload, indent=1, default=float) + "\n")
         print(f"wrote {args.out}")
     return 0
