@@ -105,3 +105,20 @@ def test_evaluate_a_checkpoint_on_real_photos(tmp_path, synth_dir, capsys):
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["hands"] == 6 and {"final", "diffusion"} <= set(res["results"])
     assert res["results"]["final"]["pa_mpjpe"]["mean_mm"] > 0
+
+
+@pytest.mark.slow
+def test_two_processes_with_ddp_on_cpu(tmp_path, synth_dir):
+    """torchrun with 2 CPU processes (gloo): the same training code, gradients synchronised."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    cfg = tiny("diffusion_ik", tmp_path / "ddp", [{"name": "synth", "root": str(synth_dir), "split": "all"}], steps=4)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+                           "-m", "diffuhand", "train", str(tmp_path / "c.yaml")], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    model = load_model(tmp_path / "ddp" / "final")
+    assert model.predict(torch.rand(1, 3, 64, 64))["joints"].shape == (1, 21, 3)

@@ -145,6 +145,17 @@ def training_losses(model: HandPoseModel, batch: dict, cfg: TrainConfig, step: i
     return out
 
 
+class LossModule(torch.nn.Module):
+    """The model with its losses as ``forward``, so that DDP sees (and synchronises) the whole training step."""
+
+    def __init__(self, model: HandPoseModel, cfg: TrainConfig):
+        super().__init__()
+        self.model, self.cfg = model, cfg
+
+    def forward(self, batch: dict, step: int) -> dict:
+        return training_losses(self.model, batch, self.cfg, step)
+
+
 def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True) -> Path:
     """Train until ``cfg.optim['steps']`` (or ``max_steps`` more, for tests); returns the output folder."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -174,7 +185,9 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
     batch = int(cfg.optim["batch_size"])
     loader = DataLoader(data, batch_size=batch, sampler=StepSampler(len(data), batch, seed, step, rank, world),
                         num_workers=int(cfg.train["workers"]), persistent_workers=int(cfg.train["workers"]) > 0)  # fmt: skip
-    net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
+    net = LossModule(model, cfg)
+    if ddp:  # some branches (the IK MLP, the second view) are not used at every step
+        net = torch.nn.parallel.DistributedDataParallel(net, find_unused_parameters=True)
     if rank == 0:
         atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=1) + "\n")
     log_path = out / "log.csv"
@@ -188,7 +201,7 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
         torch.set_rng_state(rng_state)  # after the iterator drew its seed, as a run that never stopped had
     while step < total:
         b = {k: v.to(device) for k, v in next(it).items()}
-        ls = training_losses(net.module if ddp else net, b, cfg, step)
+        ls = net(b, step)
         opt.zero_grad(set_to_none=True)
         ls["total"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim["grad_clip"])
