@@ -18,8 +18,7 @@ import roma
 import torch
 
 from diffuhand.kinematics import forward_kinematics, load_limits
-from diffuhand.kinematics.fk import euler_zyx_to_rotmat
-from diffuhand.kinematics.fk import local_rotations
+from diffuhand.kinematics.fk import euler_zyx_to_rotmat, local_rotations
 from diffuhand.kinematics.skeleton import NUM_JOINTS, PARENTS
 
 

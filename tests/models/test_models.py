@@ -8,7 +8,7 @@ from diffuhand.io.weights import read_checkpoint, save_checkpoint
 from diffuhand.kinematics import load_limits
 from diffuhand.models.diffusion import DiffusionHead, SamplerConfig
 from diffuhand.models.estimator import HandPoseModel, ModelConfig, load_model
-from diffuhand.models.heads import BaselineHead, IKMLP
+from diffuhand.models.heads import IKMLP, BaselineHead
 from diffuhand.models.keypoints import normalise_keypoints, random_projection
 
 

@@ -1,7 +1,8 @@
 import numpy as np
+import torch
 
 from diffuhand.data.schema import project
-from diffuhand.kinematics import fit_ik
+from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.conventions import mirror
 from diffuhand.synth.scene import SceneConfig, render_sample
 
@@ -39,9 +40,6 @@ def test_labels_are_the_model_left_hands_mirrored(renderer):
     _, _, _, hands = render_sample(np.random.default_rng([5, 0]), renderer, cfg)
     hand = hands[0]
     assert hand.handedness == "left"
-    from diffuhand.kinematics import forward_kinematics
-    import torch
-
     fk = forward_kinematics(torch.as_tensor(hand.angles), torch.as_tensor(hand.ratios), hand.anchor_mm,
                             torch.as_tensor(hand.root_rotation), torch.as_tensor(hand.root_position)).numpy()  # fmt: skip
     np.testing.assert_allclose(mirror(fk), hand.joints_3d, atol=1e-6)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-
 from diffuhand.data import open_dataset
 from diffuhand.errors import DiffuhandError
 from diffuhand.eval.protocols import evaluate_dataset

@@ -4,11 +4,11 @@ with ``joints_m`` (T, 21, 3) metres in the camera frame, MANO/HO-3D order, ``fra
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from diffuhand.data.jsonfiles import read_npz
 from diffuhand.data.schema import HandDataset
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.conventions import to_canonical
@@ -23,13 +23,12 @@ def open_dexycb(root: str | Path, split: str = "all", load_images: bool = False)
         raise DiffuhandError(f"{folder}: no sequence files (*.npz)")
     records = []
     for f in files:
-        try:
-            with np.load(f, allow_pickle=False) as z:
-                joints = to_canonical(z["joints_m"].astype(np.float64), "mano") * 1000.0
-                frames = z["frame"] if "frame" in z.files else np.arange(len(joints))
-                side = str(z["side"]) if "side" in z.files else "right"
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise DiffuhandError(f"{f}: cannot read sequence ({exc.__class__.__name__})") from None
+        z = read_npz(f)
+        if "joints_m" not in z:
+            raise DiffuhandError(f"{f}: no joints_m array (not a DexYCB sequence)")
+        joints = to_canonical(z["joints_m"].astype(np.float64), "mano") * 1000.0
+        frames = z.get("frame", np.arange(len(joints)))
+        side = str(z["side"]) if "side" in z else "right"
         for t in range(len(joints)):
             records.append({"joints_3d": joints[t], "valid": np.ones(21, dtype=bool), "handedness": side,
                             "sequence_id": f.stem, "frame_index": int(frames[t])})  # fmt: skip

@@ -1,4 +1,4 @@
-"""Reading the JSON annotation files of the published layouts with one-line errors that name the file."""
+"""Reading the annotation files of the published layouts (JSON, MAT, NPZ) with one-line errors naming the file."""
 
 from __future__ import annotations
 
@@ -29,3 +29,19 @@ def read_mat(path: str | Path) -> dict:
         return scipy.io.loadmat(path)
     except (OSError, ValueError, TypeError) as exc:
         raise DiffuhandError(f"{path}: cannot read MAT file ({exc.__class__.__name__})") from None
+
+
+def read_npz(path: str | Path) -> dict:
+    """All arrays of an .npz (never unpickling objects)."""
+    import zipfile
+
+    import numpy as np
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise DiffuhandError(f"{path}: no such file") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DiffuhandError(f"{path}: corrupt NPZ file ({exc.__class__.__name__})") from None

@@ -5,12 +5,11 @@ hand, the mask in ``extra["mask_path"]`` (hand label ``extra["mask_label"]``), d
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from diffuhand.data.jsonfiles import read_json, read_npz
 from diffuhand.data.schema import HandDataset
 from diffuhand.errors import DiffuhandError
 
@@ -27,24 +26,15 @@ def open_synth(root: str | Path, split: str = "all", load_images: bool = True) -
     if split not in SPLITS:
         raise DiffuhandError(f"synth: unknown split {split!r}; use one of {', '.join(SPLITS)}")
     meta_path = root / "meta.json"
-    try:
-        meta = json.loads(meta_path.read_text())
-    except FileNotFoundError:
-        raise DiffuhandError(f"{meta_path}: no such file (not a diffuhand synth folder)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DiffuhandError(f"{meta_path}: corrupt ({exc.__class__.__name__})") from None
-    if meta.get("format") != "diffuhand-synth" or meta.get("version") != 1:
+    meta = read_json(meta_path)
+    if not isinstance(meta, dict) or meta.get("format") != "diffuhand-synth" or meta.get("version") != 1:
         raise DiffuhandError(f"{meta_path}: not a version-1 diffuhand-synth data set")
     files = sorted((root / "labels").glob("*.npz"))
     if not files:
         raise DiffuhandError(f"{root / 'labels'}: no label chunks (has the rendering run?)")
     records = []
     for f in files:
-        try:
-            with np.load(f, allow_pickle=False) as z:
-                lab = {k: z[k] for k in z.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise DiffuhandError(f"{f}: corrupt label chunk ({exc.__class__.__name__})") from None
+        lab = read_npz(f)
         for r, i in enumerate(lab["index"].tolist()):
             seq, frame = int(lab["sequence"][r]), int(lab["frame"][r])
             if split != "all" and _is_test(i, seq) != (split == "test"):

@@ -13,7 +13,12 @@ from diffuhand.data.crops import crop_sample, to_right_hand, unflip_joints
 from diffuhand.data.schema import HandDataset
 from diffuhand.models.diffusion import SamplerConfig
 from diffuhand.models.estimator import HandPoseModel
-from diffuhand.models.keypoints import normalise_keypoints  # noqa: F401  (documents the 2D input contract)
+
+
+def _place(rel: torch.Tensor, anchor: np.ndarray, wrist: np.ndarray, flipped: list[bool]) -> np.ndarray:
+    """Anchor-unit, right-hand, wrist-relative joints -> mm in each sample's camera frame."""
+    mm = rel.double().numpy() * anchor
+    return np.stack([unflip_joints(m, f) for m, f in zip(mm, flipped)]) + wrist
 
 
 @torch.no_grad()
@@ -34,13 +39,8 @@ def predict_dataset(model: HandPoseModel, dataset: HandDataset, batch_size: int 
         anchor = np.array([np.linalg.norm(s.joints_3d[5] - s.joints_3d[0]) for s in samples])[:, None, None]
         wrist = np.stack([s.joints_3d[0] for s in samples])[:, None]
         flipped = [s.handedness == "left" for s in samples]
-
-        def place(rel: torch.Tensor) -> np.ndarray:
-            mm = rel.double().numpy() * anchor
-            return np.stack([unflip_joints(m, f) for m, f in zip(mm, flipped)]) + wrist
-
-        outs["final"].append(place(res["joints"]))
+        outs["final"].append(_place(res["joints"], anchor, wrist, flipped))
         if "diffusion_joints" in res:
-            outs["diffusion"].append(place(res["diffusion_joints"]))
+            outs["diffusion"].append(_place(res["diffusion_joints"], anchor, wrist, flipped))
         outs["uncertainty_mm"].append(res["uncertainty"].double().numpy() * anchor[:, :, 0])
     return {k: np.concatenate(v) for k, v in outs.items() if v}

@@ -19,10 +19,18 @@ from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.skeleton import (
-    ANCHOR_BONE, ANCHOR_JOINT, ANGLE_AXIS, ANGLE_NODE, LEVELS, NUM_ANGLES, NUM_BONES, NUM_JOINTS, PARENTS,
-    layout, subtree_mask,
+    ANCHOR_BONE,
+    ANCHOR_JOINT,
+    ANGLE_AXIS,
+    ANGLE_NODE,
+    LEVELS,
+    NUM_ANGLES,
+    NUM_BONES,
+    NUM_JOINTS,
+    PARENTS,
+    layout,
+    subtree_mask,
 )  # fmt: skip
-
 
 #: Bumped whenever the solver's results change, so cached fits (``diffuhand limits --cache``) are not reused.
 SOLVER_VERSION = 3

@@ -16,7 +16,7 @@ from torch import nn
 
 from diffuhand.models.backbone import Backbone
 from diffuhand.models.diffusion import DiffusionHead, SamplerConfig
-from diffuhand.models.heads import BaselineHead, IKMLP
+from diffuhand.models.heads import IKMLP, BaselineHead
 from diffuhand.models.keypoints import KeypointEncoder
 
 KINDS = ("baseline", "diffusion", "diffusion_ik")

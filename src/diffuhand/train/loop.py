@@ -28,7 +28,6 @@ from diffuhand.train import losses
 from diffuhand.train.config import TrainConfig
 from diffuhand.train.data import CropSet, PoseSet, build_datasets
 
-
 LOG_COLUMNS = ("camera", "canonical", "reprojection", "contrastive", "diffusion", "ik", "ik_canonical", "total")
 
 
