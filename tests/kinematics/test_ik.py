@@ -112,3 +112,15 @@ def test_fits_real_world_ground_truth(realworld):
     assert float(res.residual.max()) < 3.0
     # a left hand fitted as a right one cannot bend the right way: the residual shows it
     assert float(fit_ik(gt_left).residual.mean()) > 3 * float(res.residual.mean())
+
+
+def test_hand_frame_is_the_root_rotation_of_a_flat_hand():
+    from diffuhand.kinematics.ik import hand_frame
+
+    angles, ratios, anchor, pos, joints = fk_poses(16, 4)
+    frames = hand_frame(joints)
+    assert torch.allclose(frames.transpose(-1, -2) @ frames, torch.eye(3, dtype=torch.float64).expand(16, 3, 3), atol=1e-10)
+    # its x axis is exactly the root's (the middle metacarpal), the rest within the palm's variation
+    rot = roma.euler_to_rotmat("ZYX", angles[:, :3])
+    assert torch.allclose(frames[..., 0], rot[..., 0], atol=1e-9)
+    assert float(roma.rotmat_geodesic_distance(frames, rot).max()) < np.radians(45)

@@ -96,10 +96,13 @@ class _Problem:
         self.hi = torch.cat([amax[self.free_a], rmax[self.free_r]])
 
 
-def _palm_frame(p: torch.Tensor) -> torch.Tensor:
-    """Rotation (N, 3, 3) of the hand frame seen in joints ``p`` (N, 21, 3): x to middle MCP, z dorsal."""
-    x = _normalize(p[:, 9] - p[:, 0])
-    z = _normalize(_cross(p[:, 17] - p[:, 0], p[:, 5] - p[:, 0]))
+def hand_frame(joints: torch.Tensor) -> torch.Tensor:
+    """Rotation (..., 3, 3) of the hand frame seen in right-hand joints (..., 21, 3): x from the wrist to the
+    middle MCP, z dorsal (the normal of wrist, index MCP and pinky MCP), y towards the thumb. It approximates the
+    model's root rotation (whose frame is the middle metacarpal's)."""
+    p = joints
+    x = _normalize(p[..., 9, :] - p[..., 0, :])
+    z = _normalize(_cross(p[..., 17, :] - p[..., 0, :], p[..., 5, :] - p[..., 0, :]))
     y = _normalize(_cross(z, x))
     z = _cross(x, y)
     return torch.stack([x, y, z], dim=-1)
@@ -134,7 +137,7 @@ def _initialise(target: torch.Tensor, prob: _Problem, n_twists: int = 17):
     n = target.shape[0]
     pos = target[:, 0].clone()
     scale = (target[:, ANCHOR_JOINT] - target[:, 0]).norm(dim=-1).clamp_min(1e-9)
-    rot0 = _palm_frame(target)
+    rot0 = hand_frame(target)
     bones = (target[:, 1:] - target[:, torch.tensor(PARENTS[1:])]).norm(dim=-1)
     ratios = torch.minimum(torch.maximum(bones / scale[:, None], prob.rmin), prob.rmax)
     twist = [i for i in prob.free_a.tolist() if ANGLE_AXIS[i] == 2]
@@ -188,7 +191,7 @@ def _model(rot0, pos, logs, angles, ratios):
     return forward_kinematics(angles, ratios, logs.exp(), rot0, pos, return_rotations=True)
 
 
-def _lm_step(st: dict, target, w, pw, prob: _Problem, prior_weight: float):
+def _lm_step(st: dict, target, w, pw, prob: _Problem):
     """One Levenberg-Marquardt step for the poses in ``st`` (a dict of per-pose tensors); returns the new
     state (each pose keeps its old values where the step did not lower its cost) and the relative gain."""
     fa, fr = prob.free_a, prob.free_r
@@ -239,7 +242,7 @@ def _cost(joints, angles, target, w, pw, prob: _Problem):
     return 0.5 * (r**2).sum((-1, -2)) + 0.5 * pw * prior
 
 
-def _descend(st: dict, target, w, pw, floor, prob: _Problem, max_iter: int, prior_weight: float, tol: float):
+def _descend(st: dict, target, w, pw, floor, prob: _Problem, max_iter: int, tol: float):
     """Levenberg-Marquardt iterations on the state ``st`` (updated in place) until every pose is done."""
     done = torch.zeros(target.shape[0], dtype=torch.bool, device=target.device)
     it = 0
@@ -247,7 +250,7 @@ def _descend(st: dict, target, w, pw, floor, prob: _Problem, max_iter: int, prio
         # only the poses still moving take a step: most converge in a few iterations
         idx = (~done).nonzero().squeeze(1)
         sub = {k: v[idx] for k, v in st.items()}
-        sub, better, gain = _lm_step(sub, target[idx], w[idx], pw[idx], prob, prior_weight)
+        sub, better, gain = _lm_step(sub, target[idx], w[idx], pw[idx], prob)
         for k, v in sub.items():
             st[k][idx] = v
         # a pose is done when an accepted step gains little, when it fits to float precision, or when no
@@ -272,7 +275,7 @@ def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: flo
     pw = prior_weight * ref**2
     floor = 0.5 * (1e-9 * ref) ** 2 * NUM_JOINTS
     st = _start(rot0, pos, logs, angles, ratios, target, w, pw, prob)
-    it = _descend(st, target, w, pw, floor, prob, max_iter, prior_weight, tol)
+    it = _descend(st, target, w, pw, floor, prob, max_iter, tol)
     # A twist half a turn away, with the bends that follow it negated, is a nearly as good local minimum
     # (seen for the thumb CMC). Poses that end far from their joints start again from their fit with every
     # free twist turned by pi and the bones re-pointed, and keep whichever fit is better.
@@ -286,7 +289,7 @@ def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: flo
         flipped[:, twist] = torch.minimum(torch.maximum(turned, prob.amin[twist]), prob.amax[twist])
         flipped = _point_bones(t, st["rot0"][idx], st["pos"][idx], st["logs"][idx].exp(), flipped, st["ratios"][idx], prob)
         alt = _start(st["rot0"][idx], st["pos"][idx], st["logs"][idx], flipped, st["ratios"][idx], t, ww, pp, prob)
-        it = max(it, _descend(alt, t, ww, pp, floor[idx], prob, max_iter, prior_weight, tol))
+        it = max(it, _descend(alt, t, ww, pp, floor[idx], prob, max_iter, tol))
         better = alt["cost"] < st["cost"][idx]
         for k in st:
             st[k][idx[better]] = alt[k][better]

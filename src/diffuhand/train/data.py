@@ -14,16 +14,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from diffuhand.data import open_dataset
 from diffuhand.data.augment import Augmenter, to_tensor
 from diffuhand.data.crops import crop_sample, to_right_hand
-
-
-def palm_frame(joints: np.ndarray) -> np.ndarray:
-    """The hand frame seen in (21, 3) joints: x to the middle MCP, z dorsal (the model's root convention)."""
-    x = joints[9] - joints[0]
-    x /= np.linalg.norm(x)
-    z = np.cross(joints[17] - joints[0], joints[5] - joints[0])
-    y = np.cross(z, x)
-    y /= np.linalg.norm(y)
-    return np.stack([x, y, np.cross(x, y)], axis=1)
+from diffuhand.kinematics.ik import hand_frame
 
 
 class CropSet(Dataset):
@@ -51,7 +42,7 @@ class CropSet(Dataset):
         rel = (j - j[0]) / anchor
         # synthetic labels carry the right-hand model's root rotation (valid for flipped left hands too)
         rot = crop.extra.get("root_rotation")
-        rot = np.asarray(rot) if rot is not None else palm_frame(j)
+        rot = np.asarray(rot) if rot is not None else hand_frame(torch.as_tensor(j)).numpy()
         out = {"image": views[0], "joints": torch.tensor(rel, dtype=torch.float32),
                "canonical": torch.tensor(rel @ rot, dtype=torch.float32), "anchor_mm": torch.tensor(anchor, dtype=torch.float32),
                "root_mm": torch.tensor(j[0], dtype=torch.float32), "K": torch.tensor(crop.K, dtype=torch.float32),
