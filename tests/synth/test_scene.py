@@ -44,3 +44,17 @@ def test_labels_are_the_model_left_hands_mirrored(renderer):
                             torch.as_tensor(hand.root_rotation), torch.as_tensor(hand.root_position)).numpy()  # fmt: skip
     np.testing.assert_allclose(mirror(fk), hand.joints_3d, atol=1e-6)
     assert float(fit_ik(mirror(hand.joints_3d)).residual) < 0.1
+
+
+def test_hand_orientations_mostly_face_the_camera():
+    from diffuhand.synth.scene import hand_rotation
+
+    rng = np.random.default_rng(0)
+    cfg = SceneConfig()
+    rots = np.stack([hand_rotation(rng, cfg) for _ in range(2000)])
+    facing = np.abs(rots[:, 2, 2])  # |cos| between the palm normal and the viewing axis
+    assert np.allclose(np.linalg.det(rots), 1.0)
+    frac = (facing > np.cos(np.radians(60))).mean()
+    # expected: 0.7 x P(Rayleigh(30 deg) tilt < 60 deg) + 0.3 x P(uniform |cos| > 0.5) = 0.7 x 0.865 + 0.3 x 0.5
+    assert abs(frac - (0.7 * (1 - np.exp(-2.0)) + 0.15)) < 0.03
+    assert (rots[:, 2, 2] > 0).mean() > 0.3 and (rots[:, 2, 2] < 0).mean() > 0.3  # palms and backs

@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from diffuhand.kinematics.limits import Limits
 from diffuhand.synth.prior import PosePrior
-from diffuhand.synth.scene import SceneConfig, background, camera_for, sample_hand_pose
+from diffuhand.synth.scene import SceneConfig, background, camera_for, hand_rotation, sample_hand_pose
 
 
 def plan_sequence(rng: np.random.Generator, length: int, limits: Limits, prior: PosePrior, cfg: SceneConfig,
@@ -21,7 +21,7 @@ def plan_sequence(rng: np.random.Generator, length: int, limits: Limits, prior: 
     angles0, ratios, anchor = sample_hand_pose(rng, limits, prior, cfg)
     keys = np.concatenate([angles0[None], prior.sample(n_keys - 1, rng, limits, spread=cfg.prior_spread)])
     z = rng.uniform(*cfg.distance_mm)
-    rot0 = Rotation.random(random_state=rng.integers(2**31))
+    rot0 = Rotation.from_matrix(hand_rotation(rng, cfg))
     steps = Rotation.from_rotvec(rng.normal(size=(n_keys - 1, 3)) * 0.35)  # ~20 deg between keyframes
     rots = [rot0]
     for s in steps:

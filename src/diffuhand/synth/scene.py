@@ -29,6 +29,8 @@ class SceneConfig:
 
     size: int = 128
     p_two_hands: float = 0.2
+    p_uniform_rotation: float = 0.3  # the rest face the camera (palm or back, tilted), as hands in photos mostly do
+    tilt_deg: float = 30.0
     p_left: float = 0.5
     p_occluder: float = 0.25
     p_motion_blur: float = 0.2
@@ -116,6 +118,18 @@ def _random_rotation(rng: np.random.Generator) -> np.ndarray:
     return Rotation.random(random_state=rng.integers(2**31)).as_matrix()
 
 
+def hand_rotation(rng: np.random.Generator, cfg: SceneConfig) -> np.ndarray:
+    """A hand orientation (hand frame -> camera): uniform over all rotations with ``p_uniform_rotation``, else the
+    palm or the back towards the camera, turned anywhere in the image plane and tilted by ~``tilt_deg``."""
+    if rng.random() < cfg.p_uniform_rotation:
+        return _random_rotation(rng)
+    # hand z (dorsal) along the camera's -z (back of the hand seen) or +z (palm seen)
+    face = np.diag([1.0, -1.0, -1.0]) if rng.random() < 0.5 else np.eye(3)
+    spin = Rotation.from_euler("z", rng.uniform(0, 2 * np.pi)).as_matrix()
+    tilt = Rotation.from_rotvec(np.r_[rng.normal(size=2), 0.0] * np.radians(cfg.tilt_deg)).as_matrix()
+    return tilt @ spin @ face
+
+
 def _occluder(rng: np.random.Generator, centre: np.ndarray, radius: float) -> MeshItem:
     import trimesh
 
@@ -201,7 +215,7 @@ def render_sample(rng: np.random.Generator, renderer: Renderer, cfg: SceneConfig
             side = "left" if rng.random() < cfg.p_left else "right"
             if n_hands == 2:
                 side = ("right", "left")[h]
-            rot = _random_rotation(rng)
+            rot = hand_rotation(rng, cfg)
             pos = centre + (np.r_[rng.normal(size=2) * 0.4 * anchor, rng.normal() * 20] if n_hands == 1
                             else np.r_[(h - 0.5) * 1.6 * anchor, rng.normal(size=2) * 25])  # fmt: skip
             poses.append((angles, ratios, anchor, rot, pos, side))
