@@ -29,7 +29,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_model(args: argparse.Namespace) -> int:
     import time
 
-    from diffuhand.data.schema import HandDataset
+    from diffuhand.eval.protocols import evaluate_samples
     from diffuhand.eval.run_model import predict_dataset
     from diffuhand.models.diffusion import SamplerConfig
     from diffuhand.models.estimator import load_model
@@ -44,8 +44,9 @@ def _evaluate_model(args: argparse.Namespace) -> int:
     t = time.perf_counter()
     preds = predict_dataset(model, ds, sampler=sampler, limit=n)
     seconds = time.perf_counter() - t
-    sub = HandDataset(ds.name, ds.records[:n], load_images=False, finalize=ds._finalize)
-    results = {name: evaluate_dataset(p, sub) for name, p in preds.items() if name != "uncertainty_mm"}
+    ds.load_images = False  # the ground truth, read once for every output
+    truth = [ds[i] for i in range(n)]
+    results = {name: evaluate_samples(p, truth, ds.name) for name, p in preds.items() if name != "uncertainty_mm"}
     print(f"{args.predictions}: {n} hands in {seconds:.1f} s ({n / seconds:.1f} hands/s)")
     return _report(args, results, n, extra={"seconds": seconds, "model": model.cfg.__dict__})
 

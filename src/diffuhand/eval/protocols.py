@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffuhand.data.schema import HandDataset
+from diffuhand.data.schema import HandDataset, HandSample
 from diffuhand.eval.metrics import EvalResult, interhand_mpjpe, pa_mpjpe, scaled_mpjpe, spurr_protocol
 
 #: data set -> the protocol of its table: spurr (table 1: RHD, STB), interhand (table 2)
@@ -15,12 +15,17 @@ def evaluate_dataset(pred_mm: np.ndarray, dataset: HandDataset) -> dict[str, Eva
     """All measures for predictions (N, 21, 3) mm, camera frame, canonical order, one per sample of ``dataset``
     in its order (left hands as left hands)."""
     samples = [dataset[i] for i in range(len(dataset))]  # through __getitem__: e.g. RHD picks its dominant hand
+    return evaluate_samples(pred_mm, samples, dataset.name)
+
+
+def evaluate_samples(pred_mm: np.ndarray, samples: list[HandSample], name: str) -> dict[str, EvalResult]:
+    """:func:`evaluate_dataset` on samples already read (``name``: the data set, which picks the protocol)."""
     gt = np.stack([s.joints_3d for s in samples])
     valid = np.stack([s.valid for s in samples])
     if pred_mm.shape != gt.shape:
-        raise ValueError(f"{len(pred_mm)} predictions of shape {pred_mm.shape[1:]} for {len(gt)} samples of {dataset.name}")
+        raise ValueError(f"{len(pred_mm)} predictions of shape {pred_mm.shape[1:]} for {len(gt)} samples of {name}")
     out: dict[str, EvalResult] = {}
-    kind = PRIMARY.get(dataset.name)
+    kind = PRIMARY.get(name)
     if kind == "spurr":
         out["spurr"] = spurr_protocol(pred_mm, gt, valid)
     elif kind == "interhand":

@@ -223,11 +223,12 @@ def render_sample(rng: np.random.Generator, renderer: Renderer, cfg: SceneConfig
     for h, (angles, ratios, anchor, rot, pos, side) in enumerate(poses):
         # a left hand is the mirror image of a right hand: pose the right model where the mirror would be
         m = np.diag([-1.0, 1.0, 1.0]) if side == "left" else np.eye(3)
-        verts, joints = pose_mesh(mesh, angles, ratios, anchor, m @ rot @ m if side == "left" else rot, m @ pos)
+        rot_r, pos_r = m @ rot @ m, m @ pos  # the right-hand model's root (unchanged for a right hand)
+        verts, joints = pose_mesh(mesh, angles, ratios, anchor, rot_r, pos_r)
         verts, joints = verts @ m, joints @ m
         faces = mesh.faces[:, ::-1] if side == "left" else mesh.faces
         items.append(MeshItem(verts, faces, _skin_colors(style, mesh), h + 1))
-        labels_geo.append((joints, angles, ratios, anchor, m @ rot @ m if side == "left" else rot, m @ pos, side))
+        labels_geo.append((joints, angles, ratios, anchor, rot_r, pos_r, side))
     # camera: the hands' centre lands near the image centre, their extent fills part of the image
     allj = np.concatenate([g[0] for g in labels_geo])
     mid = (allj.max(0) + allj.min(0)) / 2

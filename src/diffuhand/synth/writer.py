@@ -33,6 +33,7 @@ from diffuhand.io.files import atomic_path, atomic_write_text
 FORMAT = "diffuhand-synth"
 VERSION = 1
 _STATE: dict = {}
+_PLAN: dict = {}  # the sequence plan last used in this process
 
 
 def _init_worker(cfg_dict: dict, single_thread: bool = False) -> None:
@@ -61,7 +62,11 @@ def render_image(i: int, seed: int, sequence_length: int, cfg, renderer):
 
     if sequence_length > 1:
         seq, frame = divmod(i, sequence_length)
-        plan = plan_sequence(np.random.default_rng([seed, 1, seq]), sequence_length, load_limits(), default_prior(), cfg)
+        key = (repr(cfg), seed, seq, sequence_length)  # by value: a new config may reuse an old one's id
+        if _PLAN.get("key") != key:  # frames of a sequence come in order: plan each sequence once, not per frame
+            _PLAN.update(key=key, plan=plan_sequence(np.random.default_rng([seed, 1, seq]), sequence_length,
+                                                     load_limits(), default_prior(), cfg))  # fmt: skip
+        plan = _PLAN["plan"]
         pose = (plan["angles"][frame], plan["ratios"], plan["anchor"], plan["rotations"][frame],
                 plan["positions"][frame], plan["side"])  # fmt: skip
         rng = np.random.default_rng([seed, 2, i])
