@@ -135,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "frame, left hands as left hands. RHD/STB: the protocol of Spurr et al. (palm root, middle "
                        "MCP-PIP scale, visible joints, PCK/AUC); InterHand2.6M: wrist-relative, single and "
                        "interacting hands apart; all: wrist-aligned least-squares scale and PA-MPJPE.")  # fmt: skip
-    p.add_argument("predictions", type=Path, help="predicted joints (.npy, .npz, .json, .mat) or a model checkpoint "
-                   "(folder or .safetensors) to run on the data set")  # fmt: skip
+    p.add_argument("predictions", type=Path, help="predicted joints (.npy, .npz, .json, .mat), a model checkpoint "
+                   "(folder or .safetensors) to run on the data set, or `mediapipe` to score MediaPipe's own 3D")  # fmt: skip
     p.add_argument("--dataset", required=True, help="rhd, stb, freihand, interhand26m, ge-realworld, dexycb")
     p.add_argument("--root", type=Path, required=True, help="the data set's folder in its published layout")
     p.add_argument("--split", help="split (default: the benchmark's test split)")
@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=("ddpm", "ddim"), help="a diffusion checkpoint: sampler (default: its own)")
     p.add_argument("--steps", type=int, help="sampler steps (default 50 for ddpm, 10 for ddim)")
     p.add_argument("--samples", type=int, default=1, help="diffusion samples per hand (their mean is the estimate)")
+    p.add_argument("--keypoints", choices=("truth", "mediapipe"), default="truth",
+                   help="a model checkpoint: 2D joints that place the crop and condition a keypoint model: the "
+                   "annotated ones (default) or MediaPipe's on each image (hands it misses are left out, and counted)")  # fmt: skip
     p.set_defaults(func=_cmd_evaluate)
     return parser
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
+
 from diffuhand.data import open_dataset
 from diffuhand.errors import DiffuhandError
 from diffuhand.eval.protocols import evaluate_dataset
@@ -17,6 +19,8 @@ def _is_checkpoint(path) -> bool:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if str(args.predictions) == "mediapipe" and not args.predictions.exists():
+        return _evaluate_mediapipe(args)
     if _is_checkpoint(args.predictions):
         return _evaluate_model(args)
     ds = open_dataset(args.dataset, args.root, args.split, load_images=False)
@@ -37,18 +41,49 @@ def _evaluate_model(args: argparse.Namespace) -> int:
     model = load_model(args.predictions)
     ds = open_dataset(args.dataset, args.root, args.split)
     n = len(ds) if args.limit is None else min(args.limit, len(ds))
+    keypoints, extra = None, {"keypoints": args.keypoints}
+    if args.keypoints == "mediapipe":
+        ds, keypoints, extra["found"] = _detected(ds, n)
+        n = len(ds)
     sampler = None
     if args.sampler:
         sampler = SamplerConfig(kind=args.sampler, steps=args.steps or (50 if args.sampler == "ddpm" else 10),
                                 samples=args.samples)  # fmt: skip
     t = time.perf_counter()
-    preds = predict_dataset(model, ds, sampler=sampler, limit=n)
+    preds = predict_dataset(model, ds, sampler=sampler, limit=n, keypoints_2d=keypoints)
     seconds = time.perf_counter() - t
     ds.load_images = False  # the ground truth, read once for every output
     truth = [ds[i] for i in range(n)]
     results = {name: evaluate_samples(p, truth, ds.name) for name, p in preds.items() if name != "uncertainty_mm"}
     print(f"{args.predictions}: {n} hands in {seconds:.1f} s ({n / seconds:.1f} hands/s)")
-    return _report(args, results, n, extra={"seconds": seconds, "model": model.cfg.__dict__})
+    return _report(args, results, n, extra={**extra, "seconds": seconds, "model": model.cfg.__dict__})
+
+
+def _detected(ds, n: int):
+    """MediaPipe on the first ``n`` samples -> (the samples where it found the hand, their 2D keypoints, counts)."""
+    from diffuhand.eval.run_model import detect_dataset
+
+    det = detect_dataset(ds, limit=n)
+    found = np.flatnonzero(det["found"])
+    print(f"MediaPipe found {len(found)}/{n} hands; the measures below are over those")
+    return ds.subset(found), det["keypoints_2d"][found], {"found": int(len(found)), "of": n}
+
+
+def _evaluate_mediapipe(args: argparse.Namespace) -> int:
+    """MediaPipe's own 3D (world landmarks), placed at the true wrist: the scale- and rotation-free measures are
+    the fair ones for it (wrist-aligned least-squares scale, PA-MPJPE)."""
+    from diffuhand.eval.protocols import evaluate_samples
+    from diffuhand.eval.run_model import detect_dataset
+
+    ds = open_dataset(args.dataset, args.root, args.split)
+    n = len(ds) if args.limit is None else min(args.limit, len(ds))
+    det = detect_dataset(ds, limit=n)
+    found = np.flatnonzero(det["found"])
+    print(f"MediaPipe found {len(found)}/{n} hands; the measures below are over those")
+    ds.load_images = False
+    truth = [ds[int(i)] for i in found]
+    results = {"mediapipe": evaluate_samples(det["world_mm"][found], truth, ds.name)}
+    return _report(args, results, len(found), extra={"found": int(len(found)), "of": n})
 
 
 def _report(args, results_by_output: dict, n: int, extra: dict | None = None) -> int:

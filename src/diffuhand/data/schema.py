@@ -100,6 +100,10 @@ class HandDataset(Sequence):
             sample = self._finalize(sample)
         return sample
 
+    def subset(self, indices) -> HandDataset:
+        """The samples at ``indices`` (in that order) as a data set of the same name and settings."""
+        return HandDataset(self.name, [self.records[int(i)] for i in indices], self.load_images, self._finalize)
+
     def sequences(self) -> dict[str, list[int]]:
         """Sample indices per sequence id, each ordered by frame index."""
         out: dict[str, list[tuple[int, int]]] = {}

@@ -21,17 +21,47 @@ def _place(rel: torch.Tensor, anchor: np.ndarray, wrist: np.ndarray, flipped: li
     return np.stack([unflip_joints(m, f) for m, f in zip(mm, flipped)]) + wrist
 
 
+def detect_dataset(dataset: HandDataset, limit: int | None = None, progress: bool = True) -> dict[str, np.ndarray]:
+    """MediaPipe on each sample's image, keeping the detection nearest the annotated hand (images may hold two).
+
+    Returns ``keypoints_2d`` (N, 21, 2) pixels, ``world_mm`` (N, 21, 3) MediaPipe's 3D moved to the true wrist
+    (its scale and rotation are its own), ``found`` (N,) bool; rows of missed hands are NaN."""
+    from diffuhand.detect import MediaPipeHands
+
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    kps, world = np.full((n, 21, 2), np.nan), np.full((n, 21, 3), np.nan)
+    with MediaPipeHands(max_hands=2) as detector:
+        for i in tqdm(range(n), desc="MediaPipe", unit="image", disable=not progress or None):
+            s = dataset[i]
+            dets = detector(s.image)
+            if not dets:
+                continue
+            ref = s.joints_2d[s.valid].mean(0)
+            d = min(dets, key=lambda d: np.linalg.norm(d.keypoints_2d.mean(0) - ref))
+            kps[i] = d.keypoints_2d
+            world[i] = d.world_mm - d.world_mm[0] + s.joints_3d[0]
+    return {"keypoints_2d": kps, "world_mm": world, "found": np.isfinite(kps).all((1, 2))}
+
+
 @torch.no_grad()
 def predict_dataset(model: HandPoseModel, dataset: HandDataset, batch_size: int = 32, sampler: SamplerConfig | None = None,
-                    limit: int | None = None, seed: int = 0, progress: bool = True) -> dict[str, np.ndarray]:  # fmt: skip
+                    limit: int | None = None, seed: int = 0, progress: bool = True,
+                    keypoints_2d: np.ndarray | None = None) -> dict[str, np.ndarray]:  # fmt: skip
     """Predictions (N, 21, 3) mm in each sample's camera frame: ``final`` (the model's output), and for diffusion
-    models ``diffusion`` (the sample mean before the IK MLP); plus ``uncertainty_mm`` (N, 21)."""
+    models ``diffusion`` (the sample mean before the IK MLP); plus ``uncertainty_mm`` (N, 21).
+
+    ``keypoints_2d`` (N, 21, 2) image pixels (e.g. a detector's): used instead of the annotated 2D joints both to
+    place the crop and as the keypoint condition, as in the real pipeline (no NaN rows: drop missed hands first)."""
     n = len(dataset) if limit is None else min(limit, len(dataset))
+    if keypoints_2d is not None and (len(keypoints_2d) < n or not np.isfinite(keypoints_2d[:n]).all()):
+        raise ValueError("keypoints_2d needs one finite (21, 2) row per evaluated sample")
     gen = torch.Generator().manual_seed(seed)
     outs: dict[str, list[np.ndarray]] = {"final": [], "diffusion": [], "uncertainty_mm": []}
     size = model.cfg.input_size
     for start in tqdm(range(0, n, batch_size), desc="evaluating", unit="batch", disable=not progress or None):
         samples = [dataset[i] for i in range(start, min(n, start + batch_size))]
+        if keypoints_2d is not None:
+            samples = [s.replace(joints_2d=keypoints_2d[start + j]) for j, s in enumerate(samples)]
         crops = [crop_sample(to_right_hand(s), size) for s in samples]
         images = torch.stack([to_tensor(c.image) for c in crops]) if model.backbone is not None else None
         kps = torch.tensor(np.stack([c.joints_2d for c in crops]), dtype=torch.float32) if model.keypoints is not None else None

@@ -1,0 +1,98 @@
+"""MediaPipe Hands (the legacy ``mediapipe.solutions.hands`` of releases <= 0.10.21, whose wheels bundle the palm
+detector and landmark models; nothing is downloaded).
+
+MediaPipe's 21 landmarks are in the canonical order (wrist, thumb CMC..tip, index MCP..tip, ...), so no
+re-ordering is needed. Its handedness assumes a mirrored (selfie) image; :class:`MediaPipeHands` swaps it for
+ordinary photos so that ``handedness`` is the hand's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diffuhand.data.crops import square_box
+from diffuhand.errors import DiffuhandError
+
+
+def mediapipe_available() -> bool:
+    """True where a MediaPipe with the bundled hand models (``mediapipe.solutions.hands``) can be imported."""
+    try:
+        import mediapipe as mp
+
+        return hasattr(mp, "solutions") and hasattr(mp.solutions, "hands")
+    except ImportError:
+        return False
+
+
+@dataclass
+class HandDetection:
+    """One detected hand.
+
+    Attributes:
+        keypoints_2d: (21, 2) float64 pixels of the input image (continuous: pixel i covers [i, i+1)).
+        world_mm: (21, 3) float64 MediaPipe's own 3D estimate ("world landmarks"), mm, origin near the hand's
+            centre, axes of the camera (x right, y down, z away); a baseline to compare with, not our output.
+        handedness: "left" or "right", as the hand really is.
+        score: handedness confidence in [0, 1].
+        box: (x, y, side) square crop in image pixels around the keypoints (``margin`` times their extent).
+    """
+
+    keypoints_2d: np.ndarray
+    world_mm: np.ndarray
+    handedness: str
+    score: float
+    box: np.ndarray
+
+
+class MediaPipeHands:
+    """Detect up to ``max_hands`` hands per RGB image.
+
+    Args:
+        video: track across consecutive frames (MediaPipe's video mode, much faster); False: every image alone.
+        mirrored: the images are mirrored (a selfie view), so MediaPipe's handedness is already the hand's own.
+        model_complexity: 0 (lite) or 1 (full, the default).
+        margin: crop side as a multiple of the keypoints' extent (1.5 matches the training crops).
+    """
+
+    def __init__(self, max_hands: int = 2, video: bool = False, mirrored: bool = False, model_complexity: int = 1,
+                 min_confidence: float = 0.5, margin: float = 1.5):  # fmt: skip
+        if not mediapipe_available():
+            raise DiffuhandError("MediaPipe with bundled hand models is not installed: pip install 'mediapipe<=0.10.21'")
+        import mediapipe as mp
+
+        self.mirrored = mirrored
+        self.margin = margin
+        self._hands = mp.solutions.hands.Hands(static_image_mode=not video, max_num_hands=max_hands,
+                                               model_complexity=model_complexity,
+                                               min_detection_confidence=min_confidence,
+                                               min_tracking_confidence=min_confidence)  # fmt: skip
+
+    def __call__(self, image: np.ndarray) -> list[HandDetection]:
+        """(H, W, 3) uint8 RGB -> the hands found, most confident first."""
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DiffuhandError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+        h, w = image.shape[:2]
+        res = self._hands.process(np.ascontiguousarray(image))
+        if not res.multi_hand_landmarks:
+            return []
+        out = []
+        for lms, world, hd in zip(res.multi_hand_landmarks, res.multi_hand_world_landmarks, res.multi_handedness):
+            uv = np.array([[p.x * w, p.y * h] for p in lms.landmark], dtype=np.float64)
+            xyz = np.array([[p.x, p.y, p.z] for p in world.landmark], dtype=np.float64) * 1000.0
+            label = hd.classification[0].label.lower()
+            if not self.mirrored:
+                label = "left" if label == "right" else "right"
+            out.append(HandDetection(uv, xyz, label, float(hd.classification[0].score), square_box(uv, margin=self.margin)))
+        return sorted(out, key=lambda d: -d.score)
+
+    def close(self) -> None:
+        self._hands.close()
+
+    def __enter__(self) -> MediaPipeHands:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
