@@ -63,7 +63,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.out:
         cfg.train["out"] = str(args.out)
-    out = train(cfg, max_steps=args.max_steps)
+    if cfg.model.get("kind") == "temporal":
+        from diffuhand.train.temporal import train_temporal
+
+        out = train_temporal(cfg, max_steps=args.max_steps)
+    else:
+        out = train(cfg, max_steps=args.max_steps)
     print(f"{cfg.name}: checkpoints in {out}")
     return 0
 

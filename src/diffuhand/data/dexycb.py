@@ -14,15 +14,25 @@ from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.conventions import to_canonical
 
 
+SPLITS = ("all", "train", "test")
+
+
 def open_dexycb(root: str | Path, split: str = "all", load_images: bool = False) -> HandDataset:
-    """Every frame of every sequence, ``sequence_id`` = file stem, ``frame_index`` = the stored frame number."""
+    """Every frame of every sequence, ``sequence_id`` = file stem, ``frame_index`` = the stored frame number.
+
+    ``split``: "test" holds every fifth sequence (in file-name order, from the first), "train" the others, so that
+    whole sequences are held out for the temporal model."""
+    if split not in SPLITS:
+        raise DiffuhandError(f"dexycb: unknown split {split!r}; use one of {', '.join(SPLITS)}")
     root = Path(root)
     folder = root / "sequences" if (root / "sequences").is_dir() else root
     files = sorted(folder.glob("*.npz"))
     if not files:
         raise DiffuhandError(f"{folder}: no sequence files (*.npz)")
     records = []
-    for f in files:
+    for k, f in enumerate(files):
+        if split != "all" and (k % 5 == 0) != (split == "test"):
+            continue
         z = read_npz(f)
         if "joints_m" not in z:
             raise DiffuhandError(f"{f}: no joints_m array (not a DexYCB sequence)")

@@ -33,15 +33,24 @@ class KinematicOutput(nn.Module):
         for name, t in (("a_lo", lo), ("a_hi", hi), ("r_lo", rlo), ("r_hi", rhi)):
             self.register_buffer(name, t, persistent=False)
 
-    def forward(self, root9: torch.Tensor, raw_angles: torch.Tensor, raw_ratios: torch.Tensor) -> dict:
+    def decode(self, root9: torch.Tensor, raw_angles: torch.Tensor, raw_ratios: torch.Tensor):
+        """Raw vectors -> (root rotation (..., 3, 3), angles (..., 41) rad, ratios (..., 20)), within the limits."""
         from diffuhand.kinematics.limits import sine_normalise
 
         rot = rotation_from_9d(root9 + torch.eye(3, device=root9.device, dtype=root9.dtype).flatten())
         angles = sine_normalise(torch.nn.functional.pad(raw_angles, (3, 0)), self.a_lo, self.a_hi)
         ratios = sine_normalise(raw_ratios, self.r_lo, self.r_hi)
-        canonical = forward_kinematics(angles, ratios, 1.0)  # hand frame, root rotation = identity
+        return rot, angles, ratios
+
+    @staticmethod
+    def pose(rot: torch.Tensor, angles: torch.Tensor, ratios: torch.Tensor) -> dict:
+        """The FK layer: joints (..., 21, 3) in the camera frame and ``canonical`` ones (root rotation = identity)."""
+        canonical = forward_kinematics(angles, ratios, 1.0)
         joints = canonical @ rot.transpose(-1, -2)
         return {"joints": joints, "canonical": canonical, "angles": angles, "ratios": ratios, "root_rotation": rot}
+
+    def forward(self, root9: torch.Tensor, raw_angles: torch.Tensor, raw_ratios: torch.Tensor) -> dict:
+        return self.pose(*self.decode(root9, raw_angles, raw_ratios))
 
 
 class BaselineHead(nn.Module):
