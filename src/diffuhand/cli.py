@@ -73,6 +73,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from diffuhand.commands.predict import run_predict
+
+    return run_predict(args)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from diffuhand.commands.evaluate import run_evaluate
 
@@ -134,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default: the configuration's train.out)")
     p.add_argument("--max-steps", type=int, help="stop after this many more steps (the schedule keeps its length)")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("predict", help="3D hands in photos: one JSON per photo",
+                       description="Find the hands in each photo (MediaPipe), lift each to 3D with the model, and "
+                       "write DIR/<stem>.json: per hand its handedness, box, 2D joints (pixels), 3D joints (mm, "
+                       "camera frame, wrist-relative, average adult hand size), 41 angles, 20 bone ratios and the "
+                       "per-joint uncertainty.")  # fmt: skip
+    p.add_argument("inputs", nargs="+", type=Path, help="image files or folders of images")
+    p.add_argument("--model", type=Path, required=True, help="a checkpoint folder made by `diffuhand train`")
+    p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
+    p.add_argument("--crop", action="store_true", help="each image is one hand crop already (no search for hands)")
+    p.add_argument("--hand", choices=("right", "left"), default="right", help="with --crop: which hand it shows")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("evaluate", help="score 3D predictions on a data set with its published protocol",
                        description="Score predictions (N,21,3), one per hand of the data set in its order, camera "

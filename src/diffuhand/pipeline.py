@@ -1,0 +1,129 @@
+"""The whole path on users' photos (paper section 3.4): MediaPipe finds the hands, each becomes a square crop
+(left hands flipped to right), the model lifts it to 3D, and the result is flipped back and reported in the
+photo's terms. Composes the stages; holds no model code of its own.
+
+Output contract, per hand (:class:`HandResult`): ``joints_2d`` (21, 2) pixels of the input photo (the
+detector's keypoints; for ``crop=True`` inputs the crop's), ``joints_3d`` (21, 3) mm relative to the wrist in
+the camera frame (x right, y down, z away), at the scale of an average adult hand (a single photo does not give
+the size: the anchor bone, wrist to index MCP, is :data:`DEFAULT_ANCHOR_MM`), ``angles`` (41,) radians and
+``bone_ratios`` (20,) of the RIGHT-hand model (a left hand's are those of its mirror image), ``uncertainty_mm``
+(21,) the spread of the diffusion samples (0 for a baseline model). Canonical joint order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from diffuhand.data.augment import to_tensor
+from diffuhand.data.crops import crop_sample, flip_sample
+from diffuhand.data.schema import HandSample
+from diffuhand.errors import DiffuhandError
+
+#: mean wrist -> index MCP length of real adult hands (DexYCB 89.1 mm, the real-world dev set 86.1 mm)
+DEFAULT_ANCHOR_MM = 88.0
+_MIRROR = np.array([-1.0, 1.0, 1.0])
+
+
+@dataclass
+class HandResult:
+    handedness: str
+    score: float
+    box: np.ndarray  # (4,) x, y, w, h pixels of the input
+    joints_2d: np.ndarray  # (21, 2)
+    joints_3d: np.ndarray  # (21, 3) mm, wrist-relative, camera frame
+    angles: np.ndarray  # (41,) rad, right-hand model
+    bone_ratios: np.ndarray  # (20,)
+    uncertainty_mm: np.ndarray  # (21,)
+
+    def to_json(self) -> dict:
+        r = lambda a, d=2: np.round(np.asarray(a, dtype=np.float64), d).tolist()  # noqa: E731
+        return {"handedness": self.handedness, "score": round(float(self.score), 4), "box": r(self.box),
+                "joints_2d": r(self.joints_2d), "joints_3d": r(self.joints_3d), "angles": r(self.angles, 5),
+                "bone_ratios": r(self.bone_ratios, 5), "uncertainty_mm": r(self.uncertainty_mm)}  # fmt: skip
+
+
+class Estimator:
+    """Photos in, 3D hands out. ``estimator.predict(image)`` -> list of :class:`HandResult`.
+
+    Args:
+        model: a trained :class:`~diffuhand.models.estimator.HandPoseModel` (image- or keypoint-conditioned).
+        detector: a :class:`~diffuhand.detect.MediaPipeHands` (made on first use when None).
+        anchor_mm: the hand size assumed for the millimetre output.
+    """
+
+    def __init__(self, model, detector=None, anchor_mm: float = DEFAULT_ANCHOR_MM, seed: int = 0):
+        self.model = model.eval()
+        self.detector = detector
+        self.anchor_mm = anchor_mm
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _detector(self):
+        if self.detector is None:
+            from diffuhand.detect import MediaPipeHands
+
+            self.detector = MediaPipeHands(max_hands=2)
+        return self.detector
+
+    @torch.no_grad()
+    def predict(self, image: np.ndarray, crop: bool = False, hand: str = "right") -> list[HandResult]:
+        """(H, W, 3) uint8 RGB photo -> one result per hand found (none: an empty list).
+
+        ``crop=True``: the image is one hand crop already (as in evaluation sets), of the given ``hand``; a
+        keypoint-conditioned model still needs the detector's 2D keypoints on it."""
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DiffuhandError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+        h, w = image.shape[:2]
+        needs_2d = self.model.keypoints is not None
+        if crop:
+            if hand not in ("left", "right"):
+                raise DiffuhandError(f"hand must be left or right, got {hand!r}")
+            side = float(max(h, w))
+            box = np.array([(w - side) / 2, (h - side) / 2, side])
+            uv, score = None, 1.0
+            if needs_2d:
+                dets = self._detector()(image)
+                if not dets:
+                    return []
+                det = min(dets, key=lambda d: (d.handedness != hand, -d.score))
+                uv, score = det.keypoints_2d, det.score
+            hands = [(hand, score, box, uv)]
+        else:
+            hands = [(d.handedness, d.score, d.box, d.keypoints_2d) for d in self._detector()(image)]
+        if not hands:
+            return []
+        return self._lift(image, hands)
+
+    def _lift(self, image: np.ndarray, hands: list) -> list[HandResult]:
+        size = self.model.cfg.input_size
+        # a pinhole camera for the crop: the network predicts no scale or distance, so any focal length serves
+        K = np.array([[image.shape[1], 0.0, image.shape[1] / 2], [0.0, image.shape[1], image.shape[0] / 2], [0, 0, 1]])
+        crops, kps = [], []
+        for side, _, box, uv in hands:
+            uv_ = uv if uv is not None else np.full((21, 2), box[2] / 2) + box[:2]
+            s = HandSample(joints_3d=np.zeros((21, 3)), valid=np.ones(21, bool), handedness=side, dataset="input",
+                           index=0, image=image, K=K, joints_2d=uv_)  # fmt: skip
+            if side == "left":
+                s = flip_sample(s)
+                box = np.array([image.shape[1] - box[0] - box[2], box[1], box[2]])
+            c = crop_sample(s, size, box=box)
+            crops.append(to_tensor(c.image))
+            kps.append(c.joints_2d)
+        images = torch.stack(crops) if self.model.backbone is not None else None
+        keypoints = torch.tensor(np.stack(kps), dtype=torch.float32) if self.model.keypoints is not None else None
+        res = self.model.predict(images, keypoints, generator=self.generator)
+        out = []
+        for i, (side, score, box, uv) in enumerate(hands):
+            j = res["joints"][i].double().numpy() * self.anchor_mm
+            j = j - j[0]
+            if side == "left":
+                j = j * _MIRROR
+            angles = res["angles"][i].numpy() if "angles" in res else np.full(41, np.nan)
+            ratios = res["ratios"][i].numpy() if "ratios" in res else np.full(20, np.nan)
+            j2 = uv if uv is not None else np.full((21, 2), np.nan)
+            out.append(HandResult(side, score, np.array([box[0], box[1], box[2], box[2]]), j2, j, angles, ratios,
+                                  res["uncertainty"][i].double().numpy() * self.anchor_mm))  # fmt: skip
+        return out
