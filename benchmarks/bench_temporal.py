@@ -53,7 +53,7 @@ def main() -> None:
         args_m = (data["truth"], data["anchor_mm"], data["sequence"])
         name = f"{spec['name']}:{spec.get('split', 'all')}"
         results[name] = {
-            "sequences": int(len(seqs)), "frames": int(len(data["pred"])),
+            "sequences": len(seqs), "frames": len(data["pred"]),
             "single frame, diffusion (D)": sequence_measures(data["pred"], *args_m),
             "single frame, diffusion + IK (D*)": sequence_measures(data["final"], *args_m),
             "temporal": sequence_measures(smoothed, *args_m),
@@ -62,7 +62,7 @@ def main() -> None:
         if len(d):
             err = np.linalg.norm((bridged[d] - data["truth"][d]) * data["anchor_mm"][d, None, None], axis=-1).mean()
             single = np.linalg.norm((data["pred"][d] - data["truth"][d]) * data["anchor_mm"][d, None, None], axis=-1).mean()
-            results[name]["bridged frames"] = {"frames": int(len(d)), "mpjpe_mm": float(err),
+            results[name]["bridged frames"] = {"frames": len(d), "mpjpe_mm": float(err),
                                                "single_frame_mpjpe_mm_had_it_been_found": float(single)}  # fmt: skip
         if plot_data is None:
             r = np.flatnonzero(data["sequence"] == seqs[0])

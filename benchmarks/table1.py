@@ -36,7 +36,8 @@ MEASURES = ("spurr", "wrist_scaled", "pa_mpjpe")
 def training_record(run: Path) -> dict:
     """Steps, images and wall time of a finished run, from its config and CSV log (one uninterrupted process)."""
     cfg = json.loads((run / "config.json").read_text())
-    rows = list(csv.DictReader(open(run / "log.csv")))
+    with open(run / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
     last = rows[-1]
     steps, batch = int(last["step"]), int(cfg["optim"]["batch_size"])
     ips = float(last["images_per_s"])

@@ -39,7 +39,7 @@ class HandResult:
     uncertainty_mm: np.ndarray  # (21,)
 
     def to_json(self) -> dict:
-        r = lambda a, d=2: np.round(np.asarray(a, dtype=np.float64), d).tolist()  # noqa: E731
+        r = lambda a, d=2: np.round(np.asarray(a, dtype=np.float64), d).tolist()
         return {"handedness": self.handedness, "score": round(float(self.score), 4), "box": r(self.box),
                 "joints_2d": r(self.joints_2d), "joints_3d": r(self.joints_3d), "angles": r(self.angles, 5),
                 "bone_ratios": r(self.bone_ratios, 5), "uncertainty_mm": r(self.uncertainty_mm)}  # fmt: skip

@@ -29,7 +29,7 @@ def test_finds_real_hands_where_the_annotation_puts_them(realworld_ds):
         assert d.keypoints_2d.shape == (21, 2) and d.world_mm.shape == (21, 3)
         # within 6% of the crop side on average (skeleton conventions differ by a few pixels)
         assert np.linalg.norm(d.keypoints_2d - s.joints_2d, axis=1).mean() < 0.06 * 256
-        x, y, side = d.box
+        x, _, side = d.box
         assert x <= d.keypoints_2d[:, 0].min() and d.keypoints_2d[:, 0].max() <= x + side
     world = np.stack([d.world_mm for _, (d,) in found])
     gt = np.stack([s.joints_3d for s, _ in found])
@@ -52,8 +52,8 @@ def test_no_hand_and_bad_arrays():
 def test_evaluate_mediapipe_and_a_keypoint_model_on_its_2d(tmp_path, capsys):
     import torch
 
-    from diffuhand.models.estimator import HandPoseModel, ModelConfig
     from diffuhand.io.weights import save_checkpoint
+    from diffuhand.models.estimator import HandPoseModel, ModelConfig
 
     root = shared("ge2019-realworld-dev")
     assert main(["evaluate", "mediapipe", "--dataset", "ge-realworld", "--root", str(root), "--limit", "5",

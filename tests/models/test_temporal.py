@@ -3,8 +3,13 @@ import pytest
 import torch
 
 from diffuhand.kinematics.limits import load_limits
-from diffuhand.models.temporal import (TemporalConfig, TemporalTransformer, random_frame_mask, sinusoidal_encoding,
-                                       smooth_sequence)  # fmt: skip
+from diffuhand.models.temporal import (
+    TemporalConfig,
+    TemporalTransformer,
+    random_frame_mask,
+    sinusoidal_encoding,
+    smooth_sequence,  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")

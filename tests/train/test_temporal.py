@@ -5,8 +5,13 @@ import torch
 from diffuhand.cli import main
 from diffuhand.data import open_dataset
 from diffuhand.train.config import TrainConfig
-from diffuhand.train.temporal import (load_temporal, per_frame_predictions, sequence_measures, train_temporal,
-                                      windows)  # fmt: skip
+from diffuhand.train.temporal import (
+    load_temporal,
+    per_frame_predictions,
+    sequence_measures,
+    train_temporal,
+    windows,  # fmt: skip
+)
 
 from ..conftest import shared
 

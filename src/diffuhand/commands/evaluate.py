@@ -66,7 +66,7 @@ def _detected(ds, n: int):
     det = detect_dataset(ds, limit=n)
     found = np.flatnonzero(det["found"])
     print(f"MediaPipe found {len(found)}/{n} hands; the measures below are over those")
-    return ds.subset(found), det["keypoints_2d"][found], {"found": int(len(found)), "of": n}
+    return ds.subset(found), det["keypoints_2d"][found], {"found": len(found), "of": n}
 
 
 def _evaluate_mediapipe(args: argparse.Namespace) -> int:
@@ -83,7 +83,7 @@ def _evaluate_mediapipe(args: argparse.Namespace) -> int:
     ds.load_images = False
     truth = [ds[int(i)] for i in found]
     results = {"mediapipe": evaluate_samples(det["world_mm"][found], truth, ds.name)}
-    return _report(args, results, len(found), extra={"found": int(len(found)), "of": n})
+    return _report(args, results, len(found), extra={"found": len(found), "of": n})
 
 
 def _report(args, results_by_output: dict, n: int, extra: dict | None = None) -> int:

@@ -65,4 +65,4 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-__all__ = ["run_predict", "expand_inputs"]
+__all__ = ["expand_inputs", "run_predict"]

@@ -84,7 +84,7 @@ class TemporalTransformer(nn.Module):
 
 def random_frame_mask(b: int, w: int, max_fraction: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """(b, w) bool: per window, k ~ U{0..floor(max_fraction * w)} frames hidden at random positions."""
-    kmax = int(math.floor(max_fraction * w))
+    kmax = math.floor(max_fraction * w)
     k = torch.randint(0, kmax + 1, (b, 1), generator=generator)
     rank = torch.rand(b, w, generator=generator).argsort(1).argsort(1)
     mask = rank < k

@@ -70,7 +70,7 @@ def per_frame_predictions(source, dataset: HandDataset, passes: int = 1, seed: i
             anchor = np.array([r[1] for r in rel_anchor])
             sign = np.array([[-1.0, 1.0, 1.0] if r["handedness"] == "left" else [1.0, 1.0, 1.0] for r in sub.records])
 
-            def back(mm: np.ndarray) -> torch.Tensor:  # placed mm -> right hand, wrist-relative, anchor lengths
+            def back(mm: np.ndarray, sign=sign, anchor=anchor) -> torch.Tensor:  # placed mm -> right hand, anchor lengths
                 return torch.from_numpy((mm - mm[:, :1]) * sign[:, None] / anchor[:, None, None])
 
             res = {"diffusion_joints": back(res_mm.get("diffusion", res_mm["final"])), "joints": back(res_mm["final"])}
@@ -97,9 +97,8 @@ def cached_predictions(path: Path, make) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     data = make()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **data)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **data)
     return data
 
 
@@ -142,7 +141,7 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
     for k, spec in enumerate(cfg.data[split_key]):
         path = out / f"inputs-{split_key}-{k}-{spec['name']}.npz"
 
-        def make(spec=spec):
+        def make(spec=spec, k=k):
             nonlocal source
             source = source or load_source(cfg.train["source"])
             (ds,) = build_datasets([spec], load_images=source.backbone is not None)
