@@ -69,3 +69,25 @@ def test_left_hand_output_is_the_mirror_of_its_flipped_photo(tmp_path, checkpoin
     scale = np.abs(ja).mean()
     assert np.abs(ja * [-1, 1, 1] - jb).mean() < (0.01 if checkpoint.name == "image" else 0.15) * scale
     assert np.abs(ja - jb)[:, 0].mean() > 0.2 * scale  # not trivially equal: the hand has x extent
+
+
+def test_meshes_follow_the_predicted_skeleton(tmp_path, checkpoint):
+    import trimesh
+
+    from diffuhand.synth.mesh import default_hand_mesh
+
+    src = shared("ge2019-realworld-dev") / "images" / "00001.jpg"
+    assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path), "--mesh", "obj"]) == 0
+    hand = json.loads((tmp_path / "00001.json").read_text())["hands"][0]
+    mesh = trimesh.load(tmp_path / "00001-hand0.obj", process=False)
+    rest = default_hand_mesh()
+    assert mesh.vertices.shape == rest.vertices.shape and len(mesh.faces) == len(rest.faces)
+    j3 = np.array(hand["joints_3d"])
+    # each fingertip joint lies inside the mesh's fingertip region: the nearest vertex is within 15 mm
+    for tip in (4, 8, 12, 16, 20):
+        assert np.linalg.norm(mesh.vertices - j3[tip], axis=1).min() < 15.0
+    # a left hand's mesh is a mirrored right hand with outward normals: positive volume
+    assert hand["handedness"] == "left" and mesh.volume > 0
+    assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path / "g"), "--mesh", "glb"]) == 0
+    glb = trimesh.load(tmp_path / "g" / "00001-hand0.glb", force="mesh", process=False)
+    assert np.allclose(glb.vertices * 1000.0, mesh.vertices, atol=1e-3)

@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
     p.add_argument("--crop", action="store_true", help="each image is one hand crop already (no search for hands)")
     p.add_argument("--hand", choices=("right", "left"), default="right", help="with --crop: which hand it shows")
+    p.add_argument("--mesh", choices=("obj", "glb"), help="also write each hand's posed mesh (the MIT rigged hand) "
+                   "as DIR/<stem>-hand<i>.<obj|glb>, mm (glb: metres), camera frame, wrist at the origin")  # fmt: skip
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("evaluate", help="score 3D predictions on a data set with its published protocol",

@@ -37,6 +37,7 @@ class HandResult:
     angles: np.ndarray  # (41,) rad, right-hand model
     bone_ratios: np.ndarray  # (20,)
     uncertainty_mm: np.ndarray  # (21,)
+    root_rotation: np.ndarray | None = None  # (3, 3) right-hand model frame -> camera (of the mirrored hand if left)
 
     def to_json(self) -> dict:
         r = lambda a, d=2: np.round(np.asarray(a, dtype=np.float64), d).tolist()
@@ -124,6 +125,24 @@ class Estimator:
             angles = res["angles"][i].numpy() if "angles" in res else np.full(41, np.nan)
             ratios = res["ratios"][i].numpy() if "ratios" in res else np.full(20, np.nan)
             j2 = uv if uv is not None else np.full((21, 2), np.nan)
+            rot = res["root_rotation"][i].double().numpy() if "root_rotation" in res else None
             out.append(HandResult(side, score, np.array([box[0], box[1], box[2], box[2]]), j2, j, angles, ratios,
-                                  res["uncertainty"][i].double().numpy() * self.anchor_mm))  # fmt: skip
+                                  res["uncertainty"][i].double().numpy() * self.anchor_mm, rot))  # fmt: skip
         return out
+
+
+def posed_mesh(result: HandResult, anchor_mm: float = DEFAULT_ANCHOR_MM, mesh=None) -> tuple[np.ndarray, np.ndarray]:
+    """The MIT-licensed rigged hand skinned to a result's angles and ratios (the renderer's skinning).
+
+    Returns vertices (V, 3) mm in the camera frame relative to the wrist, and triangles (F, 3); a left hand is
+    the right-hand mesh mirrored (with its triangles' winding reversed so that normals still point out)."""
+    from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
+
+    if result.root_rotation is None or not np.isfinite(result.angles).all():
+        raise DiffuhandError("this model gives no angles (a diffusion model without its IK MLP): no mesh")
+    mesh = mesh or default_hand_mesh()
+    v, _ = pose_mesh(mesh, result.angles, result.bone_ratios, anchor_mm, result.root_rotation, np.zeros(3))
+    faces = np.asarray(mesh.faces)
+    if result.handedness == "left":
+        v, faces = v * _MIRROR, faces[:, ::-1]
+    return v, faces

@@ -38,7 +38,8 @@ def image_record(path: Path, image, hands) -> dict:
 
 def run_predict(args: argparse.Namespace) -> int:
     from diffuhand import load
-    from diffuhand.pipeline import Estimator
+    from diffuhand.io.export import write_mesh
+    from diffuhand.pipeline import Estimator, posed_mesh
 
     estimator = Estimator(load(args.model))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -53,6 +54,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 raise DiffuhandError(f"{path}: video input arrives with the temporal path (not in this release)")
             image = read_image(path)
             hands = estimator.predict(image, crop=args.crop, hand=args.hand)
+            meshes = [posed_mesh(h, estimator.anchor_mm) for h in hands] if args.mesh else []
         except DiffuhandError as exc:
             print(f"diffuhand: error: {exc}", file=sys.stderr)
             failed += 1
@@ -60,6 +62,8 @@ def run_predict(args: argparse.Namespace) -> int:
         n = stems.get(path.stem, 0)
         stems[path.stem] = n + 1
         name = path.stem if n == 0 else f"{path.stem}-{n}"  # two inputs with one stem do not overwrite
+        for i, (v, f) in enumerate(meshes):
+            write_mesh(args.out / f"{name}-hand{i}.{args.mesh}", v, f)
         atomic_write_text(args.out / f"{name}.json", json.dumps(image_record(path, image, hands), indent=1) + "\n")
         print(f"{path}: {len(hands)} hand{'s' if len(hands) != 1 else ''} -> {args.out / (name + '.json')}")
     return 1 if failed else 0
