@@ -91,3 +91,32 @@ def test_meshes_follow_the_predicted_skeleton(tmp_path, checkpoint):
     assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path / "g"), "--mesh", "glb"]) == 0
     glb = trimesh.load(tmp_path / "g" / "00001-hand0.glb", force="mesh", process=False)
     assert np.allclose(glb.vertices * 1000.0, mesh.vertices, atol=1e-3)
+
+
+def test_video_tracks_smoothed_and_written_whole(tmp_path, checkpoint):
+    from diffuhand.io.weights import save_checkpoint as save
+    from diffuhand.models.temporal import TemporalConfig, TemporalTransformer
+
+    video = shared("sign-language-pose") / "src/python/tests/data/test_video.mp4"
+    torch.manual_seed(0)
+    t = TemporalTransformer(TemporalConfig(d_model=16, layers=1, heads=2))
+    save(tmp_path / "temporal", t, t.cfg.to_dict())
+    out = tmp_path / "out"
+    assert main(["predict", str(video), "--model", str(checkpoint), "--temporal", str(tmp_path / "temporal"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    lines = (out / "test_video.jsonl").read_text().splitlines()
+    assert len(lines) == 58
+    recs = [json.loads(x) for x in lines]
+    assert [r["frame"] for r in recs] == list(range(58)) and recs[1]["time_s"] == pytest.approx(1 / 29.92, abs=1e-3)
+    hands = [h for r in recs for h in r["hands"]]
+    assert hands and {h["status"] for h in hands} <= {"tracked", "bridged"}
+    # MediaPipe finds a hand in 22 of the 58 frames, with gaps of 1-4 frames: the short ones are bridged
+    assert sum(h["status"] == "tracked" for h in hands) >= 15 and any(h["status"] == "bridged" for h in hands)
+    for h in hands:
+        assert np.linalg.norm(np.subtract(h["joints_3d"][5], h["joints_3d"][0])) == pytest.approx(88.0, abs=0.1)
+        if h["status"] == "bridged":
+            assert h["joints_2d"] is None and h["box"] is None
+    z = np.load(out / "test_video.npz")
+    assert z["joints_3d"].shape == (58, 2, 21, 3) and bool(z["temporal"])
+    found = z["status"] != ""
+    assert np.isfinite(z["joints_3d"][found]).all() and np.isnan(z["joints_3d"][~found]).all()

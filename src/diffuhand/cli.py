@@ -146,9 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "write DIR/<stem>.json: per hand its handedness, box, 2D joints (pixels), 3D joints (mm, "
                        "camera frame, wrist-relative, average adult hand size), 41 angles, 20 bone ratios and the "
                        "per-joint uncertainty.")  # fmt: skip
-    p.add_argument("inputs", nargs="+", type=Path, help="image files or folders of images")
+    p.add_argument("inputs", nargs="+", type=Path, help="image or video files, or folders of them")
     p.add_argument("--model", type=Path, required=True, help="a checkpoint folder made by `diffuhand train`")
     p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
+    p.add_argument("--temporal", type=Path, help="videos: a temporal model checkpoint (`diffuhand train` of a "
+                   "temporal configuration) that smooths each hand's track and bridges short gaps")  # fmt: skip
     p.add_argument("--crop", action="store_true", help="each image is one hand crop already (no search for hands)")
     p.add_argument("--hand", choices=("right", "left"), default="right", help="with --crop: which hand it shows")
     p.add_argument("--mesh", choices=("obj", "glb"), help="also write each hand's posed mesh (the MIT rigged hand) "

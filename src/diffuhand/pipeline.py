@@ -38,10 +38,15 @@ class HandResult:
     bone_ratios: np.ndarray  # (20,)
     uncertainty_mm: np.ndarray  # (21,)
     root_rotation: np.ndarray | None = None  # (3, 3) right-hand model frame -> camera (of the mirrored hand if left)
+    model_joints: np.ndarray | None = None  # (21, 3) the per-frame 3D the temporal model takes (see models.temporal)
+    status: str = "tracked"  # video: "tracked" (found in this frame) or "bridged" (filled by the temporal model)
 
     def to_json(self) -> dict:
-        r = lambda a, d=2: np.round(np.asarray(a, dtype=np.float64), d).tolist()
-        return {"handedness": self.handedness, "score": round(float(self.score), 4), "box": r(self.box),
+        def r(a, d=2):  # NaN (unknown, e.g. a bridged frame's 2D) -> null
+            a = np.round(np.asarray(a, dtype=np.float64), d)
+            return None if not np.isfinite(a).any() else np.where(np.isfinite(a), a, None).tolist()
+
+        return {"handedness": self.handedness, "status": self.status, "score": round(float(self.score), 4), "box": r(self.box),
                 "joints_2d": r(self.joints_2d), "joints_3d": r(self.joints_3d), "angles": r(self.angles, 5),
                 "bone_ratios": r(self.bone_ratios, 5), "uncertainty_mm": r(self.uncertainty_mm)}  # fmt: skip
 
@@ -126,8 +131,9 @@ class Estimator:
             ratios = res["ratios"][i].numpy() if "ratios" in res else np.full(20, np.nan)
             j2 = uv if uv is not None else np.full((21, 2), np.nan)
             rot = res["root_rotation"][i].double().numpy() if "root_rotation" in res else None
+            mj = res.get("diffusion_joints", res["joints"])[i].numpy()
             out.append(HandResult(side, score, np.array([box[0], box[1], box[2], box[2]]), j2, j, angles, ratios,
-                                  res["uncertainty"][i].double().numpy() * self.anchor_mm, rot))  # fmt: skip
+                                  res["uncertainty"][i].double().numpy() * self.anchor_mm, rot, mj))  # fmt: skip
         return out
 
 
@@ -146,3 +152,40 @@ def posed_mesh(result: HandResult, anchor_mm: float = DEFAULT_ANCHOR_MM, mesh=No
     if result.handedness == "left":
         v, faces = v * _MIRROR, faces[:, ::-1]
     return v, faces
+
+
+def smooth_tracks(frames: list[list[HandResult]], temporal, anchor_mm: float = DEFAULT_ANCHOR_MM) -> list[list[HandResult]]:
+    """Video: one track per hand side (MediaPipe's tracker keeps a hand's side), each through the temporal model.
+
+    Frames where a side was not found are bridged when a found frame lies within half a window (``status``
+    "bridged", no 2D joints or box), otherwise left out: nothing is invented beyond the model's window."""
+    from diffuhand.models.temporal import smooth_sequence
+
+    t = len(frames)
+    out: list[list[HandResult]] = [[] for _ in range(t)]
+    for side in ("left", "right"):
+        found = np.zeros(t, bool)
+        joints = np.zeros((t, 21, 3), np.float32)
+        by_frame: dict[int, HandResult] = {}
+        for i, hands in enumerate(frames):
+            mine = [h for h in hands if h.handedness == side]
+            if mine and mine[0].model_joints is not None:
+                h = max(mine, key=lambda h: h.score)
+                found[i], joints[i], by_frame[i] = True, h.model_joints, h
+        if not found.any():
+            continue
+        res = smooth_sequence(temporal, joints, found)
+        for i in np.flatnonzero(res["status"] != "missing"):
+            j = res["joints"][i].astype(np.float64) * anchor_mm
+            j = j - j[0]
+            if side == "left":
+                j = j * _MIRROR
+            src = by_frame.get(int(i))
+            if src is not None:
+                h = HandResult(side, src.score, src.box, src.joints_2d, j, res["angles"][i], res["ratios"][i],
+                               src.uncertainty_mm, res["root_rotation"][i], src.model_joints, "tracked")  # fmt: skip
+            else:
+                h = HandResult(side, 0.0, np.full(4, np.nan), np.full((21, 2), np.nan), j, res["angles"][i],
+                               res["ratios"][i], np.full(21, np.nan), res["root_rotation"][i], None, "bridged")  # fmt: skip
+            out[int(i)].append(h)
+    return out

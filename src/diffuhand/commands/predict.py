@@ -1,4 +1,4 @@
-"""``diffuhand predict``: 3D hands in photos (files or folders), one JSON per photo.
+"""``diffuhand predict``: 3D hands in photos (one JSON each) and videos (JSON Lines + NPZ each).
 
 Each input is handled on its own: a bad one gets a one-line error and no output file, the others go on, and
 the exit status is non-zero when any failed.
@@ -36,12 +36,53 @@ def image_record(path: Path, image, hands) -> dict:
             "hands": [h.to_json() for h in hands]}  # fmt: skip
 
 
+def predict_video(path: Path, model, temporal, out: Path, name: str) -> tuple[Path, int, int]:
+    """One video -> ``out/<name>.jsonl`` (a record per frame) and ``out/<name>.npz``; returns (jsonl, frames,
+    frames with a hand). Written only once the whole video is done."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from diffuhand.detect import MediaPipeHands
+    from diffuhand.io.files import atomic_path
+    from diffuhand.io.video import read_video, video_info
+    from diffuhand.pipeline import Estimator, smooth_tracks
+
+    info = video_info(path)
+    with MediaPipeHands(max_hands=2, video=True) as detector:
+        est = Estimator(model, detector=detector)
+        per_frame = [est.predict(f) for f in tqdm(read_video(path), total=info.frames or None, desc=path.name, unit="frame")]
+    frames = smooth_tracks(per_frame, temporal, est.anchor_mm) if temporal is not None else per_frame
+    t = len(frames)
+    sides = ("left", "right")
+    joints = np.full((t, 2, 21, 3), np.nan)
+    status = np.full((t, 2), "", dtype="<U8")
+    for i, hands in enumerate(frames):
+        for h in hands:
+            joints[i, sides.index(h.handedness)] = h.joints_3d
+            status[i, sides.index(h.handedness)] = h.status
+    jsonl = out / f"{name}.jsonl"
+    with atomic_path(jsonl) as tmp, open(tmp, "w") as fh:
+        for i, hands in enumerate(frames):
+            rec = {"frame": i, "time_s": round(i / info.fps, 4), "hands": [h.to_json() for h in hands]}
+            fh.write(json.dumps(rec) + "\n")
+    with atomic_path(out / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, joints_3d=joints, status=status, sides=np.array(sides), fps=info.fps,
+                 temporal=temporal is not None)  # fmt: skip
+    return jsonl, t, int(sum(bool(h) for h in frames))
+
+
 def run_predict(args: argparse.Namespace) -> int:
     from diffuhand import load
     from diffuhand.io.export import write_mesh
     from diffuhand.pipeline import Estimator, posed_mesh
 
-    estimator = Estimator(load(args.model))
+    model = load(args.model)
+    temporal = None
+    if args.temporal:
+        from diffuhand.train.temporal import load_temporal
+
+        temporal = load_temporal(args.temporal)
+    estimator = Estimator(model)
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     inputs = expand_inputs(args.inputs)
@@ -49,9 +90,14 @@ def run_predict(args: argparse.Namespace) -> int:
         raise DiffuhandError("no input images (folders are searched for " + ", ".join(IMAGE_SUFFIXES) + ")")
     stems: dict[str, int] = {}
     for path in inputs:
+        n = stems.get(path.stem, 0)
+        name = path.stem if n == 0 else f"{path.stem}-{n}"  # two inputs with one stem do not overwrite
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
-                raise DiffuhandError(f"{path}: video input arrives with the temporal path (not in this release)")
+                jsonl, t, seen = predict_video(path, model, temporal, args.out, name)
+                stems[path.stem] = n + 1
+                print(f"{path}: {t} frames, hands in {seen} -> {jsonl}")
+                continue
             image = read_image(path)
             hands = estimator.predict(image, crop=args.crop, hand=args.hand)
             meshes = [posed_mesh(h, estimator.anchor_mm) for h in hands] if args.mesh else []
@@ -59,9 +105,7 @@ def run_predict(args: argparse.Namespace) -> int:
             print(f"diffuhand: error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        n = stems.get(path.stem, 0)
         stems[path.stem] = n + 1
-        name = path.stem if n == 0 else f"{path.stem}-{n}"  # two inputs with one stem do not overwrite
         for i, (v, f) in enumerate(meshes):
             write_mesh(args.out / f"{name}-hand{i}.{args.mesh}", v, f)
         atomic_write_text(args.out / f"{name}.json", json.dumps(image_record(path, image, hands), indent=1) + "\n")

@@ -100,7 +100,8 @@ def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.nd
         joints: (T, 21, 3) per-frame model output (right hand, wrist-relative, anchor lengths, camera frame).
         found: (T,) bool, False where no hand was found (those rows of ``joints`` are ignored).
 
-    Returns ``joints`` (T, 21, 3), ``angles`` (T, 41), ``ratios`` (T, 20), and ``status`` (T,) str: "tracked"
+    Returns ``joints`` (T, 21, 3), ``angles`` (T, 41), ``ratios`` (T, 20), ``root_rotation`` (T, 3, 3), and
+    ``status`` (T,) str: "tracked"
     (a hand was found in this frame), "bridged" (not found, filled from visible neighbours inside the window) or
     "missing" (no visible frame within half a window: NaN rows, never invented). The first and last frames see
     a window padded with hidden frames, so no frame is dropped or extrapolated from padding.
@@ -118,6 +119,7 @@ def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.nd
     out_j = np.full((t, 21, 3), np.nan, np.float32)
     out_a = np.full((t, 41), np.nan, np.float32)
     out_r = np.full((t, 20), np.nan, np.float32)
+    out_rot = np.full((t, 3, 3), np.nan, np.float32)
     run = np.flatnonzero(status != "missing")
     model.eval()
     for s in range(0, len(run), batch_size):
@@ -126,4 +128,5 @@ def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.nd
         out_j[rows] = res["joints"][:, half].numpy()
         out_a[rows] = res["angles"][:, half].numpy()
         out_r[rows] = res["ratios"].numpy()
-    return {"joints": out_j, "angles": out_a, "ratios": out_r, "status": status}
+        out_rot[rows] = res["root_rotation"][:, half].numpy()
+    return {"joints": out_j, "angles": out_a, "ratios": out_r, "root_rotation": out_rot, "status": status}
