@@ -106,6 +106,17 @@ def run_predict(args: argparse.Namespace) -> int:
             failed += 1
             continue
         stems[path.stem] = n + 1
+        if args.render:
+            from PIL import Image
+
+            from diffuhand.io.files import atomic_path
+            from diffuhand.viz.overlay import plot_hands_3d, render_overlay
+
+            with atomic_path(args.out / f"{name}-overlay.png") as tmp:
+                Image.fromarray(render_overlay(image, hands, estimator.anchor_mm)).save(tmp, format="PNG")
+            if hands:
+                with atomic_path(args.out / f"{name}-3d.png") as tmp:
+                    plot_hands_3d(hands, tmp, title=path.name)
         for i, (v, f) in enumerate(meshes):
             write_mesh(args.out / f"{name}-hand{i}.{args.mesh}", v, f)
         atomic_write_text(args.out / f"{name}.json", json.dumps(image_record(path, image, hands), indent=1) + "\n")
