@@ -155,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hand", choices=("right", "left"), default="right", help="with --crop: which hand it shows")
     p.add_argument("--mesh", choices=("obj", "glb"), help="also write each hand's posed mesh (the MIT rigged hand) "
                    "as DIR/<stem>-hand<i>.<obj|glb>, mm (glb: metres), camera frame, wrist at the origin")  # fmt: skip
+    p.add_argument("--mano", type=Path, help="your MANO_RIGHT.pkl: also write each hand as MANO posed by our angles "
+                   "(DIR/<stem>-hand<i>-mano.<obj|glb>); read without chumpy, never executed")  # fmt: skip
     p.add_argument("--render", action="store_true", help="also write DIR/<stem>-overlay.png (mesh and 2D skeleton "
                    "on the photo) and DIR/<stem>-3d.png (a 3D view)")  # fmt: skip
     p.set_defaults(func=_cmd_predict)

@@ -71,6 +71,17 @@ def predict_video(path: Path, model, temporal, out: Path, name: str) -> tuple[Pa
     return jsonl, t, int(sum(bool(h) for h in frames))
 
 
+def mano_mesh(poser, hand, anchor_mm: float):
+    """MANO posed by a result (mirrored for a left hand), wrist at the origin: (vertices mm, faces)."""
+    import numpy as np
+
+    if hand.root_rotation is None or not np.isfinite(hand.angles).all():
+        raise DiffuhandError("this model gives no angles (a diffusion model without its IK MLP): no MANO mesh")
+    v, _ = poser.pose(hand.angles, hand.bone_ratios, anchor_mm, hand.root_rotation)
+    f = poser.mano.faces
+    return (v * [-1.0, 1.0, 1.0], f[:, ::-1]) if hand.handedness == "left" else (v, f)
+
+
 def run_predict(args: argparse.Namespace) -> int:
     from diffuhand import load
     from diffuhand.io.export import write_mesh
@@ -83,6 +94,11 @@ def run_predict(args: argparse.Namespace) -> int:
 
         temporal = load_temporal(args.temporal)
     estimator = Estimator(model)
+    poser = None
+    if args.mano:
+        from diffuhand.synth.mano import ManoPoser, load_mano
+
+        poser = ManoPoser(load_mano(args.mano))  # a wrong file stops here, before any output
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     inputs = expand_inputs(args.inputs)
@@ -101,6 +117,7 @@ def run_predict(args: argparse.Namespace) -> int:
             image = read_image(path)
             hands = estimator.predict(image, crop=args.crop, hand=args.hand)
             meshes = [posed_mesh(h, estimator.anchor_mm) for h in hands] if args.mesh else []
+            manos = [mano_mesh(poser, h, estimator.anchor_mm) for h in hands] if poser is not None else []
         except DiffuhandError as exc:
             print(f"diffuhand: error: {exc}", file=sys.stderr)
             failed += 1
@@ -119,6 +136,8 @@ def run_predict(args: argparse.Namespace) -> int:
                     plot_hands_3d(hands, tmp, title=path.name)
         for i, (v, f) in enumerate(meshes):
             write_mesh(args.out / f"{name}-hand{i}.{args.mesh}", v, f)
+        for i, (v, f) in enumerate(manos):
+            write_mesh(args.out / f"{name}-hand{i}-mano.{args.mesh or 'obj'}", v, f)
         atomic_write_text(args.out / f"{name}.json", json.dumps(image_record(path, image, hands), indent=1) + "\n")
         print(f"{path}: {len(hands)} hand{'s' if len(hands) != 1 else ''} -> {args.out / (name + '.json')}")
     return 1 if failed else 0
