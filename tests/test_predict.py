@@ -103,7 +103,11 @@ def test_video_tracks_smoothed_and_written_whole(tmp_path, checkpoint):
     save(tmp_path / "temporal", t, t.cfg.to_dict())
     out = tmp_path / "out"
     assert main(["predict", str(video), "--model", str(checkpoint), "--temporal", str(tmp_path / "temporal"),
-                 "--out", str(out)]) == 0  # fmt: skip
+                 "--out", str(out), "--render"]) == 0  # fmt: skip
+    from diffuhand.io.video import read_video
+
+    overlay = list(read_video(out / "test_video-overlay.mp4"))
+    assert len(overlay) == 58 and overlay[0].shape == (720, 540, 3)
     lines = (out / "test_video.jsonl").read_text().splitlines()
     assert len(lines) == 58
     recs = [json.loads(x) for x in lines]

@@ -79,6 +79,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return run_predict(args)
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from diffuhand.commands.predict import run_demo
+
+    return run_demo(args)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from diffuhand.commands.evaluate import run_evaluate
 
@@ -147,10 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "camera frame, wrist-relative, average adult hand size), 41 angles, 20 bone ratios and the "
                        "per-joint uncertainty.")  # fmt: skip
     p.add_argument("inputs", nargs="+", type=Path, help="image or video files, or folders of them")
-    p.add_argument("--model", type=Path, required=True, help="a checkpoint folder made by `diffuhand train`")
+    p.add_argument("--model", type=Path, help="a checkpoint folder made by `diffuhand train` (default: the shipped model)")
     p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
     p.add_argument("--temporal", type=Path, help="videos: a temporal model checkpoint (`diffuhand train` of a "
-                   "temporal configuration) that smooths each hand's track and bridges short gaps")  # fmt: skip
+                   "temporal configuration) that smooths each hand's track and bridges short gaps (default: the "
+                   "shipped one, if any)")  # fmt: skip
+    p.add_argument("--no-temporal", action="store_true", help="videos: every frame on its own, no temporal model")
     p.add_argument("--crop", action="store_true", help="each image is one hand crop already (no search for hands)")
     p.add_argument("--hand", choices=("right", "left"), default="right", help="with --crop: which hand it shows")
     p.add_argument("--mesh", choices=("obj", "glb"), help="also write each hand's posed mesh (the MIT rigged hand) "
@@ -160,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--render", action="store_true", help="also write DIR/<stem>-overlay.png (mesh and 2D skeleton "
                    "on the photo) and DIR/<stem>-3d.png (a 3D view)")  # fmt: skip
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("demo", help="the whole path on bundled inputs: JSON, meshes, overlays and a 3D view",
+                       description="Run `diffuhand predict --render --mesh obj` with the shipped model on the "
+                       "inputs bundled with the package (rendered by this project: three photos-like images, one "
+                       "with two hands, and a short video).")  # fmt: skip
+    p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("evaluate", help="score 3D predictions on a data set with its published protocol",
                        description="Score predictions (N,21,3), one per hand of the data set in its order, camera "

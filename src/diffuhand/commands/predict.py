@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_write_text
 from diffuhand.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
@@ -36,10 +38,31 @@ def image_record(path: Path, image, hands) -> dict:
             "hands": [h.to_json() for h in hands]}  # fmt: skip
 
 
-def predict_video(path: Path, model, temporal, out: Path, name: str) -> tuple[Path, int, int]:
+def write_overlay_video(path: Path, frames: list, out_path: Path, fps: float, anchor_mm: float) -> None:
+    """The input video with each frame's hands drawn (mesh and 2D skeleton), H.264, written whole or not at all."""
+    from fractions import Fraction
+
+    import av
+
+    from diffuhand.io.files import atomic_path
+    from diffuhand.io.video import read_video
+    from diffuhand.viz.overlay import render_overlay
+
+    with atomic_path(out_path) as tmp, av.open(str(tmp), "w", format="mp4") as c:
+        s = None
+        for image, hands in zip(read_video(path), frames):
+            if s is None:
+                s = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001), options={"crf": "23"})
+                s.width, s.height, s.pix_fmt = image.shape[1] // 2 * 2, image.shape[0] // 2 * 2, "yuv420p"
+            shown = render_overlay(image, hands, anchor_mm)[: s.height, : s.width]
+            c.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(shown), format="rgb24")))
+        if s is not None:
+            c.mux(s.encode())
+
+
+def predict_video(path: Path, model, temporal, out: Path, name: str, render: bool = False) -> tuple[Path, int, int]:
     """One video -> ``out/<name>.jsonl`` (a record per frame) and ``out/<name>.npz``; returns (jsonl, frames,
     frames with a hand). Written only once the whole video is done."""
-    import numpy as np
     from tqdm import tqdm
 
     from diffuhand.detect import MediaPipeHands
@@ -68,13 +91,13 @@ def predict_video(path: Path, model, temporal, out: Path, name: str) -> tuple[Pa
     with atomic_path(out / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, joints_3d=joints, status=status, sides=np.array(sides), fps=info.fps,
                  temporal=temporal is not None)  # fmt: skip
+    if render:
+        write_overlay_video(path, frames, out / f"{name}-overlay.mp4", info.fps, est.anchor_mm)
     return jsonl, t, int(sum(bool(h) for h in frames))
 
 
 def mano_mesh(poser, hand, anchor_mm: float):
     """MANO posed by a result (mirrored for a left hand), wrist at the origin: (vertices mm, faces)."""
-    import numpy as np
-
     if hand.root_rotation is None or not np.isfinite(hand.angles).all():
         raise DiffuhandError("this model gives no angles (a diffusion model without its IK MLP): no MANO mesh")
     v, _ = poser.pose(hand.angles, hand.bone_ratios, anchor_mm, hand.root_rotation)
@@ -83,16 +106,17 @@ def mano_mesh(poser, hand, anchor_mm: float):
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from diffuhand import load
+    from diffuhand import load, shipped_weights
     from diffuhand.io.export import write_mesh
     from diffuhand.pipeline import Estimator, posed_mesh
 
     model = load(args.model)
     temporal = None
-    if args.temporal:
+    temporal_path = None if getattr(args, "no_temporal", False) else (args.temporal or shipped_weights("temporal"))
+    if temporal_path is not None:
         from diffuhand.train.temporal import load_temporal
 
-        temporal = load_temporal(args.temporal)
+        temporal = load_temporal(temporal_path)
     estimator = Estimator(model)
     poser = None
     if args.mano:
@@ -110,7 +134,7 @@ def run_predict(args: argparse.Namespace) -> int:
         name = path.stem if n == 0 else f"{path.stem}-{n}"  # two inputs with one stem do not overwrite
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
-                jsonl, t, seen = predict_video(path, model, temporal, args.out, name)
+                jsonl, t, seen = predict_video(path, model, temporal, args.out, name, render=args.render)
                 stems[path.stem] = n + 1
                 print(f"{path}: {t} frames, hands in {seen} -> {jsonl}")
                 continue
@@ -144,3 +168,20 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 __all__ = ["expand_inputs", "run_predict"]
+
+
+def demo_inputs() -> list[Path]:
+    """The inputs bundled with the package (made by scripts/make_demo_inputs.py with our renderer)."""
+    from importlib import resources
+
+    folder = Path(str(resources.files("diffuhand") / "demo"))
+    return sorted(folder.glob("*.jpg")) + sorted(folder.glob("*.mp4"))
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    ns = argparse.Namespace(inputs=demo_inputs(), model=None, out=args.out, crop=False, hand="right", mesh="obj",
+                            mano=None, render=True, temporal=None, no_temporal=False)  # fmt: skip
+    rc = run_predict(ns)
+    print(f"demo: outputs in {args.out}/ (<name>.json, <name>-overlay.png, <name>-3d.png, <name>-hand<i>.obj; "
+          "motion.jsonl and motion.npz for the video)")
+    return rc
