@@ -145,3 +145,50 @@ def test_predict_with_a_mano_file(tmp_path, checkpoint, capsys):
     assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path / "w"),
                  "--mano", str(tmp_path / "wrong.pkl")]) == 2  # fmt: skip
     assert "wrong.pkl: not a MANO model file" in capsys.readouterr().err and not (tmp_path / "w").exists()
+
+
+def test_every_bad_input_of_one_call_gets_one_line(tmp_path, checkpoint, capsys):
+    from .io.test_images import png_header_only
+    from .io.test_video import write_mp4
+
+    src = shared("ge2019-realworld-dev") / "images" / "00004.jpg"
+    good = np.array(Image.open(src).convert("RGB"))
+    ok = {"grey.png": Image.fromarray(good.mean(-1).astype(np.uint8)),
+          "deep.png": Image.fromarray((good.mean(-1) * 256).astype(np.uint16)),
+          "alpha.png": Image.fromarray(np.dstack([good, np.full(good.shape[:2], 255, np.uint8)]))}  # fmt: skip
+    for name, im in ok.items():
+        im.save(tmp_path / name)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("hello")
+    (tmp_path / "cut.jpg").write_bytes(src.read_bytes()[:2000])
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    png_header_only(tmp_path / "huge.png", 20000, 20000)
+    write_mp4(tmp_path / "ok.mp4", [good] * 3)
+    (tmp_path / "novideo.mp4").write_text("no")
+    names = ["grey.png", "deep.png", "alpha.png", "empty.jpg", "text.jpg", "cut.jpg", "dot.png", "huge.png",
+             "missing.png", "ok.mp4", "novideo.mp4"]  # fmt: skip
+    out = tmp_path / "out"
+    rc = main(["predict", *(str(tmp_path / n) for n in names), "--model", str(checkpoint), "--out", str(out), "--no-temporal"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("diffuhand: error:")]
+    assert rc == 1 and len(err) == 7
+    for n, why in [("empty.jpg", "empty file"), ("text.jpg", "not an image"), ("cut.jpg", "cannot decode"),
+                   ("dot.png", "too small"), ("huge.png", "megapixel"), ("missing.png", "no such file"),
+                   ("novideo.mp4", "not a video")]:  # fmt: skip
+        assert any(n in e and why in e for e in err), (n, err)
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["alpha.json", "deep.json", "grey.json", "ok.jsonl", "ok.npz"]  # nothing half-written
+    # normal results; MediaPipe's palm detector rarely finds a hand without colour (3 of 20 grey photos here)
+    assert len(json.loads((out / "alpha.json").read_text())["hands"]) == 1
+    for n in ("grey", "deep"):
+        rec = json.loads((out / f"{n}.json").read_text())
+        assert (rec["width"], rec["height"]) == (256, 256) and isinstance(rec["hands"], list)
+
+
+def test_foreign_weights_are_refused_in_one_line(tmp_path, capsys):
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "model.safetensors").write_bytes(b"\x00" * 64)
+    (tmp_path / "w" / "config.json").write_text("{}")
+    src = shared("ge2019-realworld-dev") / "images" / "00004.jpg"
+    assert main(["predict", str(src), "--model", str(tmp_path / "w"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "diffuhand: error:" in err and not (tmp_path / "o").exists()
