@@ -138,9 +138,12 @@ def test_predict_with_a_mano_file(tmp_path, checkpoint, capsys):
     m = trimesh.load(tmp_path / "o" / "00002-hand0-mano.obj", process=False)
     hand = json.loads((tmp_path / "o" / "00002.json").read_text())["hands"][0]
     tips = m.vertices[[744, 320, 443, 554, 671]]
-    # MANO keeps its own bone lengths and a rigid palm: its tips land near ours (mirrored for this left hand)
-    err = np.linalg.norm(tips - np.array(hand["joints_3d"])[[4, 8, 12, 16, 20]], axis=1)
-    assert err.mean() < 8.0 and err.max() < 20.0
+    # MANO keeps its own bone lengths and a rigid palm: its tips land near ours, and only if mirrored for this
+    # left hand (the unmirrored mesh is much further off)
+    ours = np.array(hand["joints_3d"])[[4, 8, 12, 16, 20]]
+    err = np.linalg.norm(tips - ours, axis=1).mean()
+    unmirrored = np.linalg.norm(tips * [-1, 1, 1] - ours, axis=1).mean()
+    assert err < 0.3 * np.linalg.norm(ours, axis=1).mean() and err < 0.5 * unmirrored
     (tmp_path / "wrong.pkl").write_bytes(b"\x80\x02]q\x00.")  # a pickled empty list
     assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path / "w"),
                  "--mano", str(tmp_path / "wrong.pkl")]) == 2  # fmt: skip

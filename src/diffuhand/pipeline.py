@@ -58,12 +58,18 @@ class Estimator:
         model: a trained :class:`~diffuhand.models.estimator.HandPoseModel` (image- or keypoint-conditioned).
         detector: a :class:`~diffuhand.detect.MediaPipeHands` (made on first use when None).
         anchor_mm: the hand size assumed for the millimetre output.
+        ik: for diffusion models, how the sample mean becomes angles within the limits: "solver" (our
+            Levenberg-Marquardt fit, :func:`~diffuhand.kinematics.fit_ik`; measured better on real photos, see the
+            README) or "mlp" (the paper's IK MLP, section 2.5; needs a diffusion_ik model).
     """
 
-    def __init__(self, model, detector=None, anchor_mm: float = DEFAULT_ANCHOR_MM, seed: int = 0):
+    def __init__(self, model, detector=None, anchor_mm: float = DEFAULT_ANCHOR_MM, seed: int = 0, ik: str = "solver"):
+        if ik not in ("solver", "mlp"):
+            raise ValueError(f"ik must be 'solver' or 'mlp', got {ik!r}")
         self.model = model.eval()
         self.detector = detector
         self.anchor_mm = anchor_mm
+        self.ik = ik
         self.generator = torch.Generator().manual_seed(seed)
 
     def _detector(self):
@@ -121,6 +127,8 @@ class Estimator:
         images = torch.stack(crops) if self.model.backbone is not None else None
         keypoints = torch.tensor(np.stack(kps), dtype=torch.float32) if self.model.keypoints is not None else None
         res = self.model.predict(images, keypoints, generator=self.generator)
+        if "samples" in res and (self.ik == "solver" or self.model.ik is None):
+            res = {**res, **solve_ik(res.get("diffusion_joints", res["joints"]))}
         out = []
         for i, (side, score, box, uv) in enumerate(hands):
             j = res["joints"][i].double().numpy() * self.anchor_mm
@@ -135,6 +143,19 @@ class Estimator:
             out.append(HandResult(side, score, np.array([box[0], box[1], box[2], box[2]]), j2, j, angles, ratios,
                                   res["uncertainty"][i].double().numpy() * self.anchor_mm, rot, mj))  # fmt: skip
         return out
+
+
+def solve_ik(joints: torch.Tensor) -> dict:
+    """Diffusion joints (B, 21, 3) (right hand, anchor lengths) -> the closest pose of the hand model within the
+    limits: ``joints`` (anchor length 1, wrist at 0), ``angles``, ``ratios``, ``root_rotation``,
+    ``diffusion_joints``."""
+    from diffuhand.kinematics import fit_ik
+
+    fit = fit_ik(joints.double())
+    scale = fit.anchor_length[:, None, None]
+    fitted = (fit.joints - fit.root_position[:, None]) / scale
+    return {"joints": fitted.float(), "angles": fit.angles.float(), "ratios": fit.bone_ratios.float(),
+            "root_rotation": fit.root_rotation.float(), "diffusion_joints": joints}  # fmt: skip
 
 
 def posed_mesh(result: HandResult, anchor_mm: float = DEFAULT_ANCHOR_MM, mesh=None) -> tuple[np.ndarray, np.ndarray]:
