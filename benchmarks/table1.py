@@ -69,6 +69,16 @@ def mean_pose_predictions(train, samples) -> np.ndarray:
     return np.stack(out)
 
 
+def ik_solver(pred_mm: np.ndarray, samples) -> np.ndarray:
+    """The diffusion mean through our IK solver instead of the IK MLP (what the product uses by default): the
+    closest pose of the hand model within the limits (left hands mirrored for the right-hand model and back)."""
+    from diffuhand.kinematics import fit_ik
+
+    sign = np.array([[-1.0, 1.0, 1.0] if s.handedness == "left" else [1.0, 1.0, 1.0] for s in samples])[:, None]
+    fit = fit_ik(torch.as_tensor(pred_mm * sign))
+    return fit.joints.numpy() * sign
+
+
 def score(pred: np.ndarray, truth, name: str) -> dict:
     res = evaluate_samples(pred, truth, name)
     return {k: round(res[k].mean_mm, 2) for k in MEASURES if k in res}
@@ -118,6 +128,7 @@ def main() -> None:
             else:
                 add("Ours_D (diffusion, DDPM 50)", str(run), k, p["diffusion"], sec)
                 add("Ours_D* (diffusion + IK MLP)", str(run), k, p["final"], sec)
+                add("diffusion + IK solver", str(run), k, ik_solver(p["diffusion"], truth[k]), None)
 
     det = detect_dataset(sets["realworld"])
     found = np.flatnonzero(det["found"])
@@ -130,11 +141,14 @@ def main() -> None:
             t0 = time.perf_counter()
             p = predict_dataset(model, ds, limit=limits[k])
             add("keypoints D* (annotated 2D)", str(args.keypoints), k, p["final"], time.perf_counter() - t0)
+            add("keypoints D + solver (annotated 2D)", str(args.keypoints), k, ik_solver(p["diffusion"], truth[k]), None)
         sub = sets["realworld"].subset(found)
         p = predict_dataset(model, sub, keypoints_2d=det["keypoints_2d"][found])
         add("keypoints D (MediaPipe 2D)", str(args.keypoints), "realworld", p["diffusion"], None, truth_rows=found_truth)
         add("keypoints D* (MediaPipe 2D)", str(args.keypoints), "realworld", p["final"], None, truth_rows=found_truth,
             found=f"{len(found)}/{limits['realworld']}")  # fmt: skip
+        add("keypoints D + solver (MediaPipe 2D)", str(args.keypoints), "realworld", ik_solver(p["diffusion"], found_truth),
+            None, truth_rows=found_truth)  # fmt: skip
 
     training = {str(r): training_record(r) for r in (args.baseline, args.diffusion, args.keypoints) if r}
     print(f"\n{'row':34} {'set':11} {'hands':>5} {'RHD-prot':>8} {'wrist-LS':>8} {'PA':>6}  train (steps x batch, min, img/s)")
