@@ -103,7 +103,7 @@ def test_video_tracks_smoothed_and_written_whole(tmp_path, checkpoint):
     save(tmp_path / "temporal", t, t.cfg.to_dict())
     out = tmp_path / "out"
     assert main(["predict", str(video), "--model", str(checkpoint), "--temporal", str(tmp_path / "temporal"),
-                 "--out", str(out), "--render"]) == 0  # fmt: skip
+                 "--out", str(out), "--render", "--body"]) == 0  # fmt: skip
     from diffuhand.io.video import read_video
 
     overlay = list(read_video(out / "test_video-overlay.mp4"))
@@ -112,6 +112,8 @@ def test_video_tracks_smoothed_and_written_whole(tmp_path, checkpoint):
     assert len(lines) == 58
     recs = [json.loads(x) for x in lines]
     assert [r["frame"] for r in recs] == list(range(58)) and recs[1]["time_s"] == pytest.approx(1 / 29.92, abs=1e-3)
+    bodies = [r["body"] for r in recs if r["body"] is not None]
+    assert len(bodies) > 40 and len(bodies[0]["joints_2d"]) == 33 and bodies[0]["names"][0] == "nose"
     hands = [h for r in recs for h in r["hands"]]
     assert hands and {h["status"] for h in hands} <= {"tracked", "bridged"}
     # MediaPipe finds a hand in 22 of the 58 frames, with gaps of 1-4 frames: the short ones are bridged

@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "as DIR/<stem>-hand<i>.<obj|glb>, mm (glb: metres), camera frame, wrist at the origin")  # fmt: skip
     p.add_argument("--mano", type=Path, help="your MANO_RIGHT.pkl: also write each hand as MANO posed by our angles "
                    "(DIR/<stem>-hand<i>-mano.<obj|glb>); read without chumpy, never executed")  # fmt: skip
+    p.add_argument("--body", action="store_true", help="also find the body (MediaPipe Pose, 33 landmarks): in the "
+                   "JSON as `body` and drawn on the overlays, as in the paper's figure 5")  # fmt: skip
     p.add_argument("--render", action="store_true", help="also write DIR/<stem>-overlay.png (mesh and 2D skeleton "
                    "on the photo) and DIR/<stem>-3d.png (a 3D view)")  # fmt: skip
     p.set_defaults(func=_cmd_predict)

@@ -30,15 +30,16 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     return out
 
 
-def image_record(path: Path, image, hands) -> dict:
-    return {"image": str(path), "width": int(image.shape[1]), "height": int(image.shape[0]),
+def image_record(path: Path, image, hands, body=False) -> dict:
+    extra = {} if body is False else {"body": None if body is None else body.to_json()}
+    return {**extra, "image": str(path), "width": int(image.shape[1]), "height": int(image.shape[0]),
             "units": {"joints_2d": "pixels of the image", "joints_3d": "mm, camera frame, relative to the wrist",
                       "angles": "rad (right-hand model)", "uncertainty_mm": "mm"},
             "joint_names": list(JOINT_NAMES), "angle_names": list(ANGLE_NAMES), "bone_names": list(BONE_NAMES),
             "hands": [h.to_json() for h in hands]}  # fmt: skip
 
 
-def write_overlay_video(path: Path, frames: list, out_path: Path, fps: float, anchor_mm: float) -> None:
+def write_overlay_video(path: Path, frames: list, out_path: Path, fps: float, anchor_mm: float, bodies=None) -> None:
     """The input video with each frame's hands drawn (mesh and 2D skeleton), H.264, written whole or not at all."""
     from fractions import Fraction
 
@@ -50,30 +51,38 @@ def write_overlay_video(path: Path, frames: list, out_path: Path, fps: float, an
 
     with atomic_path(out_path) as tmp, av.open(str(tmp), "w", format="mp4") as c:
         s = None
-        for image, hands in zip(read_video(path), frames):
+        for k, (image, hands) in enumerate(zip(read_video(path), frames)):
             if s is None:
                 s = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001), options={"crf": "23"})
                 s.width, s.height, s.pix_fmt = image.shape[1] // 2 * 2, image.shape[0] // 2 * 2, "yuv420p"
-            shown = render_overlay(image, hands, anchor_mm)[: s.height, : s.width]
+            shown = render_overlay(image, hands, anchor_mm, body=bodies[k] if bodies else None)[: s.height, : s.width]
             c.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(shown), format="rgb24")))
         if s is not None:
             c.mux(s.encode())
 
 
-def predict_video(path: Path, model, temporal, out: Path, name: str, render: bool = False) -> tuple[Path, int, int]:
+def predict_video(path: Path, model, temporal, out: Path, name: str, render: bool = False,
+                  body: bool = False) -> tuple[Path, int, int]:  # fmt: skip
     """One video -> ``out/<name>.jsonl`` (a record per frame) and ``out/<name>.npz``; returns (jsonl, frames,
     frames with a hand). Written only once the whole video is done."""
     from tqdm import tqdm
 
-    from diffuhand.detect import MediaPipeHands
+    from diffuhand.detect import MediaPipeBody, MediaPipeHands
     from diffuhand.io.files import atomic_path
     from diffuhand.io.video import read_video, video_info
     from diffuhand.pipeline import Estimator, smooth_tracks
 
     info = video_info(path)
+    bodies: list = []
     with MediaPipeHands(max_hands=2, video=True) as detector:
         est = Estimator(model, detector=detector)
-        per_frame = [est.predict(f) for f in tqdm(read_video(path), total=info.frames or None, desc=path.name, unit="frame")]
+        pose = MediaPipeBody(video=True) if body else None
+        per_frame = []
+        for f in tqdm(read_video(path), total=info.frames or None, desc=path.name, unit="frame"):
+            per_frame.append(est.predict(f))
+            bodies.append(pose(f) if pose is not None else None)
+        if pose is not None:
+            pose.close()
     frames = smooth_tracks(per_frame, temporal, est.anchor_mm) if temporal is not None else per_frame
     t = len(frames)
     sides = ("left", "right")
@@ -87,12 +96,14 @@ def predict_video(path: Path, model, temporal, out: Path, name: str, render: boo
     with atomic_path(jsonl) as tmp, open(tmp, "w") as fh:
         for i, hands in enumerate(frames):
             rec = {"frame": i, "time_s": round(i / info.fps, 4), "hands": [h.to_json() for h in hands]}
+            if body:
+                rec["body"] = None if bodies[i] is None else bodies[i].to_json()
             fh.write(json.dumps(rec) + "\n")
     with atomic_path(out / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, joints_3d=joints, status=status, sides=np.array(sides), fps=info.fps,
                  temporal=temporal is not None)  # fmt: skip
     if render:
-        write_overlay_video(path, frames, out / f"{name}-overlay.mp4", info.fps, est.anchor_mm)
+        write_overlay_video(path, frames, out / f"{name}-overlay.mp4", info.fps, est.anchor_mm, bodies)
     return jsonl, t, int(sum(bool(h) for h in frames))
 
 
@@ -118,6 +129,11 @@ def run_predict(args: argparse.Namespace) -> int:
 
         temporal = load_temporal(temporal_path)
     estimator = Estimator(model)
+    body_detector = None
+    if getattr(args, "body", False):
+        from diffuhand.detect import MediaPipeBody
+
+        body_detector = MediaPipeBody()
     poser = None
     if args.mano:
         from diffuhand.synth.mano import ManoPoser, load_mano
@@ -134,12 +150,14 @@ def run_predict(args: argparse.Namespace) -> int:
         name = path.stem if n == 0 else f"{path.stem}-{n}"  # two inputs with one stem do not overwrite
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
-                jsonl, t, seen = predict_video(path, model, temporal, args.out, name, render=args.render)
+                jsonl, t, seen = predict_video(path, model, temporal, args.out, name, render=args.render,
+                                               body=getattr(args, "body", False))  # fmt: skip
                 stems[path.stem] = n + 1
                 print(f"{path}: {t} frames, hands in {seen} -> {jsonl}")
                 continue
             image = read_image(path)
             hands = estimator.predict(image, crop=args.crop, hand=args.hand)
+            body = body_detector(image) if body_detector is not None else False
             meshes = [posed_mesh(h, estimator.anchor_mm) for h in hands] if args.mesh else []
             manos = [mano_mesh(poser, h, estimator.anchor_mm) for h in hands] if poser is not None else []
         except DiffuhandError as exc:
@@ -154,7 +172,8 @@ def run_predict(args: argparse.Namespace) -> int:
             from diffuhand.viz.overlay import plot_hands_3d, render_overlay
 
             with atomic_path(args.out / f"{name}-overlay.png") as tmp:
-                Image.fromarray(render_overlay(image, hands, estimator.anchor_mm)).save(tmp, format="PNG")
+                shown = render_overlay(image, hands, estimator.anchor_mm, body=body or None)
+                Image.fromarray(shown).save(tmp, format="PNG")
             if hands:
                 with atomic_path(args.out / f"{name}-3d.png") as tmp:
                     plot_hands_3d(hands, tmp, title=path.name)
@@ -162,7 +181,7 @@ def run_predict(args: argparse.Namespace) -> int:
             write_mesh(args.out / f"{name}-hand{i}.{args.mesh}", v, f)
         for i, (v, f) in enumerate(manos):
             write_mesh(args.out / f"{name}-hand{i}-mano.{args.mesh or 'obj'}", v, f)
-        atomic_write_text(args.out / f"{name}.json", json.dumps(image_record(path, image, hands), indent=1) + "\n")
+        atomic_write_text(args.out / f"{name}.json", json.dumps(image_record(path, image, hands, body), indent=1) + "\n")
         print(f"{path}: {len(hands)} hand{'s' if len(hands) != 1 else ''} -> {args.out / (name + '.json')}")
     return 1 if failed else 0
 
@@ -180,7 +199,7 @@ def demo_inputs() -> list[Path]:
 
 def run_demo(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(inputs=demo_inputs(), model=None, out=args.out, crop=False, hand="right", mesh="obj",
-                            mano=None, render=True, temporal=None, no_temporal=False)  # fmt: skip
+                            mano=None, render=True, temporal=None, no_temporal=False, body=False)  # fmt: skip
     rc = run_predict(ns)
     print(f"demo: outputs in {args.out}/ (<name>.json, <name>-overlay.png, <name>-3d.png, <name>-hand<i>.obj; "
           "motion.jsonl and motion.npz for the video)")

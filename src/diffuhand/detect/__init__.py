@@ -4,6 +4,6 @@ Contract: :class:`HandDetection` per hand, 2D keypoints in pixels of the input i
 handedness as the hand really is (the image is assumed NOT mirrored unless told).
 """
 
-from diffuhand.detect.mediapipe import HandDetection, MediaPipeHands, mediapipe_available
+from diffuhand.detect.mediapipe import BodyDetection, HandDetection, MediaPipeBody, MediaPipeHands, mediapipe_available
 
-__all__ = ["HandDetection", "MediaPipeHands", "mediapipe_available"]
+__all__ = ["BodyDetection", "HandDetection", "MediaPipeBody", "MediaPipeHands", "mediapipe_available"]

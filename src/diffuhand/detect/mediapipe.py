@@ -91,7 +91,56 @@ class MediaPipeHands:
     def close(self) -> None:
         self._hands.close()
 
-    def __enter__(self) -> MediaPipeHands:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class BodyDetection:
+    """MediaPipe Pose's 33 body landmarks (its order and names: ``names``), for context beside the hands.
+
+    Attributes: keypoints_2d (33, 2) pixels of the input; visibility (33,) in [0, 1]; names (33,) str;
+    connections: the (i, j) pairs of its skeleton."""
+
+    keypoints_2d: np.ndarray
+    visibility: np.ndarray
+    names: tuple[str, ...]
+    connections: tuple[tuple[int, int], ...]
+
+    def to_json(self) -> dict:
+        return {"joints_2d": np.round(self.keypoints_2d, 2).tolist(), "visibility": np.round(self.visibility, 3).tolist(),
+                "names": list(self.names), "connections": [list(c) for c in self.connections]}  # fmt: skip
+
+
+class MediaPipeBody:
+    """MediaPipe Pose (full model, bundled with 0.10.21): one body per image, or None."""
+
+    def __init__(self, video: bool = False, min_confidence: float = 0.5):
+        if not mediapipe_available():
+            raise DiffuhandError("MediaPipe with bundled models is not installed: pip install 'mediapipe<=0.10.21'")
+        import mediapipe as mp
+
+        self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
+                                            min_detection_confidence=min_confidence)  # fmt: skip
+        self.names = tuple(lm.name.lower() for lm in mp.solutions.pose.PoseLandmark)
+        self.connections = tuple(sorted(tuple(c) for c in mp.solutions.pose.POSE_CONNECTIONS))
+
+    def __call__(self, image: np.ndarray) -> BodyDetection | None:
+        h, w = image.shape[:2]
+        res = self._pose.process(np.ascontiguousarray(image))
+        if res.pose_landmarks is None:
+            return None
+        lms = res.pose_landmarks.landmark
+        uv = np.array([[p.x * w, p.y * h] for p in lms], dtype=np.float64)
+        return BodyDetection(uv, np.array([p.visibility for p in lms]), self.names, self.connections)
+
+    def close(self) -> None:
+        self._pose.close()
+
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:

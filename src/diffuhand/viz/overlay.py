@@ -49,7 +49,21 @@ def draw_skeleton(image: np.ndarray, uv: np.ndarray, width: int = 2) -> np.ndarr
     return np.asarray(im)
 
 
-def render_overlay(image: np.ndarray, hands: list, anchor_mm: float, alpha: float = 0.6) -> np.ndarray:
+def draw_body(image: np.ndarray, body, min_visibility: float = 0.5) -> np.ndarray:
+    """MediaPipe Pose's skeleton (a :class:`~diffuhand.detect.BodyDetection`) in cyan on a copy of ``image``."""
+    from PIL import Image, ImageDraw
+
+    im = Image.fromarray(image)
+    draw = ImageDraw.Draw(im)
+    width = max(2, round(max(image.shape[:2]) / 250))
+    seen = body.visibility >= min_visibility
+    for i, j in body.connections:
+        if seen[i] and seen[j]:
+            draw.line([tuple(body.keypoints_2d[i]), tuple(body.keypoints_2d[j])], fill=(0, 220, 255), width=width)
+    return np.asarray(im)
+
+
+def render_overlay(image: np.ndarray, hands: list, anchor_mm: float, alpha: float = 0.6, body=None) -> np.ndarray:
     """The photo with each hand's posed mesh (placed by :func:`fit_translation` through
     :func:`assumed_intrinsics`) blended in, and the 2D skeletons on top. ``hands``: pipeline HandResults."""
     from diffuhand.pipeline import posed_mesh
@@ -65,7 +79,7 @@ def render_overlay(image: np.ndarray, hands: list, anchor_mm: float, alpha: floa
         t = fit_translation(hand.joints_3d, hand.joints_2d, K)
         colour = np.tile(np.array([0.85, 0.65, 0.55]), (len(v), 1))
         items.append(MeshItem(v + t, f, colour, label=len(items) + 1))
-    out = image.copy()
+    out = image.copy() if body is None else draw_body(image, body)
     if items:
         colour, _, _, cover = Renderer(w, h).render(items, K, Lighting(ambient=0.5, intensity=2.5))
         a = (cover.astype(np.float64) / 255.0 * alpha)[..., None]
