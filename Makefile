@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	touch $@
 
 demo: setup
-	$(BIN)/diffuhand ik --out diffuhand-out
+	$(BIN)/diffuhand demo --out diffuhand-out
 
 test: setup
 	$(BIN)/python -m pytest -q
