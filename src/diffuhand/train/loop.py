@@ -103,6 +103,23 @@ def load_state(out: Path, model, opt) -> tuple[int, torch.Tensor | None]:
     return int(meta["step"]), rng
 
 
+def warmup_cosine(opt: torch.optim.Optimizer, warmup: int, steps: int, step: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``steps``; resumes at ``step``."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(warmup, 1)) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)),
+        last_epoch=step - 1)  # fmt: skip
+
+
+def append_log(path: Path, row: dict) -> None:
+    """Append one row to a CSV log, writing the header first when the file is new."""
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            wr.writeheader()
+        wr.writerow(row)
+
+
 def _seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -175,7 +192,7 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
     step, rng_state = load_state(out, model, opt)
     total = int(cfg.optim["steps"]) if max_steps is None else step + max_steps
     warm = int(cfg.optim["warmup"])
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(warm, 1)) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.optim["steps"]) / cfg.optim["steps"])), last_epoch=step - 1)  # noqa: E501
+    sched = warmup_cosine(opt, warm, int(cfg.optim["steps"]), step)
     if mcfg.condition == "keypoints":
         data = PoseSet(build_datasets(cfg.data["train"], load_images=False))
     else:
@@ -212,12 +229,7 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
         if rank == 0 and (step % int(cfg.train["log_every"]) == 0 or step == total):
             row = {"step": step, "lr": sched.get_last_lr()[0], "images_per_s": seen / (time.perf_counter() - t0),
                    **{k: (float(ls[k].detach()) if k in ls else "") for k in LOG_COLUMNS}}  # fmt: skip
-            new = not log_path.exists()
-            with open(log_path, "a", newline="") as fh:
-                wr = csv.DictWriter(fh, fieldnames=list(row))
-                if new:
-                    wr.writeheader()
-                wr.writerow(row)
+            append_log(log_path, row)
             bar.set_postfix(loss=f"{row['total']:.4f}")
         if rank == 0 and (step % int(cfg.train["checkpoint_every"]) == 0 or step == total):
             save_state(out, model, opt, step, cfg)

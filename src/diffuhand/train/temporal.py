@@ -12,7 +12,6 @@ frame's true anchor length to report millimetres.
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from pathlib import Path
@@ -157,7 +156,7 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
 def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True) -> Path:
     """Train the temporal model of ``cfg`` (model.kind == "temporal"); resumable, seeded, CSV-logged."""
     from diffuhand.io.files import atomic_write_text
-    from diffuhand.train.loop import _seed_all, load_state, save_state
+    from diffuhand.train.loop import _seed_all, append_log, load_state, save_state, warmup_cosine
 
     out = Path(cfg.train["out"])
     out.mkdir(parents=True, exist_ok=True)
@@ -171,8 +170,7 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
     steps = int(cfg.optim["steps"])
     total = steps if max_steps is None else min(steps, step + max_steps)
     warm = int(cfg.optim["warmup"])
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(warm, 1)) * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps)), last_epoch=step - 1)
+    sched = warmup_cosine(opt, warm, steps, step)
     if rng_state is not None:
         torch.set_rng_state(rng_state)
     atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=1) + "\n")
@@ -200,12 +198,7 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
         if step % int(cfg.train["log_every"]) == 0 or step == total:
             row = {"step": step, "lr": sched.get_last_lr()[0], "windows_per_s": seen / (time.perf_counter() - t0),
                    **{k: float(v.detach()) for k, v in ls.items()}}  # fmt: skip
-            new = not log_path.exists()
-            with open(log_path, "a", newline="") as fh:
-                wr = csv.DictWriter(fh, fieldnames=list(row))
-                if new:
-                    wr.writeheader()
-                wr.writerow(row)
+            append_log(log_path, row)
             bar.set_postfix(loss=f"{row['total']:.4f}")
         if step % int(cfg.train["checkpoint_every"]) == 0 or step == total:
             save_state(out, model, opt, step, cfg)
