@@ -21,7 +21,6 @@ from diffuhand import load
 from diffuhand.data import open_dataset
 from diffuhand.detect import MediaPipeHands
 from diffuhand.eval.protocols import evaluate_samples
-from diffuhand.pipeline import Estimator
 
 
 def main() -> None:
@@ -33,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     ds = open_dataset("ge-realworld", args.root)
     samples = [ds[i] for i in range(len(ds))]
-    est = Estimator(load(args.model))
+    est = load(args.model, temporal=False)
     ours, ours_found, mp, mp_found = [], [], [], []
     t0 = time.perf_counter()
     for i, s in enumerate(samples):

@@ -12,15 +12,33 @@ def shipped_weights(name: str = "hand"):
     return folder if (folder / "model.safetensors").is_file() else None
 
 
-def load(path=None):
-    """A trained estimator from a checkpoint folder (safetensors + config.json); no download ever happens.
+def load(path=None, temporal=None, **options):
+    """A ready estimator (:class:`diffuhand.pipeline.Estimator`): ``est.predict(photo)`` or
+    ``est.predict(frames)``; no download ever happens.
 
-    ``path=None``: the model shipped with the package (see its MODEL_CARD.md)."""
+    Args:
+        path: a checkpoint folder (safetensors + config.json) made by ``diffuhand train``; None: the model shipped
+            with the package (see its MODEL_CARD.md).
+        temporal: a temporal-model checkpoint for frame sequences; None: the shipped one where there is one;
+            False: none (every frame on its own).
+        options: passed to :class:`~diffuhand.pipeline.Estimator` (``anchor_mm``, ``ik``, ``seed``).
+
+    The bare network (``est.model``, a :class:`~diffuhand.models.estimator.HandPoseModel`) takes crop tensors:
+    ``est.model.predict(images)`` gives joints, angles, ratios and the diffusion samples' spread.
+    """
     from diffuhand.errors import DiffuhandError
     from diffuhand.models.estimator import load_model
+    from diffuhand.pipeline import Estimator
 
     if path is None:
         path = shipped_weights("hand")
         if path is None:
             raise DiffuhandError("this install has no shipped model: pass a checkpoint folder made by `diffuhand train`")
-    return load_model(path)
+    model = load_model(path)
+    if temporal is None:
+        temporal = shipped_weights("temporal")
+    if temporal:
+        from diffuhand.train.temporal import load_temporal
+
+        temporal = load_temporal(temporal)
+    return Estimator(model, temporal=temporal or None, **options)

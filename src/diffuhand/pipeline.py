@@ -63,10 +63,12 @@ class Estimator:
             README) or "mlp" (the paper's IK MLP, section 2.5; needs a diffusion_ik model).
     """
 
-    def __init__(self, model, detector=None, anchor_mm: float = DEFAULT_ANCHOR_MM, seed: int = 0, ik: str = "solver"):
+    def __init__(self, model, detector=None, anchor_mm: float = DEFAULT_ANCHOR_MM, seed: int = 0, ik: str = "solver",
+                 temporal=None):  # fmt: skip
         if ik not in ("solver", "mlp"):
             raise ValueError(f"ik must be 'solver' or 'mlp', got {ik!r}")
         self.model = model.eval()
+        self.temporal = temporal
         self.detector = detector
         self.anchor_mm = anchor_mm
         self.ik = ik
@@ -79,12 +81,31 @@ class Estimator:
             self.detector = MediaPipeHands(max_hands=2)
         return self.detector
 
-    @torch.no_grad()
-    def predict(self, image: np.ndarray, crop: bool = False, hand: str = "right") -> list[HandResult]:
-        """(H, W, 3) uint8 RGB photo -> one result per hand found (none: an empty list).
+    def predict(self, image_or_frames, crop: bool = False, hand: str = "right"):
+        """A photo (H, W, 3) uint8 RGB -> list of :class:`HandResult` (empty: no hand); consecutive frames (a list
+        of photos or a (T, H, W, 3) array) -> a list per frame, tracked and, with a temporal model, smoothed.
 
-        ``crop=True``: the image is one hand crop already (as in evaluation sets), of the given ``hand``; a
-        keypoint-conditioned model still needs the detector's 2D keypoints on it."""
+        ``crop=True`` (photos): the image is one hand crop already (as in evaluation sets), of the given ``hand``;
+        a keypoint-conditioned model still needs the detector's 2D keypoints on it."""
+        if isinstance(image_or_frames, (list, tuple)) or np.ndim(image_or_frames) == 4:
+            return self.predict_frames(image_or_frames)
+        return self.predict_image(image_or_frames, crop, hand)
+
+    def predict_frames(self, frames) -> list[list[HandResult]]:
+        """Frames of one video, in order -> per frame its hands (MediaPipe's tracker, then the temporal model)."""
+        from diffuhand.detect import MediaPipeHands
+
+        with MediaPipeHands(max_hands=2, video=True) as tracker:
+            own, self.detector = self.detector, tracker
+            try:
+                per_frame = [self.predict_image(f) for f in frames]
+            finally:
+                self.detector = own
+        return smooth_tracks(per_frame, self.temporal, self.anchor_mm) if self.temporal is not None else per_frame
+
+    @torch.no_grad()
+    def predict_image(self, image: np.ndarray, crop: bool = False, hand: str = "right") -> list[HandResult]:
+        """(H, W, 3) uint8 RGB photo -> one result per hand found (see :meth:`predict`)."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise DiffuhandError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")

@@ -111,10 +111,6 @@ def test_bad_weights_files(tmp_path):
         read_checkpoint(tmp_path / "a")
     with pytest.raises(DiffuhandError, match="no such file"):
         read_checkpoint(tmp_path / "missing")
-    import diffuhand
-
-    with pytest.raises(DiffuhandError, match="no model ships"):
-        diffuhand.load()
     # a foreign but valid safetensors file: the weights do not fit
     from safetensors.torch import save_file
 

@@ -79,7 +79,7 @@ def predict_video(path: Path, model, temporal, out: Path, name: str, render: boo
         pose = MediaPipeBody(video=True) if body else None
         per_frame = []
         for f in tqdm(read_video(path), total=info.frames or None, desc=path.name, unit="frame"):
-            per_frame.append(est.predict(f))
+            per_frame.append(est.predict_image(f))
             bodies.append(pose(f) if pose is not None else None)
         if pose is not None:
             pose.close()
@@ -117,11 +117,15 @@ def mano_mesh(poser, hand, anchor_mm: float):
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from diffuhand import load, shipped_weights
+    from diffuhand import shipped_weights
     from diffuhand.io.export import write_mesh
+    from diffuhand.models.estimator import load_model
     from diffuhand.pipeline import Estimator, posed_mesh
 
-    model = load(args.model)
+    model_path = args.model or shipped_weights("hand")
+    if model_path is None:
+        raise DiffuhandError("this install has no shipped model: pass --model with a checkpoint folder made by `diffuhand train`")
+    model = load_model(model_path)
     temporal = None
     temporal_path = None if getattr(args, "no_temporal", False) else (args.temporal or shipped_weights("temporal"))
     if temporal_path is not None:
@@ -156,7 +160,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 print(f"{path}: {t} frames, hands in {seen} -> {jsonl}")
                 continue
             image = read_image(path)
-            hands = estimator.predict(image, crop=args.crop, hand=args.hand)
+            hands = estimator.predict_image(image, crop=args.crop, hand=args.hand)
             body = body_detector(image) if body_detector is not None else False
             meshes = [posed_mesh(h, estimator.anchor_mm) for h in hands] if args.mesh else []
             manos = [mano_mesh(poser, h, estimator.anchor_mm) for h in hands] if poser is not None else []
