@@ -1,0 +1,76 @@
+"""Jitter on a real video with and without the temporal model (no ground truth: how much the output shakes).
+
+    python benchmarks/bench_video_jitter.py [--video PATH] [--out benchmarks/results/video_jitter.json]
+
+The sign-language clip of ``shared/data`` goes through ``diffuhand.load().predict(frames)`` twice, in one run:
+every frame on its own, then with the temporal model. Jitter is the mean acceleration of the wrist-relative 3D
+joints, |x[t+1] - 2 x[t] + x[t-1]| (mm/frame^2), over runs of three consecutive frames in which the same hand is
+reported; a real hand moves smoothly, so less is better as long as the pose still follows the hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import diffuhand
+from diffuhand.io.video import read_video
+
+
+def tracks(frames: list) -> dict[str, np.ndarray]:
+    """Per side, (T, 21, 3) joints with NaN where that hand is absent."""
+    out = {}
+    for side in ("left", "right"):
+        a = np.full((len(frames), 21, 3), np.nan)
+        for i, hands in enumerate(frames):
+            for h in hands:
+                if h.handedness == side:
+                    a[i] = h.joints_3d
+        out[side] = a
+    return out
+
+
+def jitter(frames: list) -> tuple[float, int]:
+    acc = []
+    for a in tracks(frames).values():
+        d2 = a[2:] - 2 * a[1:-1] + a[:-2]
+        ok = np.isfinite(d2).all((1, 2))
+        acc.extend(np.linalg.norm(d2[ok], axis=-1).mean(1))
+    return (float(np.mean(acc)) if acc else float("nan")), len(acc)
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parent
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--video", type=Path,
+                    default=here.parents[1] / "shared/data/sign-language-pose/src/python/tests/data/test_video.mp4")
+    ap.add_argument("--out", type=Path, default=here / "results" / "video_jitter.json")
+    args = ap.parse_args()
+    frames = list(read_video(args.video))
+    rows = {}
+    for name, temporal in (("single frame", False), ("temporal", None)):
+        est = diffuhand.load(temporal=temporal)
+        t0 = time.perf_counter()
+        out = est.predict(frames)
+        sec = time.perf_counter() - t0
+        j, n = jitter(out)
+        hands = [h for f in out for h in f]
+        rows[name] = {"jitter_mm_per_frame2": j, "triples": n, "hands": len(hands),
+                      "bridged": sum(h.status == "bridged" for h in hands), "seconds": sec}  # fmt: skip
+    print(f"{args.video.name}: {len(frames)} frames")
+    print(f"{'output':14} {'jitter mm/f^2':>14} {'triples':>8} {'hands':>6} {'bridged':>8} {'s':>6}")
+    for name, r in rows.items():
+        print(f"{name:14} {r['jitter_mm_per_frame2']:14.2f} {r['triples']:8d} {r['hands']:6d} {r['bridged']:8d} {r['seconds']:6.1f}")
+    ratio = rows["temporal"]["jitter_mm_per_frame2"] / rows["single frame"]["jitter_mm_per_frame2"]
+    print(f"temporal / single frame jitter: x{ratio:.3f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"video": str(args.video), "frames": len(frames), "rows": rows, "ratio": ratio}, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
