@@ -51,7 +51,7 @@ def test_demo_runs_on_the_bundled_inputs(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.iterdir()}
     assert {"hand1.json", "hand1-overlay.png", "hand1-3d.png", "hand1-hand0.obj", "motion.jsonl", "motion.npz",
-            "motion-overlay.mp4"} <= names  # fmt: skip
+            "motion-overlay.mp4", "motion-3d.png"} <= names  # fmt: skip
     two = json.loads((tmp_path / "hand3.json").read_text())
     assert len(two["hands"]) == 2
     frames = [json.loads(x) for x in (tmp_path / "motion.jsonl").read_text().splitlines()]

@@ -104,6 +104,13 @@ def predict_video(path: Path, model, temporal, out: Path, name: str, render: boo
                  temporal=temporal is not None)  # fmt: skip
     if render:
         write_overlay_video(path, frames, out / f"{name}-overlay.mp4", info.fps, est.anchor_mm, bodies)
+        shown = [i for i, hands in enumerate(frames) if hands]
+        if shown:
+            from diffuhand.viz.overlay import plot_hands_3d
+
+            i = max(shown, key=lambda k: (len(frames[k]), -abs(k - t // 2)))  # most hands, nearest the middle
+            with atomic_path(out / f"{name}-3d.png") as tmp:
+                plot_hands_3d(frames[i], tmp, title=f"{path.name}, frame {i}")
     return jsonl, t, int(sum(bool(h) for h in frames))
 
 
