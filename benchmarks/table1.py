@@ -79,6 +79,24 @@ def ik_solver(pred_mm: np.ndarray, samples) -> np.ndarray:
     return fit.joints.numpy() * sign
 
 
+def uncertainty_vs_error(pred_mm: np.ndarray, spread_mm: np.ndarray, samples) -> dict:
+    """Does the diffusion samples' spread say where the estimate is wrong? Rank correlation of the per-joint
+    spread with the per-joint error after similarity alignment, over all valid non-root joints."""
+    from scipy.stats import spearmanr
+
+    from diffuhand.eval.metrics import procrustes_align
+
+    gt = np.stack([s.joints_3d for s in samples])
+    valid = np.stack([s.valid for s in samples])
+    err = np.linalg.norm(procrustes_align(pred_mm, gt, valid) - gt, axis=-1)
+    m = valid.copy()
+    m[:, 0] = False
+    e, u = err[m], spread_mm[: len(err)][m]
+    hi, lo = u >= np.quantile(u, 0.75), u <= np.quantile(u, 0.25)
+    return {"spearman_rho": float(spearmanr(u, e).statistic), "error_top_quarter_mm": float(e[hi].mean()),
+            "error_bottom_quarter_mm": float(e[lo].mean())}  # fmt: skip
+
+
 def score(pred: np.ndarray, truth, name: str) -> dict:
     res = evaluate_samples(pred, truth, name)
     return {k: round(res[k].mean_mm, 2) for k in MEASURES if k in res}
@@ -104,6 +122,7 @@ def main() -> None:
         lab = open_dataset(ds.name, args.synth if k == "synth-test" else args.realworld, "test" if k == "synth-test" else None, load_images=False)
         truth[k] = [lab[i] for i in range(limits[k])]
     rows: list[dict] = []
+    uncertainty: dict[str, dict] = {}
 
     def add(row: str, model: str, set_name: str, pred: np.ndarray, seconds: float | None, truth_rows=None, **extra):
         t = truth_rows if truth_rows is not None else truth[set_name]
@@ -141,6 +160,7 @@ def main() -> None:
             t0 = time.perf_counter()
             p = predict_dataset(model, ds, limit=limits[k])
             add("keypoints D* (annotated 2D)", str(args.keypoints), k, p["final"], time.perf_counter() - t0)
+            uncertainty[k] = uncertainty_vs_error(p["diffusion"], p["uncertainty_mm"], truth[k])
             add("keypoints D + solver (annotated 2D)", str(args.keypoints), k, ik_solver(p["diffusion"], truth[k]), None)
         sub = sets["realworld"].subset(found)
         p = predict_dataset(model, sub, keypoints_2d=det["keypoints_2d"][found])
@@ -150,6 +170,10 @@ def main() -> None:
         add("keypoints D + solver (MediaPipe 2D)", str(args.keypoints), "realworld", ik_solver(p["diffusion"], found_truth),
             None, truth_rows=found_truth)  # fmt: skip
 
+    for k, u in uncertainty.items():
+        print(f"keypoint model, {k}: Spearman rho between the samples' per-joint spread and the per-joint error "
+              f"(PA-aligned) {u['spearman_rho']:.3f}; error where the spread is in its top / bottom quarter "
+              f"{u['error_top_quarter_mm']:.2f} / {u['error_bottom_quarter_mm']:.2f} mm")  # fmt: skip
     training = {str(r): training_record(r) for r in (args.baseline, args.diffusion, args.keypoints) if r}
     print(f"\n{'row':34} {'set':11} {'hands':>5} {'RHD-prot':>8} {'wrist-LS':>8} {'PA':>6}  train (steps x batch, min, img/s)")
     for r in rows:
@@ -157,7 +181,7 @@ def main() -> None:
         tr_s = f"{tr['steps']} x {tr['batch']}, {tr['train_minutes']:.0f} min, {tr['images_per_s']:.1f}/s" if tr else "-"
         print(f"{r['row']:34} {r['set']:11} {r['hands']:5d} {r['spurr']:8.2f} {r['wrist_scaled']:8.2f} {r['pa_mpjpe']:6.2f}  {tr_s}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows, "training": training, "torch_threads": torch.get_num_threads(),
+    args.out.write_text(json.dumps({"rows": rows, "training": training, "uncertainty": uncertainty, "torch_threads": torch.get_num_threads(),
                                     "synth_limit": limits["synth-test"]}, indent=1) + "\n")  # fmt: skip
     print(f"wrote {args.out}")
 
