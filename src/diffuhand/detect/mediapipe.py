@@ -8,12 +8,32 @@ ordinary photos so that ``handedness`` is the hand's own.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from diffuhand.data.crops import square_box
 from diffuhand.errors import DiffuhandError
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """MediaPipe's C++ start-up logs (TFLite delegate, absl warnings) go straight to file descriptor 2 and no
+    setting silences them; hide them while its graphs start (Python exceptions still propagate)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (embedded interpreters): nothing to hide
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def mediapipe_available() -> bool:
@@ -64,10 +84,12 @@ class MediaPipeHands:
 
         self.mirrored = mirrored
         self.margin = margin
-        self._hands = mp.solutions.hands.Hands(static_image_mode=not video, max_num_hands=max_hands,
-                                               model_complexity=model_complexity,
-                                               min_detection_confidence=min_confidence,
-                                               min_tracking_confidence=min_confidence)  # fmt: skip
+        self._started = False
+        with _quiet_native_stderr():
+            self._hands = mp.solutions.hands.Hands(static_image_mode=not video, max_num_hands=max_hands,
+                                                   model_complexity=model_complexity,
+                                                   min_detection_confidence=min_confidence,
+                                                   min_tracking_confidence=min_confidence)  # fmt: skip
 
     def __call__(self, image: np.ndarray) -> list[HandDetection]:
         """(H, W, 3) uint8 RGB -> the hands found, most confident first."""
@@ -75,7 +97,12 @@ class MediaPipeHands:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise DiffuhandError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
         h, w = image.shape[:2]
-        res = self._hands.process(np.ascontiguousarray(image))
+        if self._started:
+            res = self._hands.process(np.ascontiguousarray(image))
+        else:  # the first call starts the graph, which logs
+            with _quiet_native_stderr():
+                res = self._hands.process(np.ascontiguousarray(image))
+            self._started = True
         if not res.multi_hand_landmarks:
             return []
         out = []
@@ -123,14 +150,21 @@ class MediaPipeBody:
             raise DiffuhandError("MediaPipe with bundled models is not installed: pip install 'mediapipe<=0.10.21'")
         import mediapipe as mp
 
-        self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
-                                            min_detection_confidence=min_confidence)  # fmt: skip
+        with _quiet_native_stderr():
+            self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
+                                                min_detection_confidence=min_confidence)  # fmt: skip
+        self._started = False
         self.names = tuple(lm.name.lower() for lm in mp.solutions.pose.PoseLandmark)
         self.connections = tuple(sorted(tuple(c) for c in mp.solutions.pose.POSE_CONNECTIONS))
 
     def __call__(self, image: np.ndarray) -> BodyDetection | None:
         h, w = image.shape[:2]
-        res = self._pose.process(np.ascontiguousarray(image))
+        if self._started:
+            res = self._pose.process(np.ascontiguousarray(image))
+        else:
+            with _quiet_native_stderr():
+                res = self._pose.process(np.ascontiguousarray(image))
+            self._started = True
         if res.pose_landmarks is None:
             return None
         lms = res.pose_landmarks.landmark
