@@ -110,6 +110,15 @@ def warmup_cosine(opt: torch.optim.Optimizer, warmup: int, steps: int, step: int
         last_epoch=step - 1)  # fmt: skip
 
 
+def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, opt, sched, grad_clip: float) -> None:
+    """Backward, clip the gradient norm, step the optimiser and the schedule."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    sched.step()
+
+
 def append_log(path: Path, row: dict) -> None:
     """Append one row to a CSV log, writing the header first when the file is new."""
     new = not path.exists()
@@ -218,11 +227,7 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
     while step < total:
         b = {k: v.to(device) for k, v in next(it).items()}
         ls = net(b, step)
-        opt.zero_grad(set_to_none=True)
-        ls["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim["grad_clip"])
-        opt.step()
-        sched.step()
+        optimizer_step(ls["total"], model, opt, sched, cfg.optim["grad_clip"])
         step += 1
         seen += batch * world
         bar.update(1)

@@ -156,7 +156,7 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
 def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True) -> Path:
     """Train the temporal model of ``cfg`` (model.kind == "temporal"); resumable, seeded, CSV-logged."""
     from diffuhand.io.files import atomic_write_text
-    from diffuhand.train.loop import _seed_all, append_log, load_state, save_state, warmup_cosine
+    from diffuhand.train.loop import _seed_all, append_log, load_state, optimizer_step, save_state, warmup_cosine
 
     out = Path(cfg.train["out"])
     out.mkdir(parents=True, exist_ok=True)
@@ -187,11 +187,7 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
         rows = torch.from_numpy(win[torch.randint(0, len(win), (batch,), generator=g).numpy()])
         mask = random_frame_mask(batch, tcfg.window, tcfg.max_mask, g)
         ls = temporal_losses(model, pred[rows], truth[rows], mask, cfg.loss)
-        opt.zero_grad(set_to_none=True)
-        ls["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim["grad_clip"])
-        opt.step()
-        sched.step()
+        optimizer_step(ls["total"], model, opt, sched, cfg.optim["grad_clip"])
         step += 1
         seen += batch
         bar.update(1)
