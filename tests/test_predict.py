@@ -67,7 +67,9 @@ def test_left_hand_output_is_the_mirror_of_its_flipped_photo(tmp_path, checkpoin
     assert a["handedness"] == "left" and b["handedness"] == "right"
     ja, jb = np.array(a["joints_3d"]), np.array(b["joints_3d"])
     scale = np.abs(ja).mean()
-    assert np.abs(ja * [-1, 1, 1] - jb).mean() < (0.01 if checkpoint.name == "image" else 0.15) * scale
+    # the keypoint model sees MediaPipe's 2D on each photo, which is not exactly mirrored; random weights amplify
+    # that, so only a loose bound here (the exact check is test_keypoint_flip_is_exact below)
+    assert np.abs(ja * [-1, 1, 1] - jb).mean() < (0.01 if checkpoint.name == "image" else 0.4) * scale
     assert np.abs(ja - jb)[:, 0].mean() > 0.2 * scale  # not trivially equal: the hand has x extent
 
 
@@ -197,3 +199,30 @@ def test_foreign_weights_are_refused_in_one_line(tmp_path, capsys):
     assert main(["predict", str(src), "--model", str(tmp_path / "w"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "diffuhand: error:" in err and not (tmp_path / "o").exists()
+
+
+def test_keypoint_flip_is_exact(checkpoint):
+    """A left hand's keypoints, and the same keypoints mirrored as a right hand, give x-mirrored 3D."""
+    from diffuhand.data import open_dataset
+    from diffuhand.detect.mediapipe import HandDetection
+    from diffuhand.models.estimator import load_model
+    from diffuhand.pipeline import Estimator
+
+    if checkpoint.name != "keypoints":
+        pytest.skip("the image model's flip is checked on mirrored photos above")
+    s = open_dataset("ge-realworld", shared("ge2019-realworld-dev"))[3]
+    w = s.image.shape[1]
+
+    class Stub:
+        def __init__(self, uv, side):
+            self.det = HandDetection(uv, np.zeros((21, 3)), side, 1.0, np.array([0.0, 0.0, float(w)]))
+
+        def __call__(self, image):
+            return [self.det]
+
+    mirrored = s.joints_2d * [-1, 1] + [w, 0]
+    for ik in ("solver", "mlp"):
+        a = Estimator(load_model(checkpoint), detector=Stub(s.joints_2d, "left"), ik=ik).predict(s.image)[0]
+        b = Estimator(load_model(checkpoint), detector=Stub(mirrored, "right"), ik=ik).predict(s.image[:, ::-1].copy())[0]
+        assert a.handedness == "left" and b.handedness == "right"
+        assert np.allclose(a.joints_3d * [-1, 1, 1], b.joints_3d, atol=1e-3)
