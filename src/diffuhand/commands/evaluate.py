@@ -43,7 +43,8 @@ def _evaluate_model(args: argparse.Namespace) -> int:
     n = len(ds) if args.limit is None else min(args.limit, len(ds))
     keypoints, extra = None, {"keypoints": args.keypoints}
     if args.keypoints == "mediapipe":
-        ds, keypoints, extra["found"] = _detected(ds, n)
+        ds, det, extra["found"] = _detected(ds, n)
+        keypoints = det["keypoints_2d"]
         n = len(ds)
     sampler = None
     if args.sampler:
@@ -60,30 +61,28 @@ def _evaluate_model(args: argparse.Namespace) -> int:
 
 
 def _detected(ds, n: int):
-    """MediaPipe on the first ``n`` samples -> (the samples where it found the hand, their 2D keypoints, counts)."""
+    """MediaPipe on the first ``n`` samples -> (the samples where it found the hand, their detections (2D
+    keypoints, world landmarks at the true wrist), counts)."""
     from diffuhand.eval.run_model import detect_dataset
 
     det = detect_dataset(ds, limit=n)
     found = np.flatnonzero(det["found"])
     print(f"MediaPipe found {len(found)}/{n} hands; the measures below are over those")
-    return ds.subset(found), det["keypoints_2d"][found], {"found": len(found), "of": n}
+    return ds.subset(found), {k: v[found] for k, v in det.items()}, {"found": len(found), "of": n}
 
 
 def _evaluate_mediapipe(args: argparse.Namespace) -> int:
     """MediaPipe's own 3D (world landmarks), placed at the true wrist: the scale- and rotation-free measures are
     the fair ones for it (wrist-aligned least-squares scale, PA-MPJPE)."""
     from diffuhand.eval.protocols import evaluate_samples
-    from diffuhand.eval.run_model import detect_dataset
 
     ds = open_dataset(args.dataset, args.root, args.split)
     n = len(ds) if args.limit is None else min(args.limit, len(ds))
-    det = detect_dataset(ds, limit=n)
-    found = np.flatnonzero(det["found"])
-    print(f"MediaPipe found {len(found)}/{n} hands; the measures below are over those")
+    ds, det, counts = _detected(ds, n)
     ds.load_images = False
-    truth = [ds[int(i)] for i in found]
-    results = {"mediapipe": evaluate_samples(det["world_mm"][found], truth, ds.name)}
-    return _report(args, results, len(found), extra={"found": len(found), "of": n})
+    truth = [ds[i] for i in range(len(ds))]
+    results = {"mediapipe": evaluate_samples(det["world_mm"], truth, ds.name)}
+    return _report(args, results, len(truth), extra=counts)
 
 
 def _report(args, results_by_output: dict, n: int, extra: dict | None = None) -> int:

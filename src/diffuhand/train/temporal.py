@@ -124,14 +124,9 @@ def temporal_losses(model: TemporalTransformer, pred: torch.Tensor, truth: torch
     return losses
 
 
-def load_source(path):
-    from diffuhand.models.estimator import load_model
-
-    return load_model(path)
-
-
 def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dict[str, np.ndarray]:
     """The cached per-frame predictions of ``cfg.data[split_key]`` (a list of data-set specs)."""
+    from diffuhand.models.estimator import load_model
     from diffuhand.train.data import build_datasets
 
     out = Path(cfg.train["out"])
@@ -142,7 +137,7 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
 
         def make(spec=spec, k=k):
             nonlocal source
-            source = source or load_source(cfg.train["source"])
+            source = source or load_model(cfg.train["source"])
             (ds,) = build_datasets([spec], load_images=source.backbone is not None)
             passes = int(cfg.train.get("passes", 1)) if split_key == "train" else 1
             return per_frame_predictions(source, ds, passes, int(cfg.train["seed"]) + 1000 * k + (split_key != "train"), progress)
@@ -235,21 +230,3 @@ def sequence_measures(pred: np.ndarray, truth: np.ndarray, anchor_mm: np.ndarray
     res["accel_error_mm"] = float(np.concatenate(acc).mean())
     res["velocity_error_mm"] = float(np.concatenate(vel).mean())
     return res
-
-
-def evaluate_temporal(model: TemporalTransformer, data: dict[str, np.ndarray]) -> dict[str, dict]:
-    """Single frame (diffusion output; and the source's final output) against temporal, on held-out sequences."""
-    smoothed = np.empty_like(data["pred"])
-    for s in np.unique(data["sequence"]):
-        r = np.flatnonzero(data["sequence"] == s)
-        smoothed[r] = smooth_sequence_rows(model, data["pred"][r])
-    args = (data["truth"], data["anchor_mm"], data["sequence"])
-    return {"single frame (diffusion)": sequence_measures(data["pred"], *args),
-            "single frame (final)": sequence_measures(data["final"], *args),
-            "temporal": sequence_measures(smoothed, *args), "_temporal_joints": smoothed}  # fmt: skip
-
-
-def smooth_sequence_rows(model: TemporalTransformer, pred: np.ndarray) -> np.ndarray:
-    from diffuhand.models.temporal import smooth_sequence
-
-    return smooth_sequence(model, pred)["joints"]
