@@ -27,6 +27,19 @@ DEFAULT_ANCHOR_MM = 88.0
 _MIRROR = np.array([-1.0, 1.0, 1.0])
 
 
+def to_camera_mm(joints: np.ndarray, side: str, anchor_mm: float) -> np.ndarray:
+    """Model joints (21, 3) (right hand, anchor lengths) -> mm, wrist at the origin, mirrored back for a left hand."""
+    j = np.asarray(joints, dtype=np.float64) * anchor_mm
+    j = j - j[0]
+    return j * _MIRROR if side == "left" else j
+
+
+def mirror_mesh(vertices: np.ndarray, faces: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """A right-hand mesh as the given side: a left hand mirrored, its triangles' winding reversed so that normals
+    still point out."""
+    return (vertices * _MIRROR, faces[:, ::-1]) if side == "left" else (vertices, faces)
+
+
 @dataclass
 class HandResult:
     handedness: str
@@ -92,7 +105,8 @@ class Estimator:
         return self.predict_image(image_or_frames, crop, hand)
 
     def predict_frames(self, frames) -> list[list[HandResult]]:
-        """Frames of one video, in order -> per frame its hands (MediaPipe's tracker, then the temporal model)."""
+        """Frames of one video, in order (any iterable, read as it goes) -> per frame its hands (MediaPipe's
+        tracker, then the temporal model)."""
         from diffuhand.detect import MediaPipeHands
 
         with MediaPipeHands(max_hands=2, video=True) as tracker:
@@ -152,10 +166,7 @@ class Estimator:
             res = {**res, **solve_ik(res.get("diffusion_joints", res["joints"]))}
         out = []
         for i, (side, score, box, uv) in enumerate(hands):
-            j = res["joints"][i].double().numpy() * self.anchor_mm
-            j = j - j[0]
-            if side == "left":
-                j = j * _MIRROR
+            j = to_camera_mm(res["joints"][i].double().numpy(), side, self.anchor_mm)
             angles = res["angles"][i].numpy() if "angles" in res else np.full(41, np.nan)
             ratios = res["ratios"][i].numpy() if "ratios" in res else np.full(20, np.nan)
             j2 = uv if uv is not None else np.full((21, 2), np.nan)
@@ -184,18 +195,15 @@ def solve_ik(joints: torch.Tensor) -> dict:
 def posed_mesh(result: HandResult, anchor_mm: float = DEFAULT_ANCHOR_MM, mesh=None) -> tuple[np.ndarray, np.ndarray]:
     """The MIT-licensed rigged hand skinned to a result's angles and ratios (the renderer's skinning).
 
-    Returns vertices (V, 3) mm in the camera frame relative to the wrist, and triangles (F, 3); a left hand is
-    the right-hand mesh mirrored (with its triangles' winding reversed so that normals still point out)."""
+    Returns vertices (V, 3) mm in the camera frame relative to the wrist, and triangles (F, 3) (a left hand:
+    :func:`mirror_mesh`)."""
     from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
 
     if result.root_rotation is None or not np.isfinite(result.angles).all():
         raise DiffuhandError("this model gives no angles (a diffusion model without its IK MLP): no mesh")
     mesh = mesh or default_hand_mesh()
     v, _ = pose_mesh(mesh, result.angles, result.bone_ratios, anchor_mm, result.root_rotation, np.zeros(3))
-    faces = np.asarray(mesh.faces)
-    if result.handedness == "left":
-        v, faces = v * _MIRROR, faces[:, ::-1]
-    return v, faces
+    return mirror_mesh(v, np.asarray(mesh.faces), result.handedness)
 
 
 def smooth_tracks(frames: list[list[HandResult]], temporal, anchor_mm: float = DEFAULT_ANCHOR_MM) -> list[list[HandResult]]:
@@ -220,10 +228,7 @@ def smooth_tracks(frames: list[list[HandResult]], temporal, anchor_mm: float = D
             continue
         res = smooth_sequence(temporal, joints, found)
         for i in np.flatnonzero(res["status"] != "missing"):
-            j = res["joints"][i].astype(np.float64) * anchor_mm
-            j = j - j[0]
-            if side == "left":
-                j = j * _MIRROR
+            j = to_camera_mm(res["joints"][i], side, anchor_mm)
             src = by_frame.get(int(i))
             if src is not None:
                 h = HandResult(side, src.score, src.box, src.joints_2d, j, res["angles"][i], res["ratios"][i],

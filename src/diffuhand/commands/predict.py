@@ -61,29 +61,31 @@ def write_overlay_video(path: Path, frames: list, out_path: Path, fps: float, an
             c.mux(s.encode())
 
 
-def predict_video(path: Path, model, temporal, out: Path, name: str, render: bool = False,
+def predict_video(path: Path, estimator, out: Path, name: str, render: bool = False,
                   body: bool = False) -> tuple[Path, int, int]:  # fmt: skip
     """One video -> ``out/<name>.jsonl`` (a record per frame) and ``out/<name>.npz``; returns (jsonl, frames,
     frames with a hand). Written only once the whole video is done."""
     from tqdm import tqdm
 
-    from diffuhand.detect import MediaPipeBody, MediaPipeHands
+    from diffuhand.detect import MediaPipeBody
     from diffuhand.io.files import atomic_path
     from diffuhand.io.video import read_video, video_info
-    from diffuhand.pipeline import Estimator, smooth_tracks
+    from diffuhand.pipeline import Estimator
 
     info = video_info(path)
+    estimator = Estimator(estimator.model, temporal=estimator.temporal)  # each video from the same seed, alone
     bodies: list = []
-    with MediaPipeHands(max_hands=2, video=True) as detector:
-        est = Estimator(model, detector=detector)
-        pose = MediaPipeBody(video=True) if body else None
-        per_frame = []
+
+    def read(pose=None):  # the frames, with the body found in each on the way when asked
         for f in tqdm(read_video(path), total=info.frames or None, desc=path.name, unit="frame"):
-            per_frame.append(est.predict_image(f))
             bodies.append(pose(f) if pose is not None else None)
-        if pose is not None:
-            pose.close()
-    frames = smooth_tracks(per_frame, temporal, est.anchor_mm) if temporal is not None else per_frame
+            yield f
+
+    if body:
+        with MediaPipeBody(video=True) as pose:
+            frames = estimator.predict_frames(read(pose))
+    else:
+        frames = estimator.predict_frames(read())
     t = len(frames)
     sides = ("left", "right")
     joints = np.full((t, 2, 21, 3), np.nan)
@@ -101,9 +103,9 @@ def predict_video(path: Path, model, temporal, out: Path, name: str, render: boo
             fh.write(json.dumps(rec) + "\n")
     with atomic_path(out / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, joints_3d=joints, status=status, sides=np.array(sides), fps=info.fps,
-                 temporal=temporal is not None)  # fmt: skip
+                 temporal=estimator.temporal is not None)  # fmt: skip
     if render:
-        write_overlay_video(path, frames, out / f"{name}-overlay.mp4", info.fps, est.anchor_mm, bodies)
+        write_overlay_video(path, frames, out / f"{name}-overlay.mp4", info.fps, estimator.anchor_mm, bodies)
         shown = [i for i, hands in enumerate(frames) if hands]
         if shown:
             from diffuhand.viz.overlay import plot_hands_3d
@@ -118,30 +120,21 @@ def mano_mesh(poser, hand, anchor_mm: float):
     """MANO posed by a result (mirrored for a left hand), wrist at the origin: (vertices mm, faces)."""
     if hand.root_rotation is None or not np.isfinite(hand.angles).all():
         raise DiffuhandError("this model gives no angles (a diffusion model without its IK MLP): no MANO mesh")
+    from diffuhand.pipeline import mirror_mesh
+
     v, _ = poser.pose(hand.angles, hand.bone_ratios, anchor_mm, hand.root_rotation)
-    f = poser.mano.faces
-    return (v * [-1.0, 1.0, 1.0], f[:, ::-1]) if hand.handedness == "left" else (v, f)
+    return mirror_mesh(v, poser.mano.faces, hand.handedness)
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from diffuhand import shipped_weights
+    from diffuhand import load
     from diffuhand.io.export import write_mesh
-    from diffuhand.models.estimator import load_model
-    from diffuhand.pipeline import Estimator, posed_mesh
+    from diffuhand.pipeline import posed_mesh
 
-    model_path = args.model or shipped_weights("hand")
-    if model_path is None:
-        raise DiffuhandError("this install has no shipped model: pass --model with a checkpoint folder made by `diffuhand train`")
-    model = load_model(model_path)
-    temporal = None
-    temporal_path = None if getattr(args, "no_temporal", False) else (args.temporal or shipped_weights("temporal"))
-    if temporal_path is not None:
-        from diffuhand.train.temporal import load_temporal
-
-        temporal = load_temporal(temporal_path)
-    estimator = Estimator(model)
+    # the model (the shipped one by default) and the temporal model for videos (the shipped one, unless told)
+    estimator = load(args.model, temporal=False if args.no_temporal else args.temporal)
     body_detector = None
-    if getattr(args, "body", False):
+    if args.body:
         from diffuhand.detect import MediaPipeBody
 
         body_detector = MediaPipeBody()
@@ -161,8 +154,7 @@ def run_predict(args: argparse.Namespace) -> int:
         name = path.stem if n == 0 else f"{path.stem}-{n}"  # two inputs with one stem do not overwrite
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
-                jsonl, t, seen = predict_video(path, model, temporal, args.out, name, render=args.render,
-                                               body=getattr(args, "body", False))  # fmt: skip
+                jsonl, t, seen = predict_video(path, estimator, args.out, name, render=args.render, body=args.body)
                 stems[path.stem] = n + 1
                 print(f"{path}: {t} frames, hands in {seen} -> {jsonl}")
                 continue
@@ -197,9 +189,6 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-__all__ = ["expand_inputs", "run_predict"]
-
-
 def demo_inputs() -> list[Path]:
     """The inputs bundled with the package (made by scripts/make_demo_inputs.py with our renderer)."""
     from importlib import resources
@@ -215,3 +204,6 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"demo: outputs in {args.out}/ (<name>.json, <name>-overlay.png, <name>-3d.png, <name>-hand<i>.obj; "
           "motion.jsonl and motion.npz for the video)")
     return rc
+
+
+__all__ = ["expand_inputs", "run_demo", "run_predict"]
