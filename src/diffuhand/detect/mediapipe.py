@@ -66,7 +66,40 @@ class HandDetection:
     box: np.ndarray
 
 
-class MediaPipeHands:
+class _Graph:
+    """One MediaPipe solution graph: made and first run with its native logs hidden, closed with the object."""
+
+    def __init__(self, make):
+        if not mediapipe_available():
+            raise DiffuhandError("MediaPipe with bundled models is not installed: pip install 'mediapipe<=0.10.21'")
+        import mediapipe as mp
+
+        with _quiet_native_stderr():
+            self._graph = make(mp.solutions)
+        self._started = False
+
+    def _process(self, image: np.ndarray):
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DiffuhandError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+        if self._started:
+            return self._graph.process(np.ascontiguousarray(image))
+        with _quiet_native_stderr():  # the first call starts the graph, which logs
+            res = self._graph.process(np.ascontiguousarray(image))
+        self._started = True
+        return res
+
+    def close(self) -> None:
+        self._graph.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class MediaPipeHands(_Graph):
     """Detect up to ``max_hands`` hands per RGB image.
 
     Args:
@@ -78,31 +111,16 @@ class MediaPipeHands:
 
     def __init__(self, max_hands: int = 2, video: bool = False, mirrored: bool = False, model_complexity: int = 1,
                  min_confidence: float = 0.5, margin: float = 1.5):  # fmt: skip
-        if not mediapipe_available():
-            raise DiffuhandError("MediaPipe with bundled hand models is not installed: pip install 'mediapipe<=0.10.21'")
-        import mediapipe as mp
-
         self.mirrored = mirrored
         self.margin = margin
-        self._started = False
-        with _quiet_native_stderr():
-            self._hands = mp.solutions.hands.Hands(static_image_mode=not video, max_num_hands=max_hands,
-                                                   model_complexity=model_complexity,
-                                                   min_detection_confidence=min_confidence,
-                                                   min_tracking_confidence=min_confidence)  # fmt: skip
+        super().__init__(lambda solutions: solutions.hands.Hands(
+            static_image_mode=not video, max_num_hands=max_hands, model_complexity=model_complexity,
+            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence))  # fmt: skip
 
     def __call__(self, image: np.ndarray) -> list[HandDetection]:
         """(H, W, 3) uint8 RGB -> the hands found, most confident first."""
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise DiffuhandError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
-        h, w = image.shape[:2]
-        if self._started:
-            res = self._hands.process(np.ascontiguousarray(image))
-        else:  # the first call starts the graph, which logs
-            with _quiet_native_stderr():
-                res = self._hands.process(np.ascontiguousarray(image))
-            self._started = True
+        res = self._process(image)  # checks the array first
+        h, w = np.shape(image)[:2]
         if not res.multi_hand_landmarks:
             return []
         out = []
@@ -114,15 +132,6 @@ class MediaPipeHands:
                 label = "left" if label == "right" else "right"
             out.append(HandDetection(uv, xyz, label, float(hd.classification[0].score), square_box(uv, margin=self.margin)))
         return sorted(out, key=lambda d: -d.score)
-
-    def close(self) -> None:
-        self._hands.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 @dataclass
@@ -142,40 +151,23 @@ class BodyDetection:
                 "names": list(self.names), "connections": [list(c) for c in self.connections]}  # fmt: skip
 
 
-class MediaPipeBody:
+class MediaPipeBody(_Graph):
     """MediaPipe Pose (full model, bundled with 0.10.21): one body per image, or None."""
 
     def __init__(self, video: bool = False, min_confidence: float = 0.5):
-        if not mediapipe_available():
-            raise DiffuhandError("MediaPipe with bundled models is not installed: pip install 'mediapipe<=0.10.21'")
+        super().__init__(lambda solutions: solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
+                                                               min_detection_confidence=min_confidence))  # fmt: skip
         import mediapipe as mp
 
-        with _quiet_native_stderr():
-            self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
-                                                min_detection_confidence=min_confidence)  # fmt: skip
-        self._started = False
         self.names = tuple(lm.name.lower() for lm in mp.solutions.pose.PoseLandmark)
         self.connections = tuple(sorted(tuple(c) for c in mp.solutions.pose.POSE_CONNECTIONS))
 
     def __call__(self, image: np.ndarray) -> BodyDetection | None:
-        h, w = image.shape[:2]
-        if self._started:
-            res = self._pose.process(np.ascontiguousarray(image))
-        else:
-            with _quiet_native_stderr():
-                res = self._pose.process(np.ascontiguousarray(image))
-            self._started = True
+        """(H, W, 3) uint8 RGB -> the body's landmarks, or None."""
+        res = self._process(image)  # checks the array first
+        h, w = np.shape(image)[:2]
         if res.pose_landmarks is None:
             return None
         lms = res.pose_landmarks.landmark
         uv = np.array([[p.x * w, p.y * h] for p in lms], dtype=np.float64)
         return BodyDetection(uv, np.array([p.visibility for p in lms]), self.names, self.connections)
-
-    def close(self) -> None:
-        self._pose.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
