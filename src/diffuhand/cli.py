@@ -32,28 +32,15 @@ def _add_fit_inputs(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--cache", type=Path, help="folder for per-file fits, so a rerun resumes (default: OUT.cache)")
 
 
-def _cmd_ik(args: argparse.Namespace) -> int:
-    from diffuhand.commands.ik import run_ik
+def _lazy(module: str, name: str):
+    """The command ``module.name(args)``, imported only when it runs (so ``--help`` stays fast)."""
 
-    return run_ik(args)
+    def run(args: argparse.Namespace) -> int:
+        import importlib
 
+        return getattr(importlib.import_module(module), name)(args)
 
-def _cmd_limits(args: argparse.Namespace) -> int:
-    from diffuhand.commands.limits import run_limits
-
-    return run_limits(args)
-
-
-def _cmd_prior(args: argparse.Namespace) -> int:
-    from diffuhand.commands.prior import run_prior
-
-    return run_prior(args)
-
-
-def _cmd_synth(args: argparse.Namespace) -> int:
-    from diffuhand.commands.synth import run_synth
-
-    return run_synth(args)
+    return run
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -73,24 +60,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
-    from diffuhand.commands.predict import run_predict
-
-    return run_predict(args)
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from diffuhand.commands.predict import run_demo
-
-    return run_demo(args)
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from diffuhand.commands.evaluate import run_evaluate
-
-    return run_evaluate(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffuhand", description="3D hand pose with a kinematically constrained hand model.")
     parser.add_argument("--version", action="version", version=f"diffuhand {__version__}")
@@ -105,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="handedness of the joints: left hands are mirrored before the fit (auto: whichever fits better)")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
     p.add_argument("--plot-max", type=int, default=8, help="poses drawn in the PNG (default 8; 0: no PNG)")
-    p.set_defaults(func=_cmd_ik)
+    p.set_defaults(func=_lazy("diffuhand.commands.ik", "run_ik"))
 
     p = sub.add_parser("limits", help="derive angle limits and bone-ratio ranges from a data set of 3D joints",
                        description="Fit the hand model to every pose in DATA (files or folders) inside wide "
@@ -113,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_inputs(p, "the limits JSON to write")
     p.add_argument("--percentiles", type=float, nargs=2, default=(0.5, 99.5), metavar=("LOW", "HIGH"))
     p.add_argument("--margin", type=float, default=0.1, help="widen each range by this fraction of its width")
-    p.set_defaults(func=_cmd_limits)
+    p.set_defaults(func=_lazy("diffuhand.commands.limits", "run_limits"))
 
     p = sub.add_parser("prior", help="fit the renderer's pose prior (a Gaussian mixture over angles) to real joints",
                        description="Fit the hand model (inside the shipped limits) to every pose in DATA and fit a "
@@ -121,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_inputs(p, "the prior JSON to write")
     p.add_argument("--components", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_cmd_prior)
+    p.set_defaults(func=_lazy("diffuhand.commands.prior", "run_prior"))
 
     p = sub.add_parser("synth", help="render a synthetic data set of the rigged hand in the model's poses",
                        description="Render COUNT images of the MIT hand mesh posed from the pose prior (random skin, "
@@ -137,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backgrounds", type=Path, help="folder of background images (default: procedural textures)")
     p.add_argument("--p-two-hands", type=float, default=0.2)
     p.add_argument("--p-occluder", type=float, default=0.25)
-    p.set_defaults(func=_cmd_synth)
+    p.set_defaults(func=_lazy("diffuhand.commands.synth", "run_synth"))
 
     p = sub.add_parser("train", help="train a model from a configuration file (configs/*.yaml)",
                        description="Train the model a configuration names. Resumes from OUT/last if it exists; "
@@ -169,14 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "JSON as `body` and drawn on the overlays, as in the paper's figure 5")  # fmt: skip
     p.add_argument("--render", action="store_true", help="also write DIR/<stem>-overlay.png (mesh and 2D skeleton "
                    "on the photo) and DIR/<stem>-3d.png (a 3D view)")  # fmt: skip
-    p.set_defaults(func=_cmd_predict)
+    p.set_defaults(func=_lazy("diffuhand.commands.predict", "run_predict"))
 
     p = sub.add_parser("demo", help="the whole path on bundled inputs: JSON, meshes, overlays and a 3D view",
                        description="Run `diffuhand predict --render --mesh obj` with the shipped model on the "
                        "inputs bundled with the package (rendered by this project: three photos-like images, one "
                        "with two hands, and a short video).")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
-    p.set_defaults(func=_cmd_demo)
+    p.set_defaults(func=_lazy("diffuhand.commands.predict", "run_demo"))
 
     p = sub.add_parser("evaluate", help="score 3D predictions on a data set with its published protocol",
                        description="Score predictions (N,21,3), one per hand of the data set in its order, camera "
@@ -199,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keypoints", choices=("truth", "mediapipe"), default="truth",
                    help="a model checkpoint: 2D joints that place the crop and condition a keypoint model: the "
                    "annotated ones (default) or MediaPipe's on each image (hands it misses are left out, and counted)")  # fmt: skip
-    p.set_defaults(func=_cmd_evaluate)
+    p.set_defaults(func=_lazy("diffuhand.commands.evaluate", "run_evaluate"))
     return parser
 
 
