@@ -8,7 +8,7 @@ def test_translation_recovered_from_a_projection():
     from diffuhand.kinematics.fk import forward_kinematics
     from diffuhand.kinematics.limits import load_limits
 
-    names, angles, ratios = named_poses(load_limits())
+    _, angles, ratios = named_poses(load_limits())
     joints = forward_kinematics(angles, ratios, 88.0).numpy()
     K = assumed_intrinsics(640, 480)
     for j, t in zip(joints[:4], ([30.0, -20.0, 450.0], [-80.0, 10.0, 300.0], [0.0, 0.0, 900.0], [5.0, 60.0, 250.0])):
