@@ -22,6 +22,7 @@ def test_shipped_model_on_real_photos():
 
     est = diffuhand.load(temporal=False)
     assert isinstance(est, Estimator) and est.temporal is None
+    assert est.backend == "onnx"  # the shipped unet.onnx loads and was exported from the shipped weights
     ds = open_dataset("ge-realworld", shared("ge2019-realworld-dev"))
     pred, gt = [], []
     for i in range(0, 100, 10):

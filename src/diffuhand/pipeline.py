@@ -74,12 +74,27 @@ class Estimator:
         ik: for diffusion models, how the sample mean becomes angles within the limits: "solver" (our
             Levenberg-Marquardt fit, :func:`~diffuhand.kinematics.fit_ik`; measured better on real photos, see the
             README) or "mlp" (the paper's IK MLP, section 2.5; needs a diffusion_ik model).
+        backend: the diffusion U-Net in "torch", "onnx" (ONNX Runtime: equal outputs, 2-4x faster for the few
+            hands of a photo, see :mod:`diffuhand.models.onnx`), or "auto": ONNX Runtime where the checkpoint has
+            its ``unet.onnx`` (the shipped one does) and onnxruntime is installed, else torch.
     """
 
     def __init__(self, model, detector=None, anchor_mm: float = DEFAULT_ANCHOR_MM, seed: int = 0, ik: str = "solver",
-                 temporal=None):  # fmt: skip
+                 temporal=None, backend: str = "auto"):  # fmt: skip
         if ik not in ("solver", "mlp"):
             raise ValueError(f"ik must be 'solver' or 'mlp', got {ik!r}")
+        if backend not in ("auto", "torch", "onnx"):
+            raise ValueError(f"backend must be 'auto', 'torch' or 'onnx', got {backend!r}")
+        self.backend = "torch"
+        if model.diffusion is not None and backend != "torch":
+            onnx_file = getattr(model, "onnx_file", None)
+            try:
+                if backend == "onnx" or onnx_file is not None:
+                    model.diffusion.use_backend("onnx", onnx_file)
+                    self.backend = "onnx"
+            except DiffuhandError:
+                if backend == "onnx":
+                    raise
         self.model = model.eval()
         self.temporal = temporal
         self.detector = detector
@@ -117,7 +132,7 @@ class Estimator:
                 self.detector = own
         return smooth_tracks(per_frame, self.temporal, self.anchor_mm) if self.temporal is not None else per_frame
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_image(self, image: np.ndarray, crop: bool = False, hand: str = "right") -> list[HandResult]:
         """(H, W, 3) uint8 RGB photo -> one result per hand found (see :meth:`predict`)."""
         image = np.asarray(image)
@@ -177,15 +192,16 @@ class Estimator:
         return out
 
 
-def solve_ik(joints: torch.Tensor) -> dict:
+def solve_ik(joints: torch.Tensor, tol: float = 1e-3) -> dict:
     """Diffusion joints (B, 21, 3) (right hand, anchor lengths) -> the closest pose of the hand model within the
     limits: ``joints`` (anchor length 1, wrist at 0), ``angles``, ``ratios``, ``root_rotation``,
-    ``diffusion_joints``."""
+    ``diffusion_joints``. ``tol``: the solver's relative-gain stop (1e-3 moves the joints 0.009 mm on average
+    from a fit run to 1e-5 on 300 synthetic test hands; one hand 19.2 -> 15.9 ms, benchmarks/bench_speed.py)."""
     from diffuhand.kinematics import fit_ik
 
     # no second start: a network's joints are never exactly a model pose, so every one would be solved twice;
     # measured on the real-world set: same PA-MPJPE (12.57 mm), 127 -> 98 ms per hand at batch 1
-    fit = fit_ik(joints.double(), retry=float("inf"))
+    fit = fit_ik(joints.double(), retry=float("inf"), tol=tol)
     scale = fit.anchor_length[:, None, None]
     fitted = (fit.joints - fit.root_position[:, None]) / scale
     return {"joints": fitted.float(), "angles": fit.angles.float(), "ratios": fit.bone_ratios.float(),

@@ -75,6 +75,43 @@ def test_single_pose_and_units():
     assert float(metres.anchor_length) == pytest.approx(float(mm.anchor_length) / 1000.0, rel=1e-6)
 
 
+def test_joints_that_are_no_hand_give_a_finite_fit_of_bounded_size():
+    # a failed network output: joints on the corners of a box (seen from 1-step DDIM); unbounded, the best fit was
+    # a hand shrunk to a point (scale 0, then NaN downstream)
+    gen = torch.Generator().manual_seed(0)
+    corners = 3.0 * torch.sign(torch.randn(16, 21, 3, generator=gen, dtype=torch.float64))
+    res = fit_ik(corners, retry=float("inf"))
+    assert torch.isfinite(res.joints).all() and torch.isfinite(res.angles).all()
+    assert bool((res.anchor_length > 0.1).all()) and bool((res.anchor_length < 100).all())
+    assert LIMITS.contains(res.angles, res.bone_ratios)
+
+
+def test_twist_trials_in_one_batch_match_a_loop_over_trials():
+    # the initialisation tries all twist values in one batch; the reference tries them one after another and keeps,
+    # per finger, a trial only when it is strictly better (the first best on a tie)
+    from diffuhand.kinematics.ik import _initialise, _point_bones
+    from diffuhand.kinematics.skeleton import ANGLE_AXIS, ANGLE_NODE
+
+    prob = _Problem(LIMITS, torch.float64, torch.device("cpu"))
+    *_, joints = fk_poses(6, 11)
+    joints = joints + 2.0 * torch.randn(joints.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    rot0, pos, logs, batched, ratios = _initialise(joints, prob, n_twists=5)
+    twist = [i for i in prob.free_a.tolist() if ANGLE_AXIS[i] == 2]
+    finger_of = torch.tensor([max(ANGLE_NODE[i] - 1, 0) // 4 for i in range(41)])
+    best = best_err = None
+    for k in range(5):
+        a = prob.neutral_a.expand(6, 41).clone()
+        a[:, twist] = prob.amin[twist] + k / 4 * (prob.amax[twist] - prob.amin[twist])
+        a = _point_bones(joints, rot0, pos, logs.exp(), a, ratios, prob)
+        err = (forward_kinematics(a, ratios, logs.exp(), rot0, pos) - joints).norm(dim=-1)[:, 1:].reshape(6, 5, 4).sum(-1)
+        if best is None:
+            best, best_err = a, err
+            continue
+        take = (err < best_err)[:, finger_of] & (torch.arange(41) >= 3)
+        best, best_err = torch.where(take, a, best), torch.minimum(err, best_err)
+    torch.testing.assert_close(batched, best, rtol=0, atol=1e-12)
+
+
 def test_invalid_joints_are_ignored():
     angles, ratios, anchor, pos, joints = fk_poses(8, 3)
     corrupt = joints.clone()

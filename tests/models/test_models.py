@@ -48,8 +48,22 @@ def test_sampling_shapes_and_samples_in_one_batch(sampler):
     assert x.shape == (3, sampler.samples, 21, 3) and torch.isfinite(x).all()
 
 
-def test_diffusion_learns_a_conditional_distribution():
-    """Two conditions, two target poses: a few hundred steps of equation (5) make DDIM land near each."""
+def test_strided_ddpm_schedule_starts_at_pure_noise():
+    head = DiffusionHead(16, channels=(16, 32, 32))
+    for steps in (1, 2, 5, 10):
+        sched = head.scheduler(SamplerConfig("ddpm", steps))
+        sched.set_timesteps(steps)
+        t = sched.timesteps.tolist()
+        assert len(t) == steps and t[0] == 49 and t == sorted(t, reverse=True)
+    sched = head.scheduler(SamplerConfig("ddpm", 50))
+    sched.set_timesteps(50)
+    assert sched.timesteps.tolist() == list(range(49, -1, -1))  # all T steps: the paper's sampler
+
+
+@pytest.mark.parametrize("sampler", [SamplerConfig("ddim", 10, 4), SamplerConfig("ddpm", 5, 4)])
+def test_diffusion_learns_a_conditional_distribution(sampler):
+    """Two conditions, two target poses: a few hundred steps of equation (5) make DDIM, and ancestral DDPM on 5 of
+    the 50 steps, land near each."""
     torch.manual_seed(0)
     head = DiffusionHead(8, channels=(16, 32, 32))
     targets = torch.randn(2, 21, 3) * 0.5
@@ -61,7 +75,7 @@ def test_diffusion_learns_a_conditional_distribution():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    x = head.sample(conds, SamplerConfig("ddim", 10, 4)).mean(1)
+    x = head.sample(conds, sampler, torch.Generator().manual_seed(0)).mean(1)
     err = (x - targets).norm(dim=-1).mean(-1)
     spread = (targets[0] - targets[1]).norm(dim=-1).mean()
     assert float(err.max()) < 0.35 * float(spread)

@@ -46,12 +46,17 @@ def detect_dataset(dataset: HandDataset, limit: int | None = None, progress: boo
 @torch.no_grad()
 def predict_dataset(model: HandPoseModel, dataset: HandDataset, batch_size: int = 32, sampler: SamplerConfig | None = None,
                     limit: int | None = None, seed: int = 0, progress: bool = True,
-                    keypoints_2d: np.ndarray | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+                    keypoints_2d: np.ndarray | None = None, ik: str = "model") -> dict[str, np.ndarray]:  # fmt: skip
     """Predictions (N, 21, 3) mm in each sample's camera frame: ``final`` (the model's output), and for diffusion
     models ``diffusion`` (the sample mean before the IK MLP); plus ``uncertainty_mm`` (N, 21).
 
+    ``ik="solver"``: ``final`` is the diffusion mean through our IK solver, as :class:`~diffuhand.pipeline.Estimator`
+    does by default (``"model"``: the model's own output, the IK MLP's for a diffusion_ik model).
+
     ``keypoints_2d`` (N, 21, 2) image pixels (e.g. a detector's): used instead of the annotated 2D joints both to
     place the crop and as the keypoint condition, as in the real pipeline (no NaN rows: drop missed hands first)."""
+    if ik not in ("model", "solver"):
+        raise ValueError(f"ik must be 'model' or 'solver', got {ik!r}")
     n = len(dataset) if limit is None else min(limit, len(dataset))
     if keypoints_2d is not None and (len(keypoints_2d) < n or not np.isfinite(keypoints_2d[:n]).all()):
         raise ValueError("keypoints_2d needs one finite (21, 2) row per evaluated sample")
@@ -66,6 +71,10 @@ def predict_dataset(model: HandPoseModel, dataset: HandDataset, batch_size: int 
         images = torch.stack([to_tensor(c.image) for c in crops]) if model.backbone is not None else None
         kps = torch.tensor(np.stack([c.joints_2d for c in crops]), dtype=torch.float32) if model.keypoints is not None else None
         res = model.predict(images, kps, sampler, generator=gen)
+        if ik == "solver" and "samples" in res:
+            from diffuhand.pipeline import solve_ik
+
+            res = {**res, **solve_ik(res.get("diffusion_joints", res["joints"]))}
         anchor = np.array([np.linalg.norm(s.joints_3d[5] - s.joints_3d[0]) for s in samples])[:, None, None]
         wrist = np.stack([s.joints_3d[0] for s in samples])[:, None]
         flipped = [s.handedness == "left" for s in samples]

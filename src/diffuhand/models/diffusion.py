@@ -3,7 +3,7 @@ image features (or 2D keypoints), T = 50.
 
 Schedules and samplers are diffusers' (not rewritten): training adds noise by equation (3)
 (``scheduler.add_noise``) and regresses it (equation 5); sampling starts from pure noise and steps by
-equation (6) (``DDPMScheduler.step``) or, for few steps, DDIM. With T = 50 diffusers' default linear betas would
+equation (6) (``DDPMScheduler.step``, on all T steps or a strided few) or DDIM. With T = 50 diffusers' default linear betas would
 leave ~60% of the signal at the last step, so the schedule is cosine (``squaredcos_cap_v2``); DDIM uses
 ``timestep_spacing="trailing"`` so that its first step starts from t = T - 1.
 """
@@ -25,7 +25,8 @@ CLIP_RANGE = 3.0
 
 @dataclass
 class SamplerConfig:
-    """``ddpm`` with ``steps`` = T (the paper), or ``ddim`` with fewer steps; ``samples`` per image."""
+    """``ddpm`` (ancestral, equation 6) with ``steps`` = T as in the paper or fewer (a strided schedule), or
+    ``ddim`` (deterministic for ``eta`` = 0); ``samples`` per image, drawn in one batch."""
 
     kind: str = "ddpm"
     steps: int = 50
@@ -37,9 +38,23 @@ class DiffusionHead(nn.Module):
     def __init__(self, cond_dim: int = 256, timesteps: int = 50, channels: tuple[int, int, int] = (64, 128, 256)):
         super().__init__()
         self.unet = UNet1d(cond_dim=cond_dim, channels=channels)
+        self.runner = None  # what sampling calls instead of the U-Net module (an ONNX Runtime session): use_backend
         self.timesteps = timesteps
         self.train_scheduler = DDPMScheduler(num_train_timesteps=timesteps, beta_schedule="squaredcos_cap_v2",
                                              clip_sample=False, prediction_type="epsilon")  # fmt: skip
+
+    def use_backend(self, backend: str = "torch", onnx_model=None, threads: int | None = None) -> None:
+        """Sampling runs the U-Net in ``"torch"`` (eager) or ``"onnx"`` (ONNX Runtime, from ``onnx_model``: a file or
+        bytes of :func:`~diffuhand.models.onnx.export_unet`, else exported now; :mod:`diffuhand.models.onnx`).
+        Training always uses torch."""
+        if backend == "torch":
+            self.runner = None
+        elif backend == "onnx":
+            from diffuhand.models.onnx import OnnxUNet
+
+            self.runner = OnnxUNet(self.unet, onnx_model, threads)
+        else:
+            raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
 
     def scheduler(self, cfg: SamplerConfig):
         # x0 predictions are clipped to the joints' range: at t = T the cosine schedule leaves sqrt(a_T) ~ 1e-3,
@@ -47,7 +62,9 @@ class DiffusionHead(nn.Module):
         common = {"num_train_timesteps": self.timesteps, "beta_schedule": "squaredcos_cap_v2", "clip_sample": True,
                   "clip_sample_range": CLIP_RANGE}  # fmt: skip
         if cfg.kind == "ddpm":
-            return DDPMScheduler(**common)
+            # fewer steps than T: ancestral sampling on a strided schedule (diffusers takes the posterior between
+            # the strided steps); "trailing" starts at t = T - 1 (for steps = T every spacing is the same)
+            return DDPMScheduler(**common, timestep_spacing="trailing")
         if cfg.kind == "ddim":
             return DDIMScheduler(**common, timestep_spacing="trailing", set_alpha_to_one=False)
         raise ValueError(f"unknown sampler {cfg.kind!r}: use ddpm or ddim")
@@ -71,8 +88,9 @@ class DiffusionHead(nn.Module):
         b, s = cond.shape[0], cfg.samples
         cond_map = self.unet.condition(cond).repeat_interleave(s, dim=0)  # once per image, not per step
         x = torch.randn((b * s, 21, 3), generator=generator, device=cond.device, dtype=cond.dtype)
+        unet = self.runner or self.unet
         for t in sched.timesteps:
-            eps = self.unet(x, t.expand(b * s).to(cond.device), cond_map)
+            eps = unet(x, t.expand(b * s).to(cond.device), cond_map)
             kw = {"eta": cfg.eta} if cfg.kind == "ddim" else {}
             x = sched.step(eps, t, x, generator=generator, **kw).prev_sample  # equation (6) for DDPM
         return (x * DATA_SCALE).view(b, s, 21, 3)

@@ -10,6 +10,7 @@ lengths (multiply by a hand size in mm); angles (B, 41) and bone ratios (B, 20) 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -95,4 +96,8 @@ def load_model(path) -> HandPoseModel:
         model.load_state_dict(state, strict=True)
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
         raise DiffuhandError(f"{path}: weights do not fit their configuration ({exc.__class__.__name__}: {str(exc)[:100]})") from None
+    from diffuhand.models.onnx import ONNX_FILE
+
+    onnx = (Path(path) if Path(path).is_dir() else Path(path).parent) / ONNX_FILE
+    model.onnx_file = onnx if onnx.is_file() else None  # the U-Net exported for ONNX Runtime, if the folder has it
     return model.eval()
