@@ -39,6 +39,8 @@ bench: setup
 	$(BIN)/python benchmarks/bench_ik.py
 	$(BIN)/python benchmarks/bench_loader.py
 	$(BIN)/python benchmarks/bench_synth.py
+	$(BIN)/python benchmarks/bench_speed.py
+	$(BIN)/python benchmarks/bench_realworld_predict.py
 
 clean:
 	rm -rf $(VENV) diffuhand-out .pytest_cache

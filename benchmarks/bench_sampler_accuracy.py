@@ -82,7 +82,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="sampling seeds, averaged")
     ap.add_argument("--tolerance", type=float, default=0.02)
     ap.add_argument("--out", type=Path, default=here / "results" / "sampler_accuracy.json")
+    ap.add_argument("--replot", action="store_true", help="only redo the choice and the plot from --out's rows")
     args = ap.parse_args()
+    if args.replot:
+        saved = json.loads(args.out.read_text())
+        report(saved["rows"], list(saved["hands"]), saved["hands"], saved["seeds"], args.tolerance, args.out)
+        return
     import diffuhand
 
     model = load_model(args.model or diffuhand.shipped_weights("hand"))
@@ -117,17 +122,21 @@ def main() -> None:
                   + "  ".join(f"{k} MPJPE {row[k]['mpjpe']:6.2f} PA {row[k]['pa_mpjpe']:5.2f}" for k in sets)
                   + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
 
-    pick = choose(rows, list(sets), args.tolerance)
-    print(f"\nfewest steps within {100 * args.tolerance:.0f}% of 50 DDPM steps' MPJPE on both sets:")
+    report(rows, list(sets), {k: v[1] for k, v in sets.items()}, args.seeds, args.tolerance, args.out)
+
+
+def report(rows: list[dict], sets: list[str], hands: dict, seeds: list[int], tolerance: float, out: Path) -> None:
+    pick = choose(rows, sets, tolerance)
+    print(f"\nfewest steps within {100 * tolerance:.0f}% of 50 DDPM steps' MPJPE on both sets:")
     for c in pick.values():
         print(f"  {c['samples']:2d} samples: {c['kind'].upper()} {c['steps']} steps ("
               + ", ".join(f"{k} x{v:.3f}" for k, v in c["ratio_to_ddpm50"].items()) + " of DDPM 50)")  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows, "choice": pick, "tolerance": args.tolerance, "seeds": args.seeds,
-                                    "hands": {k: v[1] for k, v in sets.items()}}, indent=1) + "\n")  # fmt: skip
-    png = args.out.with_suffix(".png")
-    plot(rows, list(sets), png)
-    print(f"wrote {args.out} and {png}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"rows": rows, "choice": pick, "tolerance": tolerance, "seeds": seeds, "hands": hands},
+                              indent=1) + "\n")  # fmt: skip
+    png = out.with_suffix(".png")
+    plot(rows, sets, png)
+    print(f"wrote {out} and {png}")
 
 
 if __name__ == "__main__":

@@ -239,6 +239,16 @@ def main() -> None:
     stage("whole predict: photo in, results out (1 hand), torch", lambda: est.predict_image(photo), torch_stage=False)
     kmodel.diffusion.runner = onnx_runner
     stage("whole predict: photo in, results out (1 hand), shipped (auto)", lambda: est.predict_image(photo), torch_stage=False)
+    fast = diffuhand.load(temporal=False, sampler={"samples": 1})
+    fast.detector = est._detector()
+    stage("whole predict, shipped, --samples 1", lambda: fast.predict_image(photo), torch_stage=False)
+    from diffuhand.commands.predict import demo_inputs
+    from diffuhand.io.images import read_image
+
+    bundled = [read_image(f) for f in demo_inputs() if f.suffix == ".jpg"]
+    two = [im for im in bundled if len(est.predict_image(im)) == 2][:1]  # the bundled render with two hands
+    if two:  # both hands of a photo go through the model in one batch
+        stage("whole predict, a photo with 2 hands, shipped", lambda: est.predict_image(two[0]), torch_stage=False)
 
     kmodel.diffusion.runner = None  # torch, as before issue 8, for the rows below but the last
     print("\n== before / after, each pair measured here, interleaved ==")
@@ -311,6 +321,21 @@ def main() -> None:
             kmodel.diffusion.runner = None
 
     compare("whole predict (photo in, 1 hand): all of the above", predict_before, predict_after)
+    if onnx_runner is not None:  # ONNX Runtime's own default: as many threads as cores, spinning while idle
+        from diffuhand.models.onnx import OnnxUNet
+
+        spinning = OnnxUNet(kmodel.diffusion.unet, kmodel.onnx_file, threads=args.threads)
+        spinning.session = _spinning_session(kmodel.onnx_file, args.threads)
+
+        def predict_with(runner):
+            kmodel.diffusion.runner = runner
+            try:
+                return est.predict_image(photo)
+            finally:
+                kmodel.diffusion.runner = None
+
+        compare(f"whole predict, ONNX Runtime {args.threads} spinning threads -> 1 thread, no spinning",
+                lambda: predict_with(spinning), lambda: predict_with(onnx_runner))  # fmt: skip
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"\npeak resident memory of this process: {peak_mb:.0f} MB")
@@ -318,6 +343,15 @@ def main() -> None:
     args.out.write_text(json.dumps({"machine": lim, "torch": torch.__version__, "default_sampler": kmodel.cfg.sampler,
                                     "peak_rss_mb": peak_mb, "rows": rows, "changes": changes}, indent=1) + "\n")  # fmt: skip
     print(f"wrote {args.out}")
+
+
+def _spinning_session(path, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 def unet_alternatives(kmodel, cond64, compare) -> None:
@@ -333,7 +367,7 @@ def unet_alternatives(kmodel, cond64, compare) -> None:
 
             from diffuhand.models.onnx import OnnxUNet
 
-            onx = OnnxUNet(unet, getattr(kmodel, "onnx_file", None), threads=torch.get_num_threads())
+            onx = OnnxUNet(unet, getattr(kmodel, "onnx_file", None))
             diff = (onx(x, t, c) - ref).abs().max().item()
             with torch.inference_mode():
                 compare(f"U-Net step eager -> ONNX Runtime {ort.__version__}, batch {b}", lambda x=x, t=t, c=c: unet(x, t, c),

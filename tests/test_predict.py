@@ -226,3 +226,20 @@ def test_keypoint_flip_is_exact(checkpoint):
         b = Estimator(load_model(checkpoint), detector=Stub(mirrored, "right"), ik=ik).predict(s.image[:, ::-1].copy())[0]
         assert a.handedness == "left" and b.handedness == "right"
         assert np.allclose(a.joints_3d * [-1, 1, 1], b.joints_3d, atol=1e-3)
+
+
+def test_sampler_options(tmp_path, checkpoint, capsys):
+    """--samples / --steps override the model's sampler: one sample has no spread; bad values are one line."""
+    src = shared("ge2019-realworld-dev") / "images" / "00004.jpg"
+    out = tmp_path / "one"
+    assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(out), "--samples", "1", "--steps", "3"]) == 0
+    (hand,) = json.loads((out / "00004.json").read_text())["hands"]
+    assert np.allclose(hand["uncertainty_mm"], 0.0)
+    out = tmp_path / "three"
+    assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(out)]) == 0
+    assert np.max(json.loads((out / "00004.json").read_text())["hands"][0]["uncertainty_mm"]) > 0
+    capsys.readouterr()
+    for bad in (["--samples", "0"], ["--steps", "51"]):
+        assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path / "bad"), *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "bad sampler" in err and not (tmp_path / "bad").exists()

@@ -21,7 +21,8 @@ def load(path=None, temporal=None, **options):
             with the package (see its MODEL_CARD.md).
         temporal: a temporal-model checkpoint for frame sequences; None: the shipped one where there is one;
             False: none (every frame on its own).
-        options: passed to :class:`~diffuhand.pipeline.Estimator` (``anchor_mm``, ``ik``, ``seed``, ``backend``).
+        options: passed to :class:`~diffuhand.pipeline.Estimator` (``anchor_mm``, ``ik``, ``seed``, ``backend``,
+            ``sampler``).
 
     The bare network (``est.model``, a :class:`~diffuhand.models.estimator.HandPoseModel`) takes crop tensors:
     ``est.model.predict(images)`` gives joints, angles, ratios and the diffusion samples' spread.

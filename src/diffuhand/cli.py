@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="run the diffusion network "
                    "in torch or ONNX Runtime (same output, faster per hand); auto (default): ONNX Runtime where the "
                    "checkpoint has its unet.onnx (`diffuhand export-onnx`)")  # fmt: skip
+    p.add_argument("--samples", type=int, help="diffusion samples per hand, averaged (default: the model's, 5 for "
+                   "the shipped one); 1 is fastest but gives no uncertainty")  # fmt: skip
+    p.add_argument("--steps", type=int, help="denoising steps (default: the model's, 5 strided DDPM steps for the "
+                   "shipped one; 50 is the paper's)")  # fmt: skip
     p.add_argument("--mesh", choices=("obj", "glb"), help="also write each hand's posed mesh (the MIT rigged hand) "
                    "as DIR/<stem>-hand<i>.<obj|glb>, mm (glb: metres), camera frame, wrist at the origin")  # fmt: skip
     p.add_argument("--mano", type=Path, help="your MANO_RIGHT.pkl: also write each hand as MANO posed by our angles "

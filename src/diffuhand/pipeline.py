@@ -77,10 +77,12 @@ class Estimator:
         backend: the diffusion U-Net in "torch", "onnx" (ONNX Runtime: equal outputs, 2-4x faster for the few
             hands of a photo, see :mod:`diffuhand.models.onnx`), or "auto": ONNX Runtime where the checkpoint has
             its ``unet.onnx`` (the shipped one does) and onnxruntime is installed, else torch.
+        sampler: overrides the model's sampler (a :class:`~diffuhand.models.diffusion.SamplerConfig` or its dict),
+            e.g. ``{"samples": 1}`` for speed (no spread, so no uncertainty) or ``{"kind": "ddpm", "steps": 50}``.
     """
 
     def __init__(self, model, detector=None, anchor_mm: float = DEFAULT_ANCHOR_MM, seed: int = 0, ik: str = "solver",
-                 temporal=None, backend: str = "auto"):  # fmt: skip
+                 temporal=None, backend: str = "auto", sampler=None):  # fmt: skip
         if ik not in ("solver", "mlp"):
             raise ValueError(f"ik must be 'solver' or 'mlp', got {ik!r}")
         if backend not in ("auto", "torch", "onnx"):
@@ -96,6 +98,19 @@ class Estimator:
                 if backend == "onnx":
                     raise
         self.model = model.eval()
+        self.sampler = None
+        if sampler is not None and model.diffusion is not None:
+            from dataclasses import asdict
+
+            from diffuhand.models.diffusion import SamplerConfig
+
+            given = asdict(sampler) if isinstance(sampler, SamplerConfig) else dict(sampler)
+            try:
+                self.sampler = SamplerConfig(**{**model.cfg.sampler, **given})
+            except TypeError as exc:
+                raise ValueError(f"bad sampler {sampler!r}: {exc}") from None
+            if self.sampler.kind not in ("ddpm", "ddim") or not 1 <= self.sampler.steps <= model.diffusion.timesteps or self.sampler.samples < 1:
+                raise ValueError(f"bad sampler {self.sampler}: kind ddpm or ddim, 1 <= steps <= {model.diffusion.timesteps}, samples >= 1")
         self.temporal = temporal
         self.detector = detector
         self.anchor_mm = anchor_mm
@@ -176,7 +191,7 @@ class Estimator:
             kps.append(c.joints_2d)
         images = torch.stack(crops) if self.model.backbone is not None else None
         keypoints = torch.tensor(np.stack(kps), dtype=torch.float32) if self.model.keypoints is not None else None
-        res = self.model.predict(images, keypoints, generator=self.generator)
+        res = self.model.predict(images, keypoints, self.sampler, generator=self.generator)
         if "samples" in res and (self.ik == "solver" or self.model.ik is None):
             res = {**res, **solve_ik(res.get("diffusion_joints", res["joints"]))}
         out = []

@@ -132,7 +132,12 @@ def run_predict(args: argparse.Namespace) -> int:
     from diffuhand.pipeline import posed_mesh
 
     # the model (the shipped one by default) and the temporal model for videos (the shipped one, unless told)
-    estimator = load(args.model, temporal=False if args.no_temporal else args.temporal, backend=args.backend)
+    sampler = {k: v for k, v in (("samples", args.samples), ("steps", args.steps)) if v is not None}
+    try:
+        estimator = load(args.model, temporal=False if args.no_temporal else args.temporal, backend=args.backend,
+                         sampler=sampler or None)  # fmt: skip
+    except ValueError as exc:
+        raise DiffuhandError(str(exc)) from None
     body_detector = None
     if args.body:
         from diffuhand.detect import MediaPipeBody
@@ -198,7 +203,7 @@ def demo_inputs() -> list[Path]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    ns = argparse.Namespace(inputs=demo_inputs(), model=None, out=args.out, crop=False, hand="right", mesh="obj", backend="auto",
+    ns = argparse.Namespace(inputs=demo_inputs(), model=None, out=args.out, crop=False, hand="right", mesh="obj", backend="auto", samples=None, steps=None,
                             mano=None, render=True, temporal=None, no_temporal=False, body=False)  # fmt: skip
     rc = run_predict(ns)
     print(f"demo: outputs in {args.out}/ (<name>.json, <name>-overlay.png, <name>-3d.png, <name>-hand<i>.obj; "
