@@ -278,7 +278,7 @@ def main() -> None:
 
     def lift(grad_mode):
         with grad_mode():
-            return solve_ik(kmodel.predict(None, kp[:1], generator=g)["diffusion_joints"])
+            return solve_ik(kmodel.predict(None, kp[:1], generator=g, ik_mlp=False)["joints"])
 
     compare("lift (model + IK) no_grad -> inference_mode, 1 hand", lambda: lift(torch.no_grad), lambda: lift(torch.inference_mode))
     with threads(1):

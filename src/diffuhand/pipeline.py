@@ -191,7 +191,7 @@ class Estimator:
             kps.append(c.joints_2d)
         images = torch.stack(crops) if self.model.backbone is not None else None
         keypoints = torch.tensor(np.stack(kps), dtype=torch.float32) if self.model.keypoints is not None else None
-        res = self.model.predict(images, keypoints, self.sampler, generator=self.generator)
+        res = self.model.predict(images, keypoints, self.sampler, generator=self.generator, ik_mlp=self.ik == "mlp")
         if "samples" in res and (self.ik == "solver" or self.model.ik is None):
             res = {**res, **solve_ik(res.get("diffusion_joints", res["joints"]))}
         out = []

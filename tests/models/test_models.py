@@ -133,3 +133,13 @@ def test_bad_weights_files(tmp_path):
     with pytest.raises(DiffuhandError, match="do not fit"):
         load_model(tmp_path / "a")
     assert np.isfinite(1.0)
+
+
+def test_predict_without_the_ik_mlp_gives_the_same_sample_mean():
+    torch.manual_seed(0)
+    model = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="keypoints", feature_dim=16)).eval()
+    kp = torch.rand(2, 21, 2) * 100
+    full = model.predict(None, kp, SamplerConfig("ddpm", 3, 2), torch.Generator().manual_seed(0))
+    bare = model.predict(None, kp, SamplerConfig("ddpm", 3, 2), torch.Generator().manual_seed(0), ik_mlp=False)
+    assert "angles" in full and "angles" not in bare
+    torch.testing.assert_close(bare["joints"], full["diffusion_joints"], rtol=0, atol=0)

@@ -68,7 +68,9 @@ class HandPoseModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,
-                sampler: SamplerConfig | None = None, generator: torch.Generator | None = None) -> dict:  # fmt: skip
+                sampler: SamplerConfig | None = None, generator: torch.Generator | None = None,
+                ik_mlp: bool = True) -> dict:  # fmt: skip
+        """``ik_mlp=False`` skips the IK MLP (for a caller that fits the sample mean with the IK solver instead)."""
         cond = self.condition(images, keypoints)
         if self.baseline is not None:
             out = self.baseline(cond)
@@ -78,7 +80,7 @@ class HandPoseModel(nn.Module):
         mean = samples.mean(1)
         spread = samples.std(1, unbiased=False).norm(dim=-1) if samples.shape[1] > 1 else torch.zeros(mean.shape[:2], device=cond.device)
         out = {"joints": mean, "samples": samples, "uncertainty": spread}
-        if self.ik is not None:
+        if self.ik is not None and ik_mlp:
             ik = self.ik(mean)
             out.update({**ik, "diffusion_joints": mean})
         return out
