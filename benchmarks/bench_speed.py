@@ -281,16 +281,19 @@ def main() -> None:
             return solve_ik(kmodel.predict(None, kp[:1], generator=g, ik_mlp=False)["joints"])
 
     compare("lift (model + IK) no_grad -> inference_mode, 1 hand", lambda: lift(torch.no_grad), lambda: lift(torch.inference_mode))
-    with threads(1):
-        t1 = median_ms(lambda: lift(torch.inference_mode), args.repeat)
-    t2 = median_ms(lambda: lift(torch.inference_mode), args.repeat)
-    changes.append({"change": f"lift threads 1 -> {args.threads}, 1 hand", "before_ms": t1, "after_ms": t2, "speedup": t1 / t2, "note": ""})
-    print(f"{'lift threads 1 -> ' + str(args.threads) + ', 1 hand':62} {t1:9.2f} -> {t2:8.2f} ms  x{t1 / t2:5.2f}")
-    with threads(1):
-        t1 = median_ms(lambda: imodel.backbone(x64), 3)
-    t2 = median_ms(lambda: imodel.backbone(x64), 3)
-    changes.append({"change": f"backbone threads 1 -> {args.threads}, batch 64", "before_ms": t1, "after_ms": t2, "speedup": t1 / t2, "note": ""})
-    print(f"{'backbone threads 1 -> ' + str(args.threads) + ', batch 64':62} {t1:9.2f} -> {t2:8.2f} ms  x{t1 / t2:5.2f}")
+
+    def one_thread(fn):
+        with threads(1):
+            return fn()
+
+    def lifted():
+        return lift(torch.inference_mode)
+
+    def backbone64():
+        return imodel.backbone(x64)
+
+    compare(f"lift threads 1 -> {args.threads}, 1 hand", lambda: one_thread(lifted), lifted)
+    compare(f"backbone threads 1 -> {args.threads}, batch 64", lambda: one_thread(backbone64), backbone64, repeat=6)
     cl = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="image")).eval()
     cl.load_state_dict(imodel.state_dict())
     cl.backbone.to(memory_format=torch.channels_last)
@@ -367,7 +370,7 @@ def unet_alternatives(kmodel, cond64, compare) -> None:
 
             from diffuhand.models.onnx import OnnxUNet
 
-            onx = OnnxUNet(unet, getattr(kmodel, "onnx_file", None))
+            onx = OnnxUNet(unet, kmodel.onnx_file)
             diff = (onx(x, t, c) - ref).abs().max().item()
             with torch.inference_mode():
                 compare(f"U-Net step eager -> ONNX Runtime {ort.__version__}, batch {b}", lambda x=x, t=t, c=c: unet(x, t, c),

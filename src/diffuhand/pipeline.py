@@ -89,10 +89,9 @@ class Estimator:
             raise ValueError(f"backend must be 'auto', 'torch' or 'onnx', got {backend!r}")
         self.backend = "torch"
         if model.diffusion is not None and backend != "torch":
-            onnx_file = getattr(model, "onnx_file", None)
             try:
-                if backend == "onnx" or onnx_file is not None:
-                    model.diffusion.use_backend("onnx", onnx_file)
+                if backend == "onnx" or model.onnx_file is not None:
+                    model.diffusion.use_backend("onnx", model.onnx_file)
                     self.backend = "onnx"
             except DiffuhandError:
                 if backend == "onnx":
@@ -106,11 +105,10 @@ class Estimator:
 
             given = asdict(sampler) if isinstance(sampler, SamplerConfig) else dict(sampler)
             try:
-                self.sampler = SamplerConfig(**{**model.cfg.sampler, **given})
+                self.sampler = SamplerConfig(**{**model.cfg.sampler, **given})  # checks kind, steps, samples
             except TypeError as exc:
                 raise ValueError(f"bad sampler {sampler!r}: {exc}") from None
-            if self.sampler.kind not in ("ddpm", "ddim") or not 1 <= self.sampler.steps <= model.diffusion.timesteps or self.sampler.samples < 1:
-                raise ValueError(f"bad sampler {self.sampler}: kind ddpm or ddim, 1 <= steps <= {model.diffusion.timesteps}, samples >= 1")
+            model.diffusion.scheduler(self.sampler)  # and steps <= T, now rather than at the first photo
         self.temporal = temporal
         self.detector = detector
         self.anchor_mm = anchor_mm

@@ -45,3 +45,19 @@ def test_count_mismatch_is_one_line(tmp_path, capsys):
     rc = main(["evaluate", str(tmp_path / "p.npy"), "--dataset", "ge-realworld", "--root", str(shared("ge2019-realworld-dev"))])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "3 predictions for 100 samples" in err and "\n" not in err
+
+
+def test_bad_sampler_options_are_one_line(tmp_path, capsys):
+    import torch
+
+    from diffuhand.io.weights import save_checkpoint
+    from diffuhand.models.estimator import HandPoseModel, ModelConfig
+
+    cfg = ModelConfig(kind="diffusion", condition="keypoints", feature_dim=16)
+    save_checkpoint(tmp_path / "ckpt", HandPoseModel(cfg), {"kind": cfg.kind, "condition": cfg.condition, "feature_dim": 16})
+    torch.manual_seed(0)
+    root = str(shared("ge2019-realworld-dev"))
+    for bad in (["--steps", "51"], ["--samples", "0"]):
+        rc = main(["evaluate", str(tmp_path / "ckpt"), "--dataset", "ge-realworld", "--root", root, "--sampler", "ddpm", *bad])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and "bad sampler" in err and "\n" not in err

@@ -48,6 +48,14 @@ def test_sampling_shapes_and_samples_in_one_batch(sampler):
     assert x.shape == (3, sampler.samples, 21, 3) and torch.isfinite(x).all()
 
 
+def test_bad_samplers_are_refused():
+    for kind, steps, samples in (("ddpx", 5, 1), ("ddpm", 0, 1), ("ddim", 5, 0)):
+        with pytest.raises(ValueError, match="bad sampler"):
+            SamplerConfig(kind, steps, samples)
+    with pytest.raises(ValueError, match="at most T = 50"):
+        DiffusionHead(16, channels=(16, 32, 32)).scheduler(SamplerConfig("ddpm", 51))
+
+
 def test_strided_ddpm_schedule_starts_at_pure_noise():
     head = DiffusionHead(16, channels=(16, 32, 32))
     for steps in (1, 2, 5, 10):

@@ -39,6 +39,15 @@ def _evaluate_model(args: argparse.Namespace) -> int:
     from diffuhand.models.estimator import load_model
 
     model = load_model(args.predictions)
+    sampler = None
+    if args.sampler:
+        try:
+            sampler = SamplerConfig(kind=args.sampler, steps=args.steps or (50 if args.sampler == "ddpm" else 10),
+                                    samples=args.samples)  # fmt: skip
+            if model.diffusion is not None:
+                model.diffusion.scheduler(sampler)
+        except ValueError as exc:
+            raise DiffuhandError(str(exc)) from None
     ds = open_dataset(args.dataset, args.root, args.split)
     n = len(ds) if args.limit is None else min(args.limit, len(ds))
     keypoints, extra = None, {"keypoints": args.keypoints}
@@ -46,10 +55,6 @@ def _evaluate_model(args: argparse.Namespace) -> int:
         ds, det, extra["found"] = _detected(ds, n)
         keypoints = det["keypoints_2d"]
         n = len(ds)
-    sampler = None
-    if args.sampler:
-        sampler = SamplerConfig(kind=args.sampler, steps=args.steps or (50 if args.sampler == "ddpm" else 10),
-                                samples=args.samples)  # fmt: skip
     t = time.perf_counter()
     preds = predict_dataset(model, ds, sampler=sampler, limit=n, keypoints_2d=keypoints)
     seconds = time.perf_counter() - t

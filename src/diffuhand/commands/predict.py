@@ -203,8 +203,9 @@ def demo_inputs() -> list[Path]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    ns = argparse.Namespace(inputs=demo_inputs(), model=None, out=args.out, crop=False, hand="right", mesh="obj", backend="auto", samples=None, steps=None,
-                            mano=None, render=True, temporal=None, no_temporal=False, body=False)  # fmt: skip
+    ns = argparse.Namespace(inputs=demo_inputs(), model=None, out=args.out, crop=False, hand="right", mesh="obj",
+                            mano=None, render=True, temporal=None, no_temporal=False, body=False, backend="auto",
+                            samples=None, steps=None)  # fmt: skip
     rc = run_predict(ns)
     print(f"demo: outputs in {args.out}/ (<name>.json, <name>-overlay.png, <name>-3d.png, <name>-hand<i>.obj; "
           "motion.jsonl and motion.npz for the video)")

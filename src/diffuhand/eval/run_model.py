@@ -70,7 +70,7 @@ def predict_dataset(model: HandPoseModel, dataset: HandDataset, batch_size: int 
         crops = [crop_sample(to_right_hand(s), size) for s in samples]
         images = torch.stack([to_tensor(c.image) for c in crops]) if model.backbone is not None else None
         kps = torch.tensor(np.stack([c.joints_2d for c in crops]), dtype=torch.float32) if model.keypoints is not None else None
-        res = model.predict(images, kps, sampler, generator=gen)
+        res = model.predict(images, kps, sampler, generator=gen, ik_mlp=ik == "model")
         if ik == "solver" and "samples" in res:
             from diffuhand.pipeline import solve_ik
 

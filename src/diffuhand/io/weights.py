@@ -30,10 +30,16 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict, ex
     return folder
 
 
+def checkpoint_folder(path: str | Path) -> Path:
+    """A checkpoint given as its folder or as its .safetensors file -> the folder."""
+    path = Path(path)
+    return path if path.is_dir() else path.parent
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """(config, state dict) of a checkpoint folder or its .safetensors file; one-line errors for anything else."""
     path = Path(path)
-    folder = path if path.is_dir() else path.parent
+    folder = checkpoint_folder(path)
     weights = folder / "model.safetensors" if path.is_dir() else path
     if not weights.exists():
         raise DiffuhandError(f"{weights}: no such file")

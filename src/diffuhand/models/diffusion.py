@@ -33,6 +33,10 @@ class SamplerConfig:
     samples: int = 1
     eta: float = 0.0
 
+    def __post_init__(self):
+        if self.kind not in ("ddpm", "ddim") or self.steps < 1 or self.samples < 1:
+            raise ValueError(f"bad sampler {self}: kind ddpm or ddim, steps >= 1, samples >= 1")
+
 
 class DiffusionHead(nn.Module):
     def __init__(self, cond_dim: int = 256, timesteps: int = 50, channels: tuple[int, int, int] = (64, 128, 256)):
@@ -57,6 +61,9 @@ class DiffusionHead(nn.Module):
             raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
 
     def scheduler(self, cfg: SamplerConfig):
+        """diffusers' scheduler for ``cfg`` (ValueError when it asks for more steps than T)."""
+        if cfg.steps > self.timesteps:
+            raise ValueError(f"bad sampler {cfg}: at most T = {self.timesteps} steps")
         # x0 predictions are clipped to the joints' range: at t = T the cosine schedule leaves sqrt(a_T) ~ 1e-3,
         # and a few-step DDIM would otherwise multiply the first step's noise error by hundreds
         common = {"num_train_timesteps": self.timesteps, "beta_schedule": "squaredcos_cap_v2", "clip_sample": True,
@@ -65,9 +72,7 @@ class DiffusionHead(nn.Module):
             # fewer steps than T: ancestral sampling on a strided schedule (diffusers takes the posterior between
             # the strided steps); "trailing" starts at t = T - 1 (for steps = T every spacing is the same)
             return DDPMScheduler(**common, timestep_spacing="trailing")
-        if cfg.kind == "ddim":
-            return DDIMScheduler(**common, timestep_spacing="trailing", set_alpha_to_one=False)
-        raise ValueError(f"unknown sampler {cfg.kind!r}: use ddpm or ddim")
+        return DDIMScheduler(**common, timestep_spacing="trailing", set_alpha_to_one=False)  # kind "ddim" (checked)
 
     def loss(self, joints: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Equation (5): || eps - eps_theta(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t, f) ||^2, t uniform."""

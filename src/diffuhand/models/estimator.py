@@ -53,6 +53,7 @@ class HandPoseModel(nn.Module):
         self.baseline = BaselineHead(cond_dim) if cfg.kind == "baseline" else None
         self.diffusion = DiffusionHead(cond_dim, cfg.timesteps) if cfg.kind != "baseline" else None
         self.ik = IKMLP() if cfg.kind == "diffusion_ik" else None
+        self.onnx_file: Path | None = None  # the U-Net exported for ONNX Runtime (load_model: the checkpoint's unet.onnx)
 
     def condition(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None) -> torch.Tensor:
         parts = []
@@ -98,8 +99,9 @@ def load_model(path) -> HandPoseModel:
         model.load_state_dict(state, strict=True)
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
         raise DiffuhandError(f"{path}: weights do not fit their configuration ({exc.__class__.__name__}: {str(exc)[:100]})") from None
+    from diffuhand.io.weights import checkpoint_folder
     from diffuhand.models.onnx import ONNX_FILE
 
-    onnx = (Path(path) if Path(path).is_dir() else Path(path).parent) / ONNX_FILE
-    model.onnx_file = onnx if onnx.is_file() else None  # the U-Net exported for ONNX Runtime, if the folder has it
+    onnx = checkpoint_folder(path) / ONNX_FILE
+    model.onnx_file = onnx if onnx.is_file() else None
     return model.eval()
