@@ -130,7 +130,7 @@ def test_invalid_joints_are_ignored():
 
 
 def test_fits_real_dexycb_hands(dexycb_right_mm):
-    joints = np.concatenate(dexycb_right_mm)[::4]  # 1,815 of 7,260 frames; the slow suite fits all
+    joints = np.concatenate(dexycb_right_mm)[::4]  # 1,765 of 7,057 frames; the slow suite fits all
     res = fit_ik(joints)
     assert float(res.residual.mean()) < 3.0
     assert float(np.percentile(res.residual, 95)) < 3.0
