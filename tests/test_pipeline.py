@@ -33,4 +33,43 @@ def test_estimator_checks_its_ik_option():
     assert Estimator(m, ik="mlp").ik == "mlp"
     with pytest.raises(ValueError, match="solver"):
         Estimator(m, ik="magic")
-    assert np.isfinite(Estimator(m).anchor_mm)
+
+
+class StubDetector:
+    """Stands in for MediaPipe: the given hands (keypoints (21, 2) px, side) on every image."""
+
+    def __init__(self, *hands):
+        from diffuhand.data.crops import square_box
+        from diffuhand.detect.mediapipe import HandDetection
+
+        self.dets = [HandDetection(np.asarray(uv, float), np.zeros((21, 3)), side, 0.9, square_box(np.asarray(uv, float)))
+                     for uv, side in hands]  # fmt: skip
+
+    def __call__(self, image):
+        return list(self.dets)
+
+
+def pose_keypoints(centre=(100.0, 100.0), size=60.0) -> np.ndarray:
+    """A named pose's 2D joints (21, 2) px: its FK joints seen from the front, ``size`` px wrist to index MCP."""
+    _, angles, ratios = named_poses(load_limits())
+    j = forward_kinematics(angles[1], ratios[1], 1.0).numpy()
+    return j[:, :2] * size + np.asarray(centre)
+
+
+def test_hand_size_sets_the_millimetre_scale():
+    from diffuhand.models.estimator import HandPoseModel, ModelConfig
+    from diffuhand.pipeline import DEFAULT_ANCHOR_MM, Estimator
+
+    torch.manual_seed(0)
+    m = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="keypoints", feature_dim=16,
+                                  sampler={"kind": "ddim", "steps": 2, "samples": 2, "eta": 0.0}))  # fmt: skip
+    image = np.zeros((200, 200, 3), np.uint8)
+    stub = StubDetector((pose_keypoints(), "right"))
+    assert Estimator(m).anchor_mm == DEFAULT_ANCHOR_MM == 88.0  # an average adult hand (README)
+    (a,) = Estimator(m, detector=stub).predict(image)
+    (b,) = Estimator(m, detector=stub, anchor_mm=100.0).predict(image)
+    # the anchor bone (wrist -> index MCP) of the output is the assumed size, and the rest scales with it
+    assert np.linalg.norm(a.joints_3d[5] - a.joints_3d[0]) == pytest.approx(88.0, abs=1e-3)
+    assert np.linalg.norm(b.joints_3d[5] - b.joints_3d[0]) == pytest.approx(100.0, abs=1e-3)
+    np.testing.assert_allclose(b.joints_3d, a.joints_3d * (100.0 / 88.0), atol=1e-6)
+    np.testing.assert_allclose(b.angles, a.angles)
