@@ -84,3 +84,21 @@ def test_limits_command_derives_and_resumes(tmp_path, capsys):
 def test_bad_options(argv, tmp_path, capsys):
     assert main(argv + (["--out", str(tmp_path)] if argv[0] == "ik" else [])) == 2
     assert capsys.readouterr().err.startswith("diffuhand: error:")
+
+
+def test_warnings_are_one_line_on_stderr(tmp_path, capsys, monkeypatch):
+    """A command's warnings read like its errors: one line each, no source file or code line."""
+    import warnings
+
+    import diffuhand.commands.ik
+    from diffuhand.errors import DiffuhandWarning
+
+    def warn(args):
+        warnings.warn("clip.mp4: something to know\nacross lines", DiffuhandWarning, stacklevel=2)
+        warnings.warn("a library's note", RuntimeWarning, stacklevel=2)
+        return 0
+
+    monkeypatch.setattr(diffuhand.commands.ik, "run_ik", warn)
+    assert main(["ik", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().err.splitlines() == ["diffuhand: warning: clip.mp4: something to know across lines",
+                                                    "diffuhand: warning (RuntimeWarning): a library's note"]  # fmt: skip

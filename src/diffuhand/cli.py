@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from diffuhand import __version__
-from diffuhand.errors import DiffuhandError
+from diffuhand.errors import DiffuhandError, DiffuhandWarning, one_line
 
 
 def _add_joint_input_args(p: argparse.ArgumentParser, per_input: bool = False) -> None:
@@ -186,17 +187,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, like the errors (Python's default adds the source file and line)."""
+    label = "warning" if issubclass(category, DiffuhandWarning) else f"warning ({category.__name__})"
+    print(f"diffuhand: {label}: {one_line(message)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except DiffuhandError as exc:
-        print(f"diffuhand: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("diffuhand: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():  # restores the caller's warning display when the command returns
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.func(args) or 0)
+        except DiffuhandError as exc:
+            print(f"diffuhand: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("diffuhand: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

@@ -55,3 +55,24 @@ def test_a_video_with_no_frames(tmp_path):
     assert (tmp_path / "empty.mkv").stat().st_size > 0
     with pytest.raises(DiffuhandError, match="no frames"):
         list(read_video(tmp_path / "empty.mkv"))
+
+
+def test_a_damaged_tail_is_kept_with_a_warning(tmp_path):
+    """H.264 cut short mid-stream: the frames decoded before the damage come back, and a warning says how many."""
+    import av
+
+    from diffuhand.errors import DiffuhandWarning
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "whole.mp4"
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as c:  # the index first: a cut file still opens
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 80, 64, "yuv420p"
+        for _ in range(20):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(rng.integers(0, 255, (64, 80, 3), dtype=np.uint8), format="rgb24")))
+        c.mux(s.encode())
+    data = path.read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    with pytest.warns(DiffuhandWarning, match=r"cut\.mp4: .*damaged after frame (\d+).*kept the \1 frames") as rec:
+        frames = list(read_video(tmp_path / "cut.mp4"))
+    assert 0 < len(frames) < 20 and len(rec) == 1 and f"after frame {len(frames)}" in str(rec[0].message)

@@ -38,3 +38,11 @@ def test_unknown_pose():
     with pytest.raises(KeyError, match="known"):
         named_pose("wave")
     assert "relaxed" in NAMED_POSES and torch.equal(named_pose("relaxed")[0], torch.as_tensor(load_limits().angle_neutral))
+
+
+def test_a_pose_naming_an_unknown_angle_is_refused_even_under_python_O():
+    from diffuhand.kinematics.poses import check_named_poses
+
+    check_named_poses(NAMED_POSES)  # the shipped table passes
+    with pytest.raises(ValueError, match="'typo'.*'index_pip.flx'"):
+        check_named_poses({"typo": {"index_pip.flx": 10.0}})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from diffuhand.errors import DiffuhandError
+from diffuhand.errors import DiffuhandError, DiffuhandWarning
 
 
 @dataclass
@@ -47,7 +48,8 @@ def video_info(path: str | Path) -> VideoInfo:
 
 
 def read_video(path: str | Path) -> Iterator[np.ndarray]:
-    """Yield (H, W, 3) uint8 RGB frames in order; a video that yields none raises :class:`DiffuhandError`."""
+    """Yield (H, W, 3) uint8 RGB frames in order; a video that yields none raises :class:`DiffuhandError`; one
+    whose data breaks off after some frames yields those and warns (:class:`DiffuhandWarning`) how many."""
     import av
 
     path = Path(path)
@@ -60,6 +62,8 @@ def read_video(path: str | Path) -> Iterator[np.ndarray]:
         except av.FFmpegError as exc:
             if n == 0:
                 raise DiffuhandError(f"{path}: cannot decode the video ({exc.__class__.__name__})") from None
-            # a damaged tail: keep the frames decoded so far, as players do
+            # a damaged tail: keep the frames decoded so far, as players do, and say so
+            warnings.warn(f"{path}: the video is damaged after frame {n} ({exc.__class__.__name__}); kept the {n} "
+                          "frames before it", DiffuhandWarning, stacklevel=2)  # fmt: skip
     if n == 0:
         raise DiffuhandError(f"{path}: the video has no frames")

@@ -80,4 +80,13 @@ def named_poses(limits: Limits | None = None, dtype: torch.dtype = torch.float64
     return names, torch.stack([a for a, _ in pairs]), torch.stack([r for _, r in pairs])
 
 
-assert all(k in ANGLE_NAMES for spec in NAMED_POSES.values() for k in spec)
+def check_named_poses(poses: dict[str, dict[str, float]]) -> None:
+    """Raise ValueError naming the pose and key where a pose sets an angle that does not exist."""
+    for name, spec in poses.items():
+        unknown = [k for k in spec if k not in ANGLE_NAMES]
+        if unknown:
+            raise ValueError(f"named pose {name!r} sets unknown angles {unknown!r}")
+
+
+# a real check (not an assert, which python -O drops): a typo in the table fails at import, not at first use
+check_named_poses(NAMED_POSES)

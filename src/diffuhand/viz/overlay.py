@@ -92,12 +92,9 @@ def render_overlay(image: np.ndarray, hands: list, anchor_mm: float, alpha: floa
 
 def plot_hands_3d(hands: list, path, title: str = "") -> None:
     """A 3D view of the hands' skeletons (mm, wrist-relative, camera frame; left hands beside right ones)."""
-    import matplotlib
+    from diffuhand.viz.skeleton3d import new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(4 * max(1, len(hands)), 4))
+    fig = new_figure((4 * max(1, len(hands)), 4))
     for k, hand in enumerate(hands):
         ax = fig.add_subplot(1, max(1, len(hands)), k + 1, projection="3d")
         j = hand.joints_3d
@@ -113,5 +110,4 @@ def plot_hands_3d(hands: list, path, title: str = "") -> None:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fig.savefig(path, dpi=100, format="png")

@@ -13,6 +13,17 @@ from diffuhand.kinematics.skeleton import FINGERS, PARENTS
 FINGER_COLOURS = ("#d62728", "#2ca02c", "#1f77b4", "#9467bd", "#ff7f0e")  # thumb .. pinky
 
 
+def new_figure(size: tuple[float, float]):
+    """A matplotlib figure of ``size`` inches drawn by Agg, outside pyplot: the caller's backend and open figures
+    are left alone (no global ``matplotlib.use``), and the figure is freed with its last reference."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def _bone_colour(child: int) -> str:
     return FINGER_COLOURS[(child - 1) // 4]
 
@@ -38,16 +49,12 @@ def plot_fits(
         fitted: (N, 21, 3) fitted joints; given: (N, 21, 3) input joints or None. Camera frame: the view looks
             along +z with y down, as the camera sees the hand.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     n = len(fitted)
     cols = min(cols, n)
     rows = (n + cols - 1) // cols
-    fig = plt.figure(figsize=(3.4 * cols, 3.4 * rows + 0.4))
+    fig = new_figure((3.4 * cols, 3.4 * rows + 0.4))
     for i in range(n):
         ax = fig.add_subplot(rows, cols, i + 1, projection="3d")
         pts = fitted[i] if given is None else np.concatenate([fitted[i], given[i]])
@@ -71,4 +78,3 @@ def plot_fits(
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
