@@ -16,6 +16,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 from torch import nn
 
+from diffuhand.models import rng
 from diffuhand.models.unet1d import UNet1d
 
 # scale of the data the network sees: wrist-relative joints in anchor units span about +-2.5
@@ -77,8 +78,8 @@ class DiffusionHead(nn.Module):
     def loss(self, joints: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Equation (5): || eps - eps_theta(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t, f) ||^2, t uniform."""
         x0 = joints / DATA_SCALE
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        t = torch.randint(0, self.timesteps, (x0.shape[0],), generator=generator, device=x0.device)
+        noise = rng.randn(x0.shape, generator, x0.device, x0.dtype)  # a CPU generator may seed a GPU run
+        t = rng.randint(0, self.timesteps, (x0.shape[0],), generator, x0.device)
         xt = self.train_scheduler.add_noise(x0, noise, t)  # equation (3)
         pred = self.unet(xt, t, self.unet.condition(cond))
         return torch.nn.functional.mse_loss(pred, noise)
@@ -92,7 +93,7 @@ class DiffusionHead(nn.Module):
         sched.set_timesteps(cfg.steps)
         b, s = cond.shape[0], cfg.samples
         cond_map = self.unet.condition(cond).repeat_interleave(s, dim=0)  # once per image, not per step
-        x = torch.randn((b * s, 21, 3), generator=generator, device=cond.device, dtype=cond.dtype)
+        x = rng.randn((b * s, 21, 3), generator, cond.device, cond.dtype)
         unet = self.runner or self.unet
         for t in sched.timesteps:
             eps = unet(x, t.expand(b * s).to(cond.device), cond_map)

@@ -4,6 +4,7 @@ cameras (:func:`random_projection`), which is what makes a model usable on real 
 
 from __future__ import annotations
 
+import roma
 import torch
 from torch import nn
 
@@ -33,23 +34,24 @@ def random_projection(joints: torch.Tensor, generator: torch.Generator | None = 
     A random rotation (uniform), a distance of 3-10 hand sizes and a focal length that fills a 256 px image;
     ``noise_px`` adds detector-like noise to the 2D joints. The returned 3D joints are the rotated ones (the
     camera-frame target that goes with the 2D). ``rotation`` (B, 3, 3) and ``distance`` (B,) in hand sizes fix
-    the camera instead (e.g. one camera for every frame of a sequence)."""
-    import roma
+    the camera instead (e.g. one camera for every frame of a sequence). Everything is made on the joints' device
+    (``generator`` may be a CPU one: :mod:`diffuhand.models.rng`)."""
+    from diffuhand.models import rng
 
-    b = joints.shape[0]
+    b, dev, dt = joints.shape[0], joints.device, joints.dtype
     if rotation is not None:
-        rot = rotation.to(joints.dtype)
-    elif generator is None:
-        rot = roma.random_rotmat(b, device=joints.device, dtype=joints.dtype)
+        rot = rotation.to(dev, dt)
+    elif generator is None:  # the global RNG of the joints' device, as before
+        rot = roma.random_rotmat(b, device=dev, dtype=dt)
     else:
-        rot = roma.unitquat_to_rotmat(torch.nn.functional.normalize(torch.randn(b, 4, generator=generator, dtype=joints.dtype), dim=-1))
+        rot = rng.random_rotation(b, generator, dev, dt)
     pts = joints @ rot.transpose(-1, -2)
     size = (joints[:, 5] - joints[:, 0]).norm(dim=-1).clamp_min(1e-6)  # the anchor bone
-    factor = (3 + 7 * torch.rand(b, generator=generator, dtype=joints.dtype)) if distance is None else distance.to(joints.dtype)
+    factor = (3 + 7 * rng.rand(b, generator, dev, dt)) if distance is None else distance.to(dev, dt)
     dist = size * factor
     z = pts[..., 2] + dist[:, None]
     f = 128.0 * dist / (2.5 * size)
     uv = f[:, None, None] * pts[..., :2] / z[..., None] + 128.0
     if noise_px:
-        uv = uv + noise_px * torch.randn(uv.shape, generator=generator, dtype=uv.dtype)
+        uv = uv + noise_px * rng.randn(uv.shape, generator, dev, uv.dtype)
     return uv, pts

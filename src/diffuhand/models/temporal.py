@@ -82,11 +82,14 @@ class TemporalTransformer(nn.Module):
         return out
 
 
-def random_frame_mask(b: int, w: int, max_fraction: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(b, w) bool: per window, k ~ U{0..floor(max_fraction * w)} frames hidden at random positions."""
+def random_frame_mask(b: int, w: int, max_fraction: float, generator: torch.Generator | None = None,
+                      device=None) -> torch.Tensor:  # fmt: skip
+    """(b, w) bool on ``device``: per window, k ~ U{0..floor(max_fraction * w)} frames hidden at random positions."""
+    from diffuhand.models import rng
+
     kmax = math.floor(max_fraction * w)
-    k = torch.randint(0, kmax + 1, (b, 1), generator=generator)
-    rank = torch.rand(b, w, generator=generator).argsort(1).argsort(1)
+    k = rng.randint(0, kmax + 1, (b, 1), generator, device)
+    rank = rng.rand((b, w), generator, device).argsort(1).argsort(1)
     mask = rank < k
     return mask & ~mask.all(1, keepdim=True)
 

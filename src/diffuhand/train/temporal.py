@@ -41,6 +41,7 @@ def per_frame_predictions(source, dataset: HandDataset, passes: int = 1, seed: i
     Returns flat arrays over all frames of all passes: ``pred`` (N, 21, 3) diffusion joints (pre-IK; the
     model's output for a baseline), ``final`` (N, 21, 3) the model's final output, ``truth`` (N, 21, 3),
     ``anchor_mm`` (N,), ``sequence`` (N,) int (one id per sequence and pass), ``frame`` (N,) int."""
+    from diffuhand.models import rng
     from diffuhand.models.keypoints import random_projection
 
     gen = torch.Generator().manual_seed(seed)
@@ -55,7 +56,7 @@ def per_frame_predictions(source, dataset: HandDataset, passes: int = 1, seed: i
             rel_t = torch.tensor(np.stack(rel), dtype=torch.float32)
             n = len(idx)
             rot = _random_rotation(gen).expand(n, 3, 3)
-            dist = (3 + 7 * torch.rand(1, generator=gen)).expand(n)
+            dist = (3 + 7 * rng.rand(1, gen)).expand(n)
             uv, truth = random_projection(rel_t, gen, noise_px=2.0, rotation=rot, distance=dist)
             res = source.predict(keypoints=uv, generator=gen)
             truth, anchor = truth.numpy(), np.array(anchors)
@@ -83,10 +84,11 @@ def per_frame_predictions(source, dataset: HandDataset, passes: int = 1, seed: i
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def _random_rotation(gen: torch.Generator) -> torch.Tensor:
-    import roma
+def _random_rotation(gen: torch.Generator | None, device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(1, 3, 3) uniform random rotation on ``device``."""
+    from diffuhand.models.rng import random_rotation
 
-    return roma.unitquat_to_rotmat(torch.nn.functional.normalize(torch.randn(1, 4, generator=gen), dim=-1))
+    return random_rotation(1, gen, device, dtype)
 
 
 def cached_predictions(path: Path, make) -> dict[str, np.ndarray]:
