@@ -17,22 +17,31 @@ from diffuhand.data.crops import crop_sample, to_right_hand
 from diffuhand.kinematics.ik import hand_frame
 
 
+def item_and_epoch(key: int | tuple[int, int]) -> tuple[int, int]:
+    """A data-set key: an index, or (index, epoch) as :class:`~diffuhand.train.loop.StepSampler` yields them."""
+    return (int(key[0]), int(key[1])) if isinstance(key, tuple | list) else (int(key), 0)
+
+
 class CropSet(Dataset):
+    """Indexed by ``i`` or ``(i, epoch)``: the augmentation is seeded by (seed, epoch, i), so an item looks
+    different in every epoch and the same in a resumed run (``i`` alone: epoch 0)."""
+
     def __init__(self, datasets, size: int, augment: bool, views: int = 1, seed: int = 0):
         self.ds = ConcatDataset(datasets)
         self.size, self.augment, self.views, self.seed = size, augment, views, seed
-        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.ds)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        i, epoch = item_and_epoch(key)
         s = self.ds[i]
-        aug = Augmenter(size=self.size, seed=hash((self.seed, self.epoch, i)) % 2**32) if self.augment else None
+        # hash of a tuple of ints is the same in every process and run (only str/bytes hashing is randomised)
+        aug = Augmenter(size=self.size, seed=hash((self.seed, epoch, i)) % 2**32) if self.augment else None
         s = to_right_hand(s)
         if aug is not None:
             with torch.random.fork_rng(devices=[]):  # torchvision draws from the global RNG: keep the caller's intact
-                torch.manual_seed(hash((self.seed, self.epoch, i, 1)) % 2**32)
+                torch.manual_seed(hash((self.seed, epoch, i, 1)) % 2**32)
                 crop, views = aug(s, views=self.views)
         else:
             crop = crop_sample(s, self.size)
@@ -68,8 +77,8 @@ class PoseSet(Dataset):
     def __len__(self) -> int:
         return len(self.poses)
 
-    def __getitem__(self, i: int) -> dict:
-        return {"pose": self.poses[i]}
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        return {"pose": self.poses[item_and_epoch(key)[0]]}
 
 
 def build_datasets(specs: list[dict], load_images: bool = True):

@@ -32,7 +32,9 @@ LOG_COLUMNS = ("camera", "canonical", "reprojection", "contrastive", "diffusion"
 
 
 class StepSampler(Sampler):
-    """Indices for steps ``start ..``: epoch e is ``randperm(n)`` seeded by (seed, e); DDP ranks take strides."""
+    """Keys ``(index, epoch)`` for steps ``start ..``: epoch e is ``randperm(n)`` seeded by (seed, e); DDP ranks
+    take strides. The epoch goes with each index so that the data set augments an item anew every epoch; both
+    depend on the step alone, so a resumed run draws what an uninterrupted one drew."""
 
     def __init__(self, n: int, batch: int, seed: int, start_step: int, rank: int = 0, world: int = 1):
         self.n, self.batch, self.seed, self.start, self.rank, self.world = n, batch, seed, start_step, rank, world
@@ -45,7 +47,7 @@ class StepSampler(Sampler):
             g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
             perm = torch.randperm(self.n, generator=g)
             base = (k * self.world + self.rank) * self.batch
-            yield from perm[base : base + self.batch].tolist()
+            yield from ((i, epoch) for i in perm[base : base + self.batch].tolist())
             step += 1
 
 
