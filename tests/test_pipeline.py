@@ -73,3 +73,19 @@ def test_hand_size_sets_the_millimetre_scale():
     assert np.linalg.norm(b.joints_3d[5] - b.joints_3d[0]) == pytest.approx(100.0, abs=1e-3)
     np.testing.assert_allclose(b.joints_3d, a.joints_3d * (100.0 / 88.0), atol=1e-6)
     np.testing.assert_allclose(b.angles, a.angles)
+
+
+def test_one_sample_reports_no_uncertainty():
+    """The spread of one diffusion sample is unknown: NaN in the result and null in the JSON, never 0 mm."""
+    from diffuhand.models.estimator import HandPoseModel, ModelConfig
+    from diffuhand.pipeline import Estimator
+
+    torch.manual_seed(0)
+    m = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="keypoints", feature_dim=16,
+                                  sampler={"kind": "ddim", "steps": 2, "samples": 3, "eta": 0.0}))  # fmt: skip
+    image = np.zeros((200, 200, 3), np.uint8)
+    stub = StubDetector((pose_keypoints(), "right"))
+    (one,) = Estimator(m, detector=stub, sampler={"samples": 1}).predict(image)
+    assert np.isnan(one.uncertainty_mm).all() and one.to_json()["uncertainty_mm"] is None
+    (three,) = Estimator(m, detector=stub).predict(image)
+    assert (three.uncertainty_mm > 0).all() and len(three.to_json()["uncertainty_mm"]) == 21

@@ -234,7 +234,7 @@ def test_sampler_options(tmp_path, checkpoint, capsys):
     out = tmp_path / "one"
     assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(out), "--samples", "1", "--steps", "3"]) == 0
     (hand,) = json.loads((out / "00004.json").read_text())["hands"]
-    assert np.allclose(hand["uncertainty_mm"], 0.0)
+    assert hand["uncertainty_mm"] is None  # one sample has no spread: unknown, not a certain 0 mm
     out = tmp_path / "three"
     assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(out)]) == 0
     assert np.max(json.loads((out / "00004.json").read_text())["hands"][0]["uncertainty_mm"]) > 0
@@ -243,3 +243,14 @@ def test_sampler_options(tmp_path, checkpoint, capsys):
         assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path / "bad"), *bad]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "bad sampler" in err and not (tmp_path / "bad").exists()
+
+
+def test_a_photo_over_the_pixel_limit_is_one_line_and_no_output(tmp_path, checkpoint, capsys):
+    """110 megapixels: over Pillow's warning threshold (89 MP) and our 100 MP limit; only our one line shows."""
+    from .io.test_images import png_header_only
+
+    png_header_only(tmp_path / "big.png", 11000, 10000)
+    assert main(["predict", str(tmp_path / "big.png"), "--model", str(checkpoint), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "big.png: 11000x10000 pixels is over the 100 megapixel limit" in err[0], err
+    assert not (tmp_path / "o").exists()  # no empty output folder left behind

@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "in torch or ONNX Runtime (same output, faster per hand); auto (default): ONNX Runtime where the "
                    "checkpoint has its unet.onnx (`diffuhand export-onnx`)")  # fmt: skip
     p.add_argument("--samples", type=int, help="diffusion samples per hand, averaged (default: the model's, 5 for "
-                   "the shipped one); 1 is fastest but gives no uncertainty")  # fmt: skip
+                   "the shipped one); 1 is fastest but gives no uncertainty (null in the JSON)")  # fmt: skip
     p.add_argument("--steps", type=int, help="denoising steps (default: the model's, 5 strided DDPM steps for the "
                    "shipped one; 50 is the paper's)")  # fmt: skip
     p.add_argument("--mesh", choices=("obj", "glb"), help="also write each hand's posed mesh (the MIT rigged hand) "
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body", action="store_true", help="also find the body (MediaPipe Pose, 33 landmarks): in the "
                    "JSON as `body` and drawn on the overlays, as in the paper's figure 5")  # fmt: skip
     p.add_argument("--render", action="store_true", help="also write DIR/<stem>-overlay.png (mesh and 2D skeleton "
-                   "on the photo) and DIR/<stem>-3d.png (a 3D view)")  # fmt: skip
+                   "on the photo, at most 2048 px on its longest side) and DIR/<stem>-3d.png (a 3D view)")  # fmt: skip
     p.set_defaults(func=_lazy("diffuhand.commands.predict", "run_predict"))
 
     p = sub.add_parser("demo", help="the whole path on bundled inputs: JSON, meshes, overlays and a 3D view",

@@ -7,7 +7,8 @@ detector's keypoints; for ``crop=True`` inputs the crop's), ``joints_3d`` (21, 3
 the camera frame (x right, y down, z away), at the scale of an average adult hand (a single photo does not give
 the size: the anchor bone, wrist to index MCP, is :data:`DEFAULT_ANCHOR_MM`), ``angles`` (41,) radians and
 ``bone_ratios`` (20,) of the RIGHT-hand model (a left hand's are those of its mirror image), ``uncertainty_mm``
-(21,) the spread of the diffusion samples (0 for a baseline model). Canonical joint order.
+(21,) the spread of the diffusion samples (0 for a baseline model; NaN, unknown, for a single sample). Canonical
+joint order.
 """
 
 from __future__ import annotations
@@ -192,6 +193,8 @@ class Estimator:
         res = self.model.predict(images, keypoints, self.sampler, generator=self.generator, ik_mlp=self.ik == "mlp")
         if "samples" in res and (self.ik == "solver" or self.model.ik is None):
             res = {**res, **solve_ik(res.get("diffusion_joints", res["joints"]))}
+        # one diffusion sample has no spread: its uncertainty is unknown (NaN, null in JSON), not a certain 0 mm
+        spread_known = "samples" not in res or res["samples"].shape[1] > 1
         out = []
         for i, (side, score, box, uv) in enumerate(hands):
             j = to_camera_mm(res["joints"][i].double().numpy(), side, self.anchor_mm)
@@ -200,8 +203,9 @@ class Estimator:
             j2 = uv if uv is not None else np.full((21, 2), np.nan)
             rot = res["root_rotation"][i].double().numpy() if "root_rotation" in res else None
             mj = res.get("diffusion_joints", res["joints"])[i].numpy()
-            out.append(HandResult(side, score, np.array([box[0], box[1], box[2], box[2]]), j2, j, angles, ratios,
-                                  res["uncertainty"][i].double().numpy() * self.anchor_mm, rot, mj))  # fmt: skip
+            unc = res["uncertainty"][i].double().numpy() * self.anchor_mm if spread_known else np.full(21, np.nan)
+            out.append(HandResult(side, score, np.array([box[0], box[1], box[2], box[2]]), j2, j, angles, ratios, unc,
+                                  rot, mj))  # fmt: skip
         return out
 
 

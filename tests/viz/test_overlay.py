@@ -24,3 +24,37 @@ def test_skeleton_drawn_only_where_joints_are():
     uv = np.stack([np.linspace(10, 90, 21), np.full(21, 50.0)], 1)
     out = draw_skeleton(img, uv)
     assert out[50, 10:90].any(axis=-1).all() and not out[:30].any() and not img.any()
+
+
+def test_a_large_photo_is_drawn_at_a_bounded_size(monkeypatch):
+    """A 3000 x 2400 photo: overlay, mesh render and skeleton at 2048 x 1638 (the renderer's memory grows with
+    the pixels: a 60 MP photo took 7.5 GB), the joints where they were, scaled."""
+    import diffuhand.synth.render as render
+    from diffuhand.pipeline import HandResult
+    from diffuhand.viz.overlay import MAX_OVERLAY_SIDE, render_overlay
+
+    sizes = []
+
+    class Renderer:  # records the size asked for instead of rendering (no GL needed)
+        def __init__(self, width, height):
+            sizes.append((width, height))
+
+        def render(self, items, K, light):
+            h, w = sizes[-1][1], sizes[-1][0]
+            return np.zeros((h, w, 3), np.uint8), np.zeros((h, w)), np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+
+    monkeypatch.setattr(render, "Renderer", Renderer)
+    _, angles, ratios = named_poses()
+    from diffuhand.kinematics.fk import forward_kinematics
+
+    j3 = forward_kinematics(angles[0], ratios[0], 88.0).numpy()
+    uv = j3[:, :2] * 5.0 + [1500.0, 1200.0]  # the hand in the middle of the photo, about 500 px
+    hand = HandResult("right", 0.9, np.array([1200.0, 900.0, 600.0, 600.0]), uv, j3, angles[0].numpy(),
+                      ratios[0].numpy(), np.zeros(21), np.eye(3))  # fmt: skip
+    photo = np.zeros((2400, 3000, 3), np.uint8)
+    out = render_overlay(photo, [hand], 88.0)
+    assert MAX_OVERLAY_SIDE == 2048 and out.shape == (1638, 2048, 3) and sizes == [(2048, 1638)]
+    wrist = np.round(uv[0] * 2048 / 3000).astype(int)
+    assert (out[wrist[1] - 1 : wrist[1] + 2, wrist[0] - 1 : wrist[0] + 2] == 255).all()  # its white joint dot
+    small = np.zeros((240, 300, 3), np.uint8)  # below the bound: drawn as it is
+    assert render_overlay(small, [], 88.0).shape == (240, 300, 3)

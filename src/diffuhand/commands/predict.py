@@ -52,11 +52,12 @@ def write_overlay_video(path: Path, frames: list, out_path: Path, fps: float, an
     with atomic_path(out_path) as tmp, av.open(str(tmp), "w", format="mp4") as c:
         s = None
         for k, (image, hands) in enumerate(zip(read_video(path), frames)):
+            shown = render_overlay(image, hands, anchor_mm, body=bodies[k] if bodies else None)  # size bounded
             if s is None:
                 s = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001), options={"crf": "23"})
-                s.width, s.height, s.pix_fmt = image.shape[1] // 2 * 2, image.shape[0] // 2 * 2, "yuv420p"
-            shown = render_overlay(image, hands, anchor_mm, body=bodies[k] if bodies else None)[: s.height, : s.width]
-            c.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(shown), format="rgb24")))
+                s.width, s.height, s.pix_fmt = shown.shape[1] // 2 * 2, shown.shape[0] // 2 * 2, "yuv420p"
+            shown = np.ascontiguousarray(shown[: s.height, : s.width])
+            c.mux(s.encode(av.VideoFrame.from_ndarray(shown, format="rgb24")))
         if s is not None:
             c.mux(s.encode())
 
@@ -95,6 +96,7 @@ def predict_video(path: Path, estimator, out: Path, name: str, render: bool = Fa
             joints[i, sides.index(h.handedness)] = h.joints_3d
             status[i, sides.index(h.handedness)] = h.status
     jsonl = out / f"{name}.jsonl"
+    out.mkdir(parents=True, exist_ok=True)  # only now: a video that fails leaves no folder behind
     with atomic_path(jsonl) as tmp, open(tmp, "w") as fh:
         for i, hands in enumerate(frames):
             rec = {"frame": i, "time_s": round(i / info.fps, 4), "hands": [h.to_json() for h in hands]}
@@ -148,7 +150,6 @@ def run_predict(args: argparse.Namespace) -> int:
         from diffuhand.synth.mano import ManoPoser, load_mano
 
         poser = ManoPoser(load_mano(args.mano))  # a wrong file stops here, before any output
-    args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     inputs = expand_inputs(args.inputs)
     if not inputs:
@@ -173,6 +174,7 @@ def run_predict(args: argparse.Namespace) -> int:
             failed += 1
             continue
         stems[path.stem] = n + 1
+        args.out.mkdir(parents=True, exist_ok=True)  # at the first output: inputs that all fail leave no folder
         if args.render:
             from PIL import Image
 

@@ -3,6 +3,7 @@ upright by its EXIF orientation, with a one-line error for what cannot be a phot
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,11 @@ def read_image(path: str | Path) -> np.ndarray:
     if path.stat().st_size == 0:
         raise DiffuhandError(f"{path}: empty file")
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 MP as it opens the file; our own limit (checked next) says it in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise DiffuhandError(f"{path}: {w}x{h} pixels is over the {MAX_PIXELS // 1_000_000} megapixel limit; downscale it first")

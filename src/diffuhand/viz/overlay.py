@@ -8,6 +8,9 @@ import numpy as np
 from diffuhand.kinematics.skeleton import PARENTS
 
 FINGER_COLOURS = ((230, 60, 60), (240, 170, 30), (60, 190, 60), (40, 140, 230), (170, 80, 220))
+#: an overlay's longest side in pixels: a larger photo is drawn downscaled (the mesh renderer's memory grows with
+#: the pixels: a 60-megapixel photo took 7.5 GB at full size)
+MAX_OVERLAY_SIDE = 2048
 
 
 def assumed_intrinsics(width: int, height: int) -> np.ndarray:
@@ -63,12 +66,36 @@ def draw_body(image: np.ndarray, body, min_visibility: float = 0.5) -> np.ndarra
     return np.asarray(im)
 
 
-def render_overlay(image: np.ndarray, hands: list, anchor_mm: float, alpha: float = 0.6, body=None) -> np.ndarray:
+def downscaled(image: np.ndarray, hands: list, body=None, max_side: int = MAX_OVERLAY_SIDE) -> tuple:
+    """(image, hands, body) with the image shrunk to ``max_side`` pixels on its longest side and the hands' 2D
+    joints and boxes (and the body's) scaled with it; unchanged when the image is no larger."""
+    from dataclasses import replace
+
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image, hands, body
+    size = (max(1, round(w * max_side / max(h, w))), max(1, round(h * max_side / max(h, w))))
+    sx, sy = size[0] / w, size[1] / h  # per axis: continuous pixel coordinates scale exactly by these
+    small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR, reducing_gap=2.0))
+    hands = [replace(hd, joints_2d=hd.joints_2d * [sx, sy], box=hd.box * [sx, sy, sx, sy]) for hd in hands]
+    if body is not None:
+        body = replace(body, keypoints_2d=body.keypoints_2d * [sx, sy])
+    return small, hands, body
+
+
+def render_overlay(image: np.ndarray, hands: list, anchor_mm: float, alpha: float = 0.6, body=None,
+                   max_side: int = MAX_OVERLAY_SIDE) -> np.ndarray:  # fmt: skip
     """The photo with each hand's posed mesh (placed by :func:`fit_translation` through
-    :func:`assumed_intrinsics`) blended in, and the 2D skeletons on top. ``hands``: pipeline HandResults."""
+    :func:`assumed_intrinsics`) blended in, and the 2D skeletons on top. ``hands``: pipeline HandResults.
+
+    A photo larger than ``max_side`` pixels on its longest side is drawn downscaled to it (:func:`downscaled`):
+    the result is then that size, not the photo's."""
     from diffuhand.pipeline import posed_mesh
     from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
+    image, hands, body = downscaled(image, hands, body, max_side)
     h, w = image.shape[:2]
     K = assumed_intrinsics(w, h)
     items = []
