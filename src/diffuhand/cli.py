@@ -178,8 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write the results as JSON here")
     p.add_argument("--limit", type=int, help="a model checkpoint: evaluate the first N hands only")
     p.add_argument("--sampler", choices=("ddpm", "ddim"), help="a diffusion checkpoint: sampler (default: its own)")
-    p.add_argument("--steps", type=int, help="sampler steps (default 50 for ddpm, 10 for ddim)")
-    p.add_argument("--samples", type=int, default=1, help="diffusion samples per hand (their mean is the estimate)")
+    p.add_argument("--steps", type=int, help="denoising steps (default: the checkpoint's; with --sampler, 50 for "
+                   "ddpm, 10 for ddim)")  # fmt: skip
+    p.add_argument("--samples", type=int, help="diffusion samples per hand, their mean the estimate (default: the "
+                   "checkpoint's)")  # fmt: skip
+    p.add_argument("--ik", choices=("solver", "mlp"), default="solver", help="a diffusion checkpoint: how the "
+                   "sample mean becomes the final joints: our IK solver (default, what predict ships) or the "
+                   "model's IK MLP (section 2.5)")  # fmt: skip
     p.add_argument("--keypoints", choices=("truth", "mediapipe"), default="truth",
                    help="a model checkpoint: 2D joints that place the crop and condition a keypoint model: the "
                    "annotated ones (default) or MediaPipe's on each image (hands it misses are left out, and counted)")  # fmt: skip

@@ -61,3 +61,43 @@ def test_bad_sampler_options_are_one_line(tmp_path, capsys):
         rc = main(["evaluate", str(tmp_path / "ckpt"), "--dataset", "ge-realworld", "--root", root, "--sampler", "ddpm", *bad])
         err = capsys.readouterr().err.strip()
         assert rc == 2 and "bad sampler" in err and "\n" not in err
+
+
+def test_a_checkpoint_is_scored_as_predict_ships_it(tmp_path, capsys):
+    """By default the IK solver turns the diffusion mean into the final joints, as predict does (--ik mlp: the IK
+    MLP); --steps and --samples override the checkpoint's sampler without --sampler, as in predict."""
+    import torch
+
+    from diffuhand.io.weights import save_checkpoint
+    from diffuhand.models.estimator import HandPoseModel, ModelConfig
+
+    torch.manual_seed(0)
+    cfg = {"kind": "diffusion_ik", "condition": "keypoints", "feature_dim": 16,
+           "sampler": {"kind": "ddim", "steps": 3, "samples": 4, "eta": 0.0}}  # fmt: skip
+    model = HandPoseModel(ModelConfig(**cfg))
+    with torch.no_grad():  # untrained zero-initialised layers ignore the input: make the output depend on it
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    save_checkpoint(tmp_path / "ckpt", model, cfg)
+    root = str(shared("ge2019-realworld-dev"))
+    runs = {}
+    for name, extra in (("default", []), ("solver", ["--ik", "solver"]), ("mlp", ["--ik", "mlp"]),
+                        ("override", ["--steps", "2", "--samples", "1"])):  # fmt: skip
+        out = tmp_path / f"{name}.json"
+        assert main(["evaluate", str(tmp_path / "ckpt"), "--dataset", "ge-realworld", "--root", root, "--limit", "3",
+                     "--out", str(out), *extra]) == 0  # fmt: skip
+        runs[name] = json.loads(out.read_text())
+    assert runs["default"]["ik"] == "solver" and runs["mlp"]["ik"] == "mlp"
+    final = {k: r["results"]["final"]["pa_mpjpe"]["mean_mm"] for k, r in runs.items()}
+    assert final["default"] == final["solver"] != final["mlp"]
+    assert runs["default"]["sampler"] == {"kind": "ddim", "steps": 3, "samples": 4, "eta": 0.0}  # the checkpoint's
+    assert runs["override"]["sampler"] == {"kind": "ddim", "steps": 2, "samples": 1, "eta": 0.0}
+    assert final["override"] != final["default"]
+    # the IK MLP of a model that has none: one line
+    plain = {**cfg, "kind": "diffusion"}
+    save_checkpoint(tmp_path / "plain", HandPoseModel(ModelConfig(**plain)), plain)
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "plain"), "--dataset", "ge-realworld", "--root", root, "--limit", "3",
+                 "--ik", "mlp"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert "--ik mlp" in err and "no IK MLP" in err and "\n" not in err

@@ -14,6 +14,10 @@ from diffuhand.io.files import atomic_write_text
 from diffuhand.io.joints import read_joints
 
 
+#: denoising steps of a sampler chosen by --sampler without --steps
+SAMPLER_STEPS = {"ddpm": 50, "ddim": 10}
+
+
 def _is_checkpoint(path) -> bool:
     return path.is_dir() or path.suffix == ".safetensors"
 
@@ -33,19 +37,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_model(args: argparse.Namespace) -> int:
     import time
 
+    from dataclasses import asdict
+
     from diffuhand.eval.protocols import evaluate_samples
     from diffuhand.eval.run_model import predict_dataset
-    from diffuhand.models.diffusion import SamplerConfig
+    from diffuhand.models.diffusion import override_sampler
     from diffuhand.models.estimator import load_model
 
     model = load_model(args.predictions)
+    ik = getattr(args, "ik", "solver")
+    if ik == "mlp" and model.diffusion is not None and model.ik is None:
+        raise DiffuhandError(f"{args.predictions}: --ik mlp, but this {model.cfg.kind} model has no IK MLP (use --ik solver)")
     sampler = None
-    if args.sampler:
+    if model.diffusion is not None:  # the checkpoint's sampler with the options given, as predict does
+        changes = {}
+        if args.sampler:
+            changes = {"kind": args.sampler, "steps": SAMPLER_STEPS[args.sampler]}
+        changes.update({k: v for k, v in (("steps", args.steps), ("samples", args.samples)) if v is not None})
         try:
-            sampler = SamplerConfig(kind=args.sampler, steps=args.steps or (50 if args.sampler == "ddpm" else 10),
-                                    samples=args.samples)  # fmt: skip
-            if model.diffusion is not None:
-                model.diffusion.scheduler(sampler)
+            sampler = override_sampler(model.cfg.sampler, changes, model.diffusion.timesteps)
         except ValueError as exc:
             raise DiffuhandError(str(exc)) from None
     ds = open_dataset(args.dataset, args.root, args.split)
@@ -56,13 +66,16 @@ def _evaluate_model(args: argparse.Namespace) -> int:
         keypoints = det["keypoints_2d"]
         n = len(ds)
     t = time.perf_counter()
-    preds = predict_dataset(model, ds, sampler=sampler, limit=n, keypoints_2d=keypoints)
+    # "solver": our IK solver fits the sample mean, what predict ships; "mlp": the model's own output
+    preds = predict_dataset(model, ds, sampler=sampler, limit=n, keypoints_2d=keypoints,
+                            ik="solver" if ik == "solver" else "model")  # fmt: skip
     seconds = time.perf_counter() - t
     ds.load_images = False  # the ground truth, read once for every output
     truth = [ds[i] for i in range(n)]
     results = {name: evaluate_samples(p, truth, ds.name) for name, p in preds.items() if name != "uncertainty_mm"}
     print(f"{args.predictions}: {n} hands in {seconds:.1f} s ({n / seconds:.1f} hands/s)")
-    return _report(args, results, n, extra={**extra, "seconds": seconds, "model": model.cfg.__dict__})
+    used = {"ik": ik if model.diffusion is not None else None, "sampler": asdict(sampler) if sampler else None}
+    return _report(args, results, n, extra={**extra, **used, "seconds": seconds, "model": model.cfg.__dict__})
 
 
 def _detected(ds, n: int):

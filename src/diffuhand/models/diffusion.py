@@ -39,6 +39,25 @@ class SamplerConfig:
             raise ValueError(f"bad sampler {self}: kind ddpm or ddim, steps >= 1, samples >= 1")
 
 
+def override_sampler(base: dict | SamplerConfig, changes: dict | SamplerConfig | None = None,
+                     timesteps: int | None = None) -> SamplerConfig:  # fmt: skip
+    """``base`` (e.g. a checkpoint's sampler) with the fields of ``changes`` replaced (e.g. ``{"samples": 1}``).
+
+    Raises ValueError (one line, "bad sampler ...") for an unknown field or kind, steps or samples < 1, or more
+    steps than the model's ``timesteps`` T."""
+    from dataclasses import asdict
+
+    base = asdict(base) if isinstance(base, SamplerConfig) else dict(base)
+    changes = asdict(changes) if isinstance(changes, SamplerConfig) else dict(changes or {})
+    try:
+        cfg = SamplerConfig(**{**base, **changes})  # checks kind, steps, samples
+    except TypeError as exc:
+        raise ValueError(f"bad sampler {changes!r}: {exc}") from None
+    if timesteps is not None and cfg.steps > timesteps:
+        raise ValueError(f"bad sampler {cfg}: at most T = {timesteps} steps")
+    return cfg
+
+
 class DiffusionHead(nn.Module):
     def __init__(self, cond_dim: int = 256, timesteps: int = 50, channels: tuple[int, int, int] = (64, 128, 256)):
         super().__init__()
