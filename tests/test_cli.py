@@ -102,3 +102,15 @@ def test_warnings_are_one_line_on_stderr(tmp_path, capsys, monkeypatch):
     assert main(["ik", "--out", str(tmp_path)]) == 0
     assert capsys.readouterr().err.splitlines() == ["diffuhand: warning: clip.mp4: something to know across lines",
                                                     "diffuhand: warning (RuntimeWarning): a library's note"]  # fmt: skip
+
+
+def test_ik_tells_a_left_hand_by_default(tmp_path, realworld):
+    """Left hands fitted as right ones still give a plausible residual (4 mm here): the side is found unless
+    --hand says it."""
+    gt_left, _ = realworld
+    np.save(tmp_path / "hands.npy", gt_left[:10])
+    assert main(["ik", str(tmp_path / "hands.npy"), "--unit", "mm", "--out", str(tmp_path / "o")]) == 0
+    rec = json.loads((tmp_path / "o" / "hands.json").read_text())
+    assert rec["hand"] == "left" and rec["residual_mm"]["mean"] < 1.0
+    assert main(["ik", str(tmp_path / "hands.npy"), "--unit", "mm", "--hand", "right", "--out", str(tmp_path / "r")]) == 0
+    assert json.loads((tmp_path / "r" / "hands.json").read_text())["hand"] == "right"

@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(21,3)). With no file, fits the bundled named poses.")  # fmt: skip
     p.add_argument("files", nargs="*", type=Path, help="joint files; none: the bundled named poses")
     _add_joint_input_args(p)
-    p.add_argument("--hand", choices=("right", "left", "auto"), default="right",
-                   help="handedness of the joints: left hands are mirrored before the fit (auto: whichever fits better)")  # fmt: skip
+    p.add_argument("--hand", choices=("right", "left", "auto"), default="auto",
+                   help="handedness of the joints: left hands are mirrored before the fit (default auto: a file's own "
+                   "'side', else whichever fits better; a left hand fitted as a right one still looks plausible)")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
     p.add_argument("--plot-max", type=int, default=8, help="poses drawn in the PNG (default 8; 0: no PNG)")
     p.set_defaults(func=_lazy("diffuhand.commands.ik", "run_ik"))
@@ -92,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--components", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_lazy("diffuhand.commands.prior", "run_prior"))
+
+    p = sub.add_parser("skeleton", help="learn a skeleton convention (mean bone ratios) from a data set's 3D joints",
+                       description="Fit the hand model to every pose in DATA and store the mean bone ratios under "
+                       "NAME in a skeletons file (added to it, or replacing the same name).")  # fmt: skip
+    _add_fit_inputs(p, "the skeletons JSON to add to (e.g. src/diffuhand/kinematics/data/skeletons.json)")
+    p.add_argument("--name", required=True, help="the skeleton's name, e.g. ge2019 or mano")
+    p.set_defaults(func=_lazy("diffuhand.commands.skeleton", "run_skeleton"))
 
     p = sub.add_parser("synth", help="render a synthetic data set of the rigged hand in the model's poses",
                        description="Render COUNT images of the MIT hand mesh posed from the pose prior (random skin, "
