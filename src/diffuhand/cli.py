@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backgrounds", type=Path, help="folder of background images (default: procedural textures)")
     p.add_argument("--p-two-hands", type=float, default=0.2)
     p.add_argument("--p-occluder", type=float, default=0.25)
+    p.add_argument("--variant", default="photo", help="scene variant: photo (forearm, palm and nails, bounce light, "
+                   "room-like backgrounds, camera effects; the default since it measured more photo-like to MediaPipe, "
+                   "benchmarks/bench_render_realism.py) or legacy (the plain renders of the first release)")  # fmt: skip
     p.set_defaults(func=_lazy("diffuhand.commands.synth", "run_synth"))
 
     p = sub.add_parser("train", help="train a model from a configuration file (configs/*.yaml)",

@@ -58,3 +58,38 @@ def test_hand_orientations_mostly_face_the_camera():
     # expected: 0.7 x P(Rayleigh(30 deg) tilt < 60 deg) + 0.3 x P(uniform |cos| > 0.5) = 0.7 x 0.865 + 0.3 x 0.5
     assert abs(frac - (0.7 * (1 - np.exp(-2.0)) + 0.15)) < 0.03
     assert (rots[:, 2, 2] > 0).mean() > 0.3 and (rots[:, 2, 2] < 0).mean() > 0.3  # palms and backs
+
+
+def test_photo_variant_renders_forearms_and_keeps_labels_on_the_hand():
+    """The photo-like scene (forearm, palm and nails, bounce light, room-like background, camera effects) still
+    labels its hands: visible joints land on their hand's mask, and the forearm never counts as a hand."""
+    import numpy as np
+
+    from diffuhand.synth.render import Renderer
+    from diffuhand.synth.scene import SceneConfig, render_sample, scene_variant
+
+    cfg = scene_variant("photo", SceneConfig(size=96, p_occluder=0.0, p_two_hands=0.0))
+    r = Renderer(96)
+    on_hand, total, grey_far = 0, 0, 0
+    for i in range(6):
+        image, mask, K, hands = render_sample(np.random.default_rng([3, i]), r, cfg)
+        assert image.shape == (96, 96, 3) and image.dtype == np.uint8
+        assert set(np.unique(mask)) <= {0, 1}
+        for h in hands:
+            uvw = h.joints_3d @ K.T
+            assert np.allclose(uvw[:, :2] / uvw[:, 2:], h.joints_2d, atol=1e-6)
+            for (u, v), vis in zip(h.joints_2d, h.visible):
+                if vis and 0 <= u < 96 and 0 <= v < 96:
+                    total += 1
+                    y, x = int(v), int(u)
+                    on_hand += bool((mask[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2] == 1).any())
+    assert total > 20 and on_hand / total > 0.9
+
+
+def test_unknown_variant_is_refused():
+    import pytest
+
+    from diffuhand.synth.scene import scene_variant
+
+    with pytest.raises(ValueError, match="unknown scene variant"):
+        scene_variant("glossy")

@@ -9,15 +9,18 @@ from diffuhand.errors import DiffuhandError
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from diffuhand.synth.scene import SceneConfig
+    from diffuhand.synth.scene import SCENE_VARIANTS, SceneConfig, scene_variant
     from diffuhand.synth.writer import write_dataset
 
     if args.size < 32:
         raise DiffuhandError("--size must be >= 32")
     if args.backgrounds is not None and not args.backgrounds.is_dir():
         raise DiffuhandError(f"{args.backgrounds}: no such folder")
-    cfg = SceneConfig(size=args.size, p_two_hands=args.p_two_hands, p_occluder=args.p_occluder,
-                      backgrounds=args.backgrounds)  # fmt: skip
+    variant = getattr(args, "variant", "photo")
+    if variant not in SCENE_VARIANTS:
+        raise DiffuhandError(f"--variant must be one of {', '.join(SCENE_VARIANTS)}, got {variant!r}")
+    cfg = scene_variant(variant, SceneConfig(size=args.size, p_two_hands=args.p_two_hands, p_occluder=args.p_occluder,
+                                             backgrounds=args.backgrounds))  # fmt: skip
     t = time.perf_counter()
     write_dataset(args.out, args.count, cfg, seed=args.seed, workers=args.workers, chunk=args.chunk,
                   sequence_length=args.sequence_length)  # fmt: skip

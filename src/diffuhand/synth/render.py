@@ -36,6 +36,22 @@ class Lighting:
     directional: tuple[float, float, float] = (0.0, 0.0, 1.0)  # direction the light travels, camera frame
     intensity: float = 3.0
     color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    #: a second, weaker directional light (a room's bounce light), as a fraction of ``intensity``; 0: none
+    fill: float = 0.0
+    fill_direction: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+
+def _light_pose(direction) -> np.ndarray:
+    """The 4x4 node pose of a directional light travelling along ``direction`` (camera frame): pyrender's
+    directional light shines along its node's -z, so build a frame whose -z is the direction (GL coordinates)."""
+    d = np.asarray(direction, dtype=np.float64)
+    d = d / max(np.linalg.norm(d), 1e-9)
+    z = -(_GL @ d)
+    x = np.cross([0.0, 1.0, 0.0], z)
+    x = x / np.linalg.norm(x) if np.linalg.norm(x) > 1e-6 else np.array([1.0, 0.0, 0.0])
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
+    return pose
 
 
 _OFFSCREEN = None  # one GL context per process: pyrender's EGL contexts do not coexist in one process
@@ -88,15 +104,10 @@ class Renderer:
         nodes = [scene.add(self._mesh(it)) for it in items]
         cam = pr.IntrinsicsCamera(fx=K[0, 0], fy=K[1, 1], cx=K[0, 2], cy=K[1, 2], znear=0.02, zfar=10.0)
         scene.add(cam, pose=np.eye(4))
-        d = np.asarray(light.directional, dtype=np.float64)
-        d = d / max(np.linalg.norm(d), 1e-9)
-        # a directional light shines along its node's -z: build a frame whose -z is d (in GL coordinates)
-        z = -(_GL @ d)
-        x = np.cross([0.0, 1.0, 0.0], z)
-        x = x / np.linalg.norm(x) if np.linalg.norm(x) > 1e-6 else np.array([1.0, 0.0, 0.0])
-        pose = np.eye(4)
-        pose[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
-        scene.add(pr.DirectionalLight(color=light.color, intensity=light.intensity), pose=pose)
+        scene.add(pr.DirectionalLight(color=light.color, intensity=light.intensity), pose=_light_pose(light.directional))
+        if light.fill > 0:
+            scene.add(pr.DirectionalLight(color=light.color, intensity=light.intensity * light.fill),
+                      pose=_light_pose(light.fill_direction))  # fmt: skip
         offscreen = self.renderer
         color, depth = offscreen.render(scene, flags=pr.RenderFlags.RGBA)
         # per-item depth for the label mask: which item is nearest at each pixel

@@ -42,7 +42,42 @@ class SceneConfig:
     ratio_jitter: float = 0.03
     prior_spread: float = 1.0
     backgrounds: Path | None = None  # a folder of the user's images; procedural textures otherwise
+    # photo-likeness (synth.realism; measured by benchmarks/bench_render_realism.py): off in the "legacy" variant
+    p_forearm: float = 0.0  # a forearm behind the wrist
+    p_sleeve: float = 0.6  # of forearms, the share in a sleeve
+    skin_detail: bool = False  # a lighter palm and nails
+    fill_light: bool = False  # a room's bounce light beside the key light, softer shading
+    background_style: str = "procedural"  # "procedural" (textures), "clutter" (room-like, muted), or "mixed"
+    background_blur: float = 0.0  # backgrounds out of focus by up to this Gaussian sigma (pixels at 256 px)
+    camera: bool = False  # white balance, lens blur, sensor noise and JPEG instead of plain noise
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.background_style not in BACKGROUND_STYLES:
+            raise ValueError(f"background_style must be one of {BACKGROUND_STYLES}, got {self.background_style!r}")
+
+
+BACKGROUND_STYLES = ("procedural", "clutter", "mixed")
+#: named scene variants: "legacy" the renders of issue 4, "photo" with every photo-likeness lever on
+SCENE_VARIANTS = {
+    "legacy": {},
+    "photo": {"p_forearm": 0.9, "skin_detail": True, "fill_light": True, "background_style": "mixed",
+              "background_blur": 3.0, "camera": True},
+    "forearm": {"p_forearm": 0.9},
+    "skin": {"skin_detail": True},
+    "light": {"fill_light": True},
+    "background": {"background_style": "mixed", "background_blur": 3.0},
+    "camera": {"camera": True},
+}  # fmt: skip
+
+
+def scene_variant(name: str, cfg: SceneConfig | None = None) -> SceneConfig:
+    """``cfg`` (default: the default config) with the levers of the named variant (:data:`SCENE_VARIANTS`)."""
+    from dataclasses import replace
+
+    if name not in SCENE_VARIANTS:
+        raise ValueError(f"unknown scene variant {name!r}; known: {', '.join(SCENE_VARIANTS)}")
+    return replace(cfg or SceneConfig(), **SCENE_VARIANTS[name])
 
 
 @dataclass
@@ -105,13 +140,20 @@ def background(rng: np.random.Generator, size: int, folder: Path | None = None) 
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
-def _skin_colors(rng: np.random.Generator, mesh: HandMesh) -> np.ndarray:
-    """(V, 3) skin tone with a blotchy texture laid on the REST mesh, so that it moves with the skin."""
+def _skin_colors(rng: np.random.Generator, mesh: HandMesh, detail: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(V, 3) skin tone with a blotchy texture laid on the REST mesh, so that it moves with the skin, and the tone
+    (3,); ``detail``: a lighter palm and nails too (:func:`~diffuhand.synth.realism.skin_colors`)."""
     tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1, 3)
+    if detail:
+        from diffuhand.synth.realism import skin_colors
+
+        normals_hand = mesh.normals @ mesh.rest_root  # rest_root: hand frame -> mesh frame
+        tips = mesh.rest_joints[[4, 8, 12, 16, 20]]
+        return skin_colors(rng, tone, mesh.vertices, normals_hand, tips, mesh.rest_anchor), tone
     waves = rng.normal(size=(6, 3)) / 25.0  # per-mm frequencies: blotches a few cm wide
     phase = rng.uniform(0, 2 * np.pi, 6)
     tex = np.sin(mesh.vertices @ waves.T + phase).mean(1)
-    return np.clip(tone * (1.0 + 0.12 * tex[:, None]), 0, 1)
+    return np.clip(tone * (1.0 + 0.12 * tex[:, None]), 0, 1), tone
 
 
 def _random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -227,7 +269,12 @@ def render_sample(rng: np.random.Generator, renderer: Renderer, cfg: SceneConfig
         verts, joints = pose_mesh(mesh, angles, ratios, anchor, rot_r, pos_r)
         verts, joints = verts @ m, joints @ m
         faces = mesh.faces[:, ::-1] if side == "left" else mesh.faces
-        items.append(MeshItem(verts, faces, _skin_colors(style, mesh), h + 1))
+        colors, tone = _skin_colors(style, mesh, cfg.skin_detail)
+        items.append(MeshItem(verts, faces, colors, h + 1))
+        if cfg.p_forearm and style.random() < cfg.p_forearm:
+            from diffuhand.synth.realism import forearm_items
+
+            items += forearm_items(style, anchor, rot_r, pos_r, tone, side == "left", cfg.p_sleeve)
         labels_geo.append((joints, angles, ratios, anchor, rot_r, pos_r, side))
     # camera: the hands' centre lands near the image centre, their extent fills part of the image
     allj = np.concatenate([g[0] for g in labels_geo])
@@ -238,17 +285,40 @@ def render_sample(rng: np.random.Generator, renderer: Renderer, cfg: SceneConfig
     if style_seed is None and rng.random() < cfg.p_occluder:
         items.append(_occluder(rng, mid, extent / 2))
     d = style.normal(size=3) * 0.6 + [0, 0, 1.0]
-    light = Lighting(ambient=float(style.uniform(0.15, 0.5)), directional=tuple(d), intensity=float(style.uniform(1.0, 4.0)),
-                     color=tuple(1.0 - style.uniform(0, 0.15, 3)))  # fmt: skip
+    if cfg.fill_light:  # softer, as indoors: more ambient and a bounce light from elsewhere, warm or cool
+        tint = 1.0 + style.normal(0, 0.05, 3)
+        light = Lighting(ambient=float(style.uniform(0.3, 0.7)), directional=tuple(d), intensity=float(style.uniform(1.5, 4.0)),
+                         color=tuple(np.clip(tint / tint.max(), 0.5, 1.0)), fill=float(style.uniform(0.2, 0.6)),
+                         fill_direction=tuple(-d + style.normal(size=3) * 0.5))  # fmt: skip
+    else:
+        light = Lighting(ambient=float(style.uniform(0.15, 0.5)), directional=tuple(d), intensity=float(style.uniform(1.0, 4.0)),
+                         color=tuple(1.0 - style.uniform(0, 0.15, 3)))  # fmt: skip
     color, depth, mask, alpha = renderer.render(items, K, light)
-    bg = (background(rng, size, cfg.backgrounds) if background_image is None else background_image).astype(np.float64)
+    if background_image is not None:
+        bg = background_image
+    elif cfg.background_style == "clutter" or (cfg.background_style == "mixed" and rng.random() < 0.8):
+        from diffuhand.synth.realism import clutter_background
+
+        bg = clutter_background(rng, size) if cfg.backgrounds is None else background(rng, size, cfg.backgrounds)
+    else:
+        bg = background(rng, size, cfg.backgrounds)
+    if cfg.background_blur:
+        from diffuhand.synth.realism import defocus
+
+        bg = defocus(rng, bg, cfg.background_blur * size / 256)
+    bg = bg.astype(np.float64)
     a = (alpha.astype(np.float64) / 255.0)[..., None]
     img = color.astype(np.float64) * a + bg * (1 - a)
     if rng.random() < cfg.p_motion_blur:
         img = _motion_blur(rng, img)
-    if rng.random() < cfg.p_noise:
-        img = img + rng.normal(size=img.shape) * rng.uniform(1.0, 8.0)
-    image = np.clip(img, 0, 255).astype(np.uint8)
+    if cfg.camera:
+        from diffuhand.synth.realism import camera_effects
+
+        image = camera_effects(rng, img)
+    else:
+        if rng.random() < cfg.p_noise:
+            img = img + rng.normal(size=img.shape) * rng.uniform(1.0, 8.0)
+        image = np.clip(img, 0, 255).astype(np.uint8)
     hands = []
     for joints, angles, ratios, anchor, rot, pos, side in labels_geo:  # rot, pos: of the right-hand model
         uvw = joints @ K.T

@@ -1,0 +1,118 @@
+"""Do our renders look like photos to a network that knows hands? What MediaPipe Hands makes of them.
+
+    python benchmarks/bench_render_realism.py [--count 300] [--size 256] [--variants legacy,photo]
+                                              [--out benchmarks/results/render_realism.json]
+
+The renderer's quality measure (issue 13): MediaPipe Hands 0.10.21 (static images, full model, at most two hands)
+on renders of each scene variant, all variants from the same seeds (the same poses, cameras and hands), beside
+the real dev photos of ``ge2019-realworld-dev``. Per variant:
+
+- found: the share of *clearly visible* hands (>= 75% of joints visible in the depth buffer, all inside the image)
+  that MediaPipe finds (a detection whose keypoints' centre lies within half a hand box of the hand's);
+- 2D error: mean keypoint distance over the hand's box side (the longer side of its true 2D keypoints' extent);
+- PA: PA-MPJPE (mm) of MediaPipe's world landmarks against the labels, and its ratio to PA on the real photos.
+
+Goal: found >= 90% and PA <= 1.3x the real photos' PA. Prints a table, writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+#: a hand counts as clearly visible with at least this share of its joints visible
+MIN_VISIBLE = 0.75
+#: the goals of issue 13
+GOAL_FOUND, GOAL_PA_RATIO = 0.90, 1.3
+
+
+def measure(detector, items) -> dict:
+    """items: (image, joints_2d (21, 2), joints_3d (21, 3) mm) per clearly visible hand -> the measures."""
+    from diffuhand.eval.metrics import pa_mpjpe
+
+    found, err2d, pred3d, gt3d = 0, [], [], []
+    cache: dict[int, list] = {}
+    for image, uv, xyz in items:
+        key = id(image)
+        if key not in cache:
+            cache[key] = detector(image)
+        box = float(np.ptp(uv, axis=0).max())
+        dets = [d for d in cache[key] if np.linalg.norm(d.keypoints_2d.mean(0) - uv.mean(0)) < 0.5 * box]
+        if not dets:
+            continue
+        d = min(dets, key=lambda d: np.linalg.norm(d.keypoints_2d.mean(0) - uv.mean(0)))
+        found += 1
+        err2d.append(float(np.linalg.norm(d.keypoints_2d - uv, axis=-1).mean()) / box)
+        pred3d.append(d.world_mm)
+        gt3d.append(xyz)
+    n = len(items)
+    pa = pa_mpjpe(np.stack(pred3d), np.stack(gt3d)).mean_mm if pred3d else float("nan")
+    return {"hands": n, "found": found, "found_rate": found / max(n, 1),
+            "error_2d_per_box": float(np.mean(err2d)) if err2d else float("nan"), "pa_mpjpe_mm": pa}
+
+
+def render_items(variant: str, count: int, size: int, seed: int):
+    """Renders ``count`` images of scene ``variant`` (same seeds for every variant) -> clearly visible hands."""
+    from diffuhand.synth.render import Renderer
+    from diffuhand.synth.scene import SceneConfig, render_sample, scene_variant
+
+    cfg = scene_variant(variant, SceneConfig(size=size))
+    renderer = Renderer(size)
+    items, images = [], 0
+    for i in range(count):
+        image, _, K, hands = render_sample(np.random.default_rng([seed, i]), renderer, cfg)
+        images += 1
+        for h in hands:
+            inside = ((h.joints_2d >= 0) & (h.joints_2d < size)).all()
+            if inside and h.visible.mean() >= MIN_VISIBLE:
+                items.append((image, h.joints_2d, h.joints_3d))
+    return items, images
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parent
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=300, help="images per variant")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--variants", default="legacy,photo", help="comma-separated scene variants (synth.scene)")
+    ap.add_argument("--real", type=Path, default=here.parents[1] / "shared" / "data" / "ge2019-realworld-dev")
+    ap.add_argument("--out", type=Path, default=here / "results" / "render_realism.json")
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from diffuhand.data import open_dataset
+    from diffuhand.detect import MediaPipeHands
+
+    rows = {}
+    with MediaPipeHands(max_hands=2) as detector:
+        if args.real.is_dir():
+            ds = open_dataset("ge-realworld", args.real)
+            items = [(s.image, s.joints_2d, s.joints_3d) for s in (ds[i] for i in range(len(ds)))]
+            rows["real dev photos"] = measure(detector, items)
+        for v in args.variants.split(","):
+            t = time.perf_counter()
+            items, images = render_items(v, args.count, args.size, args.seed)
+            t_render = time.perf_counter() - t
+            rows[v] = {**measure(detector, items), "images": images, "render_s_per_image": t_render / images}
+    real_pa = rows.get("real dev photos", {}).get("pa_mpjpe_mm", float("nan"))
+    print(f"{'data':18} {'hands':>6} {'found':>7} {'2D err/box':>10} {'PA mm':>7} {'PA/real':>8}")
+    for name, r in rows.items():
+        r["pa_ratio_to_real"] = r["pa_mpjpe_mm"] / real_pa
+        r["meets_goal"] = bool(r["found_rate"] >= GOAL_FOUND and r["pa_ratio_to_real"] <= GOAL_PA_RATIO)
+        print(f"{name:18} {r['hands']:6d} {100 * r['found_rate']:6.1f}% {r['error_2d_per_box']:10.3f} "
+              f"{r['pa_mpjpe_mm']:7.2f} {r['pa_ratio_to_real']:8.2f}")  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"count": args.count, "size": args.size, "seed": args.seed, "min_visible": MIN_VISIBLE,
+            "goal": {"found_rate": GOAL_FOUND, "pa_ratio_to_real": GOAL_PA_RATIO}}  # fmt: skip
+    args.out.write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

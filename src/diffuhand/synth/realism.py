@@ -1,0 +1,144 @@
+"""What makes a render look like a photo to a network trained on photos (issue 13: MediaPipe finds few hands in
+the plain renders): a forearm (often in a sleeve) instead of a hand cut off at the wrist, a palm lighter than the
+back and nails, a room's soft bounce light, backgrounds of muted colours and clutter seen out of focus, and a
+camera's white balance, defocus and JPEG compression.
+
+Each lever is switched by :class:`~diffuhand.synth.scene.SceneConfig` and measured by
+``benchmarks/bench_render_realism.py`` (what MediaPipe finds, its 2D error and its 3D error on the renders).
+All functions draw from the generator they are given, so a render stays a function of its seed.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import io
+
+import numpy as np
+
+from diffuhand.synth.render import MeshItem
+
+#: forearm cross-section at the wrist, as fractions of the anchor bone (wrist -> index MCP): half its width
+#: (radial-ulnar) and half its thickness (dorsal-palmar); an adult wrist is about 60 x 40 mm
+WRIST_HALF_WIDTH, WRIST_HALF_THICKNESS = 0.34, 0.22
+#: the forearm starts this far distal of the wrist joint (inside the hand mesh, so that no seam shows)
+FOREARM_OVERLAP = 0.12
+_RING = 24  # vertices around the forearm
+
+
+def _tube(xs: np.ndarray, half_width: np.ndarray, half_thickness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An elliptical tube along x through rings at ``xs`` (hand frame: y radial, z dorsal): vertices, faces."""
+    a = np.linspace(0, 2 * np.pi, _RING, endpoint=False)
+    v = np.stack([np.repeat(xs, _RING), (half_width[:, None] * np.cos(a)).ravel(),
+                  (half_thickness[:, None] * np.sin(a)).ravel()], -1)  # fmt: skip
+    faces = []
+    for r in range(len(xs) - 1):
+        for k in range(_RING):
+            i, j = r * _RING + k, r * _RING + (k + 1) % _RING
+            faces += [[i, j + _RING, j], [i, i + _RING, j + _RING]]
+    return v, np.asarray(faces, dtype=np.int64)
+
+
+def forearm_items(rng: np.random.Generator, anchor_mm: float, rotation: np.ndarray, position: np.ndarray,
+                  tone: np.ndarray, mirror: bool, p_sleeve: float) -> list[MeshItem]:  # fmt: skip
+    """The forearm of a right-hand model posed by (``rotation``, ``position``) (camera frame, mm), bent at the
+    wrist by a random flexion and deviation; with probability ``p_sleeve`` its proximal part in a sleeve.
+    ``mirror``: the hand is drawn as a left hand (x mirrored)."""
+    from scipy.spatial.transform import Rotation
+
+    length = anchor_mm * rng.uniform(2.5, 4.0)
+    bend = Rotation.from_euler("yz", [rng.uniform(-35, 35), rng.uniform(-15, 15)], degrees=True).as_matrix()
+    sleeve_at = length * rng.uniform(0.15, 0.8) if rng.random() < p_sleeve else length
+    parts = [(FOREARM_OVERLAP * anchor_mm, -sleeve_at, 1.0, tone)]
+    if sleeve_at < length:
+        h, s, v = rng.random(), rng.beta(1.2, 3.0), rng.uniform(0.15, 0.9)
+        parts.append((-sleeve_at + 2.0, -length, 1.2, np.array(colorsys.hsv_to_rgb(h, s, v))))
+    m = np.diag([-1.0, 1.0, 1.0]) if mirror else np.eye(3)
+    items = []
+    for x0, x1, widen, color in parts:
+        xs = np.linspace(x0, x1, 8)
+        grow = widen * (1.0 + 0.25 * np.clip(-xs / length, 0, 1))  # a forearm widens towards the elbow
+        v, f = _tube(xs, WRIST_HALF_WIDTH * anchor_mm * grow, WRIST_HALF_THICKNESS * anchor_mm * grow)
+        v = (v @ bend.T) @ rotation.T + position
+        shade = 1.0 + 0.04 * rng.normal(size=(len(v), 1))
+        items.append(MeshItem(v @ m, f[:, ::-1] if mirror else f, np.clip(color * shade, 0, 1), 0))
+    return items
+
+
+def skin_colors(rng: np.random.Generator, tone: np.ndarray, vertices: np.ndarray, normals_hand: np.ndarray,
+                tips: np.ndarray, anchor_mm: float) -> np.ndarray:  # fmt: skip
+    """(V, 3) colours of the rest mesh: ``tone`` with a blotchy texture, a lighter and pinker palm (palmar skin
+    has little melanin, most visible on dark skin) and nails on the dorsal side of the fingertips.
+
+    ``normals_hand`` (V, 3) rest normals in the hand frame (z dorsal); ``tips`` (5, 3) rest fingertip positions."""
+    waves = rng.normal(size=(6, 3)) / 25.0
+    phase = rng.uniform(0, 2 * np.pi, 6)
+    tex = np.sin(vertices @ waves.T + phase).mean(1)
+    base = tone * (1.0 + 0.12 * tex[:, None])
+    palm_tone = tone + (np.array([0.98, 0.80, 0.74]) - tone) * rng.uniform(0.25, 0.55)
+    palmar = np.clip(-normals_hand[:, 2], 0, 1)[:, None] ** 1.5
+    col = base * (1 - palmar) + palm_tone * (1 + 0.06 * tex[:, None]) * palmar
+    near_tip = np.linalg.norm(vertices[:, None] - tips[None], axis=-1).min(1) < 0.16 * anchor_mm
+    nail = near_tip & (normals_hand[:, 2] > 0.55)
+    col[nail] = col[nail] * 0.55 + np.array([0.95, 0.82, 0.80]) * 0.45
+    return np.clip(col, 0, 1)
+
+
+def muted_color(rng: np.random.Generator) -> np.ndarray:
+    """An RGB colour in [0, 1] as rooms have them: mostly low saturation, any brightness."""
+    return np.array(colorsys.hsv_to_rgb(rng.random(), rng.beta(1.2, 3.5), rng.uniform(0.15, 0.95)))
+
+
+def clutter_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """(size, size, 3) uint8: a room-like scene of muted surfaces and objects (walls, shelves, boxes, cans),
+    lit unevenly, out of focus to a random degree."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    base = muted_color(rng)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    a = rng.uniform(0, 2 * np.pi)
+    light = 0.75 + 0.5 * (np.cos(a) * xx + np.sin(a) * yy - 0.5)
+    img = Image.fromarray((np.clip(base * light[..., None], 0, 1) * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    # vertical and horizontal structure (shelves, door frames, furniture edges)
+    for _ in range(rng.integers(2, 8)):
+        c = tuple(int(v) for v in muted_color(rng) * 255)
+        if rng.random() < 0.5:
+            x = rng.uniform(0, size)
+            draw.rectangle([x, 0, x + rng.uniform(2, size / 6), size], fill=c)
+        else:
+            y = rng.uniform(0, size)
+            draw.rectangle([0, y, size, y + rng.uniform(2, size / 10)], fill=c)
+    # objects: boxes, cans, bottles, some bright
+    for _ in range(rng.integers(5, 40)):
+        c = muted_color(rng) if rng.random() < 0.7 else np.array(colorsys.hsv_to_rgb(rng.random(), 0.8, 0.9))
+        w, h = rng.uniform(0.02, 0.25, 2) * size
+        x, y = rng.uniform(-0.1, 1.0, 2) * size
+        box = [x, y, x + w, y + h]
+        if rng.random() < 0.4:
+            draw.ellipse(box, fill=tuple(int(v) for v in c * 255))
+        else:
+            draw.rectangle(box, fill=tuple(int(v) for v in c * 255))
+    arr = np.asarray(img, dtype=np.float64) * (1.0 + 0.04 * rng.normal(size=(size, size, 1)))  # surface grain
+    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    return np.asarray(img.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 3.0) * size / 256)))
+
+
+def defocus(rng: np.random.Generator, image: np.ndarray, max_sigma: float) -> np.ndarray:
+    """A background out of focus: Gaussian blur with sigma in [0, ``max_sigma``] pixels."""
+    from PIL import Image, ImageFilter
+
+    return np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(rng.uniform(0, max_sigma))))
+
+
+def camera_effects(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float [0, 255] -> uint8 through a camera: white balance, a little lens blur, sensor noise, JPEG."""
+    from PIL import Image, ImageFilter
+
+    img = image * rng.normal(1.0, 0.06, 3)  # white balance
+    img = img + rng.normal(size=img.shape) * rng.uniform(0.5, 4.0)
+    out = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.8) * image.shape[0] / 256))
+    buf = io.BytesIO()
+    out.save(buf, format="JPEG", quality=int(rng.integers(40, 96)))
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB"))
