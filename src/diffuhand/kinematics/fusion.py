@@ -1,0 +1,285 @@
+"""Fit the hand model to what a hand detector sees: its 2D keypoints in the photo and its 3D estimate.
+
+A detector such as MediaPipe Hands gives two things per hand from one network pass: 2D keypoints (accurate in the
+image plane) and a coarse 3D estimate ("world landmarks": metric, but with its own skeleton convention and a
+depth error). Neither is a hand of our model. :func:`fuse_keypoints` finds the pose of the model (root rotation and
+position in the camera frame, the 41 angles within the limits, a fixed skeleton) that best explains both, under a
+prior learnt from real 3D hands (the pose prior's Gaussian mixture). It is a maximum a posteriori fit, solved by
+Levenberg-Marquardt with analytic Jacobians (the IK solver's, :mod:`diffuhand.kinematics.ik`):
+
+    cost = 1/2 sum_j |pi(K X_j) - uv_j|^2 / (sigma_2d * box)^2        (2D keypoints, box = the hand's extent)
+         + 1/2 sum_b |dir_b(X) - dir_b(W)|^2 / sigma_dir^2              (3D: directions of the bones in B)
+         - prior * log p(angles)                                         (Gaussian mixture over the articulation)
+
+Only bone *directions* of the 3D estimate are used, and by default only the fingers' phalanges: its joint
+positions follow the detector's own skeleton convention (where a knuckle sits), which is not ours, while the way
+each finger segment points is the same in any convention. The 2D keypoints place the hand and fix what the
+image plane shows; depth comes from the 3D estimate's directions and the prior.
+
+Units: pixels for ``uv`` and ``K``, any unit for the 3D estimate (only directions are used), millimetres out.
+All hands are RIGHT hands (mirror left ones first, as everywhere in the project).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import roma
+import torch
+
+from diffuhand.errors import DiffuhandError
+from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx
+from diffuhand.kinematics.ik import _jacobian, _problem, fit_ik
+from diffuhand.kinematics.limits import Limits, load_limits
+from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_JOINTS, PARENTS
+
+#: the fingers' phalanges (bone k ends at joint k): their directions do not depend on a skeleton convention
+PHALANGES = (2, 3, 4, 6, 7, 8, 10, 11, 12, 14, 15, 16, 18, 19, 20)
+#: every bone
+ALL_BONES = tuple(range(1, NUM_JOINTS))
+_ROT, _POS, _ANG = slice(0, 3), slice(3, 6), 7  # columns of the IK Jacobian: rotation, position, (scale), angles
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """How much each observation counts (the noise levels of a maximum a posteriori fit).
+
+    Attributes:
+        sigma_2d: 2D keypoint noise as a fraction of the hand's box (its 2D extent).
+        sigma_dir: noise of a bone direction of the 3D estimate (distance between unit vectors; 0.1 ~ 6 degrees).
+        prior: weight of the pose prior's negative log-likelihood (1: a proper posterior).
+        bones: the bones (ending joint indices) whose 3D direction is used.
+    """
+
+    sigma_2d: float = 0.03
+    sigma_dir: float = 0.1
+    prior: float = 0.05
+    bones: tuple[int, ...] = PHALANGES
+
+
+@dataclass
+class FusionResult:
+    """A fitted pose per hand (leading shape N).
+
+    Attributes:
+        angles: (N, 41) radians within the limits (root Euler ZYX included). bone_ratios: (N, 20) the skeleton's.
+        root_rotation: (N, 3, 3) hand -> camera. root_position: (N, 3) mm, the wrist in the camera frame.
+        joints: (N, 21, 3) mm, camera frame. reprojection_px: (N,) mean 2D distance to the keypoints.
+        iterations: solver iterations run.
+    """
+
+    angles: torch.Tensor
+    bone_ratios: torch.Tensor
+    root_rotation: torch.Tensor
+    root_position: torch.Tensor
+    joints: torch.Tensor
+    reprojection_px: torch.Tensor
+    iterations: int
+
+
+class _MixturePrior:
+    """The pose prior's Gaussian mixture over the free articulation angles, as whitened residuals."""
+
+    def __init__(self, prior, free_a: torch.Tensor, dtype: torch.dtype):
+        idx = torch.as_tensor(np.asarray(prior.angle_index))
+        pos = {int(a): k for k, a in enumerate(free_a.tolist())}
+        missing = [int(a) for a in idx if int(a) not in pos]
+        if missing:
+            raise DiffuhandError(f"the pose prior covers angles {missing} that the limits pin")
+        self.index = idx
+        self.cols = torch.tensor([pos[int(a)] for a in idx])  # its angles among the solver's free angles
+        self.means = torch.as_tensor(prior.means, dtype=dtype)
+        chol = torch.linalg.cholesky(torch.as_tensor(prior.covariances, dtype=dtype))
+        self.inv_chol = torch.linalg.inv(chol)  # (K, D, D): whitens a deviation from a component's mean
+        self.log_norm = torch.log(torch.as_tensor(prior.weights, dtype=dtype)) - torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+
+    def whitened(self, angles: torch.Tensor) -> torch.Tensor:
+        """(N, K, D) whitened deviations of ``angles`` (N, 41) from every component."""
+        d = angles[:, self.index][:, None] - self.means[None]
+        return torch.einsum("kij,nkj->nki", self.inv_chol, d)
+
+    def nll(self, angles: torch.Tensor) -> torch.Tensor:
+        """(N,) negative log density (up to a constant)."""
+        z = self.whitened(angles)
+        return -torch.logsumexp(self.log_norm - 0.5 * (z**2).sum(-1), dim=-1)
+
+    def nearest(self, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The most responsible component's whitened residual (N, D) and its whitening matrix (N, D, D)."""
+        z = self.whitened(angles)
+        k = (self.log_norm - 0.5 * (z**2).sum(-1)).argmax(-1)
+        return z[torch.arange(len(k)), k], self.inv_chol[k]
+
+
+def _project(x: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pinhole projection of (N, 21, 3) -> uv (N, 21, 2) and d uv / d x (N, 21, 2, 3)."""
+    z = x[..., 2:3].clamp_min(1e-6)
+    f = torch.stack([K[:, 0, 0], K[:, 1, 1]], -1)[:, None]  # (N, 1, 2)
+    c = K[:, None, :2, 2]
+    uv = f * x[..., :2] / z + c
+    d = x.new_zeros(*x.shape[:-1], 2, 3)
+    d[..., 0, 0] = f[..., 0] / z[..., 0]
+    d[..., 1, 1] = f[..., 1] / z[..., 0]
+    d[..., :, 2] = -f * x[..., :2] / z**2
+    return uv, d
+
+
+class _Terms:
+    """Residuals and Jacobians of the cost for a batch of hands; the parameters are the root rotation (3),
+    the root position (3) and the free angles (Fa)."""
+
+    def __init__(self, uv, K, dirs, box, ratios, anchor, weights: FusionWeights, prior: _MixturePrior | None, prob):
+        self.uv, self.K, self.dirs, self.ratios, self.anchor, self.prob, self.prior = uv, K, dirs, ratios, anchor, prob, prior
+        self.w2d = 1.0 / (weights.sigma_2d * box)[:, None, None]  # (N, 1, 1)
+        self.wdir = 1.0 / weights.sigma_dir
+        self.wprior = float(weights.prior) ** 0.5
+        self.prior_weight = float(weights.prior)
+        self.child = torch.tensor(weights.bones)
+        self.parent = torch.tensor([PARENTS[b] for b in weights.bones])
+
+    def model(self, st: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        return forward_kinematics(st["angles"], self.ratios, self.anchor, st["rot0"], st["pos"], return_rotations=True)
+
+    def cost(self, st: dict) -> torch.Tensor:
+        uv, _ = _project(st["joints"], self.K)
+        c = 0.5 * (((uv - self.uv) * self.w2d) ** 2).sum((-1, -2))
+        v = st["joints"][:, self.child] - st["joints"][:, self.parent]
+        d = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        c = c + 0.5 * ((d - self.dirs) ** 2).sum((-1, -2)) * self.wdir**2
+        if self.prior is not None:
+            c = c + self.prior_weight * self.prior.nll(st["angles"])
+        return c
+
+    def linearise(self, st: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residuals r (N, R) and Jacobian J (N, R, P) of the Gauss-Newton model (the prior: its most
+        responsible component)."""
+        prob = self.prob
+        n = st["joints"].shape[0]
+        na = len(prob.free_a)
+        scale = torch.full((n,), float(self.anchor), dtype=st["joints"].dtype)
+        jx = _jacobian(st["joints"], st["rots"], st["angles"], self.ratios.expand(n, NUM_BONES), scale, prob)
+        jx = jx.view(n, NUM_JOINTS, 3, -1)
+        jx = torch.cat([jx[..., _ROT], jx[..., _POS], jx[..., _ANG : _ANG + na]], dim=-1)  # (N, 21, 3, P)
+        uv, d_uv = _project(st["joints"], self.K)
+        r_uv = ((uv - self.uv) * self.w2d).reshape(n, -1)
+        j_uv = (d_uv @ jx * self.w2d[..., None]).reshape(n, -1, jx.shape[-1])
+        v = st["joints"][:, self.child] - st["joints"][:, self.parent]
+        length = v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        d = v / length
+        r_dir = ((d - self.dirs) * self.wdir).reshape(n, -1)
+        eye = torch.eye(3, dtype=v.dtype, device=v.device)
+        d_d = (eye - d[..., :, None] * d[..., None, :]) / length[..., None]  # (N, B, 3, 3)
+        j_dir = (d_d @ (jx[:, self.child] - jx[:, self.parent]) * self.wdir).reshape(n, -1, jx.shape[-1])
+        rs, js = [r_uv, r_dir], [j_uv, j_dir]
+        if self.prior is not None:
+            z, white = self.prior.nearest(st["angles"])
+            j_p = jx.new_zeros(n, z.shape[1], jx.shape[-1])
+            j_p[:, :, 6 + self.prior.cols] = white
+            rs.append(z * self.wprior)
+            js.append(j_p * self.wprior)
+        return torch.cat(rs, 1), torch.cat(js, 1)
+
+
+def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
+    """Levenberg-Marquardt on all hands at once (each hand keeps its own damping and stops on its own)."""
+    prob = terms.prob
+    fa = prob.free_a
+    n = st["angles"].shape[0]
+    lam = torch.full((n,), 1e-3, dtype=st["angles"].dtype)
+    done = torch.zeros(n, dtype=torch.bool)
+    it = 0
+    for it in range(1, max_iter + 1):
+        r, jac = terms.linearise(st)
+        a_mat = jac.transpose(1, 2) @ jac
+        g = (jac.transpose(1, 2) @ r[..., None])[..., 0]
+        ang = st["angles"][:, fa]
+        stuck = ((ang <= prob.amin[fa] + 1e-12) & (g[:, 6:] > 0)) | ((ang >= prob.amax[fa] - 1e-12) & (g[:, 6:] < 0))
+        keep = torch.cat([torch.ones(n, 6, dtype=torch.bool), ~stuck], -1)
+        a_mat = a_mat * (keep[:, :, None] & keep[:, None, :])
+        g = g * keep
+        diag = torch.diagonal(a_mat, dim1=-2, dim2=-1)
+        diag.add_(lam[:, None] * diag.clamp_min(1e-9) + (~keep).to(diag.dtype))
+        chol, _ = torch.linalg.cholesky_ex(a_mat)
+        step = -torch.cholesky_solve(g[..., None], chol)[..., 0]
+        step = torch.where(torch.isfinite(step) & ~done[:, None], step, torch.zeros_like(step))
+        new = {"rot0": st["rot0"] @ roma.rotvec_to_rotmat(step[:, :3]), "pos": st["pos"] + step[:, 3:6]}
+        angles = st["angles"].clone()
+        angles[:, fa] = torch.minimum(torch.maximum(ang + step[:, 6:], prob.amin[fa]), prob.amax[fa])
+        new["angles"] = angles
+        new["joints"], new["rots"] = terms.model(new)
+        new["cost"] = terms.cost(new)
+        better = (new["cost"] < st["cost"]) & ~done
+        gain = (st["cost"] - new["cost"]) / st["cost"].clamp_min(1e-300)
+        for k in ("rot0", "pos", "angles", "joints", "rots", "cost"):
+            st[k] = torch.where(better.view(-1, *[1] * (st[k].ndim - 1)), new[k], st[k])
+        lam = torch.where(better, (lam / 3).clamp_min(1e-9), (lam * 4).clamp_max(1e9))
+        done |= (better & (gain < tol)) | (lam >= 1e6)
+        if bool(done.all()):
+            break
+    return it
+
+
+def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = 88.0, weights: FusionWeights | None = None,
+                   prior=None, limits: Limits | None = None, max_iter: int = 40, tol: float = 1e-4) -> FusionResult:  # fmt: skip
+    """Fit the hand model to detected 2D keypoints and a detector's 3D estimate (see the module docstring).
+
+    Args:
+        uv: (N, 21, 2) pixels of the 2D keypoints of RIGHT hands (mirror a left hand's image first).
+        K: (N, 3, 3) or (3, 3) intrinsics of that image.
+        world: (N, 21, 3) the detector's 3D estimate of the same hands, any unit, camera axes (x right, y down,
+            z away); only its bone directions are used.
+        bone_ratios: (20,) or (N, 20) the skeleton fitted (e.g. :func:`~diffuhand.kinematics.skeletons.load_skeleton`).
+        anchor_mm: the hand's size (wrist -> index MCP); with one photo, size and distance are one unknown.
+        weights: :class:`FusionWeights`. prior: a :class:`~diffuhand.synth.prior.PosePrior` (default the shipped
+            one); ``weights.prior = 0`` fits without it. limits: the angle limits (default the shipped ones).
+
+    Returns:
+        :class:`FusionResult` (float64).
+    """
+    f64 = torch.float64
+    uv = torch.as_tensor(np.asarray(uv, dtype=np.float64))
+    world = torch.as_tensor(np.asarray(world, dtype=np.float64))
+    if uv.ndim != 3 or uv.shape[1:] != (NUM_JOINTS, 2) or world.shape != (*uv.shape[:2], 3):
+        raise DiffuhandError(f"expected uv (N, 21, 2) and world (N, 21, 3), got {tuple(uv.shape)} and {tuple(world.shape)}")
+    if not (torch.isfinite(uv).all() and torch.isfinite(world).all()):
+        raise DiffuhandError("keypoints must be finite")
+    n = uv.shape[0]
+    K = torch.as_tensor(np.asarray(K, dtype=np.float64)).expand(n, 3, 3)
+    weights = weights or FusionWeights()
+    limits = limits or load_limits()
+    prob = _problem(limits, f64, torch.device("cpu"))
+    ratios = torch.as_tensor(np.asarray(bone_ratios, dtype=np.float64)).expand(n, NUM_BONES)
+    if weights.prior > 0 and prior is None:
+        from diffuhand.synth.prior import default_prior
+
+        prior = default_prior()
+    mix = _MixturePrior(prior, prob.free_a, f64) if weights.prior > 0 else None
+
+    # start: the model fitted to the 3D estimate (its articulation and orientation), then our skeleton, then the
+    # wrist placed on its 2D keypoint at the depth where the hand's 2D size matches
+    init = fit_ik(world, retry=float("inf"), tol=1e-3)
+    angles = init.angles.clone()
+    rot0 = init.root_rotation
+    rel = forward_kinematics(angles, ratios, anchor_mm, rot0)  # wrist at 0
+    size_2d = (uv.amax(1) - uv.amin(1)).norm(dim=-1).clamp_min(1.0)
+    size_3d = (rel[..., :2].amax(1) - rel[..., :2].amin(1)).norm(dim=-1)
+    f = K[:, 0, 0]
+    depth = f * size_3d / size_2d
+    ray = torch.linalg.solve(K, torch.cat([uv[:, 0], torch.ones(n, 1, dtype=f64)], -1)[..., None])[..., 0]
+    pos = ray / ray[:, 2:3] * depth[:, None]
+    st = {"rot0": rot0, "pos": pos, "angles": angles}
+    box = (uv.amax(1) - uv.amin(1)).amax(-1).clamp_min(1.0)
+    terms = _Terms(uv, K, None, box, ratios, anchor_mm, weights, mix, prob)
+    v = world[:, terms.child] - world[:, terms.parent]
+    terms.dirs = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    st["joints"], st["rots"] = terms.model(st)
+    st["cost"] = terms.cost(st)
+    it = _lm(st, terms, max_iter, tol)
+    angles = st["angles"].clone()
+    angles[:, :3] = rotmat_to_euler_zyx(st["rot0"])
+    uv_fit, _ = _project(st["joints"], K)
+    return FusionResult(angles=angles, bone_ratios=ratios.clone(), root_rotation=st["rot0"], root_position=st["pos"],
+                        joints=st["joints"], reprojection_px=(uv_fit - uv).norm(dim=-1).mean(-1), iterations=it)  # fmt: skip
+
+
+__all__ = ["ALL_BONES", "PHALANGES", "FusionResult", "FusionWeights", "fuse_keypoints"]

@@ -1,0 +1,81 @@
+"""The fit to a detector's 2D keypoints and 3D estimate recovers a known pose, uses only the 3D estimate's bone
+directions (so a different skeleton convention there does not move the answer), and keeps angles in the limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from diffuhand.kinematics import forward_kinematics, load_limits, named_pose
+from diffuhand.kinematics.fusion import ALL_BONES, FusionWeights, fuse_keypoints
+from diffuhand.kinematics.skeletons import load_skeleton
+
+K = np.array([[500.0, 0.0, 128.0], [0.0, 500.0, 128.0], [0.0, 0.0, 1.0]])
+
+
+def _scene(angles, ratios, anchor=88.0, seed=0):
+    """A right hand in front of the camera: (joints mm, uv px, rotation, position)."""
+    import roma
+
+    g = torch.Generator().manual_seed(seed)
+    rot = roma.random_rotmat(1, dtype=torch.float64, generator=g)[0]
+    pos = torch.tensor([10.0, -5.0, 450.0], dtype=torch.float64)
+    j = forward_kinematics(torch.as_tensor(angles, dtype=torch.float64), torch.as_tensor(ratios, dtype=torch.float64),
+                           anchor, rot, pos)  # fmt: skip
+    uvw = j.numpy() @ K.T
+    return j.numpy(), uvw[:, :2] / uvw[:, 2:], rot.numpy(), pos.numpy()
+
+
+@pytest.mark.parametrize("pose", ["relaxed", "point", "fist"])
+def test_recovers_a_known_pose_from_exact_observations(pose):
+    angles, _ = named_pose(pose)
+    ratios = load_skeleton("ge2019").bone_ratios
+    joints, uv, rot, pos = _scene(angles, ratios)
+    res = fuse_keypoints(uv[None], K, joints[None], ratios, weights=FusionWeights(prior=0.0, bones=ALL_BONES))
+    assert res.reprojection_px.item() < 0.05
+    err = np.linalg.norm(res.joints[0].numpy() - joints, axis=-1)
+    assert err.mean() < 0.5, err  # mm: the exact pose, up to the solver's tolerance
+    assert np.allclose(res.root_rotation[0].numpy(), rot, atol=1e-2)
+
+
+def test_only_directions_of_the_3d_estimate_count():
+    """The same hand drawn with another skeleton (MANO's bone ratios, twice the size, moved) as the 3D estimate:
+    the phalanges point the same way, so the fit is the same as with the exact 3D."""
+    angles, _ = named_pose("peace")
+    ge, mano = load_skeleton("ge2019").bone_ratios, load_skeleton("mano").bone_ratios
+    joints, uv, _, _ = _scene(angles, ge, seed=3)
+    _, _, rot, pos = _scene(angles, ge, seed=3)
+    other = forward_kinematics(torch.as_tensor(angles), torch.as_tensor(mano), 170.0, torch.as_tensor(rot),
+                               torch.as_tensor(pos) + 100.0).numpy()  # fmt: skip
+    w = FusionWeights(prior=0.0)
+    a = fuse_keypoints(uv[None], K, joints[None], ge, weights=w).joints[0].numpy()
+    b = fuse_keypoints(uv[None], K, other[None], ge, weights=w).joints[0].numpy()
+    assert np.linalg.norm(a - b, axis=-1).mean() < 0.5
+    assert np.linalg.norm(b - joints, axis=-1).mean() < 1.0
+
+
+def test_noisy_observations_give_angles_within_the_limits():
+    rng = np.random.default_rng(0)
+    angles, _ = named_pose("ok")
+    ratios = load_skeleton("ge2019").bone_ratios
+    joints, uv, _, _ = _scene(angles, ratios, seed=5)
+    uvs = uv[None] + rng.normal(size=(8, 21, 2)) * 4.0
+    world = joints[None] + rng.normal(size=(8, 21, 3)) * 6.0
+    res = fuse_keypoints(uvs, K, world, ratios)
+    lim = load_limits()
+    a = res.angles.numpy()[:, 3:]
+    assert (a >= lim.angle_min[3:] - 1e-9).all() and (a <= lim.angle_max[3:] + 1e-9).all()
+    assert np.isfinite(res.joints.numpy()).all()
+    # noise of 4 px and 6 mm leaves the hand within a few millimetres (wrist-aligned)
+    rel = res.joints.numpy() - res.joints.numpy()[:, :1]
+    assert np.linalg.norm(rel - (joints - joints[0]), axis=-1).mean() < 12.0
+
+
+def test_bad_input_is_one_clear_error():
+    from diffuhand.errors import DiffuhandError
+
+    with pytest.raises(DiffuhandError, match="expected uv"):
+        fuse_keypoints(np.zeros((1, 20, 2)), K, np.zeros((1, 21, 3)), load_skeleton("ge2019").bone_ratios)
+    with pytest.raises(DiffuhandError, match="finite"):
+        fuse_keypoints(np.full((1, 21, 2), np.nan), K, np.zeros((1, 21, 3)), load_skeleton("ge2019").bone_ratios)
