@@ -7,15 +7,14 @@ looks down -z with y up, so points enter the scene as (x, -y, -z) in metres.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
-os.environ.setdefault("PYOPENGL_PLATFORM", "egl")  # before OpenGL is imported anywhere
-os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+import numpy as np
 
-from dataclasses import dataclass  # noqa: E402
+from diffuhand.errors import DiffuhandError
 
-import numpy as np  # noqa: E402
-
-from diffuhand.errors import DiffuhandError  # noqa: E402
+#: PyOpenGL on Mesa's EGL without a display; a value the user set wins
+GL_ENVIRONMENT = {"PYOPENGL_PLATFORM": "egl", "EGL_PLATFORM": "surfaceless"}
 
 _GL = np.diag([1.0, -1.0, -1.0])
 
@@ -57,8 +56,16 @@ def _light_pose(direction) -> np.ndarray:
 _OFFSCREEN = None  # one GL context per process: pyrender's EGL contexts do not coexist in one process
 
 
+def gl_environment() -> None:
+    """Set :data:`GL_ENVIRONMENT` where the user has not: when the first renderer is made (PyOpenGL reads it when
+    it is first imported, which pyrender does), not when this module is imported."""
+    for key, value in GL_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+
+
 def _offscreen(width: int, height: int):
     global _OFFSCREEN
+    gl_environment()
     try:
         import pyrender
 
@@ -77,11 +84,11 @@ class Renderer:
     Renderers of a process share one GL context, each setting its own viewport size when it renders."""
 
     def __init__(self, width: int, height: int | None = None):
+        self.width, self.height = width, height or width
+        _offscreen(self.width, self.height)  # sets the GL environment before pyrender (and OpenGL) is imported
         import pyrender
 
         self.pyrender = pyrender
-        self.width, self.height = width, height or width
-        _offscreen(self.width, self.height)
 
     @property
     def renderer(self):
