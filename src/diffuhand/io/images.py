@@ -35,6 +35,32 @@ def _to_uint8_rgb(im) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
+def image_from_array(image) -> np.ndarray:
+    """An image array -> (H, W, 3) uint8 RGB, as :func:`read_image` reads the same pixels from a file.
+
+    Takes (H, W) or (H, W, 1) grey (uint8; uint16 and int32 scaled by their range; float32/64 stretched to its
+    own min-max, as Pillow's mode F), (H, W, 3) RGB or (H, W, 4) RGBA (transparent parts over white), uint8 or
+    uint16 (16-bit colour keeps its high byte, as Pillow reads 16-bit colour files). An (H, W, 3) uint8 array comes
+    back as it is. Raises :class:`DiffuhandError` (one line) for any other shape or type."""
+    from PIL import Image
+
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    grey_types = (np.uint8, np.uint16, np.int32, np.float32, np.float64)
+    ok = (a.ndim == 2 and a.dtype in grey_types) or (a.ndim == 3 and a.shape[2] in (3, 4) and a.dtype in (np.uint8, np.uint16))
+    if not ok or a.size == 0:
+        raise DiffuhandError(f"expected an image array: (H, W) or (H, W, 1) grey, (H, W, 3) RGB or (H, W, 4) RGBA, "
+                             f"8 or 16 bits; got {a.shape} {a.dtype}")  # fmt: skip
+    if a.ndim == 3 and a.shape[2] == 3 and a.dtype == np.uint8:
+        return a
+    if a.ndim == 3 and a.dtype == np.uint16:
+        a = (a >> 8).astype(np.uint8)  # what Pillow makes of a 16-bit colour file
+    elif a.dtype == np.float64:
+        a = a.astype(np.float32)  # Pillow's mode F
+    return np.ascontiguousarray(_to_uint8_rgb(Image.fromarray(np.ascontiguousarray(a))))
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """A photo file -> (H, W, 3) uint8 RGB, upright (EXIF orientation applied).
 
