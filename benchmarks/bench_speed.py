@@ -156,8 +156,7 @@ def main() -> None:
     kp = torch.tensor(np.stack([c.joints_2d for c in crops[:64]]), dtype=torch.float32)
     est = diffuhand.load(temporal=False)  # backend auto: ONNX Runtime for the U-Net (the shipped unet.onnx)
     kmodel = est.model
-    onnx_runner = kmodel.diffusion.runner
-    kmodel.diffusion.use_backend("torch")  # the stage rows are torch's; ONNX Runtime has rows of its own
+    onnx_runner = est.unet if est.backend == "onnx" else None  # the estimator's own; the model stays torch
     default = SamplerConfig(**kmodel.cfg.sampler)
     imodel = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="image")).eval()
     base = HandPoseModel(ModelConfig(kind="baseline", condition="image")).eval()
@@ -236,8 +235,8 @@ def main() -> None:
     w = torch.randn(64, temporal.cfg.window if hasattr(temporal, "cfg") else 5, 21, 3)
     stage("temporal model, one window", lambda: temporal(w[:1]), lambda: temporal(w))
     photo = images[2]
-    stage("whole predict: photo in, results out (1 hand), torch", lambda: est.predict_image(photo), torch_stage=False)
-    kmodel.diffusion.runner = onnx_runner
+    torch_est = est.replace(backend="torch", detector=est._detector())
+    stage("whole predict: photo in, results out (1 hand), torch", lambda: torch_est.predict_image(photo), torch_stage=False)
     stage("whole predict: photo in, results out (1 hand), shipped (auto)", lambda: est.predict_image(photo), torch_stage=False)
     fast = diffuhand.load(temporal=False, sampler={"samples": 1})
     fast.detector = est._detector()
@@ -317,11 +316,7 @@ def main() -> None:
             kin.fit_ik, kmodel.cfg.sampler = new_fit, cfg
 
     def predict_after():
-        kmodel.diffusion.runner = onnx_runner
-        try:
-            return est.predict_image(photo)
-        finally:
-            kmodel.diffusion.runner = None
+        return est.predict_image(photo)  # the shipped backend (the estimator's own runner)
 
     compare("whole predict (photo in, 1 hand): all of the above", predict_before, predict_after)
     if onnx_runner is not None:  # ONNX Runtime's own default: as many threads as cores, spinning while idle
@@ -331,11 +326,11 @@ def main() -> None:
         spinning.session = _spinning_session(kmodel.onnx_file, args.threads)
 
         def predict_with(runner):
-            kmodel.diffusion.runner = runner
+            shipped, est.unet = est.unet, runner
             try:
                 return est.predict_image(photo)
             finally:
-                kmodel.diffusion.runner = None
+                est.unet = shipped
 
         compare(f"whole predict, ONNX Runtime {args.threads} spinning threads -> 1 thread, no spinning",
                 lambda: predict_with(spinning), lambda: predict_with(onnx_runner))  # fmt: skip

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_video_jitter.py [--video PATH] [--out benchmarks/results/video_jitter.json]
 
-The sign-language clip of ``shared/data`` goes through ``diffuhand.load().predict(frames)`` twice, in one run:
+The sign-language clip of ``shared/data`` goes through ``diffuhand.load().predict_frames(frames)`` twice, in one run:
 every frame on its own, then with the temporal model. Jitter is the mean acceleration of the wrist-relative 3D
 joints, |x[t+1] - 2 x[t] + x[t-1]| (mm/frame^2), over runs of three consecutive frames in which the same hand is
 reported; a real hand moves smoothly, so less is better as long as the pose still follows the hand.
@@ -62,7 +62,7 @@ def main() -> None:
     for name, temporal in (("single frame", False), ("temporal", None)):
         est = diffuhand.load(temporal=temporal)
         t0 = time.perf_counter()
-        out = est.predict(frames)
+        out = est.predict_frames(frames)
         sec = time.perf_counter() - t0
         j, n = jitter(out)
         single = triples(out) if single is None else single

@@ -254,3 +254,34 @@ def test_a_photo_over_the_pixel_limit_is_one_line_and_no_output(tmp_path, checkp
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "big.png: 11000x10000 pixels is over the 100 megapixel limit" in err[0], err
     assert not (tmp_path / "o").exists()  # no empty output folder left behind
+
+
+def test_videos_keep_the_users_options_and_say_what_they_skip(tmp_path, checkpoint, capsys):
+    """A video runs with the options given (here one sample: no uncertainty), and the photo-only options are
+    named in one line on stderr instead of being dropped silently."""
+    from .io.test_video import write_mp4
+
+    good = np.array(Image.open(shared("ge2019-realworld-dev") / "images" / "00004.jpg").convert("RGB"))
+    write_mp4(tmp_path / "clip.mp4", [good] * 4)
+    out = tmp_path / "out"
+    assert main(["predict", str(tmp_path / "clip.mp4"), "--model", str(checkpoint), "--out", str(out), "--no-temporal",
+                 "--samples", "1", "--backend", "torch", "--mesh", "obj", "--crop"]) == 0  # fmt: skip
+    hands = [h for line in (out / "clip.jsonl").read_text().splitlines() for h in json.loads(line)["hands"]]
+    assert len(hands) >= 3 and all(h["uncertainty_mm"] is None for h in hands)
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("diffuhand:")]  # not the progress bar
+    assert len(err) == 1 and "clip.mp4" in err[0] and "--mesh" in err[0] and "--crop" in err[0], err
+    assert sorted(p.name for p in out.iterdir()) == ["clip.jsonl", "clip.npz"]
+
+
+def test_crop_takes_the_detectors_side_unless_told(tmp_path, checkpoint, capsys):
+    """--crop without --hand: the detector's side (a left hand used to come out as a mirrored right one); --hand
+    without --crop is ignored, and said to be."""
+    src = shared("ge2019-realworld-dev") / "images" / "00003.jpg"  # a left hand
+    runs = {}
+    for name, extra in (("auto", ["--crop"]), ("left", ["--crop", "--hand", "left"]), ("nocrop", ["--hand", "right"])):
+        assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path / name), *extra]) == 0
+        runs[name] = json.loads((tmp_path / name / "00003.json").read_text())["hands"][0]
+        err = capsys.readouterr().err.splitlines()
+        assert err == ([] if name != "nocrop" else [err[0]]) and (name != "nocrop" or "--hand" in err[0] and "--crop" in err[0])
+    assert runs["auto"]["handedness"] == runs["left"]["handedness"] == runs["nocrop"]["handedness"] == "left"
+    assert np.allclose(runs["auto"]["joints_3d"], runs["left"]["joints_3d"])

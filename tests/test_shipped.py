@@ -41,11 +41,28 @@ def test_load_reads_frames_as_a_video():
 
     frames = list(read_video(shared("sign-language-pose") / "src/python/tests/data/test_video.mp4"))[12:24]
     est = diffuhand.load()
-    out = est.predict(frames)
+    out = est.predict(frames, video=True)  # a list alone is photos, each on its own
     assert len(out) == 12 and all(isinstance(f, list) for f in out)
     assert sum(len(f) for f in out) >= 6  # the signer's hand, tracked (and bridged where the tracker lost it)
+    # one signing hand, labelled left in one frame by MediaPipe: never a second, made-up hand (frames 15-19 had one)
+    assert max(len(f) for f in out) == 1 and {h.handedness for f in out for h in f} == {"right"}
     one = est.predict(frames[18 - 12])
     assert isinstance(one, list)
+
+
+def test_a_one_hand_video_never_gives_two_hands():
+    """The bundled clip shows one right hand; MediaPipe labels it left in 8 of its 41 detections. Tracked by
+    position, it is one hand in every frame (two in 17 of 48 frames when tracks were per label)."""
+    from diffuhand.commands.predict import demo_inputs
+    from diffuhand.io.video import read_video
+
+    (clip,) = [p for p in demo_inputs() if p.suffix == ".mp4"]
+    est = diffuhand.load()
+    out = est.predict_frames(read_video(clip))
+    assert len(out) == 48 and max(len(f) for f in out) == 1
+    assert {h.handedness for f in out for h in f} == {"right"} and sum(bool(f) for f in out) >= 41
+    single = est.replace(temporal=None).predict(clip)  # a video's path: its frames; no temporal model: no bridging
+    assert max(len(f) for f in single) == 1 and sum(bool(f) for f in single) == 41
 
 
 def test_demo_runs_on_the_bundled_inputs(tmp_path, capsys):

@@ -13,8 +13,9 @@ def shipped_weights(name: str = "hand"):
 
 
 def load(path=None, temporal=None, **options):
-    """A ready estimator (:class:`diffuhand.pipeline.Estimator`): ``est.predict(photo)`` or
-    ``est.predict(frames)``; no download ever happens.
+    """A ready estimator (:class:`diffuhand.pipeline.Estimator`): ``est.predict(photo)`` (an array or a path),
+    ``est.predict(photos)`` (a list: each on its own) or ``est.predict_frames(frames)`` (one video, tracked); no
+    download ever happens.
 
     Args:
         path: a checkpoint folder (safetensors + config.json) made by ``diffuhand train``; None: the model shipped

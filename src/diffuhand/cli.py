@@ -140,8 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "temporal configuration) that smooths each hand's track and bridges short gaps (default: the "
                    "shipped one, if any)")  # fmt: skip
     p.add_argument("--no-temporal", action="store_true", help="videos: every frame on its own, no temporal model")
-    p.add_argument("--crop", action="store_true", help="each image is one hand crop already (no search for hands)")
-    p.add_argument("--hand", choices=("right", "left"), default="right", help="with --crop: which hand it shows")
+    p.add_argument("--crop", action="store_true", help="photos: each image is one hand crop already (no search for "
+                   "hands)")  # fmt: skip
+    p.add_argument("--hand", choices=("right", "left"), help="with --crop: which hand it shows (default: the "
+                   "detector's label)")  # fmt: skip
     p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto", help="run the diffusion network "
                    "in torch or ONNX Runtime (same output, faster per hand); auto (default): ONNX Runtime where the "
                    "checkpoint has its unet.onnx (`diffuhand export-onnx`)")  # fmt: skip
@@ -149,10 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "the shipped one); 1 is fastest but gives no uncertainty (null in the JSON)")  # fmt: skip
     p.add_argument("--steps", type=int, help="denoising steps (default: the model's, 5 strided DDPM steps for the "
                    "shipped one; 50 is the paper's)")  # fmt: skip
-    p.add_argument("--mesh", choices=("obj", "glb"), help="also write each hand's posed mesh (the MIT rigged hand) "
-                   "as DIR/<stem>-hand<i>.<obj|glb>, mm (glb: metres), camera frame, wrist at the origin")  # fmt: skip
-    p.add_argument("--mano", type=Path, help="your MANO_RIGHT.pkl: also write each hand as MANO posed by our angles "
-                   "(DIR/<stem>-hand<i>-mano.<obj|glb>); read without chumpy, never executed")  # fmt: skip
+    p.add_argument("--mesh", choices=("obj", "glb"), help="photos: also write each hand's posed mesh (the MIT rigged "
+                   "hand) as DIR/<stem>-hand<i>.<obj|glb>, mm (glb: metres), camera frame, wrist at the origin")  # fmt: skip
+    p.add_argument("--mano", type=Path, help="photos: your MANO_RIGHT.pkl: also write each hand as MANO posed by our "
+                   "angles (DIR/<stem>-hand<i>-mano.<obj|glb>); read without chumpy, never executed")  # fmt: skip
     p.add_argument("--body", action="store_true", help="also find the body (MediaPipe Pose, 33 landmarks): in the "
                    "JSON as `body` and drawn on the overlays, as in the paper's figure 5")  # fmt: skip
     p.add_argument("--render", action="store_true", help="also write DIR/<stem>-overlay.png (mesh and 2D skeleton "

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from diffuhand.errors import DiffuhandError
+from diffuhand.errors import DiffuhandError, DiffuhandWarning
 from diffuhand.io.files import atomic_write_text
 from diffuhand.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
 from diffuhand.kinematics.skeleton import ANGLE_NAMES, BONE_NAMES, JOINT_NAMES
@@ -71,10 +72,9 @@ def predict_video(path: Path, estimator, out: Path, name: str, render: bool = Fa
     from diffuhand.detect import MediaPipeBody
     from diffuhand.io.files import atomic_path
     from diffuhand.io.video import read_video, video_info
-    from diffuhand.pipeline import Estimator
 
     info = video_info(path)
-    estimator = Estimator(estimator.model, temporal=estimator.temporal)  # each video from the same seed, alone
+    estimator = estimator.replace()  # the user's options; each video from the seed, whatever ran before
     bodies: list = []
 
     def read(pose=None):  # the frames, with the body found in each on the way when asked
@@ -140,6 +140,9 @@ def run_predict(args: argparse.Namespace) -> int:
                          sampler=sampler or None)  # fmt: skip
     except ValueError as exc:
         raise DiffuhandError(str(exc)) from None
+    if args.hand is not None and not args.crop:
+        warnings.warn(f"--hand {args.hand} is used only with --crop (the detector tells each hand's side): ignored",
+                      DiffuhandWarning, stacklevel=1)  # fmt: skip
     body_detector = None
     if args.body:
         from diffuhand.detect import MediaPipeBody
@@ -160,12 +163,16 @@ def run_predict(args: argparse.Namespace) -> int:
         name = path.stem if n == 0 else f"{path.stem}-{n}"  # two inputs with one stem do not overwrite
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
+                skipped = [flag for flag, given in (("--crop", args.crop), ("--mesh", args.mesh), ("--mano", args.mano)) if given]
+                if skipped:  # one mesh file per hand and frame is not what anyone wants from a video
+                    warnings.warn(f"{path}: {', '.join(skipped)} for photos only: not applied to this video",
+                                  DiffuhandWarning, stacklevel=1)  # fmt: skip
                 jsonl, t, seen = predict_video(path, estimator, args.out, name, render=args.render, body=args.body)
                 stems[path.stem] = n + 1
                 print(f"{path}: {t} frames, hands in {seen} -> {jsonl}")
                 continue
             image = read_image(path)
-            hands = estimator.predict_image(image, crop=args.crop, hand=args.hand)
+            hands = estimator.predict_image(image, crop=args.crop, hand=args.hand if args.crop else None)
             body = body_detector(image) if body_detector is not None else False
             meshes = [posed_mesh(h, estimator.anchor_mm) for h in hands] if args.mesh else []
             manos = [mano_mesh(poser, h, estimator.anchor_mm) for h in hands] if poser is not None else []
@@ -205,7 +212,7 @@ def demo_inputs() -> list[Path]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    ns = argparse.Namespace(inputs=demo_inputs(), model=None, out=args.out, crop=False, hand="right", mesh="obj",
+    ns = argparse.Namespace(inputs=demo_inputs(), model=None, out=args.out, crop=False, hand=None, mesh="obj",
                             mano=None, render=True, temporal=None, no_temporal=False, body=False, backend="auto",
                             samples=None, steps=None)  # fmt: skip
     rc = run_predict(ns)

@@ -104,16 +104,17 @@ class DiffusionHead(nn.Module):
         return torch.nn.functional.mse_loss(pred, noise)
 
     @torch.no_grad()
-    def sample(self, cond: torch.Tensor, cfg: SamplerConfig | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
-        """(B, cond_dim) -> (B, S, 21, 3) joints, S = ``cfg.samples``, all drawn in one batch."""
+    def sample(self, cond: torch.Tensor, cfg: SamplerConfig | None = None, generator: torch.Generator | None = None,
+               unet=None) -> torch.Tensor:  # fmt: skip
+        """(B, cond_dim) -> (B, S, 21, 3) joints, S = ``cfg.samples``, all drawn in one batch. ``unet``: what to
+        call at each step (the U-Net module or an ONNX Runtime runner of it; default: :meth:`use_backend`'s)."""
         cfg = cfg or SamplerConfig()
         sched = self.scheduler(cfg)
         sched.set_timesteps(cfg.steps)
         b, s = cond.shape[0], cfg.samples
         cond_map = self.unet.condition(cond).repeat_interleave(s, dim=0)  # once per image, not per step
         x = rng.randn((b * s, 21, 3), generator, cond.device, cond.dtype)
-        unet = self.runner or self.unet
+        unet = unet or self.runner or self.unet
         for t in sched.timesteps:
             eps = unet(x, t.expand(b * s).to(cond.device), cond_map)
             kw = {"eta": cfg.eta} if cfg.kind == "ddim" else {}

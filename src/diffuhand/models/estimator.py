@@ -70,14 +70,15 @@ class HandPoseModel(nn.Module):
     @torch.no_grad()
     def predict(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,
                 sampler: SamplerConfig | None = None, generator: torch.Generator | None = None,
-                ik_mlp: bool = True) -> dict:  # fmt: skip
-        """``ik_mlp=False`` skips the IK MLP (for a caller that fits the sample mean with the IK solver instead)."""
+                ik_mlp: bool = True, unet=None) -> dict:  # fmt: skip
+        """``ik_mlp=False`` skips the IK MLP (for a caller that fits the sample mean with the IK solver instead);
+        ``unet``: the diffusion network to run (see :meth:`DiffusionHead.sample`)."""
         cond = self.condition(images, keypoints)
         if self.baseline is not None:
             out = self.baseline(cond)
             return {**out, "uncertainty": torch.zeros(out["joints"].shape[:2], device=cond.device)}
         sampler = sampler or SamplerConfig(**self.cfg.sampler)
-        samples = self.diffusion.sample(cond, sampler, generator)  # (B, S, 21, 3)
+        samples = self.diffusion.sample(cond, sampler, generator, unet)  # (B, S, 21, 3)
         mean = samples.mean(1)
         spread = samples.std(1, unbiased=False).norm(dim=-1) if samples.shape[1] > 1 else torch.zeros(mean.shape[:2], device=cond.device)
         out = {"joints": mean, "samples": samples, "uncertainty": spread}
