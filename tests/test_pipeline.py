@@ -144,7 +144,12 @@ def test_a_list_of_photos_is_photos_and_frames_are_said(monkeypatch):
     monkeypatch.setattr(est, "predict_frames", lambda frames: calls.append(len(list(frames))) or [])
     est.predict(photos, video=True)
     est.predict(np.stack(photos))
-    assert calls == [2, 2]
+    from diffuhand.commands.predict import demo_inputs
+
+    (clip,) = [p for p in demo_inputs() if p.suffix == ".mp4"]
+    est.predict(clip)  # a video's path: its frames
+    est.predict(str(clip), video=True)
+    assert calls == [2, 2, 48, 48]
 
 
 def test_estimators_of_one_model_keep_their_own_backend():

@@ -185,7 +185,7 @@ class Estimator:
                 warnings.warn("crop and hand are for photos: not used for a video's frames", DiffuhandWarning, stacklevel=2)
             from diffuhand.io.video import read_video
 
-            return self.predict_frames(read_video(inputs) if _is_video_path(inputs) else inputs)
+            return self.predict_frames(read_video(inputs) if isinstance(inputs, str | Path) else inputs)
         if isinstance(inputs, list | tuple):
             return [self.predict_image(x, crop, hand) for x in inputs]
         return self.predict_image(inputs, crop, hand)
