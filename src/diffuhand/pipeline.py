@@ -256,8 +256,8 @@ class Estimator:
                 elif needs_2d:
                     return []
                 else:  # an image model lifts the crop anyway, but cannot know its side
-                    warnings.warn("no hand found in the crop to tell its side: taken as a right hand (give hand=)",
-                                  DiffuhandWarning, stacklevel=2)  # fmt: skip
+                    warnings.warn("no hand found in the crop to tell its side: taken as a right hand (say which: "
+                                  "hand=, --hand)", DiffuhandWarning, stacklevel=2)  # fmt: skip
                     hand = "right"
             hands = [(hand, score, box, uv)]
         else:
