@@ -229,3 +229,14 @@ def test_crop_takes_the_detectors_side_unless_told(recwarn):
     with pytest.warns(DiffuhandWarning, match="only with crop"):
         (d,) = Estimator(m, detector=left).predict(image, hand="right")
     assert d.handedness == "left"
+
+
+def test_a_crop_without_a_found_hand_says_which_side_it_took():
+    from diffuhand.errors import DiffuhandWarning
+    from diffuhand.pipeline import Estimator
+
+    image = np.zeros((200, 200, 3), np.uint8)
+    with pytest.warns(DiffuhandWarning, match="taken as a right hand"):
+        (hand,) = Estimator(tiny_model("image"), detector=StubDetector()).predict(image, crop=True)
+    assert hand.handedness == "right"
+    assert Estimator(tiny_model("keypoints"), detector=StubDetector()).predict(image, crop=True) == []  # needs 2D
