@@ -139,7 +139,13 @@ class LandmarkNet:
         except ImportError:
             raise DiffuhandError("the LiteRT interpreter is not installed: pip install ai-edge-litert") from None
         self.path = model_path(variant)
-        self._it = Interpreter(model_path=str(self.path), num_threads=threads, experimental_preserve_all_tensors=True)
+        import warnings
+
+        with warnings.catch_warnings():
+            # keeping the intermediate tensors is how the pooled features are read (the model has no output for
+            # them); LiteRT warns that this costs memory: a few MB for this 2.7 M-parameter network
+            warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
+            self._it = Interpreter(model_path=str(self.path), num_threads=threads, experimental_preserve_all_tensors=True)
         self._it.allocate_tensors()
         self._input = self._it.get_input_details()[0]["index"]
         outs = {d["name"]: d["index"] for d in self._it.get_output_details()}

@@ -104,11 +104,15 @@ class _MixturePrior:
         z = self.whitened(angles)
         return -torch.logsumexp(self.log_norm - 0.5 * (z**2).sum(-1), dim=-1)
 
-    def nearest(self, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The most responsible component's whitened residual (N, D) and its whitening matrix (N, D, D)."""
+    def majorizer(self, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residuals (N, K * D) and their Jacobian (N, K * D, D) of the mixture's majorizer at ``angles``: each
+        component's whitened deviation weighted by the square root of its responsibility (Jensen's bound on
+        -log sum_k pi_k N_k, tight here, so that a step that lowers it lowers the mixture's cost: an MM step)."""
         z = self.whitened(angles)
-        k = (self.log_norm - 0.5 * (z**2).sum(-1)).argmax(-1)
-        return z[torch.arange(len(k)), k], self.inv_chol[k]
+        resp = torch.softmax(self.log_norm - 0.5 * (z**2).sum(-1), dim=-1).sqrt()  # (N, K)
+        r = (z * resp[..., None]).flatten(1)
+        jac = (self.inv_chol[None] * resp[..., None, None]).flatten(1, 2)
+        return r, jac
 
 
 def _project(x: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,8 +155,7 @@ class _Terms:
         return c
 
     def linearise(self, st: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """Residuals r (N, R) and Jacobian J (N, R, P) of the Gauss-Newton model (the prior: its most
-        responsible component)."""
+        """Residuals r (N, R) and Jacobian J (N, R, P) of the Gauss-Newton model (the prior: its majorizer)."""
         prob = self.prob
         n = st["joints"].shape[0]
         na = len(prob.free_a)
@@ -172,7 +175,7 @@ class _Terms:
         j_dir = (d_d @ (jx[:, self.child] - jx[:, self.parent]) * self.wdir).reshape(n, -1, jx.shape[-1])
         rs, js = [r_uv, r_dir], [j_uv, j_dir]
         if self.prior is not None:
-            z, white = self.prior.nearest(st["angles"])
+            z, white = self.prior.majorizer(st["angles"])
             j_p = jx.new_zeros(n, z.shape[1], jx.shape[-1])
             j_p[:, :, 6 + self.prior.cols] = white
             rs.append(z * self.wprior)
@@ -187,6 +190,7 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
     n = st["angles"].shape[0]
     lam = torch.full((n,), 1e-3, dtype=st["angles"].dtype)
     done = torch.zeros(n, dtype=torch.bool)
+    rejected = torch.zeros(n, dtype=torch.long)  # steps refused in a row
     it = 0
     for it in range(1, max_iter + 1):
         r, jac = terms.linearise(st)
@@ -209,18 +213,22 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
         new["joints"], new["rots"] = terms.model(new)
         new["cost"] = terms.cost(new)
         better = (new["cost"] < st["cost"]) & ~done
-        gain = (st["cost"] - new["cost"]) / st["cost"].clamp_min(1e-300)
+        # relative to |cost| + the number of residuals (the cost at a fit within the noise): the prior's negative
+        # log density can make the cost negative or near zero, where a plain relative gain means nothing
+        gain = (st["cost"] - new["cost"]) / (st["cost"].abs() + r.shape[1])
         for k in ("rot0", "pos", "angles", "joints", "rots", "cost"):
             st[k] = torch.where(better.view(-1, *[1] * (st[k].ndim - 1)), new[k], st[k])
         lam = torch.where(better, (lam / 3).clamp_min(1e-9), (lam * 4).clamp_max(1e9))
-        done |= (better & (gain < tol)) | (lam >= 1e6)
+        rejected = torch.where(better, torch.zeros_like(rejected), rejected + 1)
+        # done: an accepted step gained little, or steps keep being refused (at the optimum)
+        done |= (better & (gain < tol)) | (rejected >= 3) | (lam >= 1e6)
         if bool(done.all()):
             break
     return it
 
 
 def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = 88.0, weights: FusionWeights | None = None,
-                   prior=None, limits: Limits | None = None, max_iter: int = 40, tol: float = 1e-4) -> FusionResult:  # fmt: skip
+                   prior=None, limits: Limits | None = None, max_iter: int = 20, tol: float = 1e-4) -> FusionResult:  # fmt: skip
     """Fit the hand model to detected 2D keypoints and a detector's 3D estimate (see the module docstring).
 
     Args:

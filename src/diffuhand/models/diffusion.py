@@ -105,18 +105,35 @@ class DiffusionHead(nn.Module):
 
     @torch.no_grad()
     def sample(self, cond: torch.Tensor, cfg: SamplerConfig | None = None, generator: torch.Generator | None = None,
-               unet=None) -> torch.Tensor:  # fmt: skip
+               unet=None, guide=None, guide_scale: float = 0.0) -> torch.Tensor:  # fmt: skip
         """(B, cond_dim) -> (B, S, 21, 3) joints, S = ``cfg.samples``, all drawn in one batch. ``unet``: what to
-        call at each step (the U-Net module or an ONNX Runtime runner of it; default: :meth:`use_backend`'s)."""
+        call at each step (the U-Net module or an ONNX Runtime runner of it; default: :meth:`use_backend`'s).
+
+        ``guide``: diffusion posterior sampling (Chung et al. 2023, "Diffusion posterior sampling for general noisy
+        inverse problems", algorithm 1): a function of the denoised estimate x0 (B * S, 21, 3) (row ``i`` belongs
+        to image ``i // S``) returning each sample's observation residual |y - A(x0)|^2 (B * S,); every step then
+        also moves x_t by ``-guide_scale * grad |y - A(x0)|`` (the gradient through the torch U-Net; the step
+        size normalised by the residual, as the paper's zeta_i)."""
         cfg = cfg or SamplerConfig()
         sched = self.scheduler(cfg)
         sched.set_timesteps(cfg.steps)
         b, s = cond.shape[0], cfg.samples
         cond_map = self.unet.condition(cond).repeat_interleave(s, dim=0)  # once per image, not per step
         x = rng.randn((b * s, 21, 3), generator, cond.device, cond.dtype)
-        unet = unet or self.runner or self.unet
+        unet = self.unet if guide is not None else (unet or self.runner or self.unet)  # guidance needs gradients
         for t in sched.timesteps:
-            eps = unet(x, t.expand(b * s).to(cond.device), cond_map)
+            tt = t.expand(b * s).to(cond.device)
             kw = {"eta": cfg.eta} if cfg.kind == "ddim" else {}
-            x = sched.step(eps, t, x, generator=generator, **kw).prev_sample  # equation (6) for DDPM
+            if guide is None:
+                eps = unet(x, tt, cond_map)
+                x = sched.step(eps, t, x, generator=generator, **kw).prev_sample  # equation (6) for DDPM
+                continue
+            with torch.enable_grad():
+                xg = x.detach().requires_grad_(True)
+                eps = unet(xg, tt, cond_map)
+                a = sched.alphas_cumprod[int(t)].to(x.dtype)
+                x0 = (xg - (1 - a).sqrt() * eps) / a.sqrt()  # Tweedie's estimate of the clean joints
+                resid = guide(x0.clamp(-CLIP_RANGE, CLIP_RANGE)).clamp_min(1e-12).sqrt()
+                (grad,) = torch.autograd.grad(resid.sum(), xg)
+            x = sched.step(eps.detach(), t, x, generator=generator, **kw).prev_sample - guide_scale * grad
         return (x * DATA_SCALE).view(b, s, 21, 3)

@@ -19,9 +19,10 @@ from diffuhand.models.backbone import Backbone
 from diffuhand.models.diffusion import DiffusionHead, SamplerConfig
 from diffuhand.models.heads import IKMLP, BaselineHead
 from diffuhand.models.keypoints import KeypointEncoder
+from diffuhand.models.landmarks import LandmarkEncoder
 
 KINDS = ("baseline", "diffusion", "diffusion_ik")
-CONDITIONS = ("image", "keypoints", "both")
+CONDITIONS = ("image", "keypoints", "both", "landmarks")
 
 
 @dataclass
@@ -49,13 +50,23 @@ class HandPoseModel(nn.Module):
         d = cfg.feature_dim
         self.backbone = Backbone(cfg.backbone, d, cfg.backbone_weights) if cfg.condition in ("image", "both") else None
         self.keypoints = KeypointEncoder(d) if cfg.condition in ("keypoints", "both") else None
+        # MediaPipe's landmark network (frozen, run outside the model) -> features, 2D and 3D: models.landmarks
+        self.landmarks = LandmarkEncoder(d) if cfg.condition == "landmarks" else None
         cond_dim = d * (2 if cfg.condition == "both" else 1)
         self.baseline = BaselineHead(cond_dim) if cfg.kind == "baseline" else None
         self.diffusion = DiffusionHead(cond_dim, cfg.timesteps) if cfg.kind != "baseline" else None
         self.ik = IKMLP() if cfg.kind == "diffusion_ik" else None
         self.onnx_file: Path | None = None  # the U-Net exported for ONNX Runtime (load_model: the checkpoint's unet.onnx)
 
-    def condition(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None) -> torch.Tensor:
+    def condition(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,
+                  landmarks: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        """The head's conditioning (B, cond_dim) from what the model is conditioned on: ``images`` (B, 3, S, S),
+        ``keypoints`` (B, 21, 2) crop pixels, or ``landmarks`` (B, CONDITION_DIM) (:func:`~diffuhand.models.
+        landmarks.landmark_condition`)."""
+        if self.landmarks is not None:
+            if landmarks is None:
+                raise ValueError("this model is conditioned on MediaPipe's landmark network (landmarks=...)")
+            return self.landmarks(landmarks)
         parts = []
         if self.backbone is not None:
             if images is None:
@@ -70,15 +81,18 @@ class HandPoseModel(nn.Module):
     @torch.no_grad()
     def predict(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,
                 sampler: SamplerConfig | None = None, generator: torch.Generator | None = None,
-                ik_mlp: bool = True, unet=None) -> dict:  # fmt: skip
+                ik_mlp: bool = True, unet=None, landmarks: torch.Tensor | None = None, guide=None,
+                guide_scale: float = 0.0) -> dict:  # fmt: skip
         """``ik_mlp=False`` skips the IK MLP (for a caller that fits the sample mean with the IK solver instead);
-        ``unet``: the diffusion network to run (see :meth:`DiffusionHead.sample`)."""
-        cond = self.condition(images, keypoints)
+        ``unet``: the diffusion network to run (see :meth:`DiffusionHead.sample`); ``landmarks``: the condition
+        of a landmark-network model; ``guide``, ``guide_scale``: diffusion posterior sampling towards an
+        observation (:meth:`~diffuhand.models.diffusion.DiffusionHead.sample`)."""
+        cond = self.condition(images, keypoints, landmarks)
         if self.baseline is not None:
             out = self.baseline(cond)
             return {**out, "uncertainty": torch.zeros(out["joints"].shape[:2], device=cond.device)}
         sampler = sampler or SamplerConfig(**self.cfg.sampler)
-        samples = self.diffusion.sample(cond, sampler, generator, unet)  # (B, S, 21, 3)
+        samples = self.diffusion.sample(cond, sampler, generator, unet, guide, guide_scale)  # (B, S, 21, 3)
         mean = samples.mean(1)
         spread = samples.std(1, unbiased=False).norm(dim=-1) if samples.shape[1] > 1 else torch.zeros(mean.shape[:2], device=cond.device)
         out = {"joints": mean, "samples": samples, "uncertainty": spread}

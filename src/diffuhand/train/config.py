@@ -19,7 +19,8 @@ class TrainConfig:
                                                   "warmup": 500, "grad_clip": 1.0})  # fmt: skip
     train: dict = field(default_factory=lambda: {"seed": 0, "workers": 2, "log_every": 50, "checkpoint_every": 500,
                                                   "out": None, "p_ik": 0.25, "ik_sampler": {"kind": "ddim", "steps": 5},
-                                                  "augment": True, "keypoint_noise_px": 2.0})  # fmt: skip
+                                                  "augment": True, "keypoint_noise_px": 2.0,
+                                                  "landmark_cache": None})  # fmt: skip
 
     def __post_init__(self):
         defaults = TrainConfig.__dataclass_fields__

@@ -141,7 +141,10 @@ def training_losses(model: HandPoseModel, batch: dict, cfg: TrainConfig, step: i
     w = cfg.loss
     mcfg = model.cfg
     out: dict[str, torch.Tensor] = {}
-    if mcfg.condition == "keypoints":
+    if mcfg.condition == "landmarks":  # the frozen landmark network's cached output (train.landmark_data)
+        cond = model.condition(landmarks=batch["landmarks"])
+        target, valid = batch["joints"], batch["valid"]
+    elif mcfg.condition == "keypoints":
         uv, target = random_projection(batch["pose"], generator, noise_px=cfg.train["keypoint_noise_px"])
         cond = model.condition(keypoints=uv)
         valid = None
@@ -162,8 +165,9 @@ def training_losses(model: HandPoseModel, batch: dict, cfg: TrainConfig, step: i
     else:
         out["diffusion"] = model.diffusion.loss(target, cond, generator)
         if model.ik is not None and torch.rand((), generator=generator) < cfg.train["p_ik"]:
-            # the IK MLP learns on what the sampler really produces (few-step DDIM, no gradient into it)
-            samples = model.diffusion.sample(cond.detach(), SamplerConfig(**cfg.train["ik_sampler"]), generator)[:, 0]
+            # the IK MLP learns on what the sampler really produces at inference (the mean of its samples, as
+            # HandPoseModel.predict gives it; no gradient into the diffusion model)
+            samples = model.diffusion.sample(cond.detach(), SamplerConfig(**cfg.train["ik_sampler"]), generator).mean(1)
             ik = model.ik(samples)
             out["ik"] = losses.l1_joints(ik["joints"], target, valid)
             if "canonical" in batch:
@@ -204,7 +208,13 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
     total = int(cfg.optim["steps"]) if max_steps is None else step + max_steps
     warm = int(cfg.optim["warmup"])
     sched = warmup_cosine(opt, warm, int(cfg.optim["steps"]), step)
-    if mcfg.condition == "keypoints":
+    if mcfg.condition == "landmarks":
+        from diffuhand.train.landmark_data import build_landmark_set
+
+        # the landmark passes are the same for every head trained on a data set: a shared cache folder saves them
+        cache = Path(cfg.train.get("landmark_cache") or out)
+        data = build_landmark_set(cfg.data["train"], cache, seed, progress=progress and rank == 0)
+    elif mcfg.condition == "keypoints":
         data = PoseSet(build_datasets(cfg.data["train"], load_images=False))
     else:
         data = CropSet(build_datasets(cfg.data["train"]), mcfg.input_size, cfg.train["augment"],
