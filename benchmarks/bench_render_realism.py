@@ -33,12 +33,12 @@ GOAL_FOUND, GOAL_PA_RATIO = 0.90, 1.3
 
 
 def measure(detector, items) -> dict:
-    """items: (image, joints_2d (21, 2), joints_3d (21, 3) mm) per clearly visible hand -> the measures."""
+    """items: (image, joints_2d (21, 2), joints_3d (21, 3) mm, ...) per clearly visible hand -> the measures."""
     from diffuhand.eval.metrics import pa_mpjpe
 
     found, err2d, pred3d, gt3d = 0, [], [], []
     cache: dict[int, list] = {}
-    for image, uv, xyz in items:
+    for image, uv, xyz, *_ in items:
         key = id(image)
         if key not in cache:
             cache[key] = detector(image)
@@ -58,7 +58,8 @@ def measure(detector, items) -> dict:
 
 
 def render_items(variant: str, count: int, size: int, seed: int):
-    """Renders ``count`` images of scene ``variant`` (same seeds for every variant) -> clearly visible hands."""
+    """Renders ``count`` images of scene ``variant`` (same seeds for every variant) -> clearly visible hands, each
+    (image, joints_2d, joints_3d mm, K, side), and the number of images."""
     from diffuhand.synth.render import Renderer
     from diffuhand.synth.scene import SceneConfig, render_sample, scene_variant
 
@@ -71,7 +72,7 @@ def render_items(variant: str, count: int, size: int, seed: int):
         for h in hands:
             inside = ((h.joints_2d >= 0) & (h.joints_2d < size)).all()
             if inside and h.visible.mean() >= MIN_VISIBLE:
-                items.append((image, h.joints_2d, h.joints_3d))
+                items.append((image, h.joints_2d, h.joints_3d, K, h.handedness))
     return items, images
 
 

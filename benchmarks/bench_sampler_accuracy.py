@@ -4,7 +4,7 @@ sampling on a subset of the T steps), with 1, 5 and 10 samples per hand, on the 
 synthetic test set (annotated 2D) and the real-world dev photos (MediaPipe's 2D). Picks the cheapest sampler
 for each number of samples, whose MPJPE on both sets is within ``--tolerance`` of 50 DDPM steps (issue 8: 2%).
 
-    python benchmarks/bench_sampler_accuracy.py [--model src/diffuhand/weights/hand] [--synth data/synth] \\
+    python benchmarks/bench_sampler_accuracy.py [--model src/diffuhand/weights/keypoints] [--synth data/synth] \\
         [--synth-limit 100000] [--seeds 0] [--out benchmarks/results/sampler_accuracy.json]
 
 MPJPE is each set's primary protocol (the RHD protocol of Spurr et al.: palm root, middle MCP-PIP scale), mm;
@@ -90,7 +90,7 @@ def main() -> None:
         return
     import diffuhand
 
-    model = load_model(args.model or diffuhand.shipped_weights("hand"))
+    model = load_model(args.model or diffuhand.shipped_weights("keypoints"))
     if model.keypoints is None or model.backbone is not None:
         raise SystemExit("this benchmark takes a keypoint-conditioned model (condition: keypoints)")
 

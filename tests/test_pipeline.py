@@ -159,7 +159,7 @@ def test_estimators_of_one_model_keep_their_own_backend():
     from diffuhand.models.estimator import load_model
     from diffuhand.pipeline import Estimator
 
-    folder = diffuhand.shipped_weights("hand")
+    folder = diffuhand.shipped_weights("keypoints")
     if folder is None:
         pytest.skip("no shipped weights (with their unet.onnx) in this install")
     m = load_model(folder)
@@ -240,3 +240,20 @@ def test_a_crop_without_a_found_hand_says_which_side_it_took():
         (hand,) = Estimator(tiny_model("image"), detector=StubDetector()).predict(image, crop=True)
     assert hand.handedness == "right"
     assert Estimator(tiny_model("keypoints"), detector=StubDetector()).predict(image, crop=True) == []  # needs 2D
+
+
+def test_training_still_works_after_predicting_in_the_same_process(tmp_path):
+    """Prediction must not leave inference tensors in libraries' caches (roma caches constants on first use):
+    a baseline model predicted with, then trained, in one process."""
+    import torch
+
+    from diffuhand.models.estimator import HandPoseModel, ModelConfig
+
+    m = HandPoseModel(ModelConfig(kind="baseline", condition="keypoints", feature_dim=16))
+    from diffuhand.pipeline import Estimator
+
+    (hand,) = Estimator(m, detector=StubDetector((pose_keypoints(), "right"))).predict(np.zeros((200, 200, 3), np.uint8))
+    assert np.isfinite(hand.joints_3d).all()
+    out = m.baseline(m.condition(keypoints=torch.rand(2, 21, 2) * 100))
+    out["joints"].sum().backward()  # raised "Inference tensors cannot be saved for backward" before
+    assert all(p.grad is not None for p in m.baseline.parameters() if p.requires_grad)

@@ -4,12 +4,12 @@ __version__ = "0.1.0"
 
 
 def shipped_weights(name: str = "hand"):
-    """The folder of a model shipped inside the package ("hand": the single-frame model, "temporal": the
-    temporal model), or None where this install has none."""
+    """The folder of a model shipped inside the package ("hand": the default single-frame lift, "keypoints": the
+    2D-keypoint diffusion model, "temporal": the temporal model), or None where this install has none."""
     from importlib import resources
 
     folder = resources.files("diffuhand") / "weights" / name
-    return folder if (folder / "model.safetensors").is_file() else None
+    return folder if (folder / "config.json").is_file() else None
 
 
 def load(path=None, temporal=None, **options):
@@ -18,29 +18,27 @@ def load(path=None, temporal=None, **options):
     download ever happens.
 
     Args:
-        path: a checkpoint folder (safetensors + config.json) made by ``diffuhand train``; None: the model shipped
-            with the package (see its MODEL_CARD.md).
+        path: a checkpoint folder made by ``diffuhand train`` (or a fusion configuration), or the name of a
+            shipped model: None or ``"hand"`` (the default: MediaPipe's 2D and 3D fused by the hand model, see
+            ``weights/hand/MODEL_CARD.md``), ``"keypoints"`` (the 2D-keypoint diffusion model).
         temporal: a temporal-model checkpoint for frame sequences; None: the shipped one where there is one;
             False: none (every frame on its own).
-        options: passed to :class:`~diffuhand.pipeline.Estimator` (``anchor_mm``, ``ik``, ``seed``, ``backend``,
-            ``sampler``).
+        options: ``anchor_mm``, ``seed`` and ``detector`` for :class:`~diffuhand.pipeline.Estimator`; ``skeleton``
+            (the skeleton convention of the output); for a network ``ik``, ``backend``, ``sampler``, ``guide_world``
+            (:class:`~diffuhand.lift.NetworkLifter`).
 
-    The bare network (``est.model``, a :class:`~diffuhand.models.estimator.HandPoseModel`) takes crop tensors:
-    ``est.model.predict(images)`` gives joints, angles, ratios and the diffusion samples' spread.
+    ``est.lifter`` is the lift (:mod:`diffuhand.lift`); for a network, ``est.model`` is the bare network, which
+    takes crop tensors: ``est.model.predict(images)`` gives joints, angles, ratios and the samples' spread.
     """
-    from diffuhand.errors import DiffuhandError
-    from diffuhand.models.estimator import load_model
+    from diffuhand.lift import load_lifter
     from diffuhand.pipeline import Estimator
 
-    if path is None:
-        path = shipped_weights("hand")
-        if path is None:
-            raise DiffuhandError("this install has no shipped model: pass a checkpoint folder made by `diffuhand train`")
-    model = load_model(path)
+    lift_keys = ("ik", "backend", "sampler", "skeleton", "guide_world")
+    lifter = load_lifter(path, **{k: options.pop(k) for k in lift_keys if k in options})
     if temporal is None:
         temporal = shipped_weights("temporal")
     if temporal:
-        from diffuhand.train.temporal import load_temporal
+        from diffuhand.models.temporal import load_temporal
 
         temporal = load_temporal(temporal)
-    return Estimator(model, temporal=temporal or None, **options)
+    return Estimator(lifter, temporal=temporal or None, **options)

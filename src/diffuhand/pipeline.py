@@ -13,7 +13,6 @@ joint order.
 
 from __future__ import annotations
 
-import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffuhand.data.augment import to_tensor
-from diffuhand.data.crops import crop_sample, flip_sample
-from diffuhand.data.schema import HandSample
 from diffuhand.errors import DiffuhandError, DiffuhandWarning
-
-log = logging.getLogger(__name__)
+from diffuhand.lift.base import HandInput, photo_camera
 
 #: mean wrist -> index MCP length of real adult hands (DexYCB 89.1 mm, the real-world dev set 86.1 mm)
 DEFAULT_ANCHOR_MM = 88.0
@@ -71,30 +66,6 @@ class HandResult:
                 "bone_ratios": r(self.bone_ratios, 5), "uncertainty_mm": r(self.uncertainty_mm)}  # fmt: skip
 
 
-def _unet_backend(model, backend: str) -> tuple[str, object | None]:
-    """(backend name, the network the sampler calls) for an estimator of ``model``; the model is not changed, so
-    estimators sharing it keep their own backends."""
-    if model.diffusion is None:
-        return "torch", None
-    if backend == "torch":
-        return "torch", model.diffusion.unet
-    from diffuhand.models.onnx import OnnxUNet
-
-    if backend == "onnx":  # asked for: a failure is the user's error (no unet.onnx: exported now, in memory)
-        return "onnx", OnnxUNet(model.diffusion.unet, model.onnx_file)
-    if model.onnx_file is None:
-        log.debug("diffusion U-Net in torch (the checkpoint has no unet.onnx)")
-        return "torch", model.diffusion.unet
-    try:
-        runner = OnnxUNet(model.diffusion.unet, model.onnx_file)
-    except DiffuhandError as exc:
-        warnings.warn(f"{model.onnx_file}: not used ({exc}); the diffusion network runs in torch (same output, "
-                      "slower; --backend torch says so quietly)", DiffuhandWarning, stacklevel=3)  # fmt: skip
-        return "torch", model.diffusion.unet
-    log.debug("diffusion U-Net in ONNX Runtime (%s)", model.onnx_file)
-    return "onnx", runner
-
-
 def as_image(image) -> np.ndarray:
     """A photo as the estimator takes it -> (H, W, 3) uint8 RGB: a file's path (str or Path, read as the CLI reads
     it) or an array in any layout a photo file holds (:func:`~diffuhand.io.images.image_from_array`)."""
@@ -113,49 +84,54 @@ class Estimator:
     """Photos in, 3D hands out. ``estimator.predict(image)`` -> list of :class:`HandResult`.
 
     Args:
-        model: a trained :class:`~diffuhand.models.estimator.HandPoseModel` (image- or keypoint-conditioned).
+        model: the lift (:mod:`diffuhand.lift`): a lifter (the shipped :class:`~diffuhand.lift.FusionLifter`, or a
+            :class:`~diffuhand.lift.NetworkLifter`), or a trained :class:`~diffuhand.models.estimator.HandPoseModel`,
+            made a network lifter with ``ik``, ``backend``, ``sampler`` and ``skeleton``.
         detector: a :class:`~diffuhand.detect.MediaPipeHands` (made on first use when None).
         anchor_mm: the hand size assumed for the millimetre output.
-        ik: for diffusion models, how the sample mean becomes angles within the limits: "solver" (our
-            Levenberg-Marquardt fit, :func:`~diffuhand.kinematics.fit_ik`; measured better on real photos, see the
-            README) or "mlp" (the paper's IK MLP, section 2.5; needs a diffusion_ik model).
-        backend: the diffusion U-Net in "torch", "onnx" (ONNX Runtime: equal outputs, 2-4x faster for the few
-            hands of a photo, see :mod:`diffuhand.models.onnx`), or "auto": ONNX Runtime where the checkpoint has
-            its ``unet.onnx`` (the shipped one does) and onnxruntime is installed, else torch (with a
-            :class:`~diffuhand.errors.DiffuhandWarning` where a ``unet.onnx`` is there but cannot be used). The
-            choice is this estimator's (``backend``, ``unet``): the shared model is not changed.
-        sampler: overrides the model's sampler (a :class:`~diffuhand.models.diffusion.SamplerConfig` or its dict),
-            e.g. ``{"samples": 1}`` for speed (no spread, so no uncertainty) or ``{"kind": "ddim", "steps": 10}``.
+        ik, backend, sampler, skeleton: for a network (see :class:`~diffuhand.lift.NetworkLifter`): how the
+            diffusion mean becomes a pose ("solver", our IK fit, or "mlp", the paper's IK MLP), where the U-Net
+            runs ("auto", "torch", "onnx"), the sampler, and the skeleton convention the pose is drawn with.
+        temporal: a temporal model for videos (None: every frame on its own).
+        seed: of this estimator's random generator (the diffusion samples).
     """
 
     def __init__(self, model, detector=None, anchor_mm: float = DEFAULT_ANCHOR_MM, seed: int = 0, ik: str = "solver",
-                 temporal=None, backend: str = "auto", sampler=None):  # fmt: skip
-        if ik not in ("solver", "mlp"):
-            raise ValueError(f"ik must be 'solver' or 'mlp', got {ik!r}")
-        if backend not in ("auto", "torch", "onnx"):
-            raise ValueError(f"backend must be 'auto', 'torch' or 'onnx', got {backend!r}")
-        self.model = model.eval()
-        self.backend, self.unet = _unet_backend(model, backend)
-        self.sampler = None
-        if sampler is not None and model.diffusion is not None:
-            from diffuhand.models.diffusion import override_sampler
+                 temporal=None, backend: str = "auto", sampler=None, skeleton: str | None = None):  # fmt: skip
+        from diffuhand.lift import NetworkLifter
 
-            # checks kind, steps, samples and steps <= T now rather than at the first photo
-            self.sampler = override_sampler(model.cfg.sampler, sampler, model.diffusion.timesteps)
+        if hasattr(model, "lift"):
+            self.lifter = model
+        else:
+            self.lifter = NetworkLifter(model, ik=ik, backend=backend, sampler=sampler, skeleton=skeleton)
         self.temporal = temporal
         self.detector = detector
         self.anchor_mm = anchor_mm
-        self.ik = ik
         self.seed = seed
-        self._backend_asked = backend
         self.generator = torch.Generator().manual_seed(seed)
+        if temporal is not None:
+            check_pairing(temporal, self.lifter)
+
+    # a network lifter's settings, for callers that ask the estimator
+    model = property(lambda self: getattr(self.lifter, "model", None), doc="the network, or None for the fusion lift")
+    backend = property(lambda self: getattr(self.lifter, "backend", "none"))
+    unet = property(lambda self: getattr(self.lifter, "unet", None))
+    sampler = property(lambda self: getattr(self.lifter, "sampler", None))
+    ik = property(lambda self: getattr(self.lifter, "ik", "fusion"))
 
     def replace(self, **changes) -> Estimator:
-        """A new estimator of the same model with the same options except ``changes`` (any of the constructor's
-        arguments), its random generator started again from the seed: ``est.replace()`` gives what a new
-        estimator would (e.g. for each video alone), ``est.replace(temporal=None)``, ``est.replace(seed=1)``."""
-        options = {"model": self.model, "detector": self.detector, "anchor_mm": self.anchor_mm, "seed": self.seed,
-                   "ik": self.ik, "temporal": self.temporal, "backend": self._backend_asked, "sampler": self.sampler}  # fmt: skip
+        """A new estimator with the same lift and options except ``changes`` (``detector``, ``anchor_mm``,
+        ``seed``, ``temporal``, or a network lifter's ``ik``, ``backend``, ``sampler``, ``skeleton``), its random
+        generator started again from the seed: ``est.replace()`` gives what a new estimator would (e.g. for each
+        video alone)."""
+        lift_keys = {"ik", "backend", "sampler", "skeleton", "model"}
+        lifter = self.lifter
+        if lift_keys & changes.keys():
+            if not hasattr(lifter, "model"):
+                raise ValueError(f"{sorted(lift_keys & changes.keys())}: not options of the fusion lift")
+            lifter = type(lifter)(**{**lifter.options(), **{k: changes.pop(k) for k in list(changes) if k in lift_keys}})
+        options = {"model": lifter, "detector": self.detector, "anchor_mm": self.anchor_mm, "seed": self.seed,
+                   "temporal": self.temporal}  # fmt: skip
         return Estimator(**{**options, **changes})
 
     def _detector(self):
@@ -178,8 +154,8 @@ class Estimator:
           -> a list per frame, tracked and, with a temporal model, smoothed (:meth:`predict_frames`).
 
         ``crop=True`` (photos): each image is one hand crop already (as in evaluation sets); ``hand`` ("left" or
-        "right") says which hand, else the detector's label is taken. A keypoint-conditioned model still needs
-        the detector's 2D keypoints on it. Without ``crop`` the detector tells each hand's side."""
+        "right") says which hand, else the detector's label is taken. A lift that needs the detector's keypoints
+        (all but the image models) still runs it on the crop. Without ``crop`` the detector tells each hand's side."""
         if video or _is_video_path(inputs) or (isinstance(inputs, np.ndarray) and inputs.ndim == 4):
             if crop or hand is not None:
                 warnings.warn("crop and hand are for photos: not used for a video's frames", DiffuhandWarning, stacklevel=2)
@@ -202,34 +178,33 @@ class Estimator:
         from diffuhand.tracking import distinct_hands, link_tracks, one_result_per_hand, track_sides
 
         per_frame: list[list[HandResult]] = []
-        inputs: list[list[tuple]] = []  # per frame and hand its model input, to lift it again as the other side
+        kept: list[list[tuple]] = []  # per frame and hand what lifts it again: (image or patch, hand, K)
+        needs_image = getattr(self.lifter, "needs_image", True)
         with MediaPipeHands(max_hands=2, video=True) as tracker:
             for frame in frames:
                 image = as_image(frame)
                 dets = tracker(image)
                 dets = [dets[k] for k in distinct_hands([d.keypoints_2d for d in dets], [d.box for d in dets])]
-                hands = [(d.handedness, d.score, d.box, d.keypoints_2d) for d in dets]
-                crops = self._crops(image, hands)
-                per_frame.append(self._lift_crops(crops, hands) if hands else [])
-                inputs.append(crops)
+                hands = [hand_input(d) for d in dets]
+                K = photo_camera(image.shape[1], image.shape[0])
+                per_frame.append(self._lift(image, hands, K))
+                kept.append([hand_patch(image, h, K) if needs_image else (None, h, K) for h in hands])
         ids = link_tracks([[h.box for h in hs] for hs in per_frame])
         sides = track_sides(ids, [[h.handedness for h in hs] for hs in per_frame], [[h.score for h in hs] for hs in per_frame])
         for i, hs in enumerate(per_frame):
-            redo = [k for k, h in enumerate(hs) if h.handedness != sides[ids[i][k]]]
-            if redo:  # the mirror image of a crop is the crop of the mirrored photo, pixel for pixel
-                size = self.model.cfg.input_size
-                mirrored = [(None if img is None else np.ascontiguousarray(img[:, ::-1]), kp * [-1.0, 1.0] + [size, 0.0])
-                            for img, kp in (inputs[i][k] for k in redo)]  # fmt: skip
-                # MediaPipe's score is its confidence in its label: 1 - score is that in the other side
-                again = [(sides[ids[i][k]], 1.0 - hs[k].score, hs[k].box[:3], hs[k].joints_2d) for k in redo]
-                for k, h in zip(redo, self._lift_crops(mirrored, again)):
-                    hs[k] = h
+            for k, h in enumerate(hs):
+                if h.handedness != sides[ids[i][k]]:
+                    patch, hand, K = kept[i][k]
+                    # MediaPipe's score is its confidence in its label: 1 - score is that in the other side
+                    (again,) = self._lift(patch, [hand.with_side(sides[ids[i][k]], 1.0 - hand.score)], K)
+                    again.box, again.joints_2d = h.box, h.joints_2d  # in the frame's pixels, not the patch's
+                    hs[k] = again
             for k, h in enumerate(hs):
                 h.track = ids[i][k]
             per_frame[i] = one_result_per_hand(hs, [None] * len(hs))  # two tracks never share a side in a frame
         return smooth_tracks(per_frame, self.temporal, self.anchor_mm) if self.temporal is not None else per_frame
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: see NetworkLifter.lift_many
     def predict_image(self, image, crop: bool = False, hand: str | None = None) -> list[HandResult]:
         """One photo (an array or a path, see :meth:`predict`) -> one result per hand found."""
         image = as_image(image)
@@ -239,90 +214,79 @@ class Estimator:
             warnings.warn("hand is used only with crop=True (the detector tells each hand's side): ignored",
                           DiffuhandWarning, stacklevel=2)  # fmt: skip
         h, w = image.shape[:2]
-        needs_2d = self.model.keypoints is not None
-        if crop:
-            side = float(max(h, w))
-            box = np.array([(w - side) / 2, (h - side) / 2, side])
-            uv, score = None, 1.0
-            if needs_2d or hand is None:  # the detector's keypoints, or its label for the side
-                dets = self._detector()(image)
-                if dets:
-                    det = min(dets, key=lambda d: (hand is not None and d.handedness != hand, -d.score))
-                    if needs_2d:
-                        uv, score = det.keypoints_2d, det.score
-                    elif hand is None:
-                        score = det.score
-                    hand = hand or det.handedness
-                elif needs_2d:
-                    return []
-                else:  # an image model lifts the crop anyway, but cannot know its side
-                    warnings.warn("no hand found in the crop to tell its side: taken as a right hand (say which: "
-                                  "hand=, --hand)", DiffuhandWarning, stacklevel=2)  # fmt: skip
-                    hand = "right"
-            hands = [(hand, score, box, uv)]
-        else:
-            hands = [(d.handedness, d.score, d.box, d.keypoints_2d) for d in self._detector()(image)]
+        K = photo_camera(w, h)
+        if not crop:
+            return self._lift(image, [hand_input(d) for d in self._detector()(image)], K)
+        needs_2d = self.lifter.needs_keypoints
+        side = float(max(h, w))
+        box = np.array([(w - side) / 2, (h - side) / 2, side])
+        found = HandInput(hand or "right", 1.0, box)
+        if needs_2d or hand is None:  # the detector's keypoints, or its label for the side
+            dets = self._detector()(image)
+            if dets:
+                det = min(dets, key=lambda d: (hand is not None and d.handedness != hand, -d.score))
+                found = HandInput(hand or det.handedness, det.score, box, det.keypoints_2d if needs_2d else None,
+                                  det.world_mm if needs_2d else None)  # fmt: skip
+            elif needs_2d:
+                return []
+            else:  # an image model lifts the crop anyway, but cannot know its side
+                warnings.warn("no hand found in the crop to tell its side: taken as a right hand (say which: "
+                              "hand=, --hand)", DiffuhandWarning, stacklevel=2)  # fmt: skip
+        return self._lift(image, [found], K)
+
+    def _lift(self, image: np.ndarray | None, hands: list, K: np.ndarray) -> list[HandResult]:
+        """The lift on the hands of one photo -> a result per hand, in the photo's terms."""
         if not hands:
             return []
-        return self._lift_crops(self._crops(image, hands), hands)
+        with torch.no_grad():
+            lifted = self.lifter.lift(image, hands, K, self.generator)
+        a = self.anchor_mm
+        return [HandResult(handedness=h.side, score=h.score, box=np.array([h.box[0], h.box[1], h.box[2], h.box[2]]),
+                           joints_2d=h.keypoints_2d if h.keypoints_2d is not None else np.full((21, 2), np.nan),
+                           joints_3d=to_camera_mm(x.joints, h.side, a), angles=x.angles, bone_ratios=x.bone_ratios,
+                           uncertainty_mm=x.uncertainty * a, root_rotation=x.root_rotation, model_joints=x.model_joints)
+                for h, x in zip(hands, lifted)]  # fmt: skip
 
-    def _crops(self, image: np.ndarray, hands: list) -> list[tuple[np.ndarray | None, np.ndarray]]:
-        """Per hand (side, score, box (x, y, side), uv or None) the model's input: the square crop (S, S, 3) uint8
-        as a right hand (None for a model that does not see images) and its 2D keypoints (21, 2) crop pixels."""
-        size = self.model.cfg.input_size
-        # a pinhole camera for the crop: the network predicts no scale or distance, so any focal length serves
-        K = np.array([[image.shape[1], 0.0, image.shape[1] / 2], [0.0, image.shape[1], image.shape[0] / 2], [0, 0, 1]])
-        out = []
-        for side, _, box, uv in hands:
-            uv_ = uv if uv is not None else np.full((21, 2), box[2] / 2) + box[:2]
-            s = HandSample(joints_3d=np.zeros((21, 3)), valid=np.ones(21, bool), handedness=side, dataset="input",
-                           index=0, image=image if self.model.backbone is not None else None, K=K, joints_2d=uv_)  # fmt: skip
-            if side == "left":
-                s = flip_sample(s.replace(extra={"width": image.shape[1]}))
-                box = np.array([image.shape[1] - box[0] - box[2], box[1], box[2]])
-            c = crop_sample(s, size, box=box)
-            out.append((c.image, c.joints_2d))
-        return out
 
-    def _lift_crops(self, crops: list[tuple[np.ndarray | None, np.ndarray]], hands: list) -> list[HandResult]:
-        """The model on the crops of :meth:`_crops` -> a result per hand, in the photo's terms."""
-        images = torch.stack([to_tensor(img) for img, _ in crops]) if self.model.backbone is not None else None
-        keypoints = torch.tensor(np.stack([kp for _, kp in crops]), dtype=torch.float32) if self.model.keypoints is not None else None
-        with torch.inference_mode():
-            res = self.model.predict(images, keypoints, self.sampler, generator=self.generator,
-                                     ik_mlp=self.ik == "mlp", unet=self.unet)  # fmt: skip
-            if "samples" in res and (self.ik == "solver" or self.model.ik is None):
-                res = {**res, **solve_ik(res.get("diffusion_joints", res["joints"]))}
-        # one diffusion sample has no spread: its uncertainty is unknown (NaN, null in JSON), not a certain 0 mm
-        spread_known = "samples" not in res or res["samples"].shape[1] > 1
-        out = []
-        for i, (side, score, box, uv) in enumerate(hands):
-            j = to_camera_mm(res["joints"][i].double().numpy(), side, self.anchor_mm)
-            angles = res["angles"][i].numpy() if "angles" in res else np.full(41, np.nan)
-            ratios = res["ratios"][i].numpy() if "ratios" in res else np.full(20, np.nan)
-            j2 = uv if uv is not None else np.full((21, 2), np.nan)
-            rot = res["root_rotation"][i].double().numpy() if "root_rotation" in res else None
-            mj = res.get("diffusion_joints", res["joints"])[i].numpy()
-            unc = res["uncertainty"][i].double().numpy() * self.anchor_mm if spread_known else np.full(21, np.nan)
-            out.append(HandResult(side, score, np.array([box[0], box[1], box[2], box[2]]), j2, j, angles, ratios, unc,
-                                  rot, mj))  # fmt: skip
-        return out
+def hand_input(detection) -> HandInput:
+    """A detector's hand (:class:`~diffuhand.detect.mediapipe.HandDetection`) as the lift takes it."""
+    return HandInput(detection.handedness, float(detection.score), np.asarray(detection.box, dtype=np.float64),
+                     detection.keypoints_2d, detection.world_mm)  # fmt: skip
+
+
+#: a hand's patch of a video frame (kept to lift it again as the other side) spans this many times its box
+PATCH_MARGIN = 3.0
+
+
+def hand_patch(image: np.ndarray, hand: HandInput, K: np.ndarray) -> tuple[np.ndarray, HandInput, np.ndarray]:
+    """The part of a frame around a hand (``PATCH_MARGIN`` times its box, inside the frame) with the hand and the
+    camera in the patch's pixels: a crop of a photo is a photo whose principal point moved."""
+    c = np.asarray(hand.box[:2]) + hand.box[2] / 2
+    half = PATCH_MARGIN * hand.box[2] / 2
+    x0, y0 = (int(max(np.floor(v - half), 0)) for v in c)
+    x1, y1 = int(min(np.ceil(c[0] + half), image.shape[1])), int(min(np.ceil(c[1] + half), image.shape[0]))
+    shift = np.array([x0, y0], dtype=np.float64)
+    moved = HandInput(hand.side, hand.score, np.r_[hand.box[:2] - shift, hand.box[2]],
+                      None if hand.keypoints_2d is None else hand.keypoints_2d - shift, hand.world_mm)  # fmt: skip
+    Kp = np.array(K, dtype=np.float64)
+    Kp[:2, 2] -= shift
+    return np.ascontiguousarray(image[y0:y1, x0:x1]), moved, Kp
+
+
+def check_pairing(temporal, lifter) -> None:
+    """Warn (one line) when a temporal model was trained on another single-frame lift than the one it smooths."""
+    trained_on = getattr(temporal, "source_identity", None)
+    if trained_on and trained_on != lifter.identity:
+        warnings.warn(f"the temporal model was trained on the outputs of another single-frame model ({trained_on}, "
+                      f"not {lifter.identity}): its smoothing may make frames worse; retrain it (docs/temporal.md)",
+                      DiffuhandWarning, stacklevel=3)  # fmt: skip
 
 
 def solve_ik(joints: torch.Tensor, tol: float = 1e-3) -> dict:
-    """Diffusion joints (B, 21, 3) (right hand, anchor lengths) -> the closest pose of the hand model within the
-    limits: ``joints`` (anchor length 1, wrist at 0), ``angles``, ``ratios``, ``root_rotation``,
-    ``diffusion_joints``. ``tol``: the solver's relative-gain stop (1e-3 moves the joints 0.009 mm on average
-    from a fit run to 1e-5 on 300 synthetic test hands; one hand 19.2 -> 15.9 ms, benchmarks/bench_speed.py)."""
-    from diffuhand.kinematics import fit_ik
+    """See :func:`diffuhand.lift.solve_ik` (kept here for callers of earlier releases)."""
+    from diffuhand.lift import solve_ik as _solve
 
-    # no second start: a network's joints are never exactly a model pose, so every one would be solved twice;
-    # measured on the real-world set: same PA-MPJPE (12.57 mm), 127 -> 98 ms per hand at batch 1
-    fit = fit_ik(joints.double(), retry=float("inf"), tol=tol)
-    scale = fit.anchor_length[:, None, None]
-    fitted = (fit.joints - fit.root_position[:, None]) / scale
-    return {"joints": fitted.float(), "angles": fit.angles.float(), "ratios": fit.bone_ratios.float(),
-            "root_rotation": fit.root_rotation.float(), "diffusion_joints": joints}  # fmt: skip
+    return _solve(joints, tol)
 
 
 def posed_mesh(result: HandResult, anchor_mm: float = DEFAULT_ANCHOR_MM, mesh=None) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,9 @@ SAMPLER_STEPS = {"ddpm": 50, "ddim": 10}
 
 
 def _is_checkpoint(path) -> bool:
-    return path.is_dir() or path.suffix == ".safetensors"
+    from diffuhand.lift import SHIPPED
+
+    return path.is_dir() or path.suffix == ".safetensors" or (str(path) in SHIPPED and not path.exists())
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -36,46 +38,55 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def _evaluate_model(args: argparse.Namespace) -> int:
     import time
-
     from dataclasses import asdict
+    from pathlib import Path
 
+    from diffuhand import shipped_weights
     from diffuhand.eval.protocols import evaluate_samples
     from diffuhand.eval.run_model import predict_dataset
+    from diffuhand.lift import SHIPPED, checkpoint_kind, load_lifter
     from diffuhand.models.diffusion import override_sampler
     from diffuhand.models.estimator import load_model
 
-    model = load_model(args.predictions)
+    path = Path(shipped_weights(str(args.predictions))) if str(args.predictions) in SHIPPED and not args.predictions.exists() else args.predictions
     ik = getattr(args, "ik", "solver")
-    if ik == "mlp" and model.diffusion is not None and model.ik is None:
-        raise DiffuhandError(f"{args.predictions}: --ik mlp, but this {model.cfg.kind} model has no IK MLP (use --ik solver)")
-    sampler = None
-    if model.diffusion is not None:  # the checkpoint's sampler with the options given, as predict does
-        changes = {}
-        if args.sampler:
-            changes = {"kind": args.sampler, "steps": SAMPLER_STEPS[args.sampler]}
-        changes.update({k: v for k, v in (("steps", args.steps), ("samples", args.samples)) if v is not None})
-        try:
-            sampler = override_sampler(model.cfg.sampler, changes, model.diffusion.timesteps)
-        except ValueError as exc:
-            raise DiffuhandError(str(exc)) from None
+    if checkpoint_kind(path) == "fusion":
+        if args.keypoints != "mediapipe":
+            raise DiffuhandError(f"{args.predictions}: the fusion lift takes MediaPipe's 2D and 3D: evaluate it with --keypoints mediapipe")
+        model, sampler, described = load_lifter(path), None, {"lift": "fusion"}
+    else:
+        model = load_model(path)
+        if ik == "mlp" and model.diffusion is not None and model.ik is None:
+            raise DiffuhandError(f"{args.predictions}: --ik mlp, but this {model.cfg.kind} model has no IK MLP (use --ik solver)")
+        sampler = None
+        if model.diffusion is not None:  # the checkpoint's sampler with the options given, as predict does
+            changes = {}
+            if args.sampler:
+                changes = {"kind": args.sampler, "steps": SAMPLER_STEPS[args.sampler]}
+            changes.update({k: v for k, v in (("steps", args.steps), ("samples", args.samples)) if v is not None})
+            try:
+                sampler = override_sampler(model.cfg.sampler, changes, model.diffusion.timesteps)
+            except ValueError as exc:
+                raise DiffuhandError(str(exc)) from None
+        described = {"ik": ik if model.diffusion is not None else None, "sampler": asdict(sampler) if sampler else None,
+                     "model": model.cfg.__dict__}  # fmt: skip
     ds = open_dataset(args.dataset, args.root, args.split)
     n = len(ds) if args.limit is None else min(args.limit, len(ds))
-    keypoints, extra = None, {"keypoints": args.keypoints}
+    keypoints, world, extra = None, None, {"keypoints": args.keypoints}
     if args.keypoints == "mediapipe":
         ds, det, extra["found"] = _detected(ds, n)
-        keypoints = det["keypoints_2d"]
+        keypoints, world = det["keypoints_2d"], det["world_mm"]
         n = len(ds)
     t = time.perf_counter()
     # "solver": our IK solver fits the sample mean, what predict ships; "mlp": the model's own output
-    preds = predict_dataset(model, ds, sampler=sampler, limit=n, keypoints_2d=keypoints,
+    preds = predict_dataset(model, ds, sampler=sampler, limit=n, keypoints_2d=keypoints, world_mm=world,
                             ik="solver" if ik == "solver" else "model")  # fmt: skip
     seconds = time.perf_counter() - t
     ds.load_images = False  # the ground truth, read once for every output
     truth = [ds[i] for i in range(n)]
     results = {name: evaluate_samples(p, truth, ds.name) for name, p in preds.items() if name != "uncertainty_mm"}
     print(f"{args.predictions}: {n} hands in {seconds:.1f} s ({n / seconds:.1f} hands/s)")
-    used = {"ik": ik if model.diffusion is not None else None, "sampler": asdict(sampler) if sampler else None}
-    return _report(args, results, n, extra={**extra, **used, "seconds": seconds, "model": model.cfg.__dict__})
+    return _report(args, results, n, extra={**extra, **described, "seconds": seconds})
 
 
 def _detected(ds, n: int):

@@ -66,6 +66,8 @@ class FusionResult:
         angles: (N, 41) radians within the limits (root Euler ZYX included). bone_ratios: (N, 20) the skeleton's.
         root_rotation: (N, 3, 3) hand -> camera. root_position: (N, 3) mm, the wrist in the camera frame.
         joints: (N, 21, 3) mm, camera frame. reprojection_px: (N,) mean 2D distance to the keypoints.
+        joint_std: (N, 21) mm, the posterior spread of each joint relative to the wrist (Laplace approximation:
+            the Gauss-Newton curvature at the fit, under the noise levels of the weights).
         iterations: solver iterations run.
     """
 
@@ -75,6 +77,7 @@ class FusionResult:
     root_position: torch.Tensor
     joints: torch.Tensor
     reprojection_px: torch.Tensor
+    joint_std: torch.Tensor
     iterations: int
 
 
@@ -154,15 +157,19 @@ class _Terms:
             c = c + self.prior_weight * self.prior.nll(st["angles"])
         return c
 
+    def joint_jacobian(self, st: dict) -> torch.Tensor:
+        """d joints / d params (N, 21, 3, P) for the parameters the fit moves."""
+        n = st["joints"].shape[0]
+        na = len(self.prob.free_a)
+        scale = torch.full((n,), float(self.anchor), dtype=st["joints"].dtype)
+        jx = _jacobian(st["joints"], st["rots"], st["angles"], self.ratios.expand(n, NUM_BONES), scale, self.prob)
+        jx = jx.view(n, NUM_JOINTS, 3, -1)
+        return torch.cat([jx[..., _ROT], jx[..., _POS], jx[..., _ANG : _ANG + na]], dim=-1)
+
     def linearise(self, st: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Residuals r (N, R) and Jacobian J (N, R, P) of the Gauss-Newton model (the prior: its majorizer)."""
-        prob = self.prob
         n = st["joints"].shape[0]
-        na = len(prob.free_a)
-        scale = torch.full((n,), float(self.anchor), dtype=st["joints"].dtype)
-        jx = _jacobian(st["joints"], st["rots"], st["angles"], self.ratios.expand(n, NUM_BONES), scale, prob)
-        jx = jx.view(n, NUM_JOINTS, 3, -1)
-        jx = torch.cat([jx[..., _ROT], jx[..., _POS], jx[..., _ANG : _ANG + na]], dim=-1)  # (N, 21, 3, P)
+        jx = self.joint_jacobian(st)  # (N, 21, 3, P)
         uv, d_uv = _project(st["joints"], self.K)
         r_uv = ((uv - self.uv) * self.w2d).reshape(n, -1)
         j_uv = (d_uv @ jx * self.w2d[..., None]).reshape(n, -1, jx.shape[-1])
@@ -287,7 +294,21 @@ def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = 88.0, weight
     angles[:, :3] = rotmat_to_euler_zyx(st["rot0"])
     uv_fit, _ = _project(st["joints"], K)
     return FusionResult(angles=angles, bone_ratios=ratios.clone(), root_rotation=st["rot0"], root_position=st["pos"],
-                        joints=st["joints"], reprojection_px=(uv_fit - uv).norm(dim=-1).mean(-1), iterations=it)  # fmt: skip
+                        joints=st["joints"], reprojection_px=(uv_fit - uv).norm(dim=-1).mean(-1),
+                        joint_std=_posterior_std(st, terms), iterations=it)  # fmt: skip
+
+
+def _posterior_std(st: dict, terms: _Terms) -> torch.Tensor:
+    """(N, 21) spread (mm) of each joint relative to the wrist under the Laplace approximation of the posterior:
+    parameter covariance (J^T J)^-1 at the fit, mapped through d(joint - wrist)/d params."""
+    _, jac = terms.linearise(st)
+    h = jac.transpose(1, 2) @ jac
+    h = h + 1e-9 * torch.eye(h.shape[-1], dtype=h.dtype) * torch.diagonal(h, dim1=-2, dim2=-1).mean(-1)[:, None, None]
+    cov = torch.linalg.pinv(h, hermitian=True)
+    jx = terms.joint_jacobian(st)
+    rel = jx - jx[:, :1]  # relative to the wrist: the hand's placement drops out
+    var = torch.einsum("njap,npq,njaq->nj", rel, cov, rel)
+    return var.clamp_min(0).sqrt()
 
 
 __all__ = ["ALL_BONES", "PHALANGES", "FusionResult", "FusionWeights", "fuse_keypoints"]

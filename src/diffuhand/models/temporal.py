@@ -133,3 +133,20 @@ def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.nd
         out_r[rows] = res["ratios"].numpy()
         out_rot[rows] = res["root_rotation"][:, half].numpy()
     return {"joints": out_j, "angles": out_a, "ratios": out_r, "root_rotation": out_rot, "status": status}
+
+
+def load_temporal(path) -> TemporalTransformer:
+    """A trained temporal model from a checkpoint folder (safetensors + config.json), in eval mode. Its
+    ``source_identity`` is the identity of the single-frame lift it was trained on (:mod:`diffuhand.lift`), where
+    the checkpoint records it (older ones do not)."""
+    from diffuhand.errors import DiffuhandError
+    from diffuhand.io.weights import read_checkpoint
+
+    cfg, state = read_checkpoint(path)
+    try:
+        model = TemporalTransformer(TemporalConfig(**{k: v for k, v in cfg["model"].items() if k != "kind"}))
+        model.load_state_dict(state, strict=True)
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise DiffuhandError(f"{path}: not a temporal model ({exc.__class__.__name__}: {str(exc)[:100]})") from None
+    model.source_identity = cfg.get("source_identity")
+    return model.eval()

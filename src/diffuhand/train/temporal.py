@@ -23,7 +23,7 @@ from tqdm import tqdm
 from diffuhand.data.schema import HandDataset
 from diffuhand.io.files import atomic_path
 from diffuhand.io.weights import save_checkpoint
-from diffuhand.models.temporal import TemporalConfig, TemporalTransformer, random_frame_mask
+from diffuhand.models.temporal import TemporalConfig, TemporalTransformer, load_temporal, random_frame_mask  # noqa: F401 (load_temporal: re-exported)
 from diffuhand.train.config import TrainConfig
 
 
@@ -200,20 +200,6 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
         save_checkpoint(out / "final", model, tcfg.to_dict(), {"train_config": cfg.to_dict(), "step": step,
                                                                "source": str(cfg.train["source"])})  # fmt: skip
     return out
-
-
-def load_temporal(path) -> TemporalTransformer:
-    """A trained temporal model from a checkpoint folder (safetensors + config.json), in eval mode."""
-    from diffuhand.errors import DiffuhandError
-    from diffuhand.io.weights import read_checkpoint
-
-    cfg, state = read_checkpoint(path)
-    try:
-        model = TemporalTransformer(TemporalConfig(**{k: v for k, v in cfg["model"].items() if k != "kind"}))
-        model.load_state_dict(state, strict=True)
-    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
-        raise DiffuhandError(f"{path}: not a temporal model ({exc.__class__.__name__}: {str(exc)[:100]})") from None
-    return model.eval()
 
 
 def sequence_measures(pred: np.ndarray, truth: np.ndarray, anchor_mm: np.ndarray, sequence: np.ndarray) -> dict:

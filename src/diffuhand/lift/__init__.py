@@ -1,0 +1,70 @@
+"""Stage 3 of the pipeline: hands detected in a photo -> 3D hands of the hand model (:mod:`diffuhand.lift.base`
+has the contract). Lifters: :class:`FusionLifter` (the shipped default: MediaPipe's 2D and 3D fused by the hand
+model) and :class:`NetworkLifter` (the paper's networks); :func:`load_lifter` makes one from a checkpoint."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+from diffuhand.errors import DiffuhandError, DiffuhandWarning
+from diffuhand.lift.base import HandInput, LiftedHand, Lifter, as_right, mirror_camera, photo_camera
+from diffuhand.lift.fusion import FusionConfig, FusionLifter, save_fusion
+from diffuhand.lift.network import NetworkLifter, solve_ik
+
+#: names of the models shipped in the package (``diffuhand.load("keypoints")``, ``--model keypoints``)
+SHIPPED = ("hand", "keypoints")
+_NETWORK_OPTIONS = ("ik", "backend", "sampler", "guide_world")
+
+
+def checkpoint_kind(path) -> str:
+    """The ``model.kind`` of a checkpoint folder's config.json (one-line errors for a missing or foreign file)."""
+    from diffuhand.io.weights import MODEL_FORMAT, checkpoint_folder
+
+    cfg_path = checkpoint_folder(path) / "config.json"
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except FileNotFoundError:
+        raise DiffuhandError(f"{cfg_path}: no such file (a checkpoint needs its configuration)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DiffuhandError(f"{cfg_path}: corrupt ({exc.__class__.__name__})") from None
+    if not isinstance(cfg, dict) or cfg.get("format") != MODEL_FORMAT or not isinstance(cfg.get("model"), dict):
+        raise DiffuhandError(f"{cfg_path}: not a {MODEL_FORMAT} configuration")
+    return str(cfg["model"].get("kind", ""))
+
+
+def load_lifter(path=None, **options) -> Lifter:
+    """A lifter from a checkpoint folder, or a shipped model by name (``"hand"``, the default; ``"keypoints"``).
+
+    ``options``: for a network, :class:`NetworkLifter`'s (``ik``, ``backend``, ``sampler``, ``skeleton``,
+    ``guide_world``); for the fusion lift, ``skeleton`` overrides its skeleton convention. Options the model
+    does not use are refused with a warning, not silently dropped."""
+    from diffuhand import shipped_weights
+
+    if path is None or (isinstance(path, str) and path in SHIPPED):
+        name = path or "hand"
+        path = shipped_weights(name)
+        if path is None:
+            raise DiffuhandError(f"this install has no shipped model {name!r}: pass a checkpoint folder made by `diffuhand train`")
+    path = Path(path)
+    given = {k: v for k, v in options.items() if v is not None}
+    if checkpoint_kind(path) == "fusion":
+        from dataclasses import replace
+
+        cfg = json.loads((path if path.is_dir() else path.parent).joinpath("config.json").read_text())["model"]
+        config = FusionConfig(**cfg)
+        unused = sorted(k for k in given if k in _NETWORK_OPTIONS and not (k == "backend" and given[k] == "auto"))
+        if unused:
+            warnings.warn(f"{', '.join(unused)}: not used by the fusion lift (it has no diffusion network)", DiffuhandWarning,
+                          stacklevel=2)  # fmt: skip
+        if given.get("skeleton"):
+            config = replace(config, skeleton=given["skeleton"])
+        return FusionLifter(config)
+    from diffuhand.models.estimator import load_model
+
+    return NetworkLifter(load_model(path), **{k: v for k, v in given.items() if k in (*_NETWORK_OPTIONS, "skeleton")})
+
+
+__all__ = ["SHIPPED", "FusionConfig", "FusionLifter", "HandInput", "LiftedHand", "Lifter", "NetworkLifter", "as_right",
+           "checkpoint_kind", "load_lifter", "mirror_camera", "photo_camera", "save_fusion", "solve_ik"]

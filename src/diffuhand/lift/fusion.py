@@ -1,0 +1,117 @@
+"""The shipped lift: MediaPipe's 2D keypoints and 3D estimate fused by the hand model (issue 13).
+
+MediaPipe Hands' one landmark pass per hand gives 2D keypoints, accurate in the image plane, and 3D "world
+landmarks" in its own skeleton convention. :func:`~diffuhand.kinematics.fusion.fuse_keypoints` fits our hand
+model to both under the real-pose prior, and draws it with a skeleton convention learnt from data
+(:mod:`diffuhand.kinematics.skeletons`). The lift has no network of its own: its configuration (noise levels,
+skeleton, which bones) is its checkpoint, ``config.json`` with ``model.kind = "fusion"``, and says how each
+number was obtained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diffuhand.errors import DiffuhandError
+from diffuhand.lift.base import HandInput, LiftedHand, as_right, mirror_camera
+
+#: which bones' directions of the detector's 3D are used
+BONE_SETS = ("phalanges", "all")
+
+
+@dataclass
+class FusionConfig:
+    """The fusion lift's settings (its checkpoint's ``model`` section; every field is saved).
+
+    Attributes:
+        kind: always ``"fusion"``.
+        skeleton: the skeleton convention the hands are drawn with (:func:`~diffuhand.kinematics.skeletons.load_skeleton`).
+        sigma_2d: 2D keypoint noise, fraction of the hand's box. sigma_dir: bone-direction noise of the 3D estimate.
+        prior_weight: weight of the pose prior's negative log-likelihood (1: the posterior of these noise levels).
+        bones: ``"all"`` or ``"phalanges"``: the bones whose 3D direction is used.
+        anchor_mm: the hand size the fit assumes (one photo does not tell size from distance).
+    """
+
+    kind: str = "fusion"
+    skeleton: str = "ge2019"
+    sigma_2d: float = 0.068
+    sigma_dir: float = 0.245
+    prior_weight: float = 1.0
+    bones: str = "all"
+    anchor_mm: float = 88.0
+    notes: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind != "fusion":
+            raise ValueError(f"a fusion configuration has kind 'fusion', got {self.kind!r}")
+        if self.bones not in BONE_SETS:
+            raise ValueError(f"bones must be one of {BONE_SETS}, got {self.bones!r}")
+        if self.sigma_2d <= 0 or self.sigma_dir <= 0 or self.prior_weight < 0:
+            raise ValueError("sigma_2d and sigma_dir must be > 0 and prior_weight >= 0")
+
+
+class FusionLifter:
+    """Lifts hands from MediaPipe's 2D keypoints and world landmarks (see the module docstring)."""
+
+    needs_keypoints = True
+    needs_world = True
+    needs_image = False
+
+    def __init__(self, config: FusionConfig | None = None):
+        from diffuhand.kinematics.fusion import ALL_BONES, PHALANGES, FusionWeights
+        from diffuhand.kinematics.skeletons import load_skeleton
+
+        self.config = config or FusionConfig()
+        self.skeleton = load_skeleton(self.config.skeleton)
+        self.weights = FusionWeights(self.config.sigma_2d, self.config.sigma_dir, self.config.prior_weight,
+                                     ALL_BONES if self.config.bones == "all" else PHALANGES)  # fmt: skip
+        h = hashlib.sha256(json.dumps(asdict(self.config), sort_keys=True).encode())
+        h.update(self.skeleton.bone_ratios.tobytes())
+        self.identity = "fusion-" + h.hexdigest()[:16]
+
+    def options(self) -> dict:
+        return {"config": self.config}
+
+    def lift(self, image: np.ndarray | None, hands: list[HandInput], K: np.ndarray,
+             generator: torch.Generator | None = None) -> list[LiftedHand]:  # fmt: skip
+        """The hands of one photo (``K``: its intrinsics) -> one :class:`LiftedHand` each (deterministic)."""
+        width = image.shape[1] if image is not None else 2.0 * K[0, 2]
+        return self.lift_many([(width, h, K) for h in hands])
+
+    def lift_many(self, items: list[tuple], generator: torch.Generator | None = None) -> list[LiftedHand]:
+        """Hands of any photos in one batch: (image or its width, :class:`HandInput`, K) items."""
+        from diffuhand.kinematics.fusion import fuse_keypoints
+
+        if not items:
+            return []
+        if any(h.keypoints_2d is None or h.world_mm is None for _, h, _ in items):
+            raise DiffuhandError("the fusion lift needs the detector's 2D keypoints and its 3D estimate")
+        widths = [x if isinstance(x, int | float) else (x.shape[1] if x is not None else 2.0 * K[0, 2]) for x, _, K in items]
+        rights = [as_right(h, w) for (_, h, _), w in zip(items, widths)]
+        Ks = np.stack([mirror_camera(K, w) if h.side == "left" else np.asarray(K, dtype=np.float64)
+                       for (_, h, K), w in zip(items, widths)])  # fmt: skip
+        a = self.config.anchor_mm
+        res = fuse_keypoints(np.stack([r.keypoints_2d for r in rights]), Ks, np.stack([r.world_mm for r in rights]),
+                             self.skeleton.bone_ratios, anchor_mm=a, weights=self.weights)  # fmt: skip
+        rel = (res.joints - res.root_position[:, None]).numpy() / a
+        return [LiftedHand(joints=rel[i], angles=res.angles[i].numpy(), bone_ratios=res.bone_ratios[i].numpy(),
+                           root_rotation=res.root_rotation[i].numpy(), uncertainty=res.joint_std[i].numpy() / a,
+                           model_joints=rel[i]) for i in range(len(items))]  # fmt: skip
+
+
+def save_fusion(folder: str | Path, config: FusionConfig, extra: dict | None = None) -> Path:
+    """A fusion checkpoint: ``config.json`` (``model`` = the configuration, plus ``extra``)."""
+    from diffuhand.io.files import atomic_write_text
+    from diffuhand.io.weights import MODEL_FORMAT
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "config.json", json.dumps({"format": MODEL_FORMAT, "version": 1, "model": asdict(config),
+                                                          **(extra or {})}, indent=1) + "\n")  # fmt: skip
+    return folder

@@ -1,0 +1,94 @@
+"""The lift stage: one path for predict, evaluate and the temporal model's training; the shipped fusion lift."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from diffuhand.errors import DiffuhandError, DiffuhandWarning
+from diffuhand.kinematics import forward_kinematics, named_pose
+from diffuhand.kinematics.skeletons import load_skeleton
+from diffuhand.lift import FusionConfig, FusionLifter, HandInput, NetworkLifter, load_lifter, photo_camera
+
+
+def _hand(side: str, width: int = 320, height: int = 240):
+    """A right hand posed in front of the camera of a width x height photo, as a detector would report it (2D
+    keypoints and exact 3D), mirrored to a left hand if asked -> (HandInput, joints mm)."""
+    import roma
+
+    angles, _ = named_pose("peace")
+    ratios = load_skeleton("ge2019").bone_ratios
+    rot = roma.rotvec_to_rotmat(torch.tensor([0.3, -0.4, 2.8], dtype=torch.float64))
+    j = forward_kinematics(torch.as_tensor(angles), torch.as_tensor(ratios), 88.0, rot,
+                           torch.tensor([15.0, 10.0, 500.0], dtype=torch.float64)).numpy()  # fmt: skip
+    K = photo_camera(width, height)
+    uv = (j @ K.T)[:, :2] / j[:, 2:]
+    if side == "left":  # the mirror image of the scene: the photo mirrored about its vertical axis
+        uv = uv * [-1.0, 1.0] + [width, 0.0]
+        j = j * [-1.0, 1.0, 1.0]
+    from diffuhand.data.crops import square_box
+
+    return HandInput(side, 0.9, square_box(uv), uv, j - j.mean(0)), j
+
+
+def test_fusion_recovers_a_hand_and_mirrors_left_ones():
+    lifter = FusionLifter(FusionConfig(prior_weight=0.0))
+    K = photo_camera(320, 240)
+    (right,) = lifter.lift(None, [_hand("right")[0]], K)
+    left_input, left_mm = _hand("left")
+    (left,) = lifter.lift(np.zeros((240, 320, 3), np.uint8), [left_input], K)
+    # the lift's output is the right-hand model: a left hand's is that of its mirror image, the same as the right's
+    assert np.abs(left.joints - right.joints).max() < 1e-3
+    rel = (left_mm - left_mm[0]) * [-1.0, 1.0, 1.0] / 88.0
+    assert np.linalg.norm(left.joints - rel, axis=-1).mean() < 0.01  # anchor lengths: under a millimetre
+    assert np.isfinite(left.uncertainty).all() and (left.uncertainty[1:] > 0).all()
+    with pytest.raises(DiffuhandError, match="2D keypoints and its 3D"):
+        lifter.lift(None, [HandInput("right", 1.0, np.array([0.0, 0.0, 10.0]))], K)
+
+
+def test_estimator_with_the_fusion_lift_reports_the_hand_in_millimetres():
+    from diffuhand.detect.mediapipe import HandDetection
+    from diffuhand.pipeline import Estimator
+
+    hand, mm = _hand("left")
+
+    class Stub:
+        def __call__(self, image):
+            return [HandDetection(hand.keypoints_2d, hand.world_mm, "left", 0.9, hand.box)]
+
+    est = Estimator(FusionLifter(FusionConfig(prior_weight=0.0)), detector=Stub())
+    (res,) = est.predict(np.zeros((240, 320, 3), np.uint8))
+    assert res.handedness == "left"
+    assert np.linalg.norm(res.joints_3d - (mm - mm[0]), axis=-1).mean() < 1.0
+    assert est.model is None and est.ik == "fusion"
+
+
+def test_load_lifter_by_name_and_unused_options_are_said():
+    lifter = load_lifter()
+    assert isinstance(lifter, FusionLifter) and lifter.config.skeleton == "ge2019"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_lifter("hand", sampler={"samples": 1}, backend="auto")
+    assert any(issubclass(w.category, DiffuhandWarning) and "sampler" in str(w.message) for w in caught)
+    assert load_lifter("hand", skeleton="mano").config.skeleton == "mano"
+    assert isinstance(load_lifter("keypoints", backend="torch"), NetworkLifter)
+    assert load_lifter().identity == load_lifter().identity != load_lifter(skeleton="mano").identity
+
+
+def test_evaluation_runs_the_same_lift():
+    """predict_dataset through the lift gives what the lift gives, placed at the true wrist and scale."""
+    from diffuhand.data.schema import HandDataset
+    from diffuhand.eval.run_model import predict_dataset
+
+    hand, mm = _hand("right")
+    K = photo_camera(320, 240)
+    ds = HandDataset("toy", [{"joints_3d": mm, "joints_2d": hand.keypoints_2d, "valid": np.ones(21, bool), "K": K,
+                              "handedness": "right"}], load_images=False)  # fmt: skip
+    lifter = FusionLifter(FusionConfig(prior_weight=0.0))
+    with pytest.raises(ValueError, match="world_mm"):
+        predict_dataset(lifter, ds, progress=False)
+    out = predict_dataset(lifter, ds, progress=False, world_mm=hand.world_mm[None])["final"][0]
+    assert np.linalg.norm(out - mm, axis=-1).mean() < 0.5
