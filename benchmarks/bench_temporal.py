@@ -3,10 +3,14 @@
     python benchmarks/bench_temporal.py --run runs/temporal-keypoints [--out benchmarks/results/temporal.json]
         [--plot docs/temporal-trajectory.png]
 
-Reads the run's configuration: its ``val`` sequences go through the same single-frame source model (cached in the
-run folder), then through the trained temporal model with a window centred on every frame. Also measures the
-same sequences with a fraction of frames dropped (no hand found), bridged by the temporal model. MPJPE is
-wrist-relative at the true scale (mm); acceleration error is mm/frame^2 and velocity error mm/frame.
+Reads the run's configuration: its ``val`` sequences go through the same single-frame lift (the product's lift
+path; cached in the run folder), then through the trained temporal model with a window centred on every frame.
+The baseline is the single frame as ``predict --no-temporal`` ships it (after its IK), on the same frames (those
+where a hand was found). Measures, against the truth drawn in the lift's skeleton convention (what the temporal
+model is trained towards) and against the truth as recorded: MPJPE wrist-relative at the true scale and with one
+least-squares scale per sequence (a video does not tell a hand's size), PA-MPJPE, acceleration error
+(mm/frame^2) and velocity error (mm/frame). Also the same sequences with a fraction of the found frames dropped,
+bridged by the temporal model.
 """
 
 from __future__ import annotations
@@ -57,75 +61,93 @@ def main() -> None:
     cfg = load_config(args.run / "config.json")
     model = load_temporal(args.run / "final")
     results, plot_data = {}, None
+    residual = model.cfg.mode == "residual"
     for k, spec in enumerate(cfg.data["val"]):
         sub = cfg.to_dict()
         sub["data"] = {**cfg.data, "val": [spec]}
         data = build_inputs(type(cfg)(**sub), "val")
         seqs = np.unique(data["sequence"])
-        smoothed = np.empty_like(data["pred"])
+        found = data["found"] if "found" in data else np.ones(len(data["pred"]), bool)
+        smoothed = np.full_like(data["pred"], np.nan)
         bridged = np.full_like(data["pred"], np.nan)
         rng = np.random.default_rng(0)
         drop_rows = []
+
+        def own(r, keep):
+            if not residual:
+                return {}
+            return {"angles": data["angles"][r], "root_rotation": data["root_rotation"][r], "ratios": data["ratios"][r],
+                    "spread": data["spread"][r]}  # fmt: skip
+
         for s in seqs:
             r = np.flatnonzero(data["sequence"] == s)
-            smoothed[r] = smooth_sequence(model, data["pred"][r])["joints"]
-            found = rng.random(len(r)) >= args.drop
-            res = smooth_sequence(model, data["pred"][r], found)
+            smoothed[r] = smooth_sequence(model, data["pred"][r], found[r], **own(r, found[r]))["joints"]
+            keep = found[r] & (rng.random(len(r)) >= args.drop)
+            res = smooth_sequence(model, data["pred"][r], keep, **own(r, keep))
             bridged[r] = res["joints"]
-            drop_rows.extend(r[res["status"] == "bridged"])
-        args_m = (data["truth"], data["anchor_mm"], data["sequence"])
-        name = f"{spec['name']}:{spec.get('split', 'all')}"
-        results[name] = {
-            "sequences": len(seqs), "frames": len(data["pred"]),
-            "single frame, diffusion (D)": sequence_measures(data["pred"], *args_m),
-            "single frame, diffusion + IK (D*)": sequence_measures(data["final"], *args_m),
-            "temporal": sequence_measures(smoothed, *args_m),
-            "single-frame error structure": error_structure(data),
-        }  # fmt: skip
+            drop_rows.extend(r[(res["status"] == "bridged") & found[r]])
+        name = f"{spec['name']}:{Path(spec['root']).name}:{spec.get('split') or 'all'}"
+        results[name] = {"sequences": len(seqs), "frames": len(data["pred"]), "frames_found": int(found.sum())}
+        # the same frames for every output: those where the single frame found a hand
+        for truth_key, label in (("truth_skeleton", "truth drawn in the lift's skeleton"), ("truth", "truth as recorded")):
+            if truth_key not in data:
+                continue
+            m = {}
+            for scale in (False, True):
+                tag = "one LS scale per sequence" if scale else "true scale"
+                args_m = (data[truth_key], data["anchor_mm"], data["sequence"], found, scale)
+                m[tag] = {"single frame (as --no-temporal ships it)": sequence_measures(data["final"], *args_m),
+                          "temporal": sequence_measures(smoothed, *args_m)}  # fmt: skip
+            results[name][label] = m
+        sel = {"pred": data["final"][found], "truth": data.get("truth_skeleton", data["truth"])[found],
+               "anchor_mm": data["anchor_mm"][found], "sequence": data["sequence"][found]}  # fmt: skip
+        results[name]["single-frame error structure"] = error_structure(sel)
         d = np.asarray(drop_rows, dtype=int)
         if len(d):
-            err = np.linalg.norm((bridged[d] - data["truth"][d]) * data["anchor_mm"][d, None, None], axis=-1).mean()
-            single = np.linalg.norm((data["pred"][d] - data["truth"][d]) * data["anchor_mm"][d, None, None], axis=-1).mean()
+            t = data.get("truth_skeleton", data["truth"])
+            err = np.linalg.norm((bridged[d] - t[d]) * data["anchor_mm"][d, None, None], axis=-1).mean()
+            single = np.linalg.norm((data["final"][d] - t[d]) * data["anchor_mm"][d, None, None], axis=-1).mean()
             results[name]["bridged frames"] = {"frames": len(d), "mpjpe_mm": float(err),
                                                "single_frame_mpjpe_mm_had_it_been_found": float(single)}  # fmt: skip
         if plot_data is None:
             r = np.flatnonzero(data["sequence"] == seqs[0])
-            plot_data = (name, data["truth"][r] * data["anchor_mm"][r, None, None],
-                         data["pred"][r] * data["anchor_mm"][r, None, None], smoothed[r] * data["anchor_mm"][r, None, None])
+            t = data.get("truth_skeleton", data["truth"])
+            plot_data = (name, t[r] * data["anchor_mm"][r, None, None],
+                         np.where(found[r, None, None], data["final"][r], np.nan) * data["anchor_mm"][r, None, None],
+                         smoothed[r] * data["anchor_mm"][r, None, None])  # fmt: skip
 
-    print(f"{'set':16} {'output':34} {'MPJPE mm':>9} {'accel mm/f^2':>13} {'velocity mm/f':>14}")
+    print(f"{'set':34} {'truth':36} {'scale':26} {'output':42} {'MPJPE':>7} {'PA':>6} {'accel':>7} {'vel':>6}")
     for name, res in results.items():
-        for out, m in res.items():
-            if isinstance(m, dict) and "accel_error_mm" in m:
-                print(f"{name:16} {out:34} {m['mpjpe_mm']:9.2f} {m['accel_error_mm']:13.2f} {m['velocity_error_mm']:14.2f}")
+        for label, by_scale in res.items():
+            if not isinstance(by_scale, dict) or "true scale" not in by_scale:
+                continue
+            for tag, outs in by_scale.items():
+                for out, m in outs.items():
+                    print(f"{name:34} {label:36} {tag:26} {out:42} {m['mpjpe_mm']:7.2f} {m['pa_mpjpe_mm']:6.2f} "
+                          f"{m['accel_error_mm']:7.2f} {m['velocity_error_mm']:6.2f}")
+                t, s_ = outs["temporal"], outs["single frame (as --no-temporal ships it)"]
+                print(f"{'':34} {'':36} {tag:26} {'ratio temporal / single frame':42} x{t['mpjpe_mm'] / s_['mpjpe_mm']:.3f}"
+                      f"  x{t['pa_mpjpe_mm'] / s_['pa_mpjpe_mm']:.3f}  x{t['accel_error_mm'] / s_['accel_error_mm']:.3f}")
         if "bridged frames" in res:
             b = res["bridged frames"]
-            print(f"{name:16} {'bridged (' + str(b['frames']) + ' dropped frames)':34} {b['mpjpe_mm']:9.2f}")
-    for name, res in results.items():
-        e = res["single-frame error structure"]
-        print(f"{name}: single-frame error {e['mean_mm']:.2f} mm (wrist {e['wrist_mm']:.2f}, fingertips "
-              f"{e['fingertips_mm']:.2f}); constant per sequence {e['per_sequence_constant_mm']:.2f} mm; the rest "
-              f"has lag-1 autocorrelation {e['lag1_autocorrelation']:.2f} and excess kurtosis {e['excess_kurtosis']:.2f}")
-    for name, res in results.items():
-        t, s = res["temporal"], res["single frame, diffusion (D)"]
-        print(f"{name}: temporal / single frame: MPJPE x{t['mpjpe_mm'] / s['mpjpe_mm']:.3f}, "
-              f"acceleration error x{t['accel_error_mm'] / s['accel_error_mm']:.3f}, "
-              f"velocity error x{t['velocity_error_mm'] / s['velocity_error_mm']:.3f}")  # fmt: skip
+            print(f"{name}: bridged ({b['frames']} dropped frames) {b['mpjpe_mm']:.2f} mm; single frame had it been "
+                  f"found {b['single_frame_mpjpe_mm_had_it_been_found']:.2f} mm")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"run": str(args.run), "source": cfg.train["source"], "results": results}, indent=1) + "\n")
+    args.out.write_text(json.dumps({"run": str(args.run), "source": cfg.train["source"], "mode": model.cfg.mode,
+                                    "window": model.cfg.window, "results": results}, indent=1) + "\n")  # fmt: skip
     print(f"wrote {args.out}")
     if plot_data is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
         name, gt, single, temporal = plot_data
-        fig, axes = plt.subplots(3, 1, figsize=(7, 6), sharex=True)
+        fig = Figure(figsize=(7, 6))
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(3, 1, sharex=True)
         for ax, c in zip(axes, "xyz"):
             i = "xyz".index(c)
             ax.plot(gt[:, 8, i], "k-", lw=2, label="ground truth")
-            ax.plot(single[:, 8, i], "-", color="tab:red", alpha=0.8, label="single frame (diffusion)")
+            ax.plot(single[:, 8, i], "-", color="tab:red", alpha=0.8, label="single frame (as --no-temporal ships it)")
             ax.plot(temporal[:, 8, i], "-", color="tab:blue", label="temporal")
             ax.set_ylabel(f"{c} (mm)")
         axes[0].set_title(f"index fingertip relative to the wrist, held-out sequence ({name})")

@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     p.add_argument("--chunk", type=int, default=256, help="images per label file (the unit of resuming)")
     p.add_argument("--sequence-length", type=int, default=0, help="> 1: smooth motion sequences of this many frames")
+    p.add_argument("--motion", help="with --sequence-length: replay recorded 3D motion instead of the prior's "
+                   "keyframes, READER:ROOT:SPLIT (e.g. dexycb:../shared/data/dexycb-left-sequences:train); each "
+                   "sequence seen from a new camera")  # fmt: skip
     p.add_argument("--backgrounds", type=Path, help="folder of background images (default: procedural textures)")
     p.add_argument("--p-two-hands", type=float, default=0.2)
     p.add_argument("--p-occluder", type=float, default=0.25)

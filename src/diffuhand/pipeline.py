@@ -94,10 +94,14 @@ class Estimator:
             runs ("auto", "torch", "onnx"), the sampler, and the skeleton convention the pose is drawn with.
         temporal: a temporal model for videos (None: every frame on its own).
         seed: of this estimator's random generator (the diffusion samples).
+        camera: (3, 3) intrinsics of the photos in pixels, where known (e.g. from a calibration); None: a
+            centred principal point and a focal length of the image width (:func:`~diffuhand.lift.photo_camera`).
+            The camera frame of the output is this camera's: with the true one, the hands' orientation is.
     """
 
     def __init__(self, model, detector=None, anchor_mm: float = DEFAULT_ANCHOR_MM, seed: int = 0, ik: str = "solver",
-                 temporal=None, backend: str = "auto", sampler=None, skeleton: str | None = None):  # fmt: skip
+                 temporal=None, backend: str = "auto", sampler=None, skeleton: str | None = None,
+                 camera: np.ndarray | None = None):  # fmt: skip
         from diffuhand.lift import NetworkLifter
 
         if hasattr(model, "lift"):
@@ -108,6 +112,7 @@ class Estimator:
         self.detector = detector
         self.anchor_mm = anchor_mm
         self.seed = seed
+        self.camera = None if camera is None else np.asarray(camera, dtype=np.float64).reshape(3, 3)
         self.generator = torch.Generator().manual_seed(seed)
         if temporal is not None:
             check_pairing(temporal, self.lifter)
@@ -131,7 +136,7 @@ class Estimator:
                 raise ValueError(f"{sorted(lift_keys & changes.keys())}: not options of the fusion lift")
             lifter = type(lifter)(**{**lifter.options(), **{k: changes.pop(k) for k in list(changes) if k in lift_keys}})
         options = {"model": lifter, "detector": self.detector, "anchor_mm": self.anchor_mm, "seed": self.seed,
-                   "temporal": self.temporal}  # fmt: skip
+                   "temporal": self.temporal, "camera": self.camera}  # fmt: skip
         return Estimator(**{**options, **changes})
 
     def _detector(self):
@@ -186,8 +191,8 @@ class Estimator:
                 dets = tracker(image)
                 dets = [dets[k] for k in distinct_hands([d.keypoints_2d for d in dets], [d.box for d in dets])]
                 hands = [hand_input(d) for d in dets]
-                K = photo_camera(image.shape[1], image.shape[0])
-                per_frame.append(self._lift(image, hands, K))
+                K = self._camera(image)
+                per_frame.append(self._lift(image, hands, K, self.camera is not None))
                 kept.append([hand_patch(image, h, K) if needs_image else (None, h, K) for h in hands])
         ids = link_tracks([[h.box for h in hs] for hs in per_frame])
         sides = track_sides(ids, [[h.handedness for h in hs] for hs in per_frame], [[h.score for h in hs] for hs in per_frame])
@@ -196,7 +201,8 @@ class Estimator:
                 if h.handedness != sides[ids[i][k]]:
                     patch, hand, K = kept[i][k]
                     # MediaPipe's score is its confidence in its label: 1 - score is that in the other side
-                    (again,) = self._lift(patch, [hand.with_side(sides[ids[i][k]], 1.0 - hand.score)], K)
+                    (again,) = self._lift(patch, [hand.with_side(sides[ids[i][k]], 1.0 - hand.score)], K,
+                                          self.camera is not None)  # fmt: skip
                     again.box, again.joints_2d = h.box, h.joints_2d  # in the frame's pixels, not the patch's
                     hs[k] = again
             for k, h in enumerate(hs):
@@ -205,8 +211,12 @@ class Estimator:
         return smooth_tracks(per_frame, self.temporal, self.anchor_mm) if self.temporal is not None else per_frame
 
     @torch.no_grad()  # not inference_mode: see NetworkLifter.lift_many
-    def predict_image(self, image, crop: bool = False, hand: str | None = None) -> list[HandResult]:
-        """One photo (an array or a path, see :meth:`predict`) -> one result per hand found."""
+    def _camera(self, image: np.ndarray) -> np.ndarray:
+        return self.camera if self.camera is not None else photo_camera(image.shape[1], image.shape[0])
+
+    def predict_image(self, image, crop: bool = False, hand: str | None = None, K: np.ndarray | None = None) -> list[HandResult]:
+        """One photo (an array or a path, see :meth:`predict`) -> one result per hand found; ``K``: this photo's
+        intrinsics where known (else the estimator's ``camera``)."""
         image = as_image(image)
         if hand not in (None, "left", "right"):
             raise DiffuhandError(f"hand must be left or right, got {hand!r}")
@@ -214,9 +224,10 @@ class Estimator:
             warnings.warn("hand is used only with crop=True (the detector tells each hand's side): ignored",
                           DiffuhandWarning, stacklevel=2)  # fmt: skip
         h, w = image.shape[:2]
-        K = photo_camera(w, h)
+        known = K is not None or self.camera is not None
+        K = np.asarray(K, dtype=np.float64) if K is not None else self._camera(image)
         if not crop:
-            return self._lift(image, [hand_input(d) for d in self._detector()(image)], K)
+            return self._lift(image, [hand_input(d) for d in self._detector()(image)], K, known)
         needs_2d = self.lifter.needs_keypoints
         side = float(max(h, w))
         box = np.array([(w - side) / 2, (h - side) / 2, side])
@@ -232,14 +243,14 @@ class Estimator:
             else:  # an image model lifts the crop anyway, but cannot know its side
                 warnings.warn("no hand found in the crop to tell its side: taken as a right hand (say which: "
                               "hand=, --hand)", DiffuhandWarning, stacklevel=2)  # fmt: skip
-        return self._lift(image, [found], K)
+        return self._lift(image, [found], K, known)
 
-    def _lift(self, image: np.ndarray | None, hands: list, K: np.ndarray) -> list[HandResult]:
+    def _lift(self, image: np.ndarray | None, hands: list, K: np.ndarray, camera_known: bool = False) -> list[HandResult]:
         """The lift on the hands of one photo -> a result per hand, in the photo's terms."""
         if not hands:
             return []
         with torch.no_grad():
-            lifted = self.lifter.lift(image, hands, K, self.generator)
+            lifted = self.lifter.lift(image, hands, K, self.generator, camera_known)
         a = self.anchor_mm
         return [HandResult(handedness=h.side, score=h.score, box=np.array([h.box[0], h.box[1], h.box[2], h.box[2]]),
                            joints_2d=h.keypoints_2d if h.keypoints_2d is not None else np.full((21, 2), np.nan),
@@ -320,17 +331,23 @@ def smooth_tracks(frames: list[list[HandResult]], temporal, anchor_mm: float = D
     for key in keys:
         found = np.zeros(t, bool)
         joints = np.zeros((t, 21, 3), np.float32)
+        angles, rots = np.full((t, 41), np.nan, np.float32), np.tile(np.eye(3, dtype=np.float32), (t, 1, 1))
+        ratios, spread = np.full((t, 20), np.nan, np.float32), np.full((t, 21), np.nan, np.float32)
         by_frame: dict[int, HandResult] = {}
         for i, hands in enumerate(frames):
             mine = [h for h in hands if (h.track if h.track is not None else h.handedness) == key]
             if mine and mine[0].model_joints is not None:
                 h = max(mine, key=lambda h: h.score)
                 found[i], joints[i], by_frame[i] = True, h.model_joints, h
+                angles[i], ratios[i], spread[i] = h.angles, h.bone_ratios, h.uncertainty_mm / anchor_mm
+                if h.root_rotation is not None:
+                    rots[i] = h.root_rotation
         if not found.any():
             continue
         side = by_frame[int(np.flatnonzero(found)[0])].handedness
         track = key if isinstance(key, int) else None
-        res = smooth_sequence(temporal, joints, found)
+        own = {"angles": angles, "root_rotation": rots, "ratios": ratios, "spread": spread} if temporal.cfg.mode == "residual" else {}
+        res = smooth_sequence(temporal, joints, found, **own)
         seen = np.flatnonzero(found)
         for i in np.flatnonzero(res["status"] != "missing"):
             j = to_camera_mm(res["joints"][i], side, anchor_mm)

@@ -19,8 +19,15 @@ def run_synth(args: argparse.Namespace) -> int:
     variant = getattr(args, "variant", "photo")
     if variant not in SCENE_VARIANTS:
         raise DiffuhandError(f"--variant must be one of {', '.join(SCENE_VARIANTS)}, got {variant!r}")
+    motion = getattr(args, "motion", None)
+    if motion:
+        from diffuhand.synth.motion import parse_motion_source
+
+        parse_motion_source(motion)
+        if args.sequence_length < 2:
+            raise DiffuhandError("--motion replays sequences: give --sequence-length too")
     cfg = scene_variant(variant, SceneConfig(size=args.size, p_two_hands=args.p_two_hands, p_occluder=args.p_occluder,
-                                             backgrounds=args.backgrounds))  # fmt: skip
+                                             backgrounds=args.backgrounds, motion_source=motion))  # fmt: skip
     t = time.perf_counter()
     write_dataset(args.out, args.count, cfg, seed=args.seed, workers=args.workers, chunk=args.chunk,
                   sequence_length=args.sequence_length)  # fmt: skip

@@ -87,7 +87,7 @@ def predict_dataset(model, dataset: HandDataset, batch_size: int = 32, sampler: 
             box = square_box(kp, None if keypoints_2d is not None else s.valid)
             world = world_mm[start + j] if world_mm is not None else None
             items.append((s.image, HandInput(s.handedness, 1.0, box, kp, world), s.K))
-        lifted = lifter.lift_many(items, gen)
+        lifted = lifter.lift_many(items, gen, camera_known=True)  # data sets give their intrinsics
         anchor = np.array([np.linalg.norm(s.joints_3d[5] - s.joints_3d[0]) for s in samples])[:, None, None]
         wrist = np.stack([s.joints_3d[0] for s in samples])[:, None]
         flipped = [s.handedness == "left" for s in samples]

@@ -54,7 +54,7 @@ def load_lifter(path=None, **options) -> Lifter:
 
         cfg = json.loads((path if path.is_dir() else path.parent).joinpath("config.json").read_text())["model"]
         config = FusionConfig(**cfg)
-        unused = sorted(k for k in given if k in _NETWORK_OPTIONS and not (k == "backend" and given[k] == "auto"))
+        unused = sorted(k for k in given if k in _NETWORK_OPTIONS and k != "backend")  # a backend choice is harmless
         if unused:
             warnings.warn(f"{', '.join(unused)}: not used by the fusion lift (it has no diffusion network)", DiffuhandWarning,
                           stacklevel=2)  # fmt: skip

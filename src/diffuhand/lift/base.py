@@ -78,14 +78,15 @@ class LiftedHand:
 class Lifter(Protocol):
     """Lifts the hands of one photo. ``needs_keypoints``: it needs the detector's 2D keypoints (and
     ``needs_world``: its 3D estimate); ``identity``: a short hash of what it computes (its weights and settings),
-    so that a temporal model can say which single-frame model it was trained on."""
+    so that a temporal model can say which single-frame model it was trained on. ``K`` is the photo's camera,
+    the true one (``camera_known``) or the one assumed for a photo of unknown intrinsics (:func:`photo_camera`)."""
 
     needs_keypoints: bool
     needs_world: bool
     identity: str
 
     def lift(self, image: np.ndarray | None, hands: list[HandInput], K: np.ndarray,
-             generator: torch.Generator | None = None) -> list[LiftedHand]: ...  # fmt: skip
+             generator: torch.Generator | None = None, camera_known: bool = False) -> list[LiftedHand]: ...  # fmt: skip
 
 
 def photo_camera(width: int, height: int) -> np.ndarray:

@@ -23,6 +23,8 @@ from diffuhand.lift.base import HandInput, LiftedHand, as_right, mirror_camera
 
 #: which bones' directions of the detector's 3D are used
 BONE_SETS = ("phalanges", "all")
+#: when the detector's 3D is turned to the viewing ray (FusionConfig.ray_turn)
+RAY_TURNS = ("off", "on", "known-camera")
 
 
 @dataclass
@@ -36,6 +38,10 @@ class FusionConfig:
         prior_weight: weight of the pose prior's negative log-likelihood (1: the posterior of these noise levels).
         bones: ``"all"`` or ``"phalanges"``: the bones whose 3D direction is used.
         anchor_mm: the hand size the fit assumes (one photo does not tell size from distance).
+        ray_turn: the detector's 3D is taken as seen along the ray through the hand (its crop is centred there)
+            and turned by the rotation that takes the optical axis to that ray before the fit: ``"on"``,
+            ``"off"``, or ``"known-camera"`` (on when the photo's intrinsics are known, off under the assumed
+            camera, whose rays are only a guess).
     """
 
     kind: str = "fusion"
@@ -45,6 +51,7 @@ class FusionConfig:
     prior_weight: float = 1.0
     bones: str = "all"
     anchor_mm: float = 88.0
+    ray_turn: str = "known-camera"
     notes: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -52,6 +59,10 @@ class FusionConfig:
             raise ValueError(f"a fusion configuration has kind 'fusion', got {self.kind!r}")
         if self.bones not in BONE_SETS:
             raise ValueError(f"bones must be one of {BONE_SETS}, got {self.bones!r}")
+        if isinstance(self.ray_turn, bool):  # configurations of the first release said true / false
+            self.ray_turn = "on" if self.ray_turn else "off"
+        if self.ray_turn not in RAY_TURNS:
+            raise ValueError(f"ray_turn must be one of {RAY_TURNS}, got {self.ray_turn!r}")
         if self.sigma_2d <= 0 or self.sigma_dir <= 0 or self.prior_weight < 0:
             raise ValueError("sigma_2d and sigma_dir must be > 0 and prior_weight >= 0")
 
@@ -79,12 +90,14 @@ class FusionLifter:
         return {"config": self.config}
 
     def lift(self, image: np.ndarray | None, hands: list[HandInput], K: np.ndarray,
-             generator: torch.Generator | None = None) -> list[LiftedHand]:  # fmt: skip
-        """The hands of one photo (``K``: its intrinsics) -> one :class:`LiftedHand` each (deterministic)."""
+             generator: torch.Generator | None = None, camera_known: bool = False) -> list[LiftedHand]:  # fmt: skip
+        """The hands of one photo (``K``: its intrinsics; ``camera_known``: they are the true ones, not assumed)
+        -> one :class:`LiftedHand` each (deterministic)."""
         width = image.shape[1] if image is not None else 2.0 * K[0, 2]
-        return self.lift_many([(width, h, K) for h in hands])
+        return self.lift_many([(width, h, K) for h in hands], camera_known=camera_known)
 
-    def lift_many(self, items: list[tuple], generator: torch.Generator | None = None) -> list[LiftedHand]:
+    def lift_many(self, items: list[tuple], generator: torch.Generator | None = None,
+                  camera_known: bool = False) -> list[LiftedHand]:  # fmt: skip
         """Hands of any photos in one batch: (image or its width, :class:`HandInput`, K) items."""
         from diffuhand.kinematics.fusion import fuse_keypoints
 
@@ -97,12 +110,29 @@ class FusionLifter:
         Ks = np.stack([mirror_camera(K, w) if h.side == "left" else np.asarray(K, dtype=np.float64)
                        for (_, h, K), w in zip(items, widths)])  # fmt: skip
         a = self.config.anchor_mm
-        res = fuse_keypoints(np.stack([r.keypoints_2d for r in rights]), Ks, np.stack([r.world_mm for r in rights]),
+        worlds = np.stack([r.world_mm for r in rights])
+        if self.config.ray_turn == "on" or (self.config.ray_turn == "known-camera" and camera_known):
+            worlds = np.stack([w @ ray_rotation(K, r.keypoints_2d.mean(0)).T for w, r, K in zip(worlds, rights, Ks)])
+        res = fuse_keypoints(np.stack([r.keypoints_2d for r in rights]), Ks, worlds,
                              self.skeleton.bone_ratios, anchor_mm=a, weights=self.weights)  # fmt: skip
         rel = (res.joints - res.root_position[:, None]).numpy() / a
         return [LiftedHand(joints=rel[i], angles=res.angles[i].numpy(), bone_ratios=res.bone_ratios[i].numpy(),
                            root_rotation=res.root_rotation[i].numpy(), uncertainty=res.joint_std[i].numpy() / a,
                            model_joints=rel[i]) for i in range(len(items))]  # fmt: skip
+
+
+def ray_rotation(K: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """(3, 3) the rotation taking the optical axis (0, 0, 1) to the viewing ray through pixel ``uv`` under ``K``
+    (the smallest one, about the axis perpendicular to both)."""
+    ray = np.linalg.solve(np.asarray(K, dtype=np.float64), np.array([uv[0], uv[1], 1.0]))
+    ray = ray / np.linalg.norm(ray)
+    axis = np.cross([0.0, 0.0, 1.0], ray)
+    s, c = np.linalg.norm(axis), ray[2]
+    if s < 1e-12:
+        return np.eye(3)
+    k = axis / s
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + s * kx + (1 - c) * kx @ kx  # Rodrigues
 
 
 def save_fusion(folder: str | Path, config: FusionConfig, extra: dict | None = None) -> Path:

@@ -199,14 +199,15 @@ class NetworkLifter:
         return residual
 
     def lift(self, image: np.ndarray | None, hands: list[HandInput], K: np.ndarray,
-             generator: torch.Generator | None = None) -> list[LiftedHand]:  # fmt: skip
+             generator: torch.Generator | None = None, camera_known: bool = False) -> list[LiftedHand]:  # fmt: skip
         """The hands of one photo (``K``: its intrinsics) -> one :class:`LiftedHand` each."""
         return self.lift_many([(image, h, K) for h in hands], generator)
 
     # no_grad, not inference_mode: tensors a library caches on first use (roma's constants) would otherwise
     # become inference tensors and break any later training in the same process
     @torch.no_grad()
-    def lift_many(self, items: list[tuple], generator: torch.Generator | None = None) -> list[LiftedHand]:
+    def lift_many(self, items: list[tuple], generator: torch.Generator | None = None,
+                  camera_known: bool = False) -> list[LiftedHand]:  # fmt: skip
         """Hands of any photos in one batch: (image or None, :class:`HandInput`, K (3, 3)) items -> one
         :class:`LiftedHand` each (how evaluation runs over a data set)."""
         if not items:

@@ -19,18 +19,38 @@ from torch import nn
 from diffuhand.models.heads import KinematicOutput
 
 
+#: ``mode`` of the temporal model: "joints", the paper's (each frame's pose read from the window's joints
+#: alone), or "residual" (a correction of each frame's own pose, its angles and root rotation, from the window's
+#: joints, angles and spreads; the correction starts at zero, so an untrained model is the single frame)
+MODES = ("joints", "residual")
+#: per-frame inputs of the residual mode: joints 63 + raw angles 41 + root rotation (6-D) 6 + spread 21
+RESIDUAL_INPUTS = 63 + 41 + 6 + 21
+
+
 @dataclass
 class TemporalConfig:
+    """The temporal model's constructor arguments (saved in its checkpoint).
+
+    Attributes:
+        window: frames per window (odd; the middle one is the frame a window smooths).
+        d_model, layers, heads, dropout: the transformer encoder's width, depth, attention heads, dropout.
+        max_mask: training hides up to this fraction of each window's frames (bridging is learnt).
+        mode: "joints" or "residual" (:data:`MODES`).
+    """
+
     window: int = 5
     d_model: int = 128
     layers: int = 4
     heads: int = 4
     dropout: float = 0.1
     max_mask: float = 0.5  # training: at most this fraction of each window's frames is hidden
+    mode: str = "joints"
 
     def __post_init__(self):
         if self.window < 1 or self.window % 2 == 0:
             raise ValueError(f"the window is an odd number of frames, got {self.window}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
 
     def to_dict(self) -> dict:
         return {"kind": "temporal", **asdict(self)}
@@ -50,27 +70,40 @@ class TemporalTransformer(nn.Module):
     def __init__(self, cfg: TemporalConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg or TemporalConfig()
-        self.embed = nn.Linear(63, cfg.d_model)
+        self.embed = nn.Linear(63 if cfg.mode == "joints" else RESIDUAL_INPUTS, cfg.d_model)
         self.mask_token = nn.Parameter(torch.zeros(cfg.d_model))  # stands in for a hidden frame's joints
         self.register_buffer("position", sinusoidal_encoding(cfg.window, cfg.d_model), persistent=False)
         layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.heads, 4 * cfg.d_model, cfg.dropout, batch_first=True,
                                            norm_first=True, activation="gelu")  # fmt: skip
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.d_model)
-        self.root = nn.Linear(cfg.d_model, 9)
-        self.angles = nn.Linear(cfg.d_model, 38)
-        self.ratios = nn.Linear(cfg.d_model, 20)
         self.out = KinematicOutput()
+        if cfg.mode == "joints":
+            self.root = nn.Linear(cfg.d_model, 9)
+            self.angles = nn.Linear(cfg.d_model, 38)
+            self.ratios = nn.Linear(cfg.d_model, 20)
+        else:  # corrections of the raw angles (equation 1's x) and of the root rotation (a rotation vector)
+            self.delta = nn.Linear(cfg.d_model, 41 + 3)
+            nn.init.zeros_(self.delta.weight)
+            nn.init.zeros_(self.delta.bias)
 
-    def forward(self, joints: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
+    def forward(self, joints: torch.Tensor, mask: torch.Tensor | None = None, angles: torch.Tensor | None = None,
+                root_rotation: torch.Tensor | None = None, ratios: torch.Tensor | None = None,
+                spread: torch.Tensor | None = None) -> dict:  # fmt: skip
         """joints (B, W, 21, 3), mask (B, W) True = hidden -> dict of joints (B, W, 21, 3), angles (B, W, 41),
-        ratios (B, 20), root_rotation (B, W, 3, 3), canonical (B, W, 21, 3)."""
+        ratios (B, 20), root_rotation (B, W, 3, 3), canonical (B, W, 21, 3).
+
+        The residual mode also takes each frame's own pose: ``angles`` (B, W, 41), ``root_rotation``
+        (B, W, 3, 3), ``ratios`` (B, W, 20) and ``spread`` (B, W, 21) (the single frame's uncertainty, anchor
+        lengths; NaN: unknown); a hidden frame's pose is that of the nearest visible frame of its window."""
         b, w = joints.shape[:2]
         if w != self.cfg.window:
             raise ValueError(f"expected windows of {self.cfg.window} frames, got {w}")
         mask = torch.zeros(b, w, dtype=torch.bool, device=joints.device) if mask is None else mask
         if mask.all(1).any():
             raise ValueError("every window needs at least one visible frame")
+        if self.cfg.mode == "residual":
+            return self._residual(joints, mask, angles, root_rotation, ratios, spread)
         x = self.embed(torch.nan_to_num(joints).flatten(2))
         x = torch.where(mask[..., None], self.mask_token.to(x.dtype), x) + self.position
         h = self.norm(self.encoder(x, src_key_padding_mask=mask))
@@ -79,6 +112,38 @@ class TemporalTransformer(nn.Module):
         ratios = (ratios * keep).sum(1) / keep.sum(1)  # one skeleton per window (section 2.7)
         out = self.out.pose(rot, angles, ratios[:, None].expand(b, w, -1))
         out["ratios"] = ratios
+        return out
+
+    def _residual(self, joints, mask, angles, root_rotation, ratios, spread) -> dict:
+        import roma
+
+        from diffuhand.kinematics.limits import inverse_sine_normalise, sine_normalise
+
+        if angles is None or root_rotation is None or ratios is None:
+            raise ValueError("the residual temporal model needs each frame's angles, root rotation and bone ratios")
+        b, w = joints.shape[:2]
+        # a hidden frame takes the pose of the nearest visible frame of its window (the correction's base)
+        pos = torch.arange(w, device=joints.device)
+        dist = (pos[:, None] - pos[None]).abs().float().expand(b, w, w).masked_fill(mask[:, None, :], float("inf"))
+        src = dist.argmin(-1)  # (B, W)
+
+        def take(t):
+            return t.gather(1, src.view(b, w, *[1] * (t.ndim - 2)).expand_as(t))
+
+        joints, angles, root_rotation, ratios = take(joints), take(angles), take(root_rotation), take(ratios)
+        spread = take(torch.nan_to_num(spread, nan=0.0)) if spread is not None else joints.new_zeros(b, w, 21)
+        raw = inverse_sine_normalise(angles, self.out.a_lo, self.out.a_hi)
+        feats = torch.cat([joints.flatten(2), raw, root_rotation[..., :2].flatten(-2), spread], -1)
+        x = self.embed(feats)
+        x = torch.where(mask[..., None], self.mask_token.to(x.dtype), x) + self.position
+        h = self.norm(self.encoder(x, src_key_padding_mask=mask))
+        d = self.delta(h)
+        new_angles = sine_normalise(raw + d[..., :41], self.out.a_lo, self.out.a_hi)
+        rot = root_rotation @ roma.rotvec_to_rotmat(d[..., 41:])
+        keep = (~mask).to(ratios.dtype)[..., None]
+        window_ratios = (ratios * keep).sum(1) / keep.sum(1)
+        out = self.out.pose(rot, new_angles, window_ratios[:, None].expand(b, w, -1))
+        out["ratios"] = window_ratios
         return out
 
 
@@ -96,12 +161,15 @@ def random_frame_mask(b: int, w: int, max_fraction: float, generator: torch.Gene
 
 @torch.no_grad()
 def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.ndarray | None = None,
-                    batch_size: int = 256) -> dict[str, np.ndarray]:  # fmt: skip
+                    batch_size: int = 256, angles: np.ndarray | None = None, root_rotation: np.ndarray | None = None,
+                    ratios: np.ndarray | None = None, spread: np.ndarray | None = None) -> dict[str, np.ndarray]:  # fmt: skip
     """Run the temporal model over a whole sequence with a window centred on every frame.
 
     Args:
         joints: (T, 21, 3) per-frame model output (right hand, wrist-relative, anchor lengths, camera frame).
         found: (T,) bool, False where no hand was found (those rows of ``joints`` are ignored).
+        angles, root_rotation, ratios, spread: (T, 41), (T, 3, 3), (T, 20), (T, 21): each frame's own pose, for
+            a residual-mode model.
 
     Returns ``joints`` (T, 21, 3), ``angles`` (T, 41), ``ratios`` (T, 20), ``root_rotation`` (T, 3, 3), and
     ``status`` (T,) str: "tracked"
@@ -114,7 +182,20 @@ def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.nd
     found = np.ones(t, dtype=bool) if found is None else np.asarray(found, dtype=bool)
     w = model.cfg.window
     half = w // 2
-    pad_j = np.concatenate([np.zeros((half, 21, 3), np.float32), joints, np.zeros((half, 21, 3), np.float32)])
+    def pad(a, fill=0.0):
+        a = np.asarray(a, dtype=np.float32)
+        edge = np.full((half, *a.shape[1:]), fill, np.float32)
+        return np.concatenate([edge, np.nan_to_num(a) if fill == 0.0 else a, edge])
+
+    pad_j = pad(joints)
+    extra = {}
+    if model.cfg.mode == "residual":
+        if angles is None or root_rotation is None or ratios is None:
+            raise ValueError("a residual temporal model needs each frame's angles, root rotation and bone ratios")
+        rot = np.where(found[:, None, None], np.nan_to_num(np.asarray(root_rotation, dtype=np.float32)), np.eye(3))
+        eye = np.tile(np.eye(3, dtype=np.float32), (half, 1, 1))  # padding: hidden, never read (nearest visible)
+        extra = {"angles": pad(angles), "root_rotation": np.concatenate([eye, rot.astype(np.float32), eye]),
+                 "ratios": pad(ratios), "spread": pad(spread if spread is not None else np.full((t, 21), np.nan), np.nan)}
     pad_m = np.concatenate([np.ones(half, bool), ~found, np.ones(half, bool)])
     idx = np.arange(t)[:, None] + np.arange(w)[None]  # window of frame i: padded rows i .. i + w - 1
     hidden = pad_m[idx]
@@ -127,7 +208,8 @@ def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.nd
     model.eval()
     for s in range(0, len(run), batch_size):
         rows = run[s : s + batch_size]
-        res = model(torch.from_numpy(pad_j[idx[rows]]), torch.from_numpy(hidden[rows]))
+        more = {k: torch.from_numpy(v[idx[rows]]) for k, v in extra.items()}
+        res = model(torch.from_numpy(pad_j[idx[rows]]), torch.from_numpy(hidden[rows]), **more)
         out_j[rows] = res["joints"][:, half].numpy()
         out_a[rows] = res["angles"][:, half].numpy()
         out_r[rows] = res["ratios"].numpy()

@@ -50,6 +50,8 @@ class SceneConfig:
     background_style: str = "procedural"  # "procedural" (textures), "clutter" (room-like, muted), or "mixed"
     background_blur: float = 0.0  # backgrounds out of focus by up to this Gaussian sigma (pixels at 256 px)
     camera: bool = False  # white balance, lens blur, sensor noise and JPEG instead of plain noise
+    # sequences: replay recorded motion ("READER:ROOT:SPLIT", e.g. dexycb:path:train) instead of prior keyframes
+    motion_source: str | None = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -138,6 +140,22 @@ def background(rng: np.random.Generator, size: int, folder: Path | None = None) 
     img = c1 * (1 - t[..., None]) + c2 * t[..., None]
     img = img * (0.75 + 0.5 * _smooth_noise(rng, size)[..., None])  # shading variation
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+def scene_background(rng: np.random.Generator, cfg: SceneConfig) -> np.ndarray:
+    """(size, size, 3) uint8: the background of a scene, in the config's style (procedural textures, room-like
+    clutter, or the user's images), out of focus as the config says."""
+    if cfg.background_style == "clutter" or (cfg.background_style == "mixed" and rng.random() < 0.8):
+        from diffuhand.synth.realism import clutter_background
+
+        bg = clutter_background(rng, cfg.size) if cfg.backgrounds is None else background(rng, cfg.size, cfg.backgrounds)
+    else:
+        bg = background(rng, cfg.size, cfg.backgrounds)
+    if cfg.background_blur:
+        from diffuhand.synth.realism import defocus
+
+        bg = defocus(rng, bg, cfg.background_blur * cfg.size / 256)
+    return bg
 
 
 def _skin_colors(rng: np.random.Generator, mesh: HandMesh, detail: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -294,19 +312,7 @@ def render_sample(rng: np.random.Generator, renderer: Renderer, cfg: SceneConfig
         light = Lighting(ambient=float(style.uniform(0.15, 0.5)), directional=tuple(d), intensity=float(style.uniform(1.0, 4.0)),
                          color=tuple(1.0 - style.uniform(0, 0.15, 3)))  # fmt: skip
     color, depth, mask, alpha = renderer.render(items, K, light)
-    if background_image is not None:
-        bg = background_image
-    elif cfg.background_style == "clutter" or (cfg.background_style == "mixed" and rng.random() < 0.8):
-        from diffuhand.synth.realism import clutter_background
-
-        bg = clutter_background(rng, size) if cfg.backgrounds is None else background(rng, size, cfg.backgrounds)
-    else:
-        bg = background(rng, size, cfg.backgrounds)
-    if cfg.background_blur:
-        from diffuhand.synth.realism import defocus
-
-        bg = defocus(rng, bg, cfg.background_blur * size / 256)
-    bg = bg.astype(np.float64)
+    bg = (scene_background(rng, cfg) if background_image is None else background_image).astype(np.float64)
     a = (alpha.astype(np.float64) / 255.0)[..., None]
     img = color.astype(np.float64) * a + bg * (1 - a)
     if rng.random() < cfg.p_motion_blur:

@@ -64,8 +64,14 @@ def render_image(i: int, seed: int, sequence_length: int, cfg, renderer):
         seq, frame = divmod(i, sequence_length)
         key = (repr(cfg), seed, seq, sequence_length)  # by value: a new config may reuse an old one's id
         if _PLAN.get("key") != key:  # frames of a sequence come in order: plan each sequence once, not per frame
-            _PLAN.update(key=key, plan=plan_sequence(np.random.default_rng([seed, 1, seq]), sequence_length,
-                                                     load_limits(), default_prior(), cfg))  # fmt: skip
+            plan_rng = np.random.default_rng([seed, 1, seq])
+            if cfg.motion_source:
+                from diffuhand.synth.motion import plan_replay
+
+                plan = plan_replay(plan_rng, sequence_length, seq, cfg)
+            else:
+                plan = plan_sequence(plan_rng, sequence_length, load_limits(), default_prior(), cfg)
+            _PLAN.update(key=key, plan=plan)
         plan = _PLAN["plan"]
         pose = (plan["angles"][frame], plan["ratios"], plan["anchor"], plan["rotations"][frame],
                 plan["positions"][frame], plan["side"])  # fmt: skip

@@ -33,55 +33,138 @@ def _right_rel(j: np.ndarray, handedness: str) -> tuple[np.ndarray, float]:
     return (j - j[0]) / anchor, anchor
 
 
-@torch.no_grad()
-def per_frame_predictions(source, dataset: HandDataset, passes: int = 1, seed: int = 0,
-                          progress: bool = True) -> dict[str, np.ndarray]:  # fmt: skip
-    """Run the single-frame ``source`` model over every sequence of ``dataset``.
+#: the per-frame arrays :func:`per_frame_predictions` gives (see there)
+FRAME_KEYS = ("pred", "final", "angles", "root_rotation", "ratios", "spread", "found", "truth", "truth_skeleton",
+              "anchor_mm", "sequence", "frame")  # fmt: skip
 
-    Returns flat arrays over all frames of all passes: ``pred`` (N, 21, 3) diffusion joints (pre-IK; the
-    model's output for a baseline), ``final`` (N, 21, 3) the model's final output, ``truth`` (N, 21, 3),
-    ``anchor_mm`` (N,), ``sequence`` (N,) int (one id per sequence and pass), ``frame`` (N,) int."""
+
+def lifter_skeleton(lifter) -> np.ndarray | None:
+    """(20,) the fixed bone ratios a lift draws every hand with (its skeleton convention), or None."""
+    sk = getattr(lifter, "skeleton", None)
+    if hasattr(sk, "bone_ratios"):
+        return np.asarray(sk.bone_ratios, dtype=np.float64)
+    if isinstance(sk, str):
+        from diffuhand.kinematics.skeletons import load_skeleton
+
+        return load_skeleton(sk).bone_ratios
+    return None
+
+
+def in_skeleton(truth: np.ndarray, ratios: np.ndarray | None) -> np.ndarray:
+    """Right-hand joints (N, 21, 3) (anchor lengths, wrist at 0) redrawn with the bone ratios ``ratios``: the
+    same angles and orientation (fitted by our IK), the skeleton convention of the lift (unchanged if None)."""
+    if ratios is None:
+        return truth
+    from diffuhand.kinematics import fit_ik, forward_kinematics
+
+    fit = fit_ik(torch.as_tensor(truth, dtype=torch.float64))
+    j = forward_kinematics(fit.angles, torch.as_tensor(ratios).expand(len(truth), -1), 1.0, fit.root_rotation)
+    return j.numpy().astype(np.float32)
+
+
+def _projected_sequence(lifter, dataset: HandDataset, idx: list[int], gen: torch.Generator) -> tuple[list, np.ndarray, np.ndarray]:
+    """A 3D-only sequence seen through one random camera, 2D projected with detector-like noise (2 px), lifted
+    -> (lifted hands, truth (T, 21, 3), anchor (T,))."""
+    from diffuhand.lift import HandInput
     from diffuhand.models import rng
     from diffuhand.models.keypoints import random_projection
 
+    rel, anchors = zip(*(_right_rel(dataset.records[k]["joints_3d"], dataset.records[k]["handedness"]) for k in idx))
+    rel_t = torch.tensor(np.stack(rel), dtype=torch.float32)
+    n = len(idx)
+    rot = _random_rotation(gen).expand(n, 3, 3)
+    dist = (3 + 7 * rng.rand(1, gen)).expand(n)
+    uv, truth = random_projection(rel_t, gen, noise_px=2.0, rotation=rot, distance=dist)
+    # the virtual camera of random_projection: 256 px, principal point at its centre
+    f = float(128.0 * dist[0] / 2.5)
+    K = np.array([[f, 0.0, 128.0], [0.0, f, 128.0], [0.0, 0.0, 1.0]])
+    from diffuhand.data.crops import square_box
+
+    items = [(None, HandInput("right", 1.0, square_box(u), u, None), K) for u in uv.double().numpy()]
+    return lifter.lift_many(items, gen), truth.numpy(), np.array(anchors)
+
+
+def _detected_sequence(lifter, dataset: HandDataset, idx: list[int], gen: torch.Generator, detector_factory) -> tuple:
+    """A rendered sequence through MediaPipe's video tracker and the lift, frame by frame as ``predict`` runs a
+    video (each frame's camera: the render's) -> (lifted hand or None per frame, truth (T, 21, 3), anchor (T,))."""
+    from diffuhand.lift import HandInput
+
+    lifted, truths, anchors = [], [], []
+    with detector_factory() as tracker:
+        for k in idx:
+            s = dataset[k]
+            t, a = _right_rel(s.joints_3d, s.handedness)
+            truths.append(t)
+            anchors.append(a)
+            box = float(np.ptp(s.joints_2d, axis=0).max())
+            dets = [d for d in tracker(s.image) if np.linalg.norm(d.keypoints_2d.mean(0) - s.joints_2d.mean(0)) < 0.5 * box]
+            if not dets:
+                lifted.append(None)
+                continue
+            d = min(dets, key=lambda d: np.linalg.norm(d.keypoints_2d.mean(0) - s.joints_2d.mean(0)))
+            hand = HandInput(s.handedness, d.score, d.box, d.keypoints_2d, d.world_mm)  # the true side: tracking's job
+            # the render's own camera; MediaPipe's 3D as it comes (no ray turn: a video's camera is seldom known)
+            (x,) = lifter.lift_many([(s.image if getattr(lifter, "needs_image", True) else s.image.shape[1], hand, s.K)], gen)
+            lifted.append(x)
+    return lifted, np.stack(truths), np.array(anchors)
+
+
+@torch.no_grad()
+def per_frame_predictions(source, dataset: HandDataset, passes: int = 1, seed: int = 0, progress: bool = True,
+                          detector_factory=None) -> dict[str, np.ndarray]:  # fmt: skip
+    """Run the single-frame lift ``source`` (a lifter, or a network made one) over every sequence of ``dataset``,
+    through the product's lift path (:mod:`diffuhand.lift`).
+
+    A data set with images (rendered sequences) goes through MediaPipe's video tracker (``detector_factory``:
+    default ``MediaPipeHands(max_hands=2, video=True)``) as ``predict`` runs a video; a 3D-only one (DexYCB's) is
+    seen by a 2D-only lift through one random camera per sequence and pass (``passes`` times).
+
+    Returns flat arrays over all frames (:data:`FRAME_KEYS`): ``pred`` (N, 21, 3) the lift's per-frame 3D the
+    temporal model takes (its ``model_joints``), ``final`` (N, 21, 3) the single frame as ``predict`` ships it,
+    ``angles`` (N, 41), ``root_rotation`` (N, 3, 3), ``ratios`` (N, 20), ``spread`` (N, 21) of that pose,
+    ``found`` (N,) bool (False: no hand found in the frame; its rows are NaN), ``truth`` (N, 21, 3),
+    ``truth_skeleton`` (N, 21, 3) the truth drawn with the lift's skeleton convention, ``anchor_mm`` (N,),
+    ``sequence`` (N,) int (one id per sequence and pass), ``frame`` (N,) int. Right hands, wrist at the origin,
+    anchor lengths, camera frame."""
+    from diffuhand.lift import NetworkLifter
+
+    lifter = source if hasattr(source, "lift_many") else NetworkLifter(source, backend="torch")
+    images = bool(dataset.records) and dataset.records[0].get("image_path") is not None and dataset.load_images
+    if images and detector_factory is None:
+        from diffuhand.detect import MediaPipeHands
+
+        def detector_factory():
+            return MediaPipeHands(max_hands=2, video=True)
+
+    if not images and lifter.needs_world:
+        raise ValueError("this lift needs a detector's 3D: give it rendered sequences (images), not 3D only")
+    skeleton = lifter_skeleton(lifter)
     gen = torch.Generator().manual_seed(seed)
     seqs = list(dataset.sequences().values())
-    keys = ("pred", "final", "truth", "anchor_mm", "sequence", "frame")
-    out: dict[str, list] = {k: [] for k in keys}
-    todo = [(p, i) for p in range(passes) for i in range(len(seqs))]
+    out: dict[str, list] = {k: [] for k in FRAME_KEYS}
+    todo = [(p, i) for p in range(passes if not images else 1) for i in range(len(seqs))]
     for sid, (p, i) in enumerate(tqdm(todo, desc="per-frame predictions", unit="seq", disable=not progress or None)):
         idx = seqs[i]
-        if source.backbone is None:  # keypoint-conditioned: one camera per sequence and pass
-            rel, anchors = zip(*(_right_rel(dataset.records[k]["joints_3d"], dataset.records[k]["handedness"]) for k in idx))
-            rel_t = torch.tensor(np.stack(rel), dtype=torch.float32)
-            n = len(idx)
-            rot = _random_rotation(gen).expand(n, 3, 3)
-            dist = (3 + 7 * rng.rand(1, gen)).expand(n)
-            uv, truth = random_projection(rel_t, gen, noise_px=2.0, rotation=rot, distance=dist)
-            res = source.predict(keypoints=uv, generator=gen)
-            truth, anchor = truth.numpy(), np.array(anchors)
+        if images:
+            lifted, truth, anchor = _detected_sequence(lifter, dataset, idx, gen, detector_factory)
         else:
-            from diffuhand.eval.run_model import predict_dataset
-
-            sub = dataset.subset(idx)
-            res_mm = predict_dataset(source, sub, seed=seed + sid, progress=False)
-            rel_anchor = [_right_rel(r["joints_3d"], r["handedness"]) for r in sub.records]
-            truth = np.stack([r[0] for r in rel_anchor])
-            anchor = np.array([r[1] for r in rel_anchor])
-            sign = np.array([[-1.0, 1.0, 1.0] if r["handedness"] == "left" else [1.0, 1.0, 1.0] for r in sub.records])
-
-            def back(mm: np.ndarray, sign=sign, anchor=anchor) -> torch.Tensor:  # placed mm -> right hand, anchor lengths
-                return torch.from_numpy((mm - mm[:, :1]) * sign[:, None] / anchor[:, None, None])
-
-            res = {"diffusion_joints": back(res_mm.get("diffusion", res_mm["final"])), "joints": back(res_mm["final"])}
-        pred = res.get("diffusion_joints", res["joints"])
-        out["pred"].append(np.asarray(pred, dtype=np.float32))
-        out["final"].append(np.asarray(res["joints"], dtype=np.float32))
-        out["truth"].append(np.asarray(truth, dtype=np.float32))
-        out["anchor_mm"].append(anchor.astype(np.float32))
-        out["sequence"].append(np.full(len(idx), sid))
-        out["frame"].append(np.arange(len(idx)))
-    return {k: np.concatenate(v) for k, v in out.items()}
+            lifted, truth, anchor = _projected_sequence(lifter, dataset, idx, gen)
+        n = len(idx)
+        nan = np.full((21, 3), np.nan)
+        out["pred"].append(np.stack([x.model_joints if x else nan for x in lifted]))
+        out["final"].append(np.stack([x.joints if x else nan for x in lifted]))
+        out["angles"].append(np.stack([x.angles if x else np.full(41, np.nan) for x in lifted]))
+        out["root_rotation"].append(np.stack([x.root_rotation if x and x.root_rotation is not None else np.eye(3) for x in lifted]))
+        out["ratios"].append(np.stack([x.bone_ratios if x else np.full(20, np.nan) for x in lifted]))
+        out["spread"].append(np.stack([x.uncertainty if x else np.full(21, np.nan) for x in lifted]))
+        out["found"].append(np.array([x is not None for x in lifted]))
+        out["truth"].append(np.asarray(truth))
+        out["truth_skeleton"].append(in_skeleton(np.asarray(truth), skeleton))
+        out["anchor_mm"].append(anchor)
+        out["sequence"].append(np.full(n, sid))
+        out["frame"].append(np.arange(n))
+    arrays = {k: np.concatenate(v) for k, v in out.items()}
+    return {k: (v.astype(np.float32) if v.dtype.kind == "f" else v) for k, v in arrays.items()}
 
 
 def _random_rotation(gen: torch.Generator | None, device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -114,11 +197,14 @@ def windows(data: dict[str, np.ndarray], size: int) -> np.ndarray:
     return starts[:, None] + np.arange(size)[None]
 
 
-def temporal_losses(model: TemporalTransformer, pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor,
-                    weights: dict) -> dict:  # fmt: skip
-    """L1 on every frame's joints (hidden frames too: that teaches bridging) and on frame-to-frame velocity."""
-    out = model(pred, mask)
-    j = out["joints"]
+def temporal_losses(model: TemporalTransformer, batch: dict[str, torch.Tensor], mask: torch.Tensor, weights: dict) -> dict:
+    """L1 on every frame's joints (hidden frames too: that teaches bridging) and on frame-to-frame velocity,
+    against ``batch["target"]``. ``batch``: windows (B, W, ...) of :data:`FRAME_KEYS` arrays."""
+    if model.cfg.mode == "residual":
+        out = model(batch["pred"], mask, batch["angles"], batch["root_rotation"], batch["ratios"], batch["spread"])
+    else:
+        out = model(batch["pred"], mask)
+    j, truth = out["joints"], batch["target"]
     losses = {"joints": (j - truth).abs().mean()}
     if weights.get("velocity"):
         losses["velocity"] = ((j[:, 1:] - j[:, :-1]) - (truth[:, 1:] - truth[:, :-1])).abs().mean()
@@ -126,9 +212,17 @@ def temporal_losses(model: TemporalTransformer, pred: torch.Tensor, truth: torch
     return losses
 
 
+def training_windows(data: dict[str, np.ndarray], size: int, min_found: float = 0.5) -> np.ndarray:
+    """:func:`windows` in which at least ``min_found`` of the frames had a hand found."""
+    win = windows(data, size)
+    if len(win) == 0:
+        return win
+    return win[data["found"][win].mean(1) >= min_found]
+
+
 def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dict[str, np.ndarray]:
     """The cached per-frame predictions of ``cfg.data[split_key]`` (a list of data-set specs)."""
-    from diffuhand.models.estimator import load_model
+    from diffuhand.lift import load_lifter
     from diffuhand.train.data import build_datasets
 
     out = Path(cfg.train["out"])
@@ -139,8 +233,10 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
 
         def make(spec=spec, k=k):
             nonlocal source
-            source = source or load_model(cfg.train["source"])
-            (ds,) = build_datasets([spec], load_images=source.backbone is not None)
+            source = source or load_lifter(cfg.train["source"], backend="torch")
+            # a lift that needs MediaPipe's 3D or the image sees rendered frames; a 2D-only one, projected 3D
+            needs_images = getattr(source, "needs_world", False) or getattr(source, "needs_image", False)
+            (ds,) = build_datasets([spec], load_images=needs_images)
             passes = int(cfg.train.get("passes", 1)) if split_key == "train" else 1
             return per_frame_predictions(source, ds, passes, int(cfg.train["seed"]) + 1000 * k + (split_key != "train"), progress)
 
@@ -171,9 +267,11 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
     if rng_state is not None:
         torch.set_rng_state(rng_state)
     atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=1) + "\n")
-    win = windows(data, tcfg.window)
-    pred = torch.from_numpy(data["pred"])
-    truth = torch.from_numpy(data["truth"])
+    win = training_windows(data, tcfg.window)
+    target_key = "truth_skeleton" if cfg.train.get("target", "skeleton") == "skeleton" else "truth"
+    arrays = {k: torch.from_numpy(np.nan_to_num(data[k]) if data[k].dtype.kind == "f" and k != "spread" else data[k])
+              for k in ("pred", "angles", "root_rotation", "ratios", "spread", "found")}  # fmt: skip
+    arrays["target"] = torch.from_numpy(data[target_key])
     batch = int(cfg.optim["batch_size"])
     log_path = out / "log.csv"
     bar = tqdm(total=total, initial=step, desc=cfg.name, unit="step", disable=not progress or None)
@@ -182,8 +280,10 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
     while step < total:
         g = torch.Generator().manual_seed(seed * 100003 + step)  # the batch of a step depends on the step only
         rows = torch.from_numpy(win[torch.randint(0, len(win), (batch,), generator=g).numpy()])
-        mask = random_frame_mask(batch, tcfg.window, tcfg.max_mask, g)
-        ls = temporal_losses(model, pred[rows], truth[rows], mask, cfg.loss)
+        found = arrays["found"][rows]
+        mask = random_frame_mask(batch, tcfg.window, tcfg.max_mask, g) | ~found
+        mask = torch.where(mask.all(1, keepdim=True), ~found, mask)  # never a window with nothing visible
+        ls = temporal_losses(model, {k: v[rows] for k, v in arrays.items()}, mask, cfg.loss)
         optimizer_step(ls["total"], model, opt, sched, cfg.optim["grad_clip"])
         step += 1
         seen += batch
@@ -197,24 +297,46 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
             save_state(out, model, opt, step, cfg)
     bar.close()
     if step >= steps:
+        from diffuhand.lift import load_lifter
+
+        identity = load_lifter(cfg.train["source"], backend="torch").identity
         save_checkpoint(out / "final", model, tcfg.to_dict(), {"train_config": cfg.to_dict(), "step": step,
-                                                               "source": str(cfg.train["source"])})  # fmt: skip
+                                                               "source": str(cfg.train["source"]),
+                                                               "source_identity": identity})  # fmt: skip
     return out
 
 
-def sequence_measures(pred: np.ndarray, truth: np.ndarray, anchor_mm: np.ndarray, sequence: np.ndarray) -> dict:
-    """MPJPE (mm, wrist-relative), acceleration error (mm/frame^2) and velocity error (mm/frame), each the mean
-    over joints and frames; differences are taken inside a sequence only."""
-    p = pred * anchor_mm[:, None, None]
+def sequence_measures(pred: np.ndarray, truth: np.ndarray, anchor_mm: np.ndarray, sequence: np.ndarray,
+                      valid: np.ndarray | None = None, per_sequence_scale: bool = False) -> dict:  # fmt: skip
+    """MPJPE (mm, wrist-relative), PA-MPJPE (mm), acceleration error (mm/frame^2) and velocity error (mm/frame),
+    each the mean over joints and frames; differences only inside a sequence, over consecutive valid frames.
+
+    ``valid`` (N,) bool: frames to measure (default all). ``per_sequence_scale``: the prediction is first scaled
+    by the one least-squares factor of its sequence (a video does not tell a hand's size, but it is one size)."""
+    from diffuhand.eval.metrics import pa_mpjpe
+
+    valid = np.ones(len(pred), bool) if valid is None else np.asarray(valid, dtype=bool)
+    p = pred * anchor_mm[:, None, None]  # both wrist-relative already (the contract of the module)
     g = truth * anchor_mm[:, None, None]
-    res = {"mpjpe_mm": float(np.linalg.norm(p - g, axis=-1).mean())}
+    if per_sequence_scale:
+        p = p.copy()
+        for s in np.unique(sequence):
+            r = np.flatnonzero((sequence == s) & valid)
+            if len(r):
+                p[sequence == s] *= (p[r] * g[r]).sum() / max((p[r] ** 2).sum(), 1e-12)
+    res = {"mpjpe_mm": float(np.linalg.norm(p[valid] - g[valid], axis=-1).mean()),
+           "pa_mpjpe_mm": pa_mpjpe(p[valid], g[valid]).mean_mm}  # fmt: skip
     acc, vel = [], []
     for s in np.unique(sequence):
         r = np.flatnonzero(sequence == s)
-        if len(r) >= 3:
-            acc.append(np.linalg.norm(np.diff(p[r], 2, axis=0) - np.diff(g[r], 2, axis=0), axis=-1).ravel())
-        if len(r) >= 2:
-            vel.append(np.linalg.norm(np.diff(p[r], axis=0) - np.diff(g[r], axis=0), axis=-1).ravel())
-    res["accel_error_mm"] = float(np.concatenate(acc).mean())
-    res["velocity_error_mm"] = float(np.concatenate(vel).mean())
+        ok = valid[r]
+        pr, gr = p[r], g[r]
+        a = ok[2:] & ok[1:-1] & ok[:-2]  # a triple of consecutive valid frames
+        if a.any():
+            acc.append(np.linalg.norm(np.diff(pr, 2, axis=0) - np.diff(gr, 2, axis=0), axis=-1)[a].ravel())
+        v = ok[1:] & ok[:-1]
+        if v.any():
+            vel.append(np.linalg.norm(np.diff(pr, axis=0) - np.diff(gr, axis=0), axis=-1)[v].ravel())
+    res["accel_error_mm"] = float(np.concatenate(acc).mean()) if acc else float("nan")
+    res["velocity_error_mm"] = float(np.concatenate(vel).mean()) if vel else float("nan")
     return res
