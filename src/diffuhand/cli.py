@@ -137,7 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "camera frame, wrist-relative, average adult hand size), 41 angles, 20 bone ratios and the "
                        "per-joint uncertainty.")  # fmt: skip
     p.add_argument("inputs", nargs="+", type=Path, help="image or video files, or folders of them")
-    p.add_argument("--model", type=Path, help="a checkpoint folder made by `diffuhand train` (default: the shipped model)")
+    p.add_argument("--model", help="the lift: a checkpoint folder made by `diffuhand train`, or a shipped model: hand "
+                   "(the default: MediaPipe's 2D and 3D fused by the hand model) or keypoints (the 2D-keypoint "
+                   "diffusion model)")  # fmt: skip
+    p.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"), help="the camera of the "
+                   "inputs in pixels, where known (default: principal point at the centre, focal length = image "
+                   "width); with the true one the hands' orientation in the camera frame is the true one")  # fmt: skip
+    p.add_argument("--skeleton", help="the skeleton convention of the output: ge2019 (the default lift's) or mano "
+                   "(DexYCB's, FreiHAND's: MANO joints); see `diffuhand.kinematics.skeletons`")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
     p.add_argument("--temporal", type=Path, help="videos: a temporal model checkpoint (`diffuhand train` of a "
                    "temporal configuration) that smooths each hand's track and bridges short gaps (default: the "

@@ -135,9 +135,15 @@ def run_predict(args: argparse.Namespace) -> int:
 
     # the model (the shipped one by default) and the temporal model for videos (the shipped one, unless told)
     sampler = {k: v for k, v in (("samples", args.samples), ("steps", args.steps)) if v is not None}
+    camera = None
+    if getattr(args, "intrinsics", None):
+        fx, fy, cx, cy = args.intrinsics
+        if fx <= 0 or fy <= 0:
+            raise DiffuhandError(f"--intrinsics: focal lengths must be > 0, got {fx} {fy}")
+        camera = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
     try:
         estimator = load(args.model, temporal=False if args.no_temporal else args.temporal, backend=args.backend,
-                         sampler=sampler or None)  # fmt: skip
+                         sampler=sampler or None, skeleton=getattr(args, "skeleton", None), camera=camera)  # fmt: skip
     except ValueError as exc:
         raise DiffuhandError(str(exc)) from None
     if args.hand is not None and not args.crop:
