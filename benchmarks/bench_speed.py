@@ -154,7 +154,8 @@ def main() -> None:
     x1 = to_tensor(crops[0].image)[None]
     x64 = torch.stack([to_tensor(c.image) for c in crops[:64]])
     kp = torch.tensor(np.stack([c.joints_2d for c in crops[:64]]), dtype=torch.float32)
-    est = diffuhand.load(temporal=False)  # backend auto: ONNX Runtime for the U-Net (the shipped unet.onnx)
+    # the keypoint model (the default before issue 13) for the network rows; the shipped default lift is timed below
+    est = diffuhand.load("keypoints", temporal=False)  # backend auto: ONNX Runtime for the U-Net (the shipped unet.onnx)
     kmodel = est.model
     onnx_runner = est.unet if est.backend == "onnx" else None  # the estimator's own; the model stays torch
     default = SamplerConfig(**kmodel.cfg.sampler)
@@ -236,18 +237,23 @@ def main() -> None:
     stage("temporal model, one window", lambda: temporal(w[:1]), lambda: temporal(w))
     photo = images[2]
     torch_est = est.replace(backend="torch", detector=est._detector())
-    stage("whole predict: photo in, results out (1 hand), torch", lambda: torch_est.predict_image(photo), torch_stage=False)
-    stage("whole predict: photo in, results out (1 hand), shipped (auto)", lambda: est.predict_image(photo), torch_stage=False)
-    fast = diffuhand.load(temporal=False, sampler={"samples": 1})
+    stage("whole predict: photo in, results out (1 hand), keypoint model, torch", lambda: torch_est.predict_image(photo), torch_stage=False)
+    stage("whole predict: photo in, results out (1 hand), keypoint model (auto)", lambda: est.predict_image(photo), torch_stage=False)
+    fast = diffuhand.load("keypoints", temporal=False, sampler={"samples": 1})
     fast.detector = est._detector()
-    stage("whole predict, shipped, --samples 1", lambda: fast.predict_image(photo), torch_stage=False)
+    stage("whole predict, keypoint model, --samples 1", lambda: fast.predict_image(photo), torch_stage=False)
+    fusion = diffuhand.load(temporal=False, detector=est._detector())  # the shipped default: the fusion lift
+    stage("whole predict, shipped default (MediaPipe + fusion lift), 1 hand", lambda: fusion.predict_image(photo),
+          torch_stage=False)  # fmt: skip
     from diffuhand.commands.predict import demo_inputs
     from diffuhand.io.images import read_image
 
     bundled = [read_image(f) for f in demo_inputs() if f.suffix == ".jpg"]
     two = [im for im in bundled if len(est.predict_image(im)) == 2][:1]  # the bundled render with two hands
     if two:  # both hands of a photo go through the model in one batch
-        stage("whole predict, a photo with 2 hands, shipped", lambda: est.predict_image(two[0]), torch_stage=False)
+        stage("whole predict, a photo with 2 hands, keypoint model", lambda: est.predict_image(two[0]), torch_stage=False)
+        stage("whole predict, a photo with 2 hands, shipped default (fusion)", lambda: fusion.predict_image(two[0]),
+              torch_stage=False)  # fmt: skip
 
     kmodel.diffusion.runner = None  # torch, as before issue 8, for the rows below but the last
     print("\n== before / after, each pair measured here, interleaved ==")

@@ -235,7 +235,8 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
 
 
 def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = 88.0, weights: FusionWeights | None = None,
-                   prior=None, limits: Limits | None = None, max_iter: int = 20, tol: float = 1e-4) -> FusionResult:  # fmt: skip
+                   prior=None, limits: Limits | None = None, max_iter: int = 20, tol: float = 1e-4,
+                   init_iter: int = 2) -> FusionResult:  # fmt: skip
     """Fit the hand model to detected 2D keypoints and a detector's 3D estimate (see the module docstring).
 
     Args:
@@ -272,7 +273,7 @@ def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = 88.0, weight
 
     # start: the model fitted to the 3D estimate (its articulation and orientation), then our skeleton, then the
     # wrist placed on its 2D keypoint at the depth where the hand's 2D size matches
-    init = fit_ik(world, retry=float("inf"), tol=1e-3)
+    init = fit_ik(world, retry=float("inf"), tol=1e-3, max_iter=init_iter)
     angles = init.angles.clone()
     rot0 = init.root_rotation
     rel = forward_kinematics(angles, ratios, anchor_mm, rot0)  # wrist at 0
