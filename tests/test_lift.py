@@ -112,3 +112,33 @@ def test_ray_turn_reads_the_detectors_3d_as_seen_along_the_ray():
     truth = (mm - mm[0]) / 88.0
     assert np.linalg.norm(known.joints - truth, axis=-1).mean() < 0.01
     assert np.linalg.norm(assumed.joints - truth, axis=-1).mean() > np.linalg.norm(known.joints - truth, axis=-1).mean()
+
+
+@pytest.mark.parametrize("width,height", [(640, 480), (1920, 1080)])
+def test_orientation_does_not_depend_on_where_the_hand_is(width, height):
+    """The same hand (same camera-frame orientation) at the centre and near the corner of a frame with an ordinary
+    lens, reported as a detector sees it (its 3D along the viewing ray): with the frame's camera, the lifted
+    orientation is the same at both places (issue 17, item 3)."""
+    import roma
+
+    from diffuhand.data.crops import square_box
+    from diffuhand.lift.fusion import ray_rotation
+
+    angles, _ = named_pose("relaxed")
+    ratios = load_skeleton("ge2019").bone_ratios
+    rot = roma.rotvec_to_rotmat(torch.tensor([2.9, 0.2, -0.3], dtype=torch.float64)).numpy()
+    K = np.array([[0.8 * width, 0, width / 2], [0, 0.8 * width, height / 2], [0, 0, 1.0]])
+    lifter = FusionLifter(FusionConfig(prior_weight=0.0))
+    found = {}
+    for where, uv in (("centre", np.array([width, height]) / 2), ("corner", np.array([width, height]) * 0.875)):
+        ray = np.linalg.solve(K, [uv[0], uv[1], 1.0])
+        pos = ray / ray[2] * 450.0
+        j = forward_kinematics(torch.as_tensor(angles), torch.as_tensor(ratios), 88.0, torch.as_tensor(rot),
+                               torch.as_tensor(pos)).numpy()  # fmt: skip
+        kp = (j @ K.T)[:, :2] / j[:, 2:]
+        seen = (j - j.mean(0)) @ ray_rotation(K, kp.mean(0))  # the detector's 3D: as seen along the ray
+        (x,) = lifter.lift(None, [HandInput("right", 0.9, square_box(kp), kp, seen)], K, camera_known=True)
+        found[where] = x.root_rotation
+    err = np.degrees(np.arccos(np.clip((np.trace(found["centre"].T @ found["corner"]) - 1) / 2, -1, 1)))
+    assert err < 0.5, err
+    assert np.degrees(np.arccos(np.clip((np.trace(found["corner"].T @ rot) - 1) / 2, -1, 1))) < 0.5
