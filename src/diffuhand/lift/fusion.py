@@ -82,8 +82,16 @@ class FusionLifter:
         self.skeleton = load_skeleton(self.config.skeleton)
         self.weights = FusionWeights(self.config.sigma_2d, self.config.sigma_dir, self.config.prior_weight,
                                      ALL_BONES if self.config.bones == "all" else PHALANGES)  # fmt: skip
-        h = hashlib.sha256(json.dumps(asdict(self.config), sort_keys=True).encode())
+        from diffuhand.kinematics import load_limits
+        from diffuhand.synth.prior import default_prior
+
+        # what the fit computes with: its settings, its skeleton, the limits and the prior (so that a temporal
+        # model trained on its outputs knows when any of them changed)
+        h = hashlib.sha256(json.dumps({k: v for k, v in asdict(self.config).items() if k != "notes"}, sort_keys=True).encode())
         h.update(self.skeleton.bone_ratios.tobytes())
+        h.update(json.dumps(load_limits().to_json()["angles"], sort_keys=True).encode())
+        prior = default_prior()
+        h.update(np.ascontiguousarray(prior.means).tobytes() + np.ascontiguousarray(prior.covariances).tobytes())
         self.identity = "fusion-" + h.hexdigest()[:16]
 
     def options(self) -> dict:
