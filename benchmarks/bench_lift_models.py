@@ -88,7 +88,7 @@ class WorldLandmarks:
 
 
 def candidates(args) -> dict:
-    from diffuhand.lift import FusionConfig, FusionLifter, load_lifter
+    from diffuhand.lift import FusionConfig, FusionLifter, NetworkLifter, load_lifter
 
     shipped = load_lifter("hand")
     out = {
@@ -108,10 +108,18 @@ def candidates(args) -> dict:
         "fusion, ray turn off" + KNOWN_CAMERA: FusionLifter(replace(shipped.config, ray_turn="off")),
         "MediaPipe world landmarks, ray-turned" + KNOWN_CAMERA: WorldLandmarks(ik=False, ray_turn=True),
     }  # fmt: skip
+    # table 1 of the paper with MediaPipe's landmark network as the backbone: the baseline; the diffusion model's
+    # sample mean as it is (Ours_D) and through our IK solver; the IK MLP (Ours_D*)
+    from diffuhand.models.estimator import load_model
+
     for run in args.landmark_runs:
-        name = Path(run).name
-        out[f"{name} (landmark net)"] = load_lifter(Path(run) / "final", backend="torch")
-        out[f"{name} (landmark net), ge2019"] = load_lifter(Path(run) / "final", backend="torch", skeleton="ge2019")
+        model = load_model(Path(run) / "final")
+        name = f"{model.cfg.kind} on the landmark net"
+        kinds = {"baseline": [("", "solver")], "diffusion": [(" (mean, no IK)", "none"), (" + IK solver", "solver")],
+                 "diffusion_ik": [(" + IK MLP", "mlp"), (" + IK solver", "solver")]}[model.cfg.kind]  # fmt: skip
+        for label, ik in kinds:
+            out[name + label] = NetworkLifter(model, ik=ik, backend="torch")
+        out[name + kinds[-1][0] + ", ge2019 skeleton"] = NetworkLifter(model, ik="solver", backend="torch", skeleton="ge2019")
     return out
 
 

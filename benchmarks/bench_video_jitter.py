@@ -55,11 +55,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path,
                     default=here.parents[1] / "shared/data/sign-language-pose/src/python/tests/data/test_video.mp4")
+    ap.add_argument("--temporal", type=Path, help="a temporal model checkpoint (default: the shipped one)")
     ap.add_argument("--out", type=Path, default=here / "results" / "video_jitter.json")
     args = ap.parse_args()
     frames = list(read_video(args.video))
     rows, single = {}, None
-    for name, temporal in (("single frame", False), ("temporal", None)):
+    for name, temporal in (("single frame", False), ("temporal", args.temporal)):
         est = diffuhand.load(temporal=temporal)
         t0 = time.perf_counter()
         out = est.predict_frames(frames)

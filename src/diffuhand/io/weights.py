@@ -36,6 +36,21 @@ def checkpoint_folder(path: str | Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
+def read_config(path: str | Path) -> dict:
+    """The ``config.json`` of a checkpoint folder (or of the folder of its .safetensors file), checked to be a
+    diffuhand model configuration; one-line errors for a missing, corrupt or foreign file."""
+    cfg_path = checkpoint_folder(path) / "config.json"
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except FileNotFoundError:
+        raise DiffuhandError(f"{cfg_path}: no such file (a checkpoint needs its configuration)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DiffuhandError(f"{cfg_path}: corrupt ({exc.__class__.__name__})") from None
+    if not isinstance(cfg, dict) or cfg.get("format") != MODEL_FORMAT or not isinstance(cfg.get("model"), dict):
+        raise DiffuhandError(f"{cfg_path}: not a {MODEL_FORMAT} configuration")
+    return cfg
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """(config, state dict) of a checkpoint folder or its .safetensors file; one-line errors for anything else."""
     path = Path(path)
@@ -43,14 +58,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     weights = folder / "model.safetensors" if path.is_dir() else path
     if not weights.exists():
         raise DiffuhandError(f"{weights}: no such file")
-    try:
-        cfg = json.loads((folder / "config.json").read_text())
-    except FileNotFoundError:
-        raise DiffuhandError(f"{folder / 'config.json'}: no such file (a checkpoint needs its configuration)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DiffuhandError(f"{folder / 'config.json'}: corrupt ({exc.__class__.__name__})") from None
-    if not isinstance(cfg, dict) or cfg.get("format") != MODEL_FORMAT:
-        raise DiffuhandError(f"{folder / 'config.json'}: not a {MODEL_FORMAT} configuration")
+    cfg = read_config(folder)
     try:
         from safetensors.torch import load_file
 

@@ -4,7 +4,6 @@ model) and :class:`NetworkLifter` (the paper's networks); :func:`load_lifter` ma
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -20,18 +19,9 @@ _NETWORK_OPTIONS = ("ik", "backend", "sampler", "guide_world")
 
 def checkpoint_kind(path) -> str:
     """The ``model.kind`` of a checkpoint folder's config.json (one-line errors for a missing or foreign file)."""
-    from diffuhand.io.weights import MODEL_FORMAT, checkpoint_folder
+    from diffuhand.io.weights import read_config
 
-    cfg_path = checkpoint_folder(path) / "config.json"
-    try:
-        cfg = json.loads(cfg_path.read_text())
-    except FileNotFoundError:
-        raise DiffuhandError(f"{cfg_path}: no such file (a checkpoint needs its configuration)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DiffuhandError(f"{cfg_path}: corrupt ({exc.__class__.__name__})") from None
-    if not isinstance(cfg, dict) or cfg.get("format") != MODEL_FORMAT or not isinstance(cfg.get("model"), dict):
-        raise DiffuhandError(f"{cfg_path}: not a {MODEL_FORMAT} configuration")
-    return str(cfg["model"].get("kind", ""))
+    return str(read_config(path)["model"].get("kind", ""))
 
 
 def load_lifter(path=None, **options) -> Lifter:
@@ -52,8 +42,9 @@ def load_lifter(path=None, **options) -> Lifter:
     if checkpoint_kind(path) == "fusion":
         from dataclasses import replace
 
-        cfg = json.loads((path if path.is_dir() else path.parent).joinpath("config.json").read_text())["model"]
-        config = FusionConfig(**cfg)
+        from diffuhand.io.weights import read_config
+
+        config = FusionConfig(**read_config(path)["model"])
         unused = sorted(k for k in given if k in _NETWORK_OPTIONS and k != "backend")  # a backend choice is harmless
         if unused:
             warnings.warn(f"{', '.join(unused)}: not used by the fusion lift (it has no diffusion network)", DiffuhandWarning,

@@ -198,8 +198,8 @@ def windows(data: dict[str, np.ndarray], size: int) -> np.ndarray:
 
 
 def temporal_losses(model: TemporalTransformer, batch: dict[str, torch.Tensor], mask: torch.Tensor, weights: dict) -> dict:
-    """L1 on every frame's joints (hidden frames too: that teaches bridging) and on frame-to-frame velocity,
-    against ``batch["target"]``. ``batch``: windows (B, W, ...) of :data:`FRAME_KEYS` arrays."""
+    """L1 on every frame's joints (hidden frames too: that teaches bridging), on frame-to-frame velocity and (where
+    weighted) on acceleration, against ``batch["target"]``. ``batch``: windows (B, W, ...) of :data:`FRAME_KEYS` arrays."""
     if model.cfg.mode == "residual":
         out = model(batch["pred"], mask, batch["angles"], batch["root_rotation"], batch["ratios"], batch["spread"])
     else:
@@ -208,6 +208,8 @@ def temporal_losses(model: TemporalTransformer, batch: dict[str, torch.Tensor], 
     losses = {"joints": (j - truth).abs().mean()}
     if weights.get("velocity"):
         losses["velocity"] = ((j[:, 1:] - j[:, :-1]) - (truth[:, 1:] - truth[:, :-1])).abs().mean()
+    if weights.get("acceleration"):  # jitter: second differences against the truth's
+        losses["acceleration"] = (torch.diff(j, 2, dim=1) - torch.diff(truth, 2, dim=1)).abs().mean()
     losses["total"] = sum(weights.get(k, 1.0) * v for k, v in losses.items())
     return losses
 
@@ -229,7 +231,8 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
     source = None
     parts = []
     for k, spec in enumerate(cfg.data[split_key]):
-        path = out / f"inputs-{split_key}-{k}-{spec['name']}.npz"
+        # named by the whole spec: two data sets of one reader (two synth folders) must not share a cache
+        path = out / f"inputs-{split_key}-{k}-{spec['name']}-{Path(spec['root']).name}-{spec.get('split') or 'all'}.npz"
 
         def make(spec=spec, k=k):
             nonlocal source
