@@ -21,10 +21,11 @@ import numpy as np
 import torch
 
 from diffuhand.errors import DiffuhandError, DiffuhandWarning
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM
 from diffuhand.lift.base import HandInput, photo_camera
 
-#: mean wrist -> index MCP length of real adult hands (DexYCB 89.1 mm, the real-world dev set 86.1 mm)
-DEFAULT_ANCHOR_MM = 88.0
+#: the hand size of the millimetre output (one constant for the whole package)
+DEFAULT_ANCHOR_MM = ADULT_ANCHOR_MM
 _MIRROR = np.array([-1.0, 1.0, 1.0])
 
 

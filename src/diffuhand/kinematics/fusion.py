@@ -32,7 +32,7 @@ from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx
 from diffuhand.kinematics.ik import _jacobian, _problem, fit_ik
 from diffuhand.kinematics.limits import Limits, load_limits
-from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_JOINTS, PARENTS
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_ANGLES, NUM_BONES, NUM_JOINTS, PARENTS
 
 #: the fingers' phalanges (bone k ends at joint k): their directions do not depend on a skeleton convention
 PHALANGES = (2, 3, 4, 6, 7, 8, 10, 11, 12, 14, 15, 16, 18, 19, 20)
@@ -234,7 +234,7 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
     return it
 
 
-def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = 88.0, weights: FusionWeights | None = None,
+def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = ADULT_ANCHOR_MM, weights: FusionWeights | None = None,
                    prior=None, limits: Limits | None = None, max_iter: int = 20, tol: float = 1e-4,
                    init_iter: int = 2) -> FusionResult:  # fmt: skip
     """Fit the hand model to detected 2D keypoints and a detector's 3D estimate (see the module docstring).

@@ -19,7 +19,7 @@ import torch
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_write_text
-from diffuhand.kinematics.skeleton import ANCHOR_BONE, ANGLE_NAMES, BONE_NAMES, NUM_ANGLES, NUM_BONES, PINNED_ANGLES
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, ANCHOR_BONE, ANGLE_NAMES, BONE_NAMES, NUM_ANGLES, NUM_BONES, PINNED_ANGLES
 
 LIMITS_FORMAT = "diffuhand-limits"
 LIMITS_VERSION = 1
@@ -62,7 +62,7 @@ class Limits:
     ratio_min: np.ndarray
     ratio_max: np.ndarray
     ratio_neutral: np.ndarray
-    anchor_mm: float = 85.0
+    anchor_mm: float = ADULT_ANCHOR_MM
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -146,7 +146,7 @@ class Limits:
                 ratio_min=np.array([r[n]["min"] for n in BONE_NAMES]),
                 ratio_max=np.array([r[n]["max"] for n in BONE_NAMES]),
                 ratio_neutral=np.array([r[n]["neutral"] for n in BONE_NAMES]),
-                anchor_mm=float(data.get("anchor_mm", 85.0)),
+                anchor_mm=float(data.get("anchor_mm", ADULT_ANCHOR_MM)),
                 provenance=dict(data.get("provenance", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:

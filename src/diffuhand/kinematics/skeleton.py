@@ -67,6 +67,9 @@ PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14,
 ANCHOR_JOINT = 5
 #: Index of the anchor bone among the 20 bones (bone k ends at joint k + 1).
 ANCHOR_BONE = ANCHOR_JOINT - 1
+#: The one hand size assumed wherever a size is needed and none is known (a photo does not tell size from
+#: distance): mean wrist -> index MCP length of real adult hands, mm (DexYCB 89.1, the real-world dev set 86.1).
+ADULT_ANCHOR_MM = 88.0
 
 #: The bones, one per non-root joint: bone k runs parent(k+1) -> k+1.
 BONE_NAMES: tuple[str, ...] = tuple(f"{JOINT_NAMES[PARENTS[j]]}-{JOINT_NAMES[j]}" for j in range(1, NUM_JOINTS))

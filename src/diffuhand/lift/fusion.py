@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from diffuhand.errors import DiffuhandError
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM
 from diffuhand.lift.base import HandInput, LiftedHand, as_right, mirror_camera
 
 #: which bones' directions of the detector's 3D are used
@@ -50,7 +51,7 @@ class FusionConfig:
     sigma_dir: float = 0.245
     prior_weight: float = 1.0
     bones: str = "all"
-    anchor_mm: float = 88.0
+    anchor_mm: float = ADULT_ANCHOR_MM
     ray_turn: str = "known-camera"
     notes: dict = field(default_factory=dict)
 
