@@ -3,19 +3,20 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system-deps demo test test-slow bench clean
+.PHONY: setup system-deps demo test test-slow bench docs clean
 
 setup: system-deps $(VENV)/.installed
 
-# Mesa's EGL renders the synthetic data offscreen (no display, no GPU). Installed from Debian when missing and
-# we are root; otherwise say what to install.
-SYSTEM_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1
+# Mesa's EGL renders the synthetic data offscreen (no display, no GPU); Chromium and its driver load the viewer
+# pages in the tests (tests/test_view.py). Installed from Debian when missing and we are root; otherwise say what
+# to install.
+SYSTEM_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1 chromium chromium-driver
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	  else echo "diffuhand: please install $$missing (Debian/Ubuntu packages) for the offscreen renderer"; fi; \
+	  else echo "diffuhand: please install $$missing (Debian/Ubuntu packages) for the offscreen renderer and the viewer tests"; fi; \
 	fi
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
@@ -42,5 +43,9 @@ bench: setup
 	$(BIN)/python benchmarks/bench_speed.py
 	$(BIN)/python benchmarks/bench_realworld_predict.py
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link or docstring reference fails.
+docs: setup
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) diffuhand-out .pytest_cache
+	rm -rf $(VENV) diffuhand-out .pytest_cache site

@@ -61,6 +61,12 @@ def _limits() -> dict[str, list[float]]:
     return {"min": [round(float(x), 5) for x in lim.angle_min], "max": [round(float(x), 5) for x in lim.angle_max]}
 
 
+def _angle_names() -> list[str]:
+    from diffuhand.kinematics.limits import ANGLE_NAMES
+
+    return list(ANGLE_NAMES)
+
+
 def _hand(h: dict[str, Any]) -> dict[str, Any]:
     """The fields of one hand the page draws (``None`` 2D for a bridged hand)."""
     return {
@@ -128,7 +134,7 @@ def video_page_data(jsonl_path: Path, video: Path | None = None) -> dict[str, An
             images.append(b64)
         else:
             images.append(None)
-    angle_names = header.get("angle_names") or []
+    angle_names = header.get("angle_names") or _angle_names()
     return {"kind": "video", "name": jsonl_path.stem, "angle_names": angle_names, "limits": _limits(),
             "width": header.get("width", width), "height": header.get("height", height), "fps": header.get("fps"),
             "frames": frames, "images": images}

@@ -14,12 +14,14 @@ scene.add(new T.AmbientLight(0xffffff,0.6));var dl=new T.DirectionalLight(0xffff
 var controls=new T.OrbitControls(cam,canvas);controls.enableDamping=false;
 var group=new T.Group();scene.add(group);
 var sphere=new T.SphereGeometry(3,10,8);
-function handOffset(i,n){return n>1?(i===0?-70:70):0;}
+function handOffset(hs,i){if(hs.length<2)return 0;var W=D.width||1;
+  var cx=function(h){return h.j2?h.j2.reduce(function(a,p){return a+p[0];},0)/21:W/2;};
+  var r=hs.map(cx).slice().sort(function(a,b){return a-b;}).indexOf(cx(hs[i]));return (r-(hs.length-1)/2)*140;}
 function build(frame){
   while(group.children.length){var c=group.children.pop();if(c.geometry&&c.geometry!==sphere)c.geometry.dispose();}
   var hs=frame.hands||[];
   hs.forEach(function(h,i){
-    if(!h.j3)return;var off=handOffset(i,hs.length),c=h.j3[9]||[0,0,0];
+    if(!h.j3)return;var off=handOffset(hs,i),c=h.j3[9]||[0,0,0];
     var g=new T.Group();g.position.set(off-c[0]*0.5,-c[1]*0.5,-c[2]*0.5);group.add(g);
     if(h.mesh){var geo=new T.BufferGeometry();geo.setAttribute("position",new T.BufferAttribute(b64(h.mesh.v,Float32Array),3));
       geo.setIndex(new T.BufferAttribute(b64(h.mesh.f,Uint32Array),1));geo.computeVertexNormals();
