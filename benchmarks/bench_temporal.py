@@ -133,7 +133,7 @@ def main() -> None:
             print(f"{name}: bridged ({b['frames']} dropped frames) {b['mpjpe_mm']:.2f} mm; single frame had it been "
                   f"found {b['single_frame_mpjpe_mm_had_it_been_found']:.2f} mm")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"run": str(args.run), "source": cfg.train["source"], "mode": model.cfg.mode,
+    args.out.write_text(json.dumps({"run": str(args.run), "source": cfg.train.source, "mode": model.cfg.mode,
                                     "window": model.cfg.window, "results": results}, indent=1) + "\n")  # fmt: skip
     print(f"wrote {args.out}")
     if plot_data is not None:

@@ -50,7 +50,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     if args.out:
-        cfg.train["out"] = str(args.out)
+        cfg.train.out = str(args.out)
     if cfg.model.get("kind") == "temporal":
         from diffuhand.train.temporal import train_temporal
 

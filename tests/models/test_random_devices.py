@@ -56,5 +56,5 @@ def test_a_keypoint_model_training_step_on_another_device():
     cfg = TrainConfig(name="t", model={"kind": "diffusion_ik", "condition": "keypoints", "feature_dim": 16},
                       data={"train": []}, optim={}, train={"p_ik": 0.0, "keypoint_noise_px": 2.0})  # fmt: skip
     model = HandPoseModel(ModelConfig(**cfg.model)).to(META)
-    losses = training_losses(model, {"pose": torch.zeros(4, 21, 3, device=META)}, cfg, 0)
+    losses = training_losses(model, {"pose": torch.zeros(4, 21, 3, device=META)}, cfg)
     assert losses["total"].device == META

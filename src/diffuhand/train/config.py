@@ -1,41 +1,129 @@
-"""Training configuration: one YAML (or JSON) file per model and data set (``configs/``)."""
+"""Training configuration: one YAML (or JSON) file per model and data set (``configs/``).
+
+The sections ``loss``, ``optim`` and ``train`` are typed (:class:`LossWeights`, :class:`OptimConfig`,
+:class:`RunConfig`): a key given in a file replaces the default, and a key that is not a field (a misspelt
+``checkpont_every``) is an error that names the section and the keys it accepts. ``model`` is checked by the model's
+own configuration (:class:`~diffuhand.models.estimator.ModelConfig`, :class:`~diffuhand.models.temporal.
+TemporalConfig`); ``data`` is ``{"train": [spec, ...], "val": [spec, ...]}`` with specs ``{"name", "root", "split"}``
+as :func:`~diffuhand.data.build_datasets` reads them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from diffuhand.errors import DiffuhandError
 
 
 @dataclass
+class LossWeights:
+    """Weights of the loss terms (a term with weight 0 is not computed where it costs anything).
+
+    Single-frame models: ``camera`` (L1 on camera-frame joints, baseline), ``canonical`` (L1 on joints in the hand's
+    own frame), ``reprojection`` (2D reprojection of the baseline's joints, crop pixels), ``contrastive`` (NT-Xent
+    between two augmented views of the image backbone), ``diffusion`` (equation 5), ``ik`` (L1 of the IK MLP's
+    joints). Temporal model: ``joints`` (L1 per frame), ``velocity`` and ``acceleration`` (L1 on first and second
+    differences against the truth's)."""
+
+    camera: float = 1.0
+    canonical: float = 1.0
+    reprojection: float = 0.1
+    contrastive: float = 0.05
+    diffusion: float = 1.0
+    ik: float = 1.0
+    joints: float = 1.0
+    velocity: float = 0.0
+    acceleration: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with a linear warm-up and cosine decay (:func:`~diffuhand.train.loop.warmup_cosine`).
+
+    ``lr`` learning rate, ``weight_decay``, ``batch_size`` (per process under torchrun), ``steps`` optimiser
+    steps in all, ``warmup`` steps, ``grad_clip`` the largest gradient norm."""
+
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    steps: int = 20000
+    warmup: int = 500
+    grad_clip: float = 1.0
+
+
+@dataclass
+class RunConfig:
+    """How a run goes (the ``train`` section).
+
+    ``seed``; ``workers`` data-loader processes; ``log_every`` / ``checkpoint_every`` steps; ``out`` the run folder
+    (default ``runs/<name>``); ``p_ik`` the share of steps that also train the IK MLP on sampled joints, drawn with
+    ``ik_sampler`` (a :class:`~diffuhand.models.diffusion.SamplerConfig` as a mapping); ``augment`` image
+    augmentation; ``keypoint_noise_px`` 2D noise of keypoint-conditioned training, pixels; ``landmark_cache`` the
+    folder of the landmark network's cached outputs (default: ``out``). Temporal model: ``source`` the single-frame
+    lift whose outputs it learns to correct (a shipped name or a checkpoint), ``passes`` how many times each
+    training sequence is run through it, ``target`` ``skeleton`` (the truth drawn in the lift's skeleton convention)
+    or ``recorded``."""
+
+    seed: int = 0
+    workers: int = 2
+    log_every: int = 50
+    checkpoint_every: int = 500
+    out: str | None = None
+    p_ik: float = 0.25
+    ik_sampler: dict = field(default_factory=lambda: {"kind": "ddim", "steps": 5})
+    augment: bool = True
+    keypoint_noise_px: float = 2.0
+    landmark_cache: str | None = None
+    source: str = "hand"
+    passes: int = 1
+    target: str = "skeleton"
+
+
+_SECTIONS = {"loss": LossWeights, "optim": OptimConfig, "train": RunConfig}
+
+
+def _section(name: str, value: Any, cls: type) -> Any:
+    """``value`` (a mapping from a file, or already ``cls``) as ``cls``; DiffuhandError for an unknown key."""
+    if isinstance(value, cls):
+        return value
+    if value is None:
+        return cls()
+    if not isinstance(value, dict):
+        raise DiffuhandError(f"configuration section {name!r} must be a mapping, got {type(value).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise DiffuhandError(f"configuration section {name!r}: unknown key(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(sorted(known))})")  # fmt: skip
+    return cls(**value)
+
+
+@dataclass
 class TrainConfig:
+    """A training run: ``name``, ``model`` (the model's configuration as a mapping), ``data`` (train/val specs) and
+    the typed sections ``loss``, ``optim``, ``train``."""
+
     name: str
     model: dict
-    data: dict  # {"train": [{"name", "root", "split"}, ...], "val": [...]}
-    loss: dict = field(default_factory=lambda: {"camera": 1.0, "canonical": 1.0, "reprojection": 0.1,
-                                                 "contrastive": 0.05, "diffusion": 1.0, "ik": 1.0})  # fmt: skip
-    optim: dict = field(default_factory=lambda: {"lr": 3e-4, "weight_decay": 1e-4, "batch_size": 64, "steps": 20000,
-                                                  "warmup": 500, "grad_clip": 1.0})  # fmt: skip
-    train: dict = field(default_factory=lambda: {"seed": 0, "workers": 2, "log_every": 50, "checkpoint_every": 500,
-                                                  "out": None, "p_ik": 0.25, "ik_sampler": {"kind": "ddim", "steps": 5},
-                                                  "augment": True, "keypoint_noise_px": 2.0,
-                                                  "landmark_cache": None})  # fmt: skip
+    data: dict
+    loss: LossWeights = field(default_factory=LossWeights)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: RunConfig = field(default_factory=RunConfig)
 
     def __post_init__(self):
-        defaults = TrainConfig.__dataclass_fields__
-        for key in ("loss", "optim", "train"):
-            merged = defaults[key].default_factory()
-            merged.update(getattr(self, key) or {})
-            setattr(self, key, merged)
-        if self.train["out"] is None:
-            self.train["out"] = f"runs/{self.name}"
+        for key, cls in _SECTIONS.items():
+            setattr(self, key, _section(key, getattr(self, key), cls))
+        if self.train.out is None:
+            self.train.out = f"runs/{self.name}"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def load_config(path: str | Path) -> TrainConfig:
+    """The :class:`TrainConfig` of a YAML or JSON file; one-line DiffuhandError for a missing or bad file."""
     import yaml
 
     path = Path(path)
@@ -50,4 +138,6 @@ def load_config(path: str | Path) -> TrainConfig:
     try:
         return TrainConfig(**data)
     except TypeError as exc:
+        raise DiffuhandError(f"{path}: {exc}") from None
+    except DiffuhandError as exc:
         raise DiffuhandError(f"{path}: {exc}") from None

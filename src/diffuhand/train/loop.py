@@ -137,7 +137,7 @@ def _seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def training_losses(model: HandPoseModel, batch: dict, cfg: TrainConfig, step: int, generator=None) -> dict:
+def training_losses(model: HandPoseModel, batch: dict, cfg: TrainConfig, generator: torch.Generator | None = None) -> dict:
     w = cfg.loss
     mcfg = model.cfg
     out: dict[str, torch.Tensor] = {}
@@ -145,13 +145,13 @@ def training_losses(model: HandPoseModel, batch: dict, cfg: TrainConfig, step: i
         cond = model.condition(landmarks=batch["landmarks"])
         target, valid = batch["joints"], batch["valid"]
     elif mcfg.condition == "keypoints":
-        uv, target = random_projection(batch["pose"], generator, noise_px=cfg.train["keypoint_noise_px"])
+        uv, target = random_projection(batch["pose"], generator, noise_px=cfg.train.keypoint_noise_px)
         cond = model.condition(keypoints=uv)
         valid = None
     else:
         cond = model.condition(images=batch["image"], keypoints=batch["uv"] if mcfg.condition == "both" else None)
         target, valid = batch["joints"], batch["valid"]
-        if w.get("contrastive") and "image2" in batch:
+        if w.contrastive and "image2" in batch:
             z2 = model.backbone(batch["image2"])
             out["contrastive"] = losses.nt_xent(cond[:, : z2.shape[1]], z2)
     if model.baseline is not None:
@@ -159,20 +159,20 @@ def training_losses(model: HandPoseModel, batch: dict, cfg: TrainConfig, step: i
         out["camera"] = losses.l1_joints(pred["joints"], target, valid)
         if "canonical" in batch:
             out["canonical"] = losses.l1_joints(pred["canonical"], batch["canonical"], valid)
-        if "K" in batch and w.get("reprojection"):
+        if "K" in batch and w.reprojection:
             out["reprojection"] = losses.reprojection(pred["joints"], batch["anchor_mm"], batch["root_mm"], batch["K"],
                                                       batch["uv"], float(mcfg.input_size), valid)  # fmt: skip
     else:
         out["diffusion"] = model.diffusion.loss(target, cond, generator)
-        if model.ik is not None and torch.rand((), generator=generator) < cfg.train["p_ik"]:
+        if model.ik is not None and torch.rand((), generator=generator) < cfg.train.p_ik:
             # the IK MLP learns on what the sampler really produces at inference (the mean of its samples, as
             # HandPoseModel.predict gives it; no gradient into the diffusion model)
-            samples = model.diffusion.sample(cond.detach(), SamplerConfig(**cfg.train["ik_sampler"]), generator).mean(1)
+            samples = model.diffusion.sample(cond.detach(), SamplerConfig(**cfg.train.ik_sampler), generator).mean(1)
             ik = model.ik(samples)
             out["ik"] = losses.l1_joints(ik["joints"], target, valid)
             if "canonical" in batch:
                 out["ik_canonical"] = losses.l1_joints(ik["canonical"], batch["canonical"], valid)
-    out["total"] = sum(w.get(k.replace("ik_canonical", "ik"), 1.0) * v for k, v in out.items())
+    out["total"] = sum(getattr(w, k.replace("ik_canonical", "ik")) * v for k, v in out.items())
     return out
 
 
@@ -183,8 +183,8 @@ class LossModule(torch.nn.Module):
         super().__init__()
         self.model, self.cfg = model, cfg
 
-    def forward(self, batch: dict, step: int) -> dict:
-        return training_losses(self.model, batch, self.cfg, step)
+    def forward(self, batch: dict) -> dict:
+        return training_losses(self.model, batch, self.cfg)
 
 
 def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True) -> Path:
@@ -197,31 +197,31 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
 
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
-    seed = int(cfg.train["seed"])
+    seed = int(cfg.train.seed)
     _seed_all(seed + rank)
-    out = Path(cfg.train["out"])
+    out = Path(cfg.train.out)
     out.mkdir(parents=True, exist_ok=True)
     mcfg = ModelConfig(**cfg.model)
     model = HandPoseModel(mcfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim["lr"], weight_decay=cfg.optim["weight_decay"])
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     step, rng_state = load_state(out, model, opt)
-    total = int(cfg.optim["steps"]) if max_steps is None else step + max_steps
-    warm = int(cfg.optim["warmup"])
-    sched = warmup_cosine(opt, warm, int(cfg.optim["steps"]), step)
+    total = int(cfg.optim.steps) if max_steps is None else step + max_steps
+    warm = int(cfg.optim.warmup)
+    sched = warmup_cosine(opt, warm, int(cfg.optim.steps), step)
     if mcfg.condition == "landmarks":
         from diffuhand.train.landmark_data import build_landmark_set
 
         # the landmark passes are the same for every head trained on a data set: a shared cache folder saves them
-        cache = Path(cfg.train.get("landmark_cache") or out)
+        cache = Path(cfg.train.landmark_cache or out)
         data = build_landmark_set(cfg.data["train"], cache, seed, progress=progress and rank == 0)
     elif mcfg.condition == "keypoints":
         data = PoseSet(build_datasets(cfg.data["train"], load_images=False))
     else:
-        data = CropSet(build_datasets(cfg.data["train"]), mcfg.input_size, cfg.train["augment"],
-                       views=2 if cfg.loss.get("contrastive") else 1, seed=seed)  # fmt: skip
-    batch = int(cfg.optim["batch_size"])
+        data = CropSet(build_datasets(cfg.data["train"]), mcfg.input_size, cfg.train.augment,
+                       views=2 if cfg.loss.contrastive else 1, seed=seed)  # fmt: skip
+    batch = int(cfg.optim.batch_size)
     loader = DataLoader(data, batch_size=batch, sampler=StepSampler(len(data), batch, seed, step, rank, world),
-                        num_workers=int(cfg.train["workers"]), persistent_workers=int(cfg.train["workers"]) > 0)  # fmt: skip
+                        num_workers=int(cfg.train.workers), persistent_workers=int(cfg.train.workers) > 0)  # fmt: skip
     net = LossModule(model, cfg)
     if ddp:  # some branches (the IK MLP, the second view) are not used at every step
         net = torch.nn.parallel.DistributedDataParallel(net, find_unused_parameters=True)
@@ -238,20 +238,20 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
         torch.set_rng_state(rng_state)  # after the iterator drew its seed, as a run that never stopped had
     while step < total:
         b = {k: v.to(device) for k, v in next(it).items()}
-        ls = net(b, step)
-        optimizer_step(ls["total"], model, opt, sched, cfg.optim["grad_clip"])
+        ls = net(b)
+        optimizer_step(ls["total"], model, opt, sched, cfg.optim.grad_clip)
         step += 1
         seen += batch * world
         bar.update(1)
-        if rank == 0 and (step % int(cfg.train["log_every"]) == 0 or step == total):
+        if rank == 0 and (step % int(cfg.train.log_every) == 0 or step == total):
             row = {"step": step, "lr": sched.get_last_lr()[0], "images_per_s": seen / (time.perf_counter() - t0),
                    **{k: (float(ls[k].detach()) if k in ls else "") for k in LOG_COLUMNS}}  # fmt: skip
             append_log(log_path, row)
             bar.set_postfix(loss=f"{row['total']:.4f}")
-        if rank == 0 and (step % int(cfg.train["checkpoint_every"]) == 0 or step == total):
+        if rank == 0 and (step % int(cfg.train.checkpoint_every) == 0 or step == total):
             save_state(out, model, opt, step, cfg)
     bar.close()
-    if rank == 0 and step >= int(cfg.optim["steps"]):
+    if rank == 0 and step >= int(cfg.optim.steps):
         save_checkpoint(out / "final", model, cfg.model, {"train_config": cfg.to_dict(), "step": step})
     if ddp:
         import torch.distributed as dist

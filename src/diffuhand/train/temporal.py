@@ -24,7 +24,7 @@ from diffuhand.data.schema import HandDataset
 from diffuhand.io.files import atomic_path
 from diffuhand.io.weights import save_checkpoint
 from diffuhand.models.temporal import TemporalConfig, TemporalTransformer, load_temporal, random_frame_mask  # noqa: F401 (load_temporal: re-exported)
-from diffuhand.train.config import TrainConfig
+from diffuhand.train.config import LossWeights, TrainConfig
 
 
 def _right_rel(j: np.ndarray, handedness: str) -> tuple[np.ndarray, float]:
@@ -197,7 +197,7 @@ def windows(data: dict[str, np.ndarray], size: int) -> np.ndarray:
     return starts[:, None] + np.arange(size)[None]
 
 
-def temporal_losses(model: TemporalTransformer, batch: dict[str, torch.Tensor], mask: torch.Tensor, weights: dict) -> dict:
+def temporal_losses(model: TemporalTransformer, batch: dict[str, torch.Tensor], mask: torch.Tensor, weights: LossWeights) -> dict:
     """L1 on every frame's joints (hidden frames too: that teaches bridging), on frame-to-frame velocity and (where
     weighted) on acceleration, against ``batch["target"]``. ``batch``: windows (B, W, ...) of :data:`FRAME_KEYS` arrays."""
     if model.cfg.mode == "residual":
@@ -206,11 +206,11 @@ def temporal_losses(model: TemporalTransformer, batch: dict[str, torch.Tensor], 
         out = model(batch["pred"], mask)
     j, truth = out["joints"], batch["target"]
     losses = {"joints": (j - truth).abs().mean()}
-    if weights.get("velocity"):
+    if weights.velocity:
         losses["velocity"] = ((j[:, 1:] - j[:, :-1]) - (truth[:, 1:] - truth[:, :-1])).abs().mean()
-    if weights.get("acceleration"):  # jitter: second differences against the truth's
+    if weights.acceleration:  # jitter: second differences against the truth's
         losses["acceleration"] = (torch.diff(j, 2, dim=1) - torch.diff(truth, 2, dim=1)).abs().mean()
-    losses["total"] = sum(weights.get(k, 1.0) * v for k, v in losses.items())
+    losses["total"] = sum(getattr(weights, k) * v for k, v in losses.items())
     return losses
 
 
@@ -227,7 +227,7 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
     from diffuhand.lift import load_lifter
     from diffuhand.train.data import build_datasets
 
-    out = Path(cfg.train["out"])
+    out = Path(cfg.train.out)
     source = None
     parts = []
     for k, spec in enumerate(cfg.data[split_key]):
@@ -236,12 +236,12 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
 
         def make(spec=spec, k=k):
             nonlocal source
-            source = source or load_lifter(cfg.train["source"], backend="torch")
+            source = source or load_lifter(cfg.train.source, backend="torch")
             # a lift that needs MediaPipe's 3D or the image sees rendered frames; a 2D-only one, projected 3D
             needs_images = getattr(source, "needs_world", False) or getattr(source, "needs_image", False)
             (ds,) = build_datasets([spec], load_images=needs_images)
-            passes = int(cfg.train.get("passes", 1)) if split_key == "train" else 1
-            return per_frame_predictions(source, ds, passes, int(cfg.train["seed"]) + 1000 * k + (split_key != "train"), progress)
+            passes = int(cfg.train.passes) if split_key == "train" else 1
+            return per_frame_predictions(source, ds, passes, int(cfg.train.seed) + 1000 * k + (split_key != "train"), progress)
 
         d = cached_predictions(path, make)
         d["sequence"] = d["sequence"] + 1_000_000 * k
@@ -254,28 +254,28 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
     from diffuhand.io.files import atomic_write_text
     from diffuhand.train.loop import _seed_all, append_log, load_state, optimizer_step, save_state, warmup_cosine
 
-    out = Path(cfg.train["out"])
+    out = Path(cfg.train.out)
     out.mkdir(parents=True, exist_ok=True)
-    seed = int(cfg.train["seed"])
+    seed = int(cfg.train.seed)
     data = build_inputs(cfg, "train", progress)
     tcfg = TemporalConfig(**{k: v for k, v in cfg.model.items() if k != "kind"})
     _seed_all(seed)
     model = TemporalTransformer(tcfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim["lr"], weight_decay=cfg.optim["weight_decay"])
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     step, rng_state = load_state(out, model, opt)
-    steps = int(cfg.optim["steps"])
+    steps = int(cfg.optim.steps)
     total = steps if max_steps is None else min(steps, step + max_steps)
-    warm = int(cfg.optim["warmup"])
+    warm = int(cfg.optim.warmup)
     sched = warmup_cosine(opt, warm, steps, step)
     if rng_state is not None:
         torch.set_rng_state(rng_state)
     atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=1) + "\n")
     win = training_windows(data, tcfg.window)
-    target_key = "truth_skeleton" if cfg.train.get("target", "skeleton") == "skeleton" else "truth"
+    target_key = "truth_skeleton" if cfg.train.target == "skeleton" else "truth"
     arrays = {k: torch.from_numpy(np.nan_to_num(data[k]) if data[k].dtype.kind == "f" and k != "spread" else data[k])
               for k in ("pred", "angles", "root_rotation", "ratios", "spread", "found")}  # fmt: skip
     arrays["target"] = torch.from_numpy(data[target_key])
-    batch = int(cfg.optim["batch_size"])
+    batch = int(cfg.optim.batch_size)
     log_path = out / "log.csv"
     bar = tqdm(total=total, initial=step, desc=cfg.name, unit="step", disable=not progress or None)
     model.train()
@@ -287,24 +287,24 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
         mask = random_frame_mask(batch, tcfg.window, tcfg.max_mask, g) | ~found
         mask = torch.where(mask.all(1, keepdim=True), ~found, mask)  # never a window with nothing visible
         ls = temporal_losses(model, {k: v[rows] for k, v in arrays.items()}, mask, cfg.loss)
-        optimizer_step(ls["total"], model, opt, sched, cfg.optim["grad_clip"])
+        optimizer_step(ls["total"], model, opt, sched, cfg.optim.grad_clip)
         step += 1
         seen += batch
         bar.update(1)
-        if step % int(cfg.train["log_every"]) == 0 or step == total:
+        if step % int(cfg.train.log_every) == 0 or step == total:
             row = {"step": step, "lr": sched.get_last_lr()[0], "windows_per_s": seen / (time.perf_counter() - t0),
                    **{k: float(v.detach()) for k, v in ls.items()}}  # fmt: skip
             append_log(log_path, row)
             bar.set_postfix(loss=f"{row['total']:.4f}")
-        if step % int(cfg.train["checkpoint_every"]) == 0 or step == total:
+        if step % int(cfg.train.checkpoint_every) == 0 or step == total:
             save_state(out, model, opt, step, cfg)
     bar.close()
     if step >= steps:
         from diffuhand.lift import load_lifter
 
-        identity = load_lifter(cfg.train["source"], backend="torch").identity
+        identity = load_lifter(cfg.train.source, backend="torch").identity
         save_checkpoint(out / "final", model, tcfg.to_dict(), {"train_config": cfg.to_dict(), "step": step,
-                                                               "source": str(cfg.train["source"]),
+                                                               "source": str(cfg.train.source),
                                                                "source_identity": identity})  # fmt: skip
     return out
 
