@@ -285,3 +285,24 @@ def test_crop_takes_the_detectors_side_unless_told(tmp_path, checkpoint, capsys)
         assert err == ([] if name != "nocrop" else [err[0]]) and (name != "nocrop" or "--hand" in err[0] and "--crop" in err[0])
     assert runs["auto"]["handedness"] == runs["left"]["handedness"] == runs["nocrop"]["handedness"] == "left"
     assert np.allclose(runs["auto"]["joints_3d"], runs["left"]["joints_3d"])
+
+
+def test_html_writes_a_viewer_page_per_input(tmp_path, checkpoint, capsys):
+    """`predict --html` leaves one self-contained page per photo and video, holding that input's hands; `diffuhand
+    view` is a registered command that writes the same pages from the folder."""
+    from .io.test_video import write_mp4
+
+    good = np.array(Image.open(shared("ge2019-realworld-dev") / "images" / "00004.jpg").convert("RGB"))
+    Image.fromarray(good).save(tmp_path / "photo.jpg")
+    write_mp4(tmp_path / "clip.mp4", [good] * 3)
+    out = tmp_path / "out"
+    assert main(["predict", str(tmp_path / "photo.jpg"), str(tmp_path / "clip.mp4"), "--model", str(checkpoint),
+                 "--out", str(out), "--no-temporal", "--html"]) == 0  # fmt: skip
+    assert sorted(p.name for p in out.glob("*.html")) == ["clip.html", "photo.html"]
+    photo = (out / "photo.html").read_text(encoding="utf-8")
+    joints = json.loads((out / "photo.json").read_text())["hands"][0]["joints_3d"]
+    assert json.dumps(joints[8]).replace(" ", "") in photo.replace(" ", "") and '"kind":"video"' in (out / "clip.html").read_text(encoding="utf-8")
+    for page in out.glob("*.html"):
+        page.unlink()
+    assert main(["view", str(out), "--video", str(tmp_path / "clip.mp4")]) == 0
+    assert sorted(p.name for p in out.glob("*.html")) == ["clip.html", "photo.html"]

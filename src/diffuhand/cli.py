@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 from diffuhand import __version__
+from diffuhand.commands import view as view_cmd  # only argparse at import: its page code loads when it runs
 from diffuhand.errors import DiffuhandError, DiffuhandWarning, one_line
 
 
@@ -169,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "JSON as `body` and drawn on the overlays, as in the paper's figure 5")  # fmt: skip
     p.add_argument("--render", action="store_true", help="also write DIR/<stem>-overlay.png (mesh and 2D skeleton "
                    "on the photo, at most 2048 px on its longest side) and DIR/<stem>-3d.png (a 3D view)")  # fmt: skip
+    p.add_argument("--html", action="store_true", help="also write DIR/<stem>.html, a self-contained viewer page per "
+                   "input (as `diffuhand view DIR` does): the photo or frames with the 2D skeleton, the 3D hand, the "
+                   "angles against their limits, a timeline for a video")  # fmt: skip
     p.set_defaults(func=_lazy("diffuhand.commands.predict", "run_predict"))
 
     p = sub.add_parser("demo", help="the whole path on bundled inputs: JSON, meshes, overlays and a 3D view",
@@ -177,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "with two hands, and a short video).")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("diffuhand-out"), help="output folder (default: diffuhand-out)")
     p.set_defaults(func=_lazy("diffuhand.commands.predict", "run_demo"))
+
+    view_cmd.add_parser(sub)
 
     p = sub.add_parser("export-onnx", help="write a checkpoint's diffusion network as unet.onnx (ONNX Runtime)",
                        description="Export the diffusion U-Net of CHECKPOINT to CHECKPOINT/unet.onnx, which "

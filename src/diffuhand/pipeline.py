@@ -90,11 +90,13 @@ class Estimator:
             made a network lifter with ``ik``, ``backend``, ``sampler`` and ``skeleton``.
         detector: a :class:`~diffuhand.detect.MediaPipeHands` (made on first use when None).
         anchor_mm: the hand size assumed for the millimetre output.
-        ik, backend, sampler, skeleton: for a network (see :class:`~diffuhand.lift.NetworkLifter`): how the
-            diffusion mean becomes a pose ("solver", our IK fit, or "mlp", the paper's IK MLP), where the U-Net
-            runs ("auto", "torch", "onnx"), the sampler, and the skeleton convention the pose is drawn with.
-        temporal: a temporal model for videos (None: every frame on its own).
         seed: of this estimator's random generator (the diffusion samples).
+        ik: for a network (see :class:`~diffuhand.lift.NetworkLifter`): how the diffusion mean becomes a pose,
+            "solver" (our IK fit) or "mlp" (the paper's IK MLP).
+        temporal: a temporal model for videos (None: every frame on its own).
+        backend: for a network: where the U-Net runs, "auto", "torch" or "onnx".
+        sampler: for a network: the sampler's settings (``samples``, ``steps``), None for the model's own.
+        skeleton: for a network: the skeleton convention the pose is drawn with (None: the model's).
         camera: (3, 3) intrinsics of the photos in pixels, where known (e.g. from a calibration); None: a
             centred principal point and a focal length of the image width (:func:`~diffuhand.lift.photo_camera`).
             The camera frame of the output is this camera's: with the true one, the hands' orientation is.

@@ -206,6 +206,12 @@ def run_predict(args: argparse.Namespace) -> int:
             write_mesh(args.out / f"{name}-hand{i}-mano.{args.mesh or 'obj'}", v, f)
         atomic_write_text(args.out / f"{name}.json", json.dumps(image_record(path, image, hands, body), indent=1) + "\n")
         print(f"{path}: {len(hands)} hand{'s' if len(hands) != 1 else ''} -> {args.out / (name + '.json')}")
+    if getattr(args, "html", False) and stems:  # the viewer pages, once every input has its prediction
+        from diffuhand.viz.page import write_pages
+
+        videos = [p for p in inputs if p.suffix.lower() in VIDEO_SUFFIXES]
+        pages = write_pages(args.out, videos=videos)
+        print(f"viewer: {len(pages)} page{'s' if len(pages) != 1 else ''} ({', '.join(p.name for p in pages)})")
     return 1 if failed else 0
 
 
@@ -218,12 +224,17 @@ def demo_inputs() -> list[Path]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    ns = argparse.Namespace(inputs=demo_inputs(), model=None, out=args.out, crop=False, hand=None, mesh="obj",
+    inputs = demo_inputs()
+    photos = [p for p in inputs if p.suffix.lower() not in VIDEO_SUFFIXES]
+    ns = argparse.Namespace(inputs=photos, model=None, out=args.out, crop=False, hand=None, mesh="obj",
                             mano=None, render=True, temporal=None, no_temporal=False, body=False, backend="auto",
-                            samples=None, steps=None)  # fmt: skip
+                            samples=None, steps=None, html=False)  # fmt: skip
     rc = run_predict(ns)
+    # the video without --mesh (photos only), then the viewer pages of all
+    rc = max(rc, run_predict(argparse.Namespace(**{**vars(ns), "inputs": [p for p in inputs if p not in photos],
+                                                  "mesh": None, "html": True})))
     print(f"demo: outputs in {args.out}/ (<name>.json, <name>-overlay.png, <name>-3d.png, <name>-hand<i>.obj; "
-          "motion.jsonl and motion.npz for the video)")
+          "motion.jsonl and motion.npz for the video; <name>.html viewer pages, open in a browser)")
     return rc
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from diffuhand.errors import DiffuhandError
+from diffuhand.io.files import atomic_path
 
 #: Longest side (pixels) of the video frames embedded in a page, and their JPEG quality.
 VIDEO_FRAME_SIDE = 320
@@ -172,7 +173,8 @@ def write_pages(out_dir: str | Path, dest: str | Path | None = None, videos: lis
             continue
         dest.mkdir(parents=True, exist_ok=True)
         page = dest / f"{p.stem}.html"
-        page.write_text(render_page(data), encoding="utf-8")
+        with atomic_path(page) as tmp:  # a page is whole or absent
+            tmp.write_text(render_page(data), encoding="utf-8")
         pages.append(page)
     if not pages:
         raise DiffuhandError(f"{out_dir}: no prediction (<name>.json or <name>.jsonl from diffuhand predict)")
