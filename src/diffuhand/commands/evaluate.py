@@ -69,7 +69,7 @@ def _evaluate_model(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise DiffuhandError(str(exc)) from None
         described = {"ik": ik if model.diffusion is not None else None, "sampler": asdict(sampler) if sampler else None,
-                     "model": model.cfg.__dict__}  # fmt: skip
+                     "model": model.cfg.to_dict()}  # fmt: skip
     ds = open_dataset(args.dataset, args.root, args.split)
     n = len(ds) if args.limit is None else min(args.limit, len(ds))
     keypoints, world, extra = None, None, {"keypoints": args.keypoints}

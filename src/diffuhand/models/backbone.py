@@ -32,10 +32,9 @@ class Backbone(nn.Module):
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
         self.feature_dim = feature_dim
 
-    def forward(self, images: torch.Tensor, return_pooled: bool = False):
-        pooled = self.net((images - self.mean) / self.std)
-        feats = self.reduce(pooled)
-        return (feats, pooled) if return_pooled else feats
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B, feature_dim)."""
+        return self.reduce(self.net((images - self.mean) / self.std))
 
 
 def load_resnet_weights(net: nn.Module, path: str | Path) -> None:

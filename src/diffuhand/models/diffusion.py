@@ -16,11 +16,12 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 from torch import nn
 
+from diffuhand.kinematics.skeleton import NUM_JOINTS
 from diffuhand.models import rng
 from diffuhand.models.unet1d import UNet1d
 
-# scale of the data the network sees: wrist-relative joints in anchor units span about +-2.5
-DATA_SCALE = 1.0
+#: the data the network sees, wrist-relative joints in anchor units, span about +-2.5: denoised estimates are
+#: clipped to +-3
 CLIP_RANGE = 3.0
 
 
@@ -59,9 +60,20 @@ def override_sampler(base: dict | SamplerConfig, changes: dict | SamplerConfig |
 
 
 class DiffusionHead(nn.Module):
-    def __init__(self, cond_dim: int = 256, timesteps: int = 50, channels: tuple[int, int, int] = (64, 128, 256)):
+    """The DDPM of section 2.5 over the joints: training loss (equation 5) and samplers (equation 6, DDIM).
+
+    Args:
+        cond_dim: size of the conditioning vector (B, cond_dim) the head is given.
+        timesteps: T, the number of diffusion steps (50 in the paper).
+        channels: the U-Net's widths at its three levels (:class:`~diffuhand.models.unet1d.UNet1d`).
+        time_dim: size of the U-Net's time-step embedding.
+        cond_channels: per-joint channels the conditioning vector is projected to.
+    """
+
+    def __init__(self, cond_dim: int = 256, timesteps: int = 50, channels: tuple[int, int, int] = (64, 128, 256),
+                 time_dim: int = 128, cond_channels: int = 32):  # fmt: skip
         super().__init__()
-        self.unet = UNet1d(cond_dim=cond_dim, channels=channels)
+        self.unet = UNet1d(cond_dim=cond_dim, channels=channels, t_dim=time_dim, cond_channels=cond_channels)
         self.runner = None  # what sampling calls instead of the U-Net module (an ONNX Runtime session): use_backend
         self.timesteps = timesteps
         self.train_scheduler = DDPMScheduler(num_train_timesteps=timesteps, beta_schedule="squaredcos_cap_v2",
@@ -84,19 +96,19 @@ class DiffusionHead(nn.Module):
         """diffusers' scheduler for ``cfg`` (ValueError when it asks for more steps than T)."""
         if cfg.steps > self.timesteps:
             raise ValueError(f"bad sampler {cfg}: at most T = {self.timesteps} steps")
-        # x0 predictions are clipped to the joints' range: at t = T the cosine schedule leaves sqrt(a_T) ~ 1e-3,
-        # and a few-step DDIM would otherwise multiply the first step's noise error by hundreds
-        common = {"num_train_timesteps": self.timesteps, "beta_schedule": "squaredcos_cap_v2", "clip_sample": True,
-                  "clip_sample_range": CLIP_RANGE}  # fmt: skip
+        # the training schedule (T, betas) is the one the network learnt; x0 predictions are clipped to the joints'
+        # range: at t = T the cosine schedule leaves sqrt(a_T) ~ 1e-3, and a few-step DDIM would otherwise multiply
+        # the first step's noise error by hundreds; "trailing" starts at t = T - 1 (for steps = T every spacing is
+        # the same); fewer DDPM steps than T is ancestral sampling on a strided schedule (diffusers takes the
+        # posterior between the strided steps)
+        common = {"clip_sample": True, "clip_sample_range": CLIP_RANGE, "timestep_spacing": "trailing"}
         if cfg.kind == "ddpm":
-            # fewer steps than T: ancestral sampling on a strided schedule (diffusers takes the posterior between
-            # the strided steps); "trailing" starts at t = T - 1 (for steps = T every spacing is the same)
-            return DDPMScheduler(**common, timestep_spacing="trailing")
-        return DDIMScheduler(**common, timestep_spacing="trailing", set_alpha_to_one=False)  # kind "ddim" (checked)
+            return DDPMScheduler.from_config(self.train_scheduler.config, **common)
+        return DDIMScheduler.from_config(self.train_scheduler.config, **common, set_alpha_to_one=False)  # "ddim"
 
     def loss(self, joints: torch.Tensor, cond: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Equation (5): || eps - eps_theta(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t, f) ||^2, t uniform."""
-        x0 = joints / DATA_SCALE
+        x0 = joints
         noise = rng.randn(x0.shape, generator, x0.device, x0.dtype)  # a CPU generator may seed a GPU run
         t = rng.randint(0, self.timesteps, (x0.shape[0],), generator, x0.device)
         xt = self.train_scheduler.add_noise(x0, noise, t)  # equation (3)
@@ -119,7 +131,7 @@ class DiffusionHead(nn.Module):
         sched.set_timesteps(cfg.steps)
         b, s = cond.shape[0], cfg.samples
         cond_map = self.unet.condition(cond).repeat_interleave(s, dim=0)  # once per image, not per step
-        x = rng.randn((b * s, 21, 3), generator, cond.device, cond.dtype)
+        x = rng.randn((b * s, NUM_JOINTS, 3), generator, cond.device, cond.dtype)
         unet = self.unet if guide is not None else (unet or self.runner or self.unet)  # guidance needs gradients
         for t in sched.timesteps:
             tt = t.expand(b * s).to(cond.device)
@@ -136,4 +148,4 @@ class DiffusionHead(nn.Module):
                 resid = guide(x0.clamp(-CLIP_RANGE, CLIP_RANGE)).clamp_min(1e-12).sqrt()
                 (grad,) = torch.autograd.grad(resid.sum(), xg)
             x = sched.step(eps.detach(), t, x, generator=generator, **kw).prev_sample - guide_scale * grad
-        return (x * DATA_SCALE).view(b, s, 21, 3)
+        return x.view(b, s, NUM_JOINTS, 3)

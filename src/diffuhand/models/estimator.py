@@ -27,6 +27,30 @@ CONDITIONS = ("image", "keypoints", "both", "landmarks")
 
 @dataclass
 class ModelConfig:
+    """Every constructor argument of a :class:`HandPoseModel`: a checkpoint's ``config.json`` holds all of them
+    (``model``), so a checkpoint rebuilds its network whatever the defaults become (a field missing from an older
+    checkpoint takes the default it was trained with).
+
+    Args:
+        kind: the head, ``baseline`` (section 2.2), ``diffusion`` or ``diffusion_ik`` (section 2.5).
+        condition: what the head sees: ``image`` (the ResNet's features of the crop), ``keypoints`` (21 2D
+            joints), ``both``, or ``landmarks`` (MediaPipe's landmark network, :mod:`~diffuhand.models.landmarks`).
+        backbone: the torchvision ResNet of an image condition (``resnet18``, ``resnet34``, ``resnet50``).
+        feature_dim: size of each condition's feature vector (the head's conditioning is one, or two for ``both``).
+        input_size: side of the square RGB crop an image condition sees, pixels.
+        timesteps: T of the diffusion (50 in the paper).
+        sampler: the sampler :meth:`HandPoseModel.predict` uses by default (fields of
+            :class:`~diffuhand.models.diffusion.SamplerConfig`).
+        backbone_weights: a user's ResNet weights file to start from (training only; never saved).
+        unet_channels: the diffusion U-Net's widths at its three levels.
+        time_dim: size of the U-Net's time-step embedding.
+        cond_channels: per-joint channels the U-Net projects the conditioning to.
+        keypoint_hidden: hidden width of the 2D-keypoint encoder's MLP.
+        landmark_hidden: hidden width of the landmark encoder's MLP; ``landmark_dropout`` its dropout.
+        baseline_hidden: hidden width of the baseline head's MLPs.
+        ik_hidden: hidden width of the IK MLP.
+    """
+
     kind: str = "diffusion_ik"
     condition: str = "image"
     backbone: str = "resnet18"
@@ -35,27 +59,58 @@ class ModelConfig:
     timesteps: int = 50
     sampler: dict = field(default_factory=lambda: asdict(SamplerConfig()))
     backbone_weights: str | None = None
+    unet_channels: tuple[int, int, int] = (64, 128, 256)
+    time_dim: int = 128
+    cond_channels: int = 32
+    keypoint_hidden: int = 512
+    landmark_hidden: int = 512
+    landmark_dropout: float = 0.1
+    baseline_hidden: int = 256
+    ik_hidden: int = 512
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"model kind must be one of {KINDS}, got {self.kind!r}")
         if self.condition not in CONDITIONS:
             raise ValueError(f"condition must be one of {CONDITIONS}, got {self.condition!r}")
+        self.unet_channels = tuple(int(c) for c in self.unet_channels)  # a list when read back from JSON
+        if len(self.unet_channels) != 3:
+            raise ValueError(f"unet_channels: three widths, got {self.unet_channels}")
+
+    def to_dict(self) -> dict:
+        """The JSON a checkpoint's ``model`` section holds: every field but ``backbone_weights`` (a training
+        start, not part of the network)."""
+        d = asdict(self)
+        d.pop("backbone_weights")
+        d["unet_channels"] = list(self.unet_channels)
+        return d
 
 
 class HandPoseModel(nn.Module):
+    """The models of table 1 behind one interface: a condition encoder and a head.
+
+    Args:
+        cfg: every size and choice of the network (:class:`ModelConfig`); saved whole in a checkpoint.
+
+    Inputs (:meth:`predict`): ``images`` (B, 3, input_size, input_size) RGB in [0, 1], ``keypoints`` (B, 21, 2)
+    crop pixels, or ``landmarks`` (B, :data:`~diffuhand.models.landmarks.CONDITION_DIM`), by ``cfg.condition``;
+    all of a RIGHT hand (left hands mirrored first). Output: a :class:`HandPoseOutput` in anchor lengths.
+    """
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         d = cfg.feature_dim
         self.backbone = Backbone(cfg.backbone, d, cfg.backbone_weights) if cfg.condition in ("image", "both") else None
-        self.keypoints = KeypointEncoder(d) if cfg.condition in ("keypoints", "both") else None
+        self.keypoints = KeypointEncoder(d, cfg.keypoint_hidden) if cfg.condition in ("keypoints", "both") else None
         # MediaPipe's landmark network (frozen, run outside the model) -> features, 2D and 3D: models.landmarks
-        self.landmarks = LandmarkEncoder(d) if cfg.condition == "landmarks" else None
+        landmarks = cfg.condition == "landmarks"
+        self.landmarks = LandmarkEncoder(d, cfg.landmark_hidden, cfg.landmark_dropout) if landmarks else None
         cond_dim = d * (2 if cfg.condition == "both" else 1)
-        self.baseline = BaselineHead(cond_dim) if cfg.kind == "baseline" else None
-        self.diffusion = DiffusionHead(cond_dim, cfg.timesteps) if cfg.kind != "baseline" else None
-        self.ik = IKMLP() if cfg.kind == "diffusion_ik" else None
+        self.baseline = BaselineHead(cond_dim, cfg.baseline_hidden) if cfg.kind == "baseline" else None
+        self.diffusion = (DiffusionHead(cond_dim, cfg.timesteps, cfg.unet_channels, cfg.time_dim, cfg.cond_channels)
+                          if cfg.kind != "baseline" else None)  # fmt: skip
+        self.ik = IKMLP(cfg.ik_hidden) if cfg.kind == "diffusion_ik" else None
         self.onnx_file: Path | None = None  # the U-Net exported for ONNX Runtime (load_model: the checkpoint's unet.onnx)
 
     def condition(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,

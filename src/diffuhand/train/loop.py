@@ -76,11 +76,18 @@ def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tens
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def model_config(model, cfg: TrainConfig) -> dict:
+    """What a checkpoint's ``model`` section holds: every constructor argument of the model (its config's
+    ``to_dict``), so that the checkpoint rebuilds it whatever the defaults become; the run's section otherwise."""
+    own = getattr(getattr(model, "module", model), "cfg", None)  # DDP wraps the model in .module
+    return own.to_dict() if hasattr(own, "to_dict") else dict(cfg.model)
+
+
 def save_state(out: Path, model, opt, step: int, cfg: TrainConfig) -> None:
     from safetensors.torch import save_file
 
     last = out / "last"
-    save_checkpoint(last, model, cfg.model, {"train_config": cfg.to_dict(), "step": step})
+    save_checkpoint(last, model, model_config(model, cfg), {"train_config": cfg.to_dict(), "step": step})
     tensors, meta = _flatten_optimizer(opt)
     tensors["rng.torch"] = torch.get_rng_state()
     with atomic_path(last / "optimizer.safetensors") as tmp:
@@ -252,7 +259,7 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
             save_state(out, model, opt, step, cfg)
     bar.close()
     if rank == 0 and step >= int(cfg.optim.steps):
-        save_checkpoint(out / "final", model, cfg.model, {"train_config": cfg.to_dict(), "step": step})
+        save_checkpoint(out / "final", model, model_config(model, cfg), {"train_config": cfg.to_dict(), "step": step})
     if ddp:
         import torch.distributed as dist
 

@@ -143,7 +143,7 @@ def per_frame_predictions(source, dataset: HandDataset, passes: int = 1, seed: i
     seqs = list(dataset.sequences().values())
     out: dict[str, list] = {k: [] for k in FRAME_KEYS}
     todo = [(p, i) for p in range(passes if not images else 1) for i in range(len(seqs))]
-    for sid, (p, i) in enumerate(tqdm(todo, desc="per-frame predictions", unit="seq", disable=not progress or None)):
+    for sid, (p, i) in enumerate(tqdm(todo, desc="per-frame predictions", unit="seq", disable=not progress)):
         idx = seqs[i]
         if images:
             lifted, truth, anchor = _detected_sequence(lifter, dataset, idx, gen, detector_factory)
