@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from diffuhand.errors import DiffuhandError, DiffuhandWarning
-from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_JOINTS
 from diffuhand.lift.base import HandInput, photo_camera
 
 #: the hand size of the millimetre output (one constant for the whole package)
@@ -42,8 +42,10 @@ def mirror_mesh(vertices: np.ndarray, faces: np.ndarray, side: str) -> tuple[np.
     return (vertices * _MIRROR, faces[:, ::-1]) if side == "left" else (vertices, faces)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class HandResult:
+    """One hand found in a photo or video frame, as ``predict`` writes it (built by keyword: its fields are many)."""
+
     handedness: str
     score: float
     box: np.ndarray  # (4,) x, y, w, h pixels of the input
@@ -355,13 +357,15 @@ def smooth_tracks(frames: list[list[HandResult]], temporal, anchor_mm: float = D
         for i in np.flatnonzero(res["status"] != "missing"):
             j = to_camera_mm(res["joints"][i], side, anchor_mm)
             src = by_frame.get(int(i))
-            if src is not None:
-                h = HandResult(side, src.score, src.box, src.joints_2d, j, res["angles"][i], res["ratios"][i],
-                               src.uncertainty_mm, res["root_rotation"][i], src.model_joints, "tracked", track)  # fmt: skip
+            pose = {"handedness": side, "joints_3d": j, "angles": res["angles"][i], "bone_ratios": res["ratios"][i],
+                    "root_rotation": res["root_rotation"][i], "track": track}  # fmt: skip
+            if src is not None:  # what the frame's detection saw, with the smoothed pose
+                h = HandResult(**pose, score=src.score, box=src.box, joints_2d=src.joints_2d,
+                               uncertainty_mm=src.uncertainty_mm, model_joints=src.model_joints, status="tracked")  # fmt: skip
                 ref = None
-            else:
-                h = HandResult(side, 0.0, np.full(4, np.nan), np.full((21, 2), np.nan), j, res["angles"][i],
-                               res["ratios"][i], np.full(21, np.nan), res["root_rotation"][i], None, "bridged", track)  # fmt: skip
+            else:  # bridged by the temporal model: nothing was seen, so no box, 2D or spread
+                h = HandResult(**pose, score=0.0, box=np.full(4, np.nan), joints_2d=np.full((NUM_JOINTS, 2), np.nan),
+                               uncertainty_mm=np.full(NUM_JOINTS, np.nan), model_joints=None, status="bridged")  # fmt: skip
                 near = int(seen[np.abs(seen - i).argmin()])
                 ref = (by_frame[near].box, abs(near - int(i)))
             out[int(i)].append(h)

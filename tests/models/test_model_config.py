@@ -55,3 +55,21 @@ def test_samplers_follow_the_training_schedule(kind: str) -> None:
     assert sched.config.num_train_timesteps == 40 and sched.config.clip_sample
     sched.set_timesteps(5)
     assert int(sched.timesteps[0]) == 39  # "trailing": the first step starts from t = T - 1
+
+
+def test_predict_gives_a_typed_output() -> None:
+    """HandPoseModel.predict: a HandPoseOutput whose fields are attributes and keys; a head's missing fields are
+    None and not keys; model_joints is the sample mean the IK MLP started from."""
+    from diffuhand.models.estimator import HandPoseOutput
+
+    torch.manual_seed(0)
+    kp = torch.rand(2, 21, 2) * 100
+    ik = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="keypoints", feature_dim=16)).eval()
+    out = ik.predict(keypoints=kp, sampler=SamplerConfig("ddpm", 3, 4), generator=torch.Generator().manual_seed(0))
+    assert isinstance(out, HandPoseOutput) and out.joints is out["joints"] and out.angles.shape == (2, 41)
+    assert torch.allclose(out.model_joints, out.samples.mean(1)) and not torch.equal(out.model_joints, out.joints)
+    plain = ik.predict(keypoints=kp, sampler=SamplerConfig("ddpm", 3, 4), generator=torch.Generator().manual_seed(0),
+                       ik_mlp=False)  # fmt: skip
+    assert plain.angles is None and "angles" not in plain and torch.equal(plain.model_joints, plain.joints)
+    base = HandPoseModel(ModelConfig(kind="baseline", condition="keypoints", feature_dim=16)).eval().predict(keypoints=kp)
+    assert base.samples is None and base.ratios.shape == (2, 20) and torch.equal(base.uncertainty, torch.zeros(2, 21))

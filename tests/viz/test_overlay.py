@@ -49,8 +49,9 @@ def test_a_large_photo_is_drawn_at_a_bounded_size(monkeypatch):
 
     j3 = forward_kinematics(angles[0], ratios[0], 88.0).numpy()
     uv = j3[:, :2] * 5.0 + [1500.0, 1200.0]  # the hand in the middle of the photo, about 500 px
-    hand = HandResult("right", 0.9, np.array([1200.0, 900.0, 600.0, 600.0]), uv, j3, angles[0].numpy(),
-                      ratios[0].numpy(), np.zeros(21), np.eye(3))  # fmt: skip
+    hand = HandResult(handedness="right", score=0.9, box=np.array([1200.0, 900.0, 600.0, 600.0]), joints_2d=uv,
+                      joints_3d=j3, angles=angles[0].numpy(), bone_ratios=ratios[0].numpy(), uncertainty_mm=np.zeros(21),
+                      root_rotation=np.eye(3))  # fmt: skip
     photo = np.zeros((2400, 3000, 3), np.uint8)
     out = render_overlay(photo, [hand], 88.0)
     assert MAX_OVERLAY_SIDE == 2048 and out.shape == (1638, 2048, 3) and sizes == [(2048, 1638)]

@@ -229,8 +229,9 @@ class NetworkLifter:
         else:
             res = self.model.predict(x["images"], x["keypoints"], self.sampler, generator=generator,
                                      ik_mlp=self.ik == "mlp", unet=self.unet, landmarks=x["landmarks"])  # fmt: skip
-        if "samples" in res and self.ik == "solver":
-            res = {**res, **solve_ik(res.get("diffusion_joints", res["joints"]))}
+        model_joints = res.model_joints
+        if res.samples is not None and self.ik == "solver":  # the sample mean fitted by our IK solver
+            res = {**res, **solve_ik(model_joints)}
         joints, ratios = res["joints"].double(), res.get("ratios")
         if self._ratios is not None and "angles" in res:
             from diffuhand.kinematics import forward_kinematics
@@ -247,6 +248,6 @@ class NetworkLifter:
                 angles=res["angles"][i].numpy() if "angles" in res else np.full(41, np.nan),
                 bone_ratios=ratios[i].numpy() if ratios is not None else np.full(20, np.nan),
                 root_rotation=res["root_rotation"][i].double().numpy() if "root_rotation" in res else None,
-                uncertainty=unc, model_joints=res.get("diffusion_joints", res["joints"])[i].double().numpy(),
+                uncertainty=unc, model_joints=model_joints[i].double().numpy(),
             ))  # fmt: skip
         return out

@@ -1,10 +1,8 @@
 """The estimators of table 1 behind one interface.
 
 ``kind``: ``baseline`` (features -> angles -> FK), ``diffusion`` (features -> DDPM joints), ``diffusion_ik``
-(diffusion joints -> IK MLP -> FK). ``condition``: ``image`` (ResNet features), ``keypoints`` (2D joints), or
-``both``. Output contract of :meth:`HandPoseModel.predict`: joints (B, 21, 3) wrist-relative, camera frame, anchor
-lengths (multiply by a hand size in mm); angles (B, 41) and bone ratios (B, 20) where a kinematic head ran;
-``uncertainty`` (B, 21), the spread of the diffusion samples (anchor lengths).
+(diffusion joints -> IK MLP -> FK). ``condition``: ``image`` (ResNet features), ``keypoints`` (2D joints), ``both``, or ``landmarks``
+(MediaPipe's landmark network). Output contract of :meth:`HandPoseModel.predict`: a :class:`HandPoseOutput`.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from diffusers.utils import BaseOutput
 from torch import nn
 
 from diffuhand.models.backbone import Backbone
@@ -86,6 +85,37 @@ class ModelConfig:
         return d
 
 
+@dataclass
+class HandPoseOutput(BaseOutput):
+    """What :meth:`HandPoseModel.predict` gives, per hand of the batch (B): a RIGHT hand, wrist-relative, camera
+    frame, in anchor lengths (the wrist -> index MCP bone is 1; multiply by a hand size in mm). As diffusers'
+    outputs, fields read as attributes or as keys; a field a head does not make is None (and not a key).
+
+    Args:
+        joints: (B, 21, 3) the estimate: the baseline's or the IK MLP's FK joints, else the diffusion sample mean.
+        uncertainty: (B, 21) per joint the spread of the diffusion samples (zeros for the baseline and for one
+            sample: no spread was measured).
+        samples: (B, S, 21, 3) the diffusion samples (diffusion heads).
+        diffusion_joints: (B, 21, 3) the diffusion sample mean, where an IK MLP made ``joints`` from it.
+        angles: (B, 41) radians, within the limits; ``ratios``: (B, 20) bone ratios; ``root_rotation``:
+            (B, 3, 3); ``canonical``: (B, 21, 3) the pose with the identity root rotation (kinematic heads).
+    """
+
+    joints: torch.Tensor | None = None
+    uncertainty: torch.Tensor | None = None
+    samples: torch.Tensor | None = None
+    diffusion_joints: torch.Tensor | None = None
+    angles: torch.Tensor | None = None
+    ratios: torch.Tensor | None = None
+    root_rotation: torch.Tensor | None = None
+    canonical: torch.Tensor | None = None
+
+    @property
+    def model_joints(self) -> torch.Tensor:
+        """(B, 21, 3) the network's own estimate before any IK: the diffusion sample mean, or the baseline's."""
+        return self.diffusion_joints if self.diffusion_joints is not None else self.joints
+
+
 class HandPoseModel(nn.Module):
     """The models of table 1 behind one interface: a condition encoder and a head.
 
@@ -137,7 +167,7 @@ class HandPoseModel(nn.Module):
     def predict(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,
                 sampler: SamplerConfig | None = None, generator: torch.Generator | None = None,
                 ik_mlp: bool = True, unet=None, landmarks: torch.Tensor | None = None, guide=None,
-                guide_scale: float = 0.0) -> dict:  # fmt: skip
+                guide_scale: float = 0.0) -> HandPoseOutput:  # fmt: skip
         """``ik_mlp=False`` skips the IK MLP (for a caller that fits the sample mean with the IK solver instead);
         ``unet``: the diffusion network to run (see :meth:`DiffusionHead.sample`); ``landmarks``: the condition
         of a landmark-network model; ``guide``, ``guide_scale``: diffusion posterior sampling towards an
@@ -145,16 +175,14 @@ class HandPoseModel(nn.Module):
         cond = self.condition(images, keypoints, landmarks)
         if self.baseline is not None:
             out = self.baseline(cond)
-            return {**out, "uncertainty": torch.zeros(out["joints"].shape[:2], device=cond.device)}
+            return HandPoseOutput(**out, uncertainty=torch.zeros(out["joints"].shape[:2], device=cond.device))
         sampler = sampler or SamplerConfig(**self.cfg.sampler)
         samples = self.diffusion.sample(cond, sampler, generator, unet, guide, guide_scale)  # (B, S, 21, 3)
         mean = samples.mean(1)
         spread = samples.std(1, unbiased=False).norm(dim=-1) if samples.shape[1] > 1 else torch.zeros(mean.shape[:2], device=cond.device)
-        out = {"joints": mean, "samples": samples, "uncertainty": spread}
         if self.ik is not None and ik_mlp:
-            ik = self.ik(mean)
-            out.update({**ik, "diffusion_joints": mean})
-        return out
+            return HandPoseOutput(**self.ik(mean), uncertainty=spread, samples=samples, diffusion_joints=mean)
+        return HandPoseOutput(joints=mean, uncertainty=spread, samples=samples)
 
 
 def load_model(path) -> HandPoseModel:
