@@ -19,7 +19,7 @@ import torch
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_write_text
-from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, ANCHOR_BONE, ANGLE_NAMES, BONE_NAMES, NUM_ANGLES, NUM_BONES, PINNED_ANGLES
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, ANCHOR_BONE, ANGLE_NAMES, BONE_NAMES, NUM_ANGLES, NUM_BONES, PINNED_ANGLES, ROOT_ANGLES
 
 LIMITS_FORMAT = "diffuhand-limits"
 LIMITS_VERSION = 1
@@ -236,9 +236,9 @@ def derive_limits(
     a_w, r_w = a_hi - a_lo, r_hi - r_lo
     a_lo, a_hi = np.maximum(a_lo - margin * a_w, bounds.angle_min), np.minimum(a_hi + margin * a_w, bounds.angle_max)
     r_lo, r_hi = np.maximum(r_lo - margin * r_w, bounds.ratio_min), np.minimum(r_hi + margin * r_w, bounds.ratio_max)
-    a_lo[:3], a_hi[:3] = bounds.angle_min[:3], bounds.angle_max[:3]
+    a_lo[ROOT_ANGLES], a_hi[ROOT_ANGLES] = bounds.angle_min[ROOT_ANGLES], bounds.angle_max[ROOT_ANGLES]
     neutral = np.median(angles, axis=0)
-    neutral[:3] = 0.0
+    neutral[ROOT_ANGLES] = 0.0
     prov = {
         "method": "robust percentiles of IK fits",
         "percentiles": list(percentiles),

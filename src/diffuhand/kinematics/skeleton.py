@@ -104,7 +104,12 @@ ANGLE_NODE: tuple[int, ...] = tuple(node for node, _, kinds in _NODE_DOFS for _ 
 ANGLE_AXIS: tuple[int, ...] = tuple(_AXIS[kind] for _, _, kinds in _NODE_DOFS for kind in kinds)
 
 #: The three root angles (Euler ZYX of the root rotation) occupy the first slots.
-ROOT_ANGLES = slice(0, 3)
+NUM_ROOT_ANGLES = 3
+ROOT_ANGLES = slice(0, NUM_ROOT_ANGLES)
+#: The angles after the root's: the fingers' (38), what a head predicts besides the root rotation.
+NUM_FINGER_ANGLES = NUM_ANGLES - NUM_ROOT_ANGLES
+#: A root rotation as a network outputs it: a 3x3 matrix made a rotation by SVD (roma's special_procrustes).
+ROTATION_9D = 9
 
 #: Angles fixed at zero because they are redundant with others (see the module docstring).
 PINNED_ANGLES: tuple[str, ...] = ("middle_base.abd", "middle_base.flex", "middle_base.twist",

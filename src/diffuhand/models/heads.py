@@ -12,6 +12,7 @@ from torch import nn
 
 from diffuhand.kinematics import forward_kinematics, rotation_from_9d
 from diffuhand.kinematics.limits import Limits, load_limits
+from diffuhand.kinematics.skeleton import NUM_BONES, NUM_FINGER_ANGLES, NUM_JOINTS, NUM_ROOT_ANGLES, ROTATION_9D
 
 
 def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
@@ -38,7 +39,7 @@ class KinematicOutput(nn.Module):
         from diffuhand.kinematics.limits import sine_normalise
 
         rot = rotation_from_9d(root9 + torch.eye(3, device=root9.device, dtype=root9.dtype).flatten())
-        angles = sine_normalise(torch.nn.functional.pad(raw_angles, (3, 0)), self.a_lo, self.a_hi)
+        angles = sine_normalise(torch.nn.functional.pad(raw_angles, (NUM_ROOT_ANGLES, 0)), self.a_lo, self.a_hi)  # root: 0
         ratios = sine_normalise(raw_ratios, self.r_lo, self.r_hi)
         return rot, angles, ratios
 
@@ -58,9 +59,9 @@ class BaselineHead(nn.Module):
 
     def __init__(self, feature_dim: int = 256, hidden: int = 256, limits: Limits | None = None):
         super().__init__()
-        self.root = mlp([feature_dim, hidden, 9])
-        self.angles = mlp([feature_dim, hidden, hidden, 38])
-        self.ratios = mlp([feature_dim, hidden, 20])
+        self.root = mlp([feature_dim, hidden, ROTATION_9D])
+        self.angles = mlp([feature_dim, hidden, hidden, NUM_FINGER_ANGLES])
+        self.ratios = mlp([feature_dim, hidden, NUM_BONES])
         self.out = KinematicOutput(limits)
 
     def forward(self, features: torch.Tensor) -> dict:
@@ -72,10 +73,10 @@ class IKMLP(nn.Module):
 
     def __init__(self, hidden: int = 512, limits: Limits | None = None):
         super().__init__()
-        self.body = mlp([63, hidden, hidden, hidden], dropout=0.0)
-        self.root = nn.Linear(hidden, 9)
-        self.angles = nn.Linear(hidden, 38)
-        self.ratios = nn.Linear(hidden, 20)
+        self.body = mlp([NUM_JOINTS * 3, hidden, hidden, hidden], dropout=0.0)
+        self.root = nn.Linear(hidden, ROTATION_9D)
+        self.angles = nn.Linear(hidden, NUM_FINGER_ANGLES)
+        self.ratios = nn.Linear(hidden, NUM_BONES)
         self.out = KinematicOutput(limits)
 
     def forward(self, joints: torch.Tensor) -> dict:

@@ -19,10 +19,11 @@ import torch
 from torch import nn
 
 from diffuhand.detect.landmarks import FEATURE_DIM
+from diffuhand.kinematics.skeleton import NUM_JOINTS
 from diffuhand.models.heads import mlp
 
 #: length of the vector :func:`landmark_condition` makes
-CONDITION_DIM = FEATURE_DIM + 63 + 42 + 2
+CONDITION_DIM = FEATURE_DIM + NUM_JOINTS * 3 + NUM_JOINTS * 2 + 2
 
 
 def landmark_condition(features: np.ndarray, world: np.ndarray, keypoints_2d: np.ndarray, rect_centre: np.ndarray,

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_FINGER_ANGLES, NUM_JOINTS, ROTATION_9D
 from diffuhand.models.heads import KinematicOutput
 
 
@@ -23,8 +24,9 @@ from diffuhand.models.heads import KinematicOutput
 #: alone), or "residual" (a correction of each frame's own pose, its angles and root rotation, from the window's
 #: joints, angles and spreads; the correction starts at zero, so an untrained model is the single frame)
 MODES = ("joints", "residual")
-#: per-frame inputs of the residual mode: joints 63 + raw angles 41 + root rotation (6-D) 6 + spread 21
-RESIDUAL_INPUTS = 63 + 41 + 6 + 21
+#: per-frame inputs of the residual mode: joints (63) + raw angles (41) + root rotation as its first two columns (6)
+#: + spread (21)
+RESIDUAL_INPUTS = NUM_JOINTS * 3 + NUM_ANGLES + 6 + NUM_JOINTS
 
 
 @dataclass
@@ -67,10 +69,22 @@ def sinusoidal_encoding(length: int, dim: int) -> torch.Tensor:
 
 
 class TemporalTransformer(nn.Module):
+    """A transformer encoder over a window of frames of one hand (section 2.6), ending in the kinematic model.
+
+    Args:
+        cfg: the window (odd, frames), width, depth, heads, dropout, training mask fraction and mode
+            (:class:`TemporalConfig`); saved whole in the checkpoint.
+
+    Input per window (:meth:`forward`): ``joints`` (B, W, 21, 3) the single frame's 3D (right hand, wrist-relative,
+    camera frame, anchor lengths) and ``mask`` (B, W) bool, True where no hand was found; the residual mode also
+    each frame's own ``angles`` (B, W, 41) rad, ``root_rotation`` (B, W, 3, 3), ``ratios`` (B, W, 20) and
+    ``spread`` (B, W, 21) anchor lengths. Output: every frame's pose within the limits, in the same units.
+    """
+
     def __init__(self, cfg: TemporalConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg or TemporalConfig()
-        self.embed = nn.Linear(63 if cfg.mode == "joints" else RESIDUAL_INPUTS, cfg.d_model)
+        self.embed = nn.Linear(NUM_JOINTS * 3 if cfg.mode == "joints" else RESIDUAL_INPUTS, cfg.d_model)
         self.mask_token = nn.Parameter(torch.zeros(cfg.d_model))  # stands in for a hidden frame's joints
         self.register_buffer("position", sinusoidal_encoding(cfg.window, cfg.d_model), persistent=False)
         layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.heads, 4 * cfg.d_model, cfg.dropout, batch_first=True,
@@ -79,11 +93,11 @@ class TemporalTransformer(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
         self.out = KinematicOutput()
         if cfg.mode == "joints":
-            self.root = nn.Linear(cfg.d_model, 9)
-            self.angles = nn.Linear(cfg.d_model, 38)
-            self.ratios = nn.Linear(cfg.d_model, 20)
+            self.root = nn.Linear(cfg.d_model, ROTATION_9D)
+            self.angles = nn.Linear(cfg.d_model, NUM_FINGER_ANGLES)
+            self.ratios = nn.Linear(cfg.d_model, NUM_BONES)
         else:  # corrections of the raw angles (equation 1's x) and of the root rotation (a rotation vector)
-            self.delta = nn.Linear(cfg.d_model, 41 + 3)
+            self.delta = nn.Linear(cfg.d_model, NUM_ANGLES + 3)
             nn.init.zeros_(self.delta.weight)
             nn.init.zeros_(self.delta.bias)
 
@@ -131,15 +145,15 @@ class TemporalTransformer(nn.Module):
             return t.gather(1, src.view(b, w, *[1] * (t.ndim - 2)).expand_as(t))
 
         joints, angles, root_rotation, ratios = take(joints), take(angles), take(root_rotation), take(ratios)
-        spread = take(torch.nan_to_num(spread, nan=0.0)) if spread is not None else joints.new_zeros(b, w, 21)
+        spread = take(torch.nan_to_num(spread, nan=0.0)) if spread is not None else joints.new_zeros(b, w, NUM_JOINTS)
         raw = inverse_sine_normalise(angles, self.out.a_lo, self.out.a_hi)
         feats = torch.cat([joints.flatten(2), raw, root_rotation[..., :2].flatten(-2), spread], -1)
         x = self.embed(feats)
         x = torch.where(mask[..., None], self.mask_token.to(x.dtype), x) + self.position
         h = self.norm(self.encoder(x, src_key_padding_mask=mask))
         d = self.delta(h)
-        new_angles = sine_normalise(raw + d[..., :41], self.out.a_lo, self.out.a_hi)
-        rot = root_rotation @ roma.rotvec_to_rotmat(d[..., 41:])
+        new_angles = sine_normalise(raw + d[..., :NUM_ANGLES], self.out.a_lo, self.out.a_hi)
+        rot = root_rotation @ roma.rotvec_to_rotmat(d[..., NUM_ANGLES:])
         keep = (~mask).to(ratios.dtype)[..., None]
         window_ratios = (ratios * keep).sum(1) / keep.sum(1)
         out = self.out.pose(rot, new_angles, window_ratios[:, None].expand(b, w, -1))
@@ -195,14 +209,14 @@ def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.nd
         rot = np.where(found[:, None, None], np.nan_to_num(np.asarray(root_rotation, dtype=np.float32)), np.eye(3))
         eye = np.tile(np.eye(3, dtype=np.float32), (half, 1, 1))  # padding: hidden, never read (nearest visible)
         extra = {"angles": pad(angles), "root_rotation": np.concatenate([eye, rot.astype(np.float32), eye]),
-                 "ratios": pad(ratios), "spread": pad(spread if spread is not None else np.full((t, 21), np.nan), np.nan)}
+                 "ratios": pad(ratios), "spread": pad(spread if spread is not None else np.full((t, NUM_JOINTS), np.nan), np.nan)}
     pad_m = np.concatenate([np.ones(half, bool), ~found, np.ones(half, bool)])
     idx = np.arange(t)[:, None] + np.arange(w)[None]  # window of frame i: padded rows i .. i + w - 1
     hidden = pad_m[idx]
     status = np.where(found, "tracked", np.where(hidden.all(1), "missing", "bridged"))
-    out_j = np.full((t, 21, 3), np.nan, np.float32)
-    out_a = np.full((t, 41), np.nan, np.float32)
-    out_r = np.full((t, 20), np.nan, np.float32)
+    out_j = np.full((t, NUM_JOINTS, 3), np.nan, np.float32)
+    out_a = np.full((t, NUM_ANGLES), np.nan, np.float32)
+    out_r = np.full((t, NUM_BONES), np.nan, np.float32)
     out_rot = np.full((t, 3, 3), np.nan, np.float32)
     run = np.flatnonzero(status != "missing")
     model.eval()

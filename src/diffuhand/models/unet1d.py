@@ -41,6 +41,17 @@ class ResBlock1d(nn.Module):
 
 
 class UNet1d(nn.Module):
+    """The noise predictor eps_theta(x_t, t, f) of equation (5), over the joint axis.
+
+    Args:
+        cond_dim: size of the conditioning vector f (B, cond_dim) (image or keypoint features).
+        channels: widths at the three levels (24, 12 and 6 joint slots).
+        t_dim: size of the sinusoidal time-step embedding and of its MLP.
+        cond_channels: channels per joint slot that f is projected to and concatenated with x_t.
+
+    Shapes: x_t (B, 21, 3) joints in anchor lengths, t (B,) integer steps in [0, T), output (B, 21, 3) the noise.
+    """
+
     def __init__(self, cond_dim: int = 256, channels: tuple[int, int, int] = (64, 128, 256), t_dim: int = 128,
                  cond_channels: int = 32):  # fmt: skip
         super().__init__()

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from diffuhand.data.schema import HandDataset
 from diffuhand.io.files import atomic_path
 from diffuhand.io.weights import save_checkpoint
+from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_JOINTS
 from diffuhand.models.temporal import TemporalConfig, TemporalTransformer, load_temporal, random_frame_mask  # noqa: F401 (load_temporal: re-exported)
 from diffuhand.train.config import LossWeights, TrainConfig
 
@@ -150,13 +151,13 @@ def per_frame_predictions(source, dataset: HandDataset, passes: int = 1, seed: i
         else:
             lifted, truth, anchor = _projected_sequence(lifter, dataset, idx, gen)
         n = len(idx)
-        nan = np.full((21, 3), np.nan)
+        nan = np.full((NUM_JOINTS, 3), np.nan)
         out["pred"].append(np.stack([x.model_joints if x else nan for x in lifted]))
         out["final"].append(np.stack([x.joints if x else nan for x in lifted]))
-        out["angles"].append(np.stack([x.angles if x else np.full(41, np.nan) for x in lifted]))
+        out["angles"].append(np.stack([x.angles if x else np.full(NUM_ANGLES, np.nan) for x in lifted]))
         out["root_rotation"].append(np.stack([x.root_rotation if x and x.root_rotation is not None else np.eye(3) for x in lifted]))
-        out["ratios"].append(np.stack([x.bone_ratios if x else np.full(20, np.nan) for x in lifted]))
-        out["spread"].append(np.stack([x.uncertainty if x else np.full(21, np.nan) for x in lifted]))
+        out["ratios"].append(np.stack([x.bone_ratios if x else np.full(NUM_BONES, np.nan) for x in lifted]))
+        out["spread"].append(np.stack([x.uncertainty if x else np.full(NUM_JOINTS, np.nan) for x in lifted]))
         out["found"].append(np.array([x is not None for x in lifted]))
         out["truth"].append(np.asarray(truth))
         out["truth_skeleton"].append(in_skeleton(np.asarray(truth), skeleton))
