@@ -10,6 +10,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config) -> None:
+    """Files made on first use (the shipped U-Net's ONNX export) go to a cache of this run, not the user's."""
+    import tempfile
+
+    os.environ.setdefault("DIFFUHAND_CACHE", tempfile.mkdtemp(prefix="diffuhand-cache-"))
+
+
 def shared_data_dir() -> Path:
     return Path(os.environ.get("DIFFUHAND_SHARED_DATA", ROOT.parent / "shared" / "data"))
 

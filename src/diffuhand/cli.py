@@ -186,8 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export-onnx", help="write a checkpoint's diffusion network as unet.onnx (ONNX Runtime)",
                        description="Export the diffusion U-Net of CHECKPOINT to CHECKPOINT/unet.onnx, which "
-                       "`diffuhand predict` then runs in ONNX Runtime (faster per hand, same output). Needs "
-                       "onnx and onnxscript: pip install 'diffuhand[export]'.")  # fmt: skip
+                       "`diffuhand predict` then runs in ONNX Runtime (faster per hand, same output). The shipped "
+                       "model's is made on first use.")  # fmt: skip
     p.add_argument("checkpoint", type=Path, help="a checkpoint folder made by `diffuhand train`")
     p.set_defaults(func=_lazy("diffuhand.commands.export", "run_export_onnx"))
 

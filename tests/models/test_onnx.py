@@ -70,3 +70,38 @@ def test_export_command_and_automatic_backend(tmp_path, capsys):
     save_checkpoint(tmp_path / "base", base, {"kind": "baseline", "condition": "keypoints", "feature_dim": 32})
     assert main(["export-onnx", str(tmp_path / "base")]) == 2
     assert "no diffusion network" in capsys.readouterr().err
+
+
+def test_shipped_unet_onnx_is_made_on_first_use_and_cached(tmp_path, monkeypatch):
+    """The package holds no unet.onnx (it would repeat the weights): the shipped model's U-Net is exported into the
+    cache once, identical to the one that used to ship, and read from there after; without an exporter it runs in
+    torch."""
+    from importlib import resources
+
+    import diffuhand.models.onnx as onnx_mod
+    from diffuhand.lift.network import unet_backend
+
+    folder = resources.files("diffuhand") / "weights" / "keypoints"
+    assert not (folder / "unet.onnx").is_file()
+    monkeypatch.setenv("DIFFUHAND_CACHE", str(tmp_path / "cache"))
+    model = load_model(folder)
+    assert model.onnx_file is None and model.onnx_on_first_use
+    calls = []
+    real = onnx_mod.export_unet
+    monkeypatch.setattr(onnx_mod, "export_unet", lambda unet: calls.append(1) or real(unet))
+    name, runner = unet_backend(model, "auto")
+    assert name == "onnx" and model.onnx_file.parent == tmp_path / "cache" and len(calls) == 1
+    again = load_model(folder)
+    assert unet_backend(again, "auto")[0] == "onnx" and again.onnx_file == model.onnx_file and len(calls) == 1
+    kp = torch.rand(2, 21, 2) * 100
+    s = SamplerConfig("ddpm", 3, 2)
+    got = again.predict(None, kp, s, torch.Generator().manual_seed(0), unet=runner)["joints"]
+    ref = again.predict(None, kp, s, torch.Generator().manual_seed(0), unet=again.diffusion.unet)["joints"]
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-4)
+
+    def no_exporter(unet):
+        raise DiffuhandError("exporting to ONNX needs onnx and onnxscript")
+
+    monkeypatch.setattr(onnx_mod, "export_unet", no_exporter)
+    monkeypatch.setenv("DIFFUHAND_CACHE", str(tmp_path / "other"))
+    assert unet_backend(load_model(folder), "auto")[0] == "torch"

@@ -46,6 +46,11 @@ def unet_backend(model, backend: str) -> tuple[str, object | None]:
         return "torch", model.diffusion.unet
     from diffuhand.models.onnx import OnnxUNet
 
+    if model.onnx_file is None and getattr(model, "onnx_on_first_use", False):  # a shipped model: its export, cached
+        from diffuhand.models.onnx import cached_unet_onnx
+
+        model.onnx_file = cached_unet_onnx(model.diffusion.unet)
+        model.onnx_on_first_use = False
     if backend == "onnx":  # asked for: a failure is the user's error (no unet.onnx: exported now, in memory)
         return "onnx", OnnxUNet(model.diffusion.unet, model.onnx_file)
     if model.onnx_file is None:

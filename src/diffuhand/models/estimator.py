@@ -142,6 +142,7 @@ class HandPoseModel(nn.Module):
                           if cfg.kind != "baseline" else None)  # fmt: skip
         self.ik = IKMLP(cfg.ik_hidden) if cfg.kind == "diffusion_ik" else None
         self.onnx_file: Path | None = None  # the U-Net exported for ONNX Runtime (load_model: the checkpoint's unet.onnx)
+        self.onnx_on_first_use = False  # a shipped model: no unet.onnx in the package, exported once into the cache
 
     def condition(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,
                   landmarks: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
@@ -200,6 +201,18 @@ def load_model(path) -> HandPoseModel:
     from diffuhand.io.weights import checkpoint_folder
     from diffuhand.models.onnx import ONNX_FILE
 
-    onnx = checkpoint_folder(path) / ONNX_FILE
+    folder = checkpoint_folder(path)
+    onnx = folder / ONNX_FILE
     model.onnx_file = onnx if onnx.is_file() else None
+    model.onnx_on_first_use = model.onnx_file is None and _shipped(folder)
     return model.eval()
+
+
+def _shipped(folder: Path) -> bool:
+    """Whether ``folder`` is one of the package's own weights folders."""
+    from importlib import resources
+
+    try:
+        return Path(folder).resolve().parent == Path(str(resources.files("diffuhand") / "weights")).resolve()
+    except OSError:
+        return False

@@ -4,21 +4,26 @@ For the few hands of a photo (batch = hands x samples <= ~10) ONNX Runtime runs 
 torch on a CPU (per-operator overhead dominates there); for large batches torch is faster, so evaluation and
 training stay in torch. benchmarks/bench_speed.py measures both in one run.
 
-A checkpoint folder may hold ``unet.onnx`` next to its weights (the shipped model does; ``diffuhand export-onnx
-CKPT`` writes one): loading it needs only ``onnxruntime``. The file records a hash of the U-Net weights it was
-exported from and is used only when they match. Exporting needs ``onnx`` and ``onnxscript`` (``pip install
-'diffuhand[export]'``).
+A checkpoint folder may hold ``unet.onnx`` next to its weights (``diffuhand export-onnx CKPT`` writes one): loading
+it needs only ``onnxruntime``. The file records a hash of the U-Net weights it was exported from and is used only
+when they match. The shipped model's is not in the package (it would repeat the weights): it is exported from the
+safetensors on first use into the user's cache (:func:`cached_unet_onnx`, a few seconds once). Exporting needs
+``onnx`` and ``onnxscript`` (dependencies of the package).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 from pathlib import Path
 
 import torch
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.models.unet1d import _LEN, UNet1d
+
+log = logging.getLogger(__name__)
 
 ONNX_FILE = "unet.onnx"
 _HASH_KEY = "diffuhand_unet_sha256"
@@ -38,7 +43,7 @@ def export_unet(unet: UNet1d) -> bytes:
     try:
         import onnxscript  # noqa: F401  (the torch.export-based exporter needs it)
     except ImportError:
-        raise DiffuhandError("exporting to ONNX needs onnx and onnxscript: pip install 'diffuhand[export]'") from None
+        raise DiffuhandError("exporting to ONNX needs onnx and onnxscript: pip install onnx onnxscript") from None
     example = (torch.zeros(2, 21, 3), torch.zeros(2, dtype=torch.long), torch.zeros(2, unet.cond_channels, _LEN))
     batch = torch.export.Dim("batch", min=1, max=65536)
     was_training = unet.training
@@ -56,6 +61,34 @@ def export_unet(unet: UNet1d) -> bytes:
     entry = proto.metadata_props.add()
     entry.key, entry.value = _HASH_KEY, weights_hash(unet)
     return proto.SerializeToString()
+
+
+def cache_dir() -> Path:
+    """Where files made on first use go: ``$DIFFUHAND_CACHE``, else ``$XDG_CACHE_HOME/diffuhand``, else
+    ``~/.cache/diffuhand``."""
+    if os.environ.get("DIFFUHAND_CACHE"):
+        return Path(os.environ["DIFFUHAND_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "diffuhand"
+
+
+def cached_unet_onnx(unet: UNet1d) -> Path | None:
+    """The U-Net as ONNX, exported once into :func:`cache_dir` under its weights' hash and read from there after;
+    None where it cannot be made (the exporter missing, a read-only cache): the caller then runs torch."""
+    from diffuhand.io.files import atomic_path
+
+    path = cache_dir() / f"unet-{weights_hash(unet)[:16]}.onnx"
+    if path.is_file():
+        return path
+    try:
+        data = export_unet(unet)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:  # two processes exporting at once each write whole files
+            Path(tmp).write_bytes(data)
+    except (DiffuhandError, OSError) as exc:
+        log.info("no ONNX export of the U-Net (%s): it runs in torch", exc)
+        return None
+    log.info("exported the U-Net for ONNX Runtime once: %s", path)
+    return path
 
 
 def write_unet_onnx(unet: UNet1d, folder: str | Path) -> Path:
