@@ -23,6 +23,7 @@ import torch
 from diffuhand.errors import DiffuhandError, DiffuhandWarning
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_JOINTS
 from diffuhand.lift.base import HandInput, photo_camera
+from diffuhand.synth.mesh import mirror_mesh, posed_mesh  # noqa: F401 (re-exported: a result's mesh)
 
 #: the hand size of the millimetre output (one constant for the whole package)
 DEFAULT_ANCHOR_MM = ADULT_ANCHOR_MM
@@ -34,12 +35,6 @@ def to_camera_mm(joints: np.ndarray, side: str, anchor_mm: float) -> np.ndarray:
     j = np.asarray(joints, dtype=np.float64) * anchor_mm
     j = j - j[0]
     return j * _MIRROR if side == "left" else j
-
-
-def mirror_mesh(vertices: np.ndarray, faces: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
-    """A right-hand mesh as the given side: a left hand mirrored, its triangles' winding reversed so that normals
-    still point out."""
-    return (vertices * _MIRROR, faces[:, ::-1]) if side == "left" else (vertices, faces)
 
 
 @dataclass(kw_only=True)
@@ -303,20 +298,6 @@ def solve_ik(joints: torch.Tensor, tol: float = 1e-3) -> dict:
     from diffuhand.lift import solve_ik as _solve
 
     return _solve(joints, tol)
-
-
-def posed_mesh(result: HandResult, anchor_mm: float = DEFAULT_ANCHOR_MM, mesh=None) -> tuple[np.ndarray, np.ndarray]:
-    """The MIT-licensed rigged hand skinned to a result's angles and ratios (the renderer's skinning).
-
-    Returns vertices (V, 3) mm in the camera frame relative to the wrist, and triangles (F, 3) (a left hand:
-    :func:`mirror_mesh`)."""
-    from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
-
-    if result.root_rotation is None or not np.isfinite(result.angles).all():
-        raise DiffuhandError("this model gives no angles (a diffusion model without its IK MLP): no mesh")
-    mesh = mesh or default_hand_mesh()
-    v, _ = pose_mesh(mesh, result.angles, result.bone_ratios, anchor_mm, result.root_rotation, np.zeros(3))
-    return mirror_mesh(v, np.asarray(mesh.faces), result.handedness)
 
 
 def smooth_tracks(frames: list[list[HandResult]], temporal, anchor_mm: float = DEFAULT_ANCHOR_MM) -> list[list[HandResult]]:

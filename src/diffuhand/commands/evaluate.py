@@ -11,7 +11,7 @@ from diffuhand.data import open_dataset
 from diffuhand.errors import DiffuhandError
 from diffuhand.eval.protocols import evaluate_dataset
 from diffuhand.io.files import atomic_write_text
-from diffuhand.io.joints import read_joints
+from diffuhand.data.joints import read_joints
 
 
 #: denoising steps of a sampler chosen by --sampler without --steps

@@ -12,14 +12,14 @@ import torch
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_path, atomic_write_text
-from diffuhand.io.joints import JointSet, read_joints
+from diffuhand.data.joints import JointSet, read_joints
 from diffuhand.kinematics.conventions import mirror
 from diffuhand.kinematics.fk import forward_kinematics
 from diffuhand.kinematics.ik import IKResult, fit_ik
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.poses import named_poses
 from diffuhand.kinematics.skeleton import ANGLE_NAMES, BONE_NAMES, JOINT_NAMES
-from diffuhand.kinematics.stats import decide_side
+from diffuhand.commands.fitting import decide_side
 
 
 def bundled_poses(limits: Limits) -> tuple[list[str], np.ndarray]:

@@ -9,9 +9,9 @@ import numpy as np
 from tqdm import tqdm
 
 from diffuhand.errors import DiffuhandError
-from diffuhand.io.joints import find_joint_files, read_joints
+from diffuhand.data.joints import find_joint_files, read_joints
 from diffuhand.kinematics.limits import anatomical_limits, load_limits
-from diffuhand.kinematics.stats import fit_file, limits_from_fits
+from diffuhand.commands.fitting import fit_file, limits_from_fits
 
 
 def _per_input(values: list[str] | None, n: int, flag: str, default: str | None) -> list[str | None]:

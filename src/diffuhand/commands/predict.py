@@ -122,7 +122,7 @@ def mano_mesh(poser, hand, anchor_mm: float):
     """MANO posed by a result (mirrored for a left hand), wrist at the origin: (vertices mm, faces)."""
     if hand.root_rotation is None or not np.isfinite(hand.angles).all():
         raise DiffuhandError("this model gives no angles (a diffusion model without its IK MLP): no MANO mesh")
-    from diffuhand.pipeline import mirror_mesh
+    from diffuhand.synth.mesh import mirror_mesh
 
     v, _ = poser.pose(hand.angles, hand.bone_ratios, anchor_mm, hand.root_rotation)
     return mirror_mesh(v, poser.mano.faces, hand.handedness)
@@ -131,7 +131,7 @@ def mano_mesh(poser, hand, anchor_mm: float):
 def run_predict(args: argparse.Namespace) -> int:
     from diffuhand import load
     from diffuhand.io.export import write_mesh
-    from diffuhand.pipeline import posed_mesh
+    from diffuhand.synth.mesh import posed_mesh
 
     # the model (the shipped one by default) and the temporal model for videos (the shipped one, unless told)
     sampler = {k: v for k, v in (("samples", args.samples), ("steps", args.steps)) if v is not None}

@@ -9,7 +9,7 @@ import numpy as np
 
 from diffuhand.commands.limits import fit_inputs
 from diffuhand.kinematics.limits import load_limits
-from diffuhand.synth.prior import fit_prior
+from diffuhand.kinematics.prior import fit_prior
 
 
 def run_prior(args: argparse.Namespace) -> int:

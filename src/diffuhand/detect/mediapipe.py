@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffuhand.data.crops import square_box
+from diffuhand.detect.boxes import square_box
 from diffuhand.errors import DiffuhandError
 
 

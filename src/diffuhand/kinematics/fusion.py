@@ -246,7 +246,7 @@ def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = ADULT_ANCHOR
             z away); only its bone directions are used.
         bone_ratios: (20,) or (N, 20) the skeleton fitted (e.g. :func:`~diffuhand.kinematics.skeletons.load_skeleton`).
         anchor_mm: the hand's size (wrist -> index MCP); with one photo, size and distance are one unknown.
-        weights: :class:`FusionWeights`. prior: a :class:`~diffuhand.synth.prior.PosePrior` (default the shipped
+        weights: :class:`FusionWeights`. prior: a :class:`~diffuhand.kinematics.prior.PosePrior` (default the shipped
             one); ``weights.prior = 0`` fits without it. limits: the angle limits (default the shipped ones).
 
     Returns:
@@ -266,7 +266,7 @@ def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = ADULT_ANCHOR
     prob = _problem(limits, f64, torch.device("cpu"))
     ratios = torch.as_tensor(np.asarray(bone_ratios, dtype=np.float64)).expand(n, NUM_BONES)
     if weights.prior > 0 and prior is None:
-        from diffuhand.synth.prior import default_prior
+        from diffuhand.kinematics.prior import default_prior
 
         prior = default_prior()
     mix = _MixturePrior(prior, prob.free_a, f64) if weights.prior > 0 else None

@@ -84,7 +84,7 @@ class FusionLifter:
         self.weights = FusionWeights(self.config.sigma_2d, self.config.sigma_dir, self.config.prior_weight,
                                      ALL_BONES if self.config.bones == "all" else PHALANGES)  # fmt: skip
         from diffuhand.kinematics import load_limits
-        from diffuhand.synth.prior import default_prior
+        from diffuhand.kinematics.prior import default_prior
 
         # what the fit computes with: its settings, its skeleton, the limits and the prior (so that a temporal
         # model trained on its outputs knows when any of them changed)

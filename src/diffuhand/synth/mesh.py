@@ -19,7 +19,7 @@ import torch
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.limits import anatomical_limits
-from diffuhand.kinematics.skeleton import FINGERS
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, FINGERS
 
 WEBXR_JOINTS = ("wrist", "thumb-metacarpal", "thumb-phalanx-proximal", "thumb-phalanx-distal", "thumb-tip",
                 *(f"{f}-finger-{p}" for f in FINGERS[1:]
@@ -162,3 +162,24 @@ def pose_mesh(mesh: HandMesh, angles: np.ndarray, ratios: np.ndarray, anchor_mm:
     aw = np.einsum("vk,vkab->vab", mesh.skin_weights, a[mesh.skin_joints])
     bw = np.einsum("vk,vka->va", mesh.skin_weights, b[mesh.skin_joints])
     return np.einsum("vab,vb->va", aw, mesh.vertices) + bw, joints
+
+
+def mirror_mesh(vertices: np.ndarray, faces: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """A right-hand mesh as the given side: a left hand mirrored, its triangles' winding reversed so that normals
+    still point out."""
+    return (vertices * np.array([-1.0, 1.0, 1.0]), faces[:, ::-1]) if side == "left" else (vertices, faces)
+
+
+def posed_mesh(result, anchor_mm: float = ADULT_ANCHOR_MM, mesh: HandMesh | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The MIT-licensed rigged hand skinned to a result's angles and ratios (the renderer's skinning).
+
+    ``result``: a :class:`~diffuhand.pipeline.HandResult` (or anything with its ``handedness``, ``angles``,
+    ``bone_ratios`` and ``root_rotation``); ``anchor_mm``: the hand size (wrist -> index MCP).
+
+    Returns vertices (V, 3) mm in the camera frame relative to the wrist, and triangles (F, 3) (a left hand:
+    :func:`mirror_mesh`)."""
+    if result.root_rotation is None or not np.isfinite(result.angles).all():
+        raise DiffuhandError("this model gives no angles (a diffusion model without its IK MLP): no mesh")
+    mesh = mesh or default_hand_mesh()
+    v, _ = pose_mesh(mesh, result.angles, result.bone_ratios, anchor_mm, result.root_rotation, np.zeros(3))
+    return mirror_mesh(v, np.asarray(mesh.faces), result.handedness)

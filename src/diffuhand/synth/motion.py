@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.limits import Limits
-from diffuhand.synth.prior import PosePrior
+from diffuhand.kinematics.prior import PosePrior
 from diffuhand.synth.scene import SceneConfig, background, camera_for, hand_rotation, sample_hand_pose, scene_background
 
 

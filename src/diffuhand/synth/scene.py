@@ -15,7 +15,7 @@ from scipy.spatial.transform import Rotation
 
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.synth.mesh import HandMesh, default_hand_mesh, pose_mesh
-from diffuhand.synth.prior import PosePrior, default_prior
+from diffuhand.kinematics.prior import PosePrior, default_prior
 from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
 # skin tones (linear-ish RGB) from light to dark

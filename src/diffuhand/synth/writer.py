@@ -57,7 +57,7 @@ def render_image(i: int, seed: int, sequence_length: int, cfg, renderer):
     """Image ``i`` of a data set: (image, mask, K, hands, sequence, frame)."""
     from diffuhand.kinematics.limits import load_limits
     from diffuhand.synth.motion import plan_sequence
-    from diffuhand.synth.prior import default_prior
+    from diffuhand.kinematics.prior import default_prior
     from diffuhand.synth.scene import render_sample
 
     if sequence_length > 1:

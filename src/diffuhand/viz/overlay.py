@@ -92,7 +92,7 @@ def render_overlay(image: np.ndarray, hands: list, anchor_mm: float, alpha: floa
 
     A photo larger than ``max_side`` pixels on its longest side is drawn downscaled to it (:func:`downscaled`):
     the result is then that size, not the photo's."""
-    from diffuhand.pipeline import posed_mesh
+    from diffuhand.synth.mesh import posed_mesh
     from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
     image, hands, body = downscaled(image, hands, body, max_side)

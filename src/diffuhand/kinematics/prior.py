@@ -52,7 +52,7 @@ class PosePrior:
     def load(cls, path: str | Path | None = None) -> PosePrior:
         try:
             if path is None:
-                text = resources.files("diffuhand.synth").joinpath("assets/pose_prior.json").read_text()
+                text = resources.files("diffuhand.kinematics").joinpath("data/pose_prior.json").read_text()
             else:
                 text = Path(path).read_text()
             d = json.loads(text)

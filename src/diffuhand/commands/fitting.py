@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from diffuhand.io.files import atomic_path
-from diffuhand.io.joints import JointSet
+from diffuhand.data.joints import JointSet
 from diffuhand.kinematics.ik import SOLVER_VERSION, fit_ik
 from diffuhand.kinematics.limits import Limits, derive_limits
 

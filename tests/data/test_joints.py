@@ -5,7 +5,7 @@ import pytest
 import scipy.io
 
 from diffuhand.errors import DiffuhandError
-from diffuhand.io.joints import find_joint_files, read_joints
+from diffuhand.data.joints import find_joint_files, read_joints
 from diffuhand.kinematics.conventions import from_canonical
 
 

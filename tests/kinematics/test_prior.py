@@ -1,7 +1,7 @@
 import numpy as np
 
 from diffuhand.kinematics import load_limits
-from diffuhand.synth.prior import default_prior, fit_prior
+from diffuhand.kinematics.prior import default_prior, fit_prior
 
 
 def test_shipped_prior_samples_inside_the_limits():
@@ -35,7 +35,7 @@ def test_em_recovers_two_clusters():
 
 def test_prior_command(tmp_path):
     from diffuhand.cli import main
-    from diffuhand.synth.prior import PosePrior
+    from diffuhand.kinematics.prior import PosePrior
 
     from ..conftest import shared
 
