@@ -61,7 +61,7 @@ def main() -> None:
     from diffuhand.kinematics import load_limits
     from diffuhand.lift import FusionLifter
     from diffuhand.pipeline import Estimator
-    from diffuhand.synth.prior import default_prior
+    from diffuhand.kinematics.prior import default_prior
     from diffuhand.synth.render import Renderer
     from diffuhand.synth.scene import SceneConfig, hand_rotation
 

@@ -25,7 +25,7 @@ def main() -> None:
     args = ap.parse_args()
     from diffuhand.kinematics import load_limits
     from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
-    from diffuhand.synth.prior import default_prior
+    from diffuhand.kinematics.prior import default_prior
     from diffuhand.synth.render import Lighting, MeshItem, Renderer
     from diffuhand.synth.scene import SceneConfig, render_sample, sample_hand_pose
     from diffuhand.synth.writer import write_dataset
