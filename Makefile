@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system-deps demo test test-slow bench docs clean
+.PHONY: setup system-deps demo test test-slow lint bench docs clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -31,6 +31,11 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# ruff, the version pinned in requirements/constraints.txt: lint and the formatter's check (CI runs it)
+lint: setup
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow

@@ -58,31 +58,55 @@ def main() -> None:
             lo, hi = lim.angle_bounds(dtype)
             angles = lo + (hi - lo) * torch.rand(batch, 41, generator=gen, dtype=dtype)
             ratios = torch.as_tensor(lim.ratio_neutral, dtype=dtype).expand(batch, 20).clone()
-            assert torch.allclose(forward_kinematics(angles, ratios, 85.0), sequential_fk(angles, ratios, 85.0), atol=1e-3)
+            assert torch.allclose(
+                forward_kinematics(angles, ratios, 85.0), sequential_fk(angles, ratios, 85.0), atol=1e-3
+            )
             repeats = args.repeats if batch < 65536 else max(2, args.repeats // 2)
             level = time_fwd_bwd(forward_kinematics, angles, ratios, repeats)
             seq = time_fwd_bwd(sequential_fk, angles, ratios, repeats)
-            rows.append({"dtype": str(dtype).split(".")[1], "batch": batch, "level_parallel_ms": level * 1e3,
-                         "sequential_ms": seq * 1e3, "speedup": seq / level,
-                         "poses_per_s_level_parallel": batch / level})  # fmt: skip
+            rows.append(
+                {
+                    "dtype": str(dtype).split(".")[1],
+                    "batch": batch,
+                    "level_parallel_ms": level * 1e3,
+                    "sequential_ms": seq * 1e3,
+                    "speedup": seq / level,
+                    "poses_per_s_level_parallel": batch / level,
+                }
+            )
     euler_rows = []
     for batch in (1024, 65536):
         e = torch.randn(batch, 21, 3)
         ours = time_fwd_bwd(lambda a, r, _: euler_zyx_to_rotmat(a), e, e, args.repeats)
         theirs = time_fwd_bwd(lambda a, r, _: roma.euler_to_rotmat("ZYX", a), e, e, args.repeats)
-        euler_rows.append({"batch": batch, "joints": 21, "closed_form_ms": ours * 1e3, "roma_ms": theirs * 1e3,
-                           "roma_over_closed_form": theirs / ours})  # fmt: skip
+        euler_rows.append(
+            {
+                "batch": batch,
+                "joints": 21,
+                "closed_form_ms": ours * 1e3,
+                "roma_ms": theirs * 1e3,
+                "roma_over_closed_form": theirs / ours,
+            }
+        )
     print("Euler ZYX -> matrix, float32, forward + backward, (batch, 21, 3) angles")
     for r in euler_rows:
-        print(f"  batch {r['batch']:6d}: closed form {r['closed_form_ms']:8.3f} ms, roma {r['roma_ms']:8.3f} ms, "
-              f"ratio {r['roma_over_closed_form']:.2f}")  # fmt: skip
+        print(
+            f"  batch {r['batch']:6d}: closed form {r['closed_form_ms']:8.3f} ms, roma {r['roma_ms']:8.3f} ms, "
+            f"ratio {r['roma_over_closed_form']:.2f}"
+        )
     print(f"{'dtype':8} {'batch':>7} {'level-par ms':>13} {'sequential ms':>14} {'ratio':>6} {'poses/s':>11}")
     for r in rows:
-        print(f"{r['dtype']:8} {r['batch']:7d} {r['level_parallel_ms']:13.3f} {r['sequential_ms']:14.3f} "
-              f"{r['speedup']:6.2f} {r['poses_per_s_level_parallel']:11.0f}")  # fmt: skip
+        print(
+            f"{r['dtype']:8} {r['batch']:7d} {r['level_parallel_ms']:13.3f} {r['sequential_ms']:14.3f} "
+            f"{r['speedup']:6.2f} {r['poses_per_s_level_parallel']:11.0f}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
-            "what": "forward + backward, best of repeats"}  # fmt: skip
+    meta = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "what": "forward + backward, best of repeats",
+    }
     args.out.write_text(json.dumps({"meta": meta, "rows": rows, "euler": euler_rows}, indent=1) + "\n")
     print(f"wrote {args.out}")
 

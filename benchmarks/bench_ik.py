@@ -1,6 +1,6 @@
 """IK solver: poses per second and residual, on poses made by the FK and on real hands.
 
-    python benchmarks/bench_ik.py [--shared ../shared/data] [--out benchmarks/results/ik.json]
+python benchmarks/bench_ik.py [--shared ../shared/data] [--out benchmarks/results/ik.json]
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def main() -> None:
     dex = args.shared / "dexycb-left-sequences" / "sequences"
     if dex.exists():
         sets["dexycb-all-frames"] = np.concatenate(
-            [mirror(to_canonical(np.load(f)["joints_m"].astype(np.float64), "mano")) * 1000 for f in sorted(dex.glob("*.npz"))]
+            [
+                mirror(to_canonical(np.load(f)["joints_m"].astype(np.float64), "mano")) * 1000
+                for f in sorted(dex.glob("*.npz"))
+            ]
         )
     rw = args.shared / "ge2019-realworld-dev" / "pose_gt.mat"
     if rw.exists():
@@ -54,18 +57,34 @@ def main() -> None:
             res = fit_ik(joints, **kw)
             dt = time.perf_counter() - t
             r = res.residual.numpy()
-            rows.append({"set": name, "solver": variant, "poses": len(joints), "seconds": dt,
-                         "poses_per_s": len(joints) / dt, "iterations": res.iterations,
-                         "residual_mm_mean": float(r.mean()), "residual_mm_p95": float(np.percentile(r, 95)),
-                         "residual_mm_max": float(r.max()), "frac_under_0.1mm": float((r < 0.1).mean())})  # fmt: skip
-    print(f"{'set':22} {'solver':10} {'poses':>6} {'poses/s':>8} {'iters':>5} {'mean mm':>8} {'p95 mm':>7} {'max mm':>7} {'<0.1mm':>7}")
+            rows.append(
+                {
+                    "set": name,
+                    "solver": variant,
+                    "poses": len(joints),
+                    "seconds": dt,
+                    "poses_per_s": len(joints) / dt,
+                    "iterations": res.iterations,
+                    "residual_mm_mean": float(r.mean()),
+                    "residual_mm_p95": float(np.percentile(r, 95)),
+                    "residual_mm_max": float(r.max()),
+                    "frac_under_0.1mm": float((r < 0.1).mean()),
+                }
+            )
+    print(
+        f"{'set':22} {'solver':10} {'poses':>6} {'poses/s':>8} {'iters':>5} {'mean mm':>8} {'p95 mm':>7} {'max mm':>7} {'<0.1mm':>7}"
+    )
     for r in rows:
-        print(f"{r['set']:22} {r['solver']:10} {r['poses']:6d} {r['poses_per_s']:8.0f} {r['iterations']:5d} "
-              f"{r['residual_mm_mean']:8.3f} {r['residual_mm_p95']:7.3f} {r['residual_mm_max']:7.3f} "
-              f"{r['frac_under_0.1mm']:7.3f}")  # fmt: skip
+        print(
+            f"{r['set']:22} {r['solver']:10} {r['poses']:6d} {r['poses_per_s']:8.0f} {r['iterations']:5d} "
+            f"{r['residual_mm_mean']:8.3f} {r['residual_mm_p95']:7.3f} {r['residual_mm_max']:7.3f} "
+            f"{r['frac_under_0.1mm']:7.3f}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"meta": {"torch": torch.__version__, "threads": torch.get_num_threads()},
-                                    "rows": rows}, indent=1) + "\n")  # fmt: skip
+    args.out.write_text(
+        json.dumps({"meta": {"torch": torch.__version__, "threads": torch.get_num_threads()}, "rows": rows}, indent=1)
+        + "\n"
+    )
     print(f"wrote {args.out}")
 
 

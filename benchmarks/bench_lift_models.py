@@ -61,10 +61,8 @@ class WorldLandmarks:
 
         from diffuhand.kinematics import fit_ik, forward_kinematics
         from diffuhand.kinematics.skeletons import load_skeleton
-        from diffuhand.lift import LiftedHand
+        from diffuhand.lift import LiftedHand, as_right, mirror_camera
         from diffuhand.lift.base import MIRROR
-
-        from diffuhand.lift import as_right, mirror_camera
         from diffuhand.lift.fusion import ray_rotation
 
         out = []
@@ -81,14 +79,16 @@ class WorldLandmarks:
                 angles, ratios, rot = fit.angles.numpy(), fit.bone_ratios.numpy(), fit.root_rotation.numpy()
                 if self.skeleton:
                     ratios = load_skeleton(self.skeleton).bone_ratios
-                j = forward_kinematics(torch.as_tensor(angles), torch.as_tensor(ratios), 1.0, torch.as_tensor(rot)).numpy()
+                j = forward_kinematics(
+                    torch.as_tensor(angles), torch.as_tensor(ratios), 1.0, torch.as_tensor(rot)
+                ).numpy()
                 w = j - j[0]
             out.append(LiftedHand(w, angles, ratios, rot, np.full(21, np.nan), w))
         return out
 
 
 def candidates(args) -> dict:
-    from diffuhand.lift import FusionConfig, FusionLifter, NetworkLifter, load_lifter
+    from diffuhand.lift import FusionLifter, NetworkLifter, load_lifter
 
     shipped = load_lifter("hand")
     out = {
@@ -97,17 +97,23 @@ def candidates(args) -> dict:
         "MediaPipe world -> our IK, ge2019 skeleton": WorldLandmarks(ik=True, skeleton="ge2019"),
         "keypoint model (2D only; previous default)": load_lifter("keypoints"),
         "keypoint model, ge2019 skeleton": load_lifter("keypoints", skeleton="ge2019"),
-        f"keypoint model guided to MediaPipe 3D (DPS {args.guide}), ge2019": load_lifter("keypoints", skeleton="ge2019",
-                                                                                        guide_world=args.guide, backend="torch"),
+        f"keypoint model guided to MediaPipe 3D (DPS {args.guide}), ge2019": load_lifter(
+            "keypoints", skeleton="ge2019", guide_world=args.guide, backend="torch"
+        ),
         "fusion, all bones (shipped)": shipped,
-        "fusion, phalanges only": FusionLifter(replace(shipped.config, bones="phalanges", sigma_dir=shipped.config.notes
-                                                       .get("sigma_dir_by_bones", {}).get("phalanges", shipped.config.sigma_dir))),
+        "fusion, phalanges only": FusionLifter(
+            replace(
+                shipped.config,
+                bones="phalanges",
+                sigma_dir=shipped.config.notes.get("sigma_dir_by_bones", {}).get("phalanges", shipped.config.sigma_dir),
+            )
+        ),
         "fusion, MANO skeleton": FusionLifter(replace(shipped.config, skeleton="mano")),
         "fusion, ray turn on": FusionLifter(replace(shipped.config, ray_turn="on")),
         "fusion, all bones (shipped)" + KNOWN_CAMERA: shipped,
         "fusion, ray turn off" + KNOWN_CAMERA: FusionLifter(replace(shipped.config, ray_turn="off")),
         "MediaPipe world landmarks, ray-turned" + KNOWN_CAMERA: WorldLandmarks(ik=False, ray_turn=True),
-    }  # fmt: skip
+    }
     # table 1 of the paper with MediaPipe's landmark network as the backbone: the baseline; the diffusion model's
     # sample mean as it is (Ours_D) and through our IK solver; the IK MLP (Ours_D*)
     from diffuhand.models.estimator import load_model
@@ -115,11 +121,16 @@ def candidates(args) -> dict:
     for run in args.landmark_runs:
         model = load_model(Path(run) / "final")
         name = f"{model.cfg.kind} on the landmark net"
-        kinds = {"baseline": [("", "solver")], "diffusion": [(" (mean, no IK)", "none"), (" + IK solver", "solver")],
-                 "diffusion_ik": [(" + IK MLP", "mlp"), (" + IK solver", "solver")]}[model.cfg.kind]  # fmt: skip
+        kinds = {
+            "baseline": [("", "solver")],
+            "diffusion": [(" (mean, no IK)", "none"), (" + IK solver", "solver")],
+            "diffusion_ik": [(" + IK MLP", "mlp"), (" + IK solver", "solver")],
+        }[model.cfg.kind]
         for label, ik in kinds:
             out[name + label] = NetworkLifter(model, ik=ik, backend="torch")
-        out[name + kinds[-1][0] + ", ge2019 skeleton"] = NetworkLifter(model, ik="solver", backend="torch", skeleton="ge2019")
+        out[name + kinds[-1][0] + ", ge2019 skeleton"] = NetworkLifter(
+            model, ik="solver", backend="torch", skeleton="ge2019"
+        )
     return out
 
 
@@ -151,11 +162,17 @@ def evaluate(estimators: dict, samples: list, progress: str) -> dict:
             truth.append(j3)
         from diffuhand.data.schema import HandSample
 
-        gt = [HandSample(joints_3d=t, valid=np.ones(21, bool), handedness="left", dataset=samples[0][3], index=i)
-              for i, t in enumerate(truth)]  # fmt: skip
+        gt = [
+            HandSample(joints_3d=t, valid=np.ones(21, bool), handedness="left", dataset=samples[0][3], index=i)
+            for i, t in enumerate(truth)
+        ]
         res = evaluate_samples(np.stack(pred), gt, samples[0][3]) if pred else {}
-        rows[name] = {"hands": len(samples), "found": len(pred), **{k: round(v.mean_mm, 2) for k, v in res.items()},
-                      "lift_ms_per_hand": round(1000 * seconds / max(lifted, 1), 1)}  # fmt: skip
+        rows[name] = {
+            "hands": len(samples),
+            "found": len(pred),
+            **{k: round(v.mean_mm, 2) for k, v in res.items()},
+            "lift_ms_per_hand": round(1000 * seconds / max(lifted, 1), 1),
+        }
     return rows
 
 
@@ -212,16 +229,28 @@ def main() -> None:
             results["synthetic test renders"] = evaluate(estimators, synth, "synth")
     names = list(next(iter(results.values())))
     head = "".join(f" | {d}: found, PA, wrist-LS, RHD" for d in results)
-    print(f"MediaPipe Hands per image (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in detect_ms.items()))
+    print("MediaPipe Hands per image (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in detect_ms.items()))
     print(f"{'lift':58}{head} | lift ms/hand")
     for n in names:
-        cells = "".join(f" | {r[n]['found']}/{r[n]['hands']}, {r[n].get('pa_mpjpe', float('nan')):.2f}, "
-                        f"{r[n].get('wrist_scaled', float('nan')):.2f}, {r[n].get('spurr', float('nan')):.2f}"
-                        for r in results.values())  # fmt: skip
+        cells = "".join(
+            f" | {r[n]['found']}/{r[n]['hands']}, {r[n].get('pa_mpjpe', float('nan')):.2f}, "
+            f"{r[n].get('wrist_scaled', float('nan')):.2f}, {r[n].get('spurr', float('nan')):.2f}"
+            for r in results.values()
+        )
         print(f"{n:58}{cells} | {results['real dev photos'][n]['lift_ms_per_hand']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"results": results, "mediapipe_ms_per_image": detect_ms, "guide": args.guide,
-                                    "landmark_runs": [str(r) for r in args.landmark_runs]}, indent=1) + "\n")  # fmt: skip
+    args.out.write_text(
+        json.dumps(
+            {
+                "results": results,
+                "mediapipe_ms_per_image": detect_ms,
+                "guide": args.guide,
+                "landmark_runs": [str(r) for r in args.landmark_runs],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
 
 

@@ -66,12 +66,18 @@ def main() -> None:
     }
     for workers in (0, 2):
         loader = DataLoader(CropSet(full, n, args.size, 2), batch_size=32, num_workers=workers)
-        rows[f"DataLoader, decode + crop + 2 views, {workers} workers"] = rate(lambda: [b for b in loader], n)
+        rows[f"DataLoader, decode + crop + 2 views, {workers} workers"] = rate(lambda loader=loader: list(loader), n)
     print(f"{'stage':52} {'crops/s':>9} {'ms/crop':>8}")
     for k, v in rows.items():
         print(f"{k:52} {v:9.1f} {1000 / v:8.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"cores": os.cpu_count(), "size": args.size, "n": n, "torch": torch.__version__, "images": "ge-realworld 256x256 JPEG"}
+    meta = {
+        "cores": os.cpu_count(),
+        "size": args.size,
+        "n": n,
+        "torch": torch.__version__,
+        "images": "ge-realworld 256x256 JPEG",
+    }
     args.out.write_text(json.dumps({"meta": meta, "crops_per_s": rows}, indent=1) + "\n")
     print(f"wrote {args.out}")
 

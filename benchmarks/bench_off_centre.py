@@ -44,8 +44,11 @@ def render(width: int, height: int, K: np.ndarray, angles, ratios, anchor, rot, 
     tone = SKIN_TONES[2]
     items = [MeshItem(verts, mesh.faces, np.tile(tone, (len(verts), 1)), 1)]
     items += forearm_items(np.random.default_rng(0), anchor, rot, pos, tone, False, p_sleeve=1.0)
-    color, _, _, alpha = renderer.render(items, K, Lighting(ambient=0.5, directional=(0.2, 0.3, 1.0), intensity=2.5,
-                                                             fill=0.4, fill_direction=(-0.3, -0.2, 1.0)))  # fmt: skip
+    color, _, _, alpha = renderer.render(
+        items,
+        K,
+        Lighting(ambient=0.5, directional=(0.2, 0.3, 1.0), intensity=2.5, fill=0.4, fill_direction=(-0.3, -0.2, 1.0)),
+    )
     a = (alpha.astype(np.float64) / 255.0)[..., None]
     img = color.astype(np.float64) * a + np.array([150.0, 145.0, 140.0]) * (1 - a)
     return np.clip(img, 0, 255).astype(np.uint8)
@@ -59,17 +62,19 @@ def main() -> None:
     args = ap.parse_args()
     from diffuhand import load
     from diffuhand.kinematics import load_limits
+    from diffuhand.kinematics.prior import default_prior
     from diffuhand.lift import FusionLifter
     from diffuhand.pipeline import Estimator
-    from diffuhand.kinematics.prior import default_prior
     from diffuhand.synth.render import Renderer
     from diffuhand.synth.scene import SceneConfig, hand_rotation
 
     rng = np.random.default_rng(args.seed)
     limits = load_limits()
     shipped = load(temporal=False)
-    lifts = {"shipped (ray turn with a known camera)": shipped.lifter,
-             "without the ray turn": FusionLifter(replace(shipped.lifter.config, ray_turn="off"))}  # fmt: skip
+    lifts = {
+        "shipped (ray turn with a known camera)": shipped.lifter,
+        "without the ray turn": FusionLifter(replace(shipped.lifter.config, ray_turn="off")),
+    }
     poses = []
     for _ in range(args.poses):
         angles = default_prior().sample(1, rng, limits)[0]
@@ -95,16 +100,23 @@ def main() -> None:
                         continue
                     found += 1
                     errs.append(rotation_angle_deg(hands[0].root_rotation, rot))
-                rows[f"{width}x{height} {where}: {name}"] = {"found": found, "of": len(poses),
-                                                             "orientation_error_deg": float(np.mean(errs)) if errs else None,
-                                                             "ray_off_axis_deg": float(np.degrees(np.arccos(1 / np.linalg.norm(ray / ray[2]))))}  # fmt: skip
+                rows[f"{width}x{height} {where}: {name}"] = {
+                    "found": found,
+                    "of": len(poses),
+                    "orientation_error_deg": float(np.mean(errs)) if errs else None,
+                    "ray_off_axis_deg": float(np.degrees(np.arccos(1 / np.linalg.norm(ray / ray[2])))),
+                }
     print(f"{'frame, position, lift':70} {'found':>7} {'orientation error deg':>22} {'ray off axis deg':>17}")
     for k, r in rows.items():
         e = f"{r['orientation_error_deg']:.1f}" if r["orientation_error_deg"] is not None else "-"
         print(f"{k:70} {r['found']:>3}/{r['of']:<3} {e:>22} {r['ray_off_axis_deg']:17.1f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"poses": args.poses, "focal_per_width": FOCAL_PER_WIDTH, "depth_mm": DEPTH_MM,
-                                    "rows": rows}, indent=1) + "\n")  # fmt: skip
+    args.out.write_text(
+        json.dumps(
+            {"poses": args.poses, "focal_per_width": FOCAL_PER_WIDTH, "depth_mm": DEPTH_MM, "rows": rows}, indent=1
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
 
 

@@ -41,8 +41,10 @@ def main() -> None:
         methods = {
             "MediaPipe Hands alone (2D + its 3D)": mp,
             "diffuhand predict, shipped default (fusion)": diffuhand.load(temporal=False, detector=mp).predict_image,
-            "diffuhand predict, keypoint model (previous default)": diffuhand.load("keypoints", temporal=False, detector=mp).predict_image,
-        }  # fmt: skip
+            "diffuhand predict, keypoint model (previous default)": diffuhand.load(
+                "keypoints", temporal=False, detector=mp
+            ).predict_image,
+        }
         for fn in methods.values():  # warm up: graphs started, sessions made, caches filled
             fn(photos[0])
         times: dict[str, list[float]] = {k: [] for k in methods}
@@ -58,8 +60,18 @@ def main() -> None:
     for k, v in med.items():
         print(f"{k:56} {v:16.1f} {v / base:12.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"photos": len(photos), "rounds": args.rounds, "median_ms": med,
-                                    "ratio_to_mediapipe": {k: v / base for k, v in med.items()}}, indent=1) + "\n")  # fmt: skip
+    args.out.write_text(
+        json.dumps(
+            {
+                "photos": len(photos),
+                "rounds": args.rounds,
+                "median_ms": med,
+                "ratio_to_mediapipe": {k: v / base for k, v in med.items()},
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
 
 

@@ -50,17 +50,27 @@ def main() -> None:
                 mp_found.append(i)
     t_mp = time.perf_counter() - t0
     rows = {}
-    for name, pred, found, sec in (("diffuhand predict --crop", ours, ours_found, t_ours),
-                                   ("MediaPipe world landmarks", mp, mp_found, t_mp)):  # fmt: skip
+    for name, pred, found, sec in (
+        ("diffuhand predict --crop", ours, ours_found, t_ours),
+        ("MediaPipe world landmarks", mp, mp_found, t_mp),
+    ):
         res = evaluate_samples(np.stack(pred), [samples[i] for i in found], ds.name)
-        rows[name] = {"found": len(found), "of": len(samples), "ms_per_image": 1000 * sec / len(samples),
-                      **{k: round(v.mean_mm, 2) for k, v in res.items()}}  # fmt: skip
+        rows[name] = {
+            "found": len(found),
+            "of": len(samples),
+            "ms_per_image": 1000 * sec / len(samples),
+            **{k: round(v.mean_mm, 2) for k, v in res.items()},
+        }
     both = sorted(set(ours_found) & set(mp_found))
     print(f"{'method':28} {'found':>7} {'RHD-prot':>9} {'wrist-LS':>9} {'PA':>7} {'ms/img':>7}")
     for name, r in rows.items():
-        print(f"{name:28} {r['found']:>3}/{r['of']:<3} {r['spurr']:9.2f} {r['wrist_scaled']:9.2f} {r['pa_mpjpe']:7.2f} {r['ms_per_image']:7.1f}")
+        print(
+            f"{name:28} {r['found']:>3}/{r['of']:<3} {r['spurr']:9.2f} {r['wrist_scaled']:9.2f} {r['pa_mpjpe']:7.2f} {r['ms_per_image']:7.1f}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"model": str(args.model or "shipped"), "rows": rows, "found_by_both": len(both)}, indent=1) + "\n")
+    args.out.write_text(
+        json.dumps({"model": str(args.model or "shipped"), "rows": rows, "found_by_both": len(both)}, indent=1) + "\n"
+    )
     print(f"wrote {args.out}")
 
 

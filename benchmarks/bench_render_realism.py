@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +52,13 @@ def measure(detector, items) -> dict:
         gt3d.append(xyz)
     n = len(items)
     pa = pa_mpjpe(np.stack(pred3d), np.stack(gt3d)).mean_mm if pred3d else float("nan")
-    return {"hands": n, "found": found, "found_rate": found / max(n, 1),
-            "error_2d_per_box": float(np.mean(err2d)) if err2d else float("nan"), "pa_mpjpe_mm": pa}
+    return {
+        "hands": n,
+        "found": found,
+        "found_rate": found / max(n, 1),
+        "error_2d_per_box": float(np.mean(err2d)) if err2d else float("nan"),
+        "pa_mpjpe_mm": pa,
+    }
 
 
 def render_items(variant: str, count: int, size: int, seed: int):
@@ -106,11 +110,18 @@ def main() -> None:
     for name, r in rows.items():
         r["pa_ratio_to_real"] = r["pa_mpjpe_mm"] / real_pa
         r["meets_goal"] = bool(r["found_rate"] >= GOAL_FOUND and r["pa_ratio_to_real"] <= GOAL_PA_RATIO)
-        print(f"{name:18} {r['hands']:6d} {100 * r['found_rate']:6.1f}% {r['error_2d_per_box']:10.3f} "
-              f"{r['pa_mpjpe_mm']:7.2f} {r['pa_ratio_to_real']:8.2f}")  # fmt: skip
+        print(
+            f"{name:18} {r['hands']:6d} {100 * r['found_rate']:6.1f}% {r['error_2d_per_box']:10.3f} "
+            f"{r['pa_mpjpe_mm']:7.2f} {r['pa_ratio_to_real']:8.2f}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"count": args.count, "size": args.size, "seed": args.seed, "min_visible": MIN_VISIBLE,
-            "goal": {"found_rate": GOAL_FOUND, "pa_ratio_to_real": GOAL_PA_RATIO}}  # fmt: skip
+    meta = {
+        "count": args.count,
+        "size": args.size,
+        "seed": args.seed,
+        "min_visible": MIN_VISIBLE,
+        "goal": {"found_rate": GOAL_FOUND, "pa_ratio_to_real": GOAL_PA_RATIO},
+    }
     args.out.write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
     print(f"wrote {args.out}")
 

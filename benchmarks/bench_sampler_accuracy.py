@@ -40,8 +40,12 @@ def choose(rows: list[dict], sets: list[str], tolerance: float) -> dict:
         ref = next(r for r in same if r["kind"] == "ddpm" and r["steps"] == 50)
         ok = [r for r in same if all(r[k]["mpjpe"] <= (1 + tolerance) * ref[k]["mpjpe"] for k in sets)]
         best = min(ok, key=lambda r: (r["steps"], r["kind"] != "ddpm"))
-        out[str(n)] = {"kind": best["kind"], "steps": best["steps"], "samples": n,
-                       "ratio_to_ddpm50": {k: best[k]["mpjpe"] / ref[k]["mpjpe"] for k in sets}}  # fmt: skip
+        out[str(n)] = {
+            "kind": best["kind"],
+            "steps": best["steps"],
+            "samples": n,
+            "ratio_to_ddpm50": {k: best[k]["mpjpe"] / ref[k]["mpjpe"] for k in sets},
+        }
     return out
 
 
@@ -56,7 +60,11 @@ def plot(rows: list[dict], sets: list[str], path: Path) -> None:
         for s, colour in zip(SAMPLES, ("C0", "C1", "C2")):
             plural = "s" * (s > 1)
             for kind, style in (("ddpm", "o-"), ("ddim", "s--")):
-                few = sorted((r["steps"], r[k]["mpjpe"]) for r in rows if r["kind"] == kind and r["samples"] == s and r["steps"] <= 10)
+                few = sorted(
+                    (r["steps"], r[k]["mpjpe"])
+                    for r in rows
+                    if r["kind"] == kind and r["samples"] == s and r["steps"] <= 10
+                )
                 ax.plot(*zip(*few), style, color=colour, label=f"{kind.upper()}, {s} sample{plural}")
             full = [r[k]["mpjpe"] for r in rows if r["kind"] == "ddpm" and r["steps"] == 50 and r["samples"] == s]
             ax.axhline(full[0], color=colour, ls=":", lw=1, label=f"DDPM 50 steps, {s} sample{plural}")
@@ -75,7 +83,9 @@ def plot(rows: list[dict], sets: list[str], path: Path) -> None:
 def main() -> None:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, default=None, help="a keypoint-conditioned checkpoint (the shipped one by default)")
+    ap.add_argument(
+        "--model", type=Path, default=None, help="a keypoint-conditioned checkpoint (the shipped one by default)"
+    )
     ap.add_argument("--synth", type=Path, default=Path("data/synth"))
     ap.add_argument("--synth-limit", type=int, default=100000)
     ap.add_argument("--realworld", type=Path, default=here.parents[1] / "shared" / "data" / "ge2019-realworld-dev")
@@ -99,11 +109,15 @@ def main() -> None:
     det = detect_dataset(real)
     found = np.flatnonzero(det["found"])
     real = real.subset(found)
-    sets = {"synth-test": (synth, min(args.synth_limit, len(synth)), None),
-            "realworld": (real, len(real), det["keypoints_2d"][found])}  # fmt: skip
+    sets = {
+        "synth-test": (synth, min(args.synth_limit, len(synth)), None),
+        "realworld": (real, len(real), det["keypoints_2d"][found]),
+    }
     truth = {k: [ds[i] for i in range(n)] for k, (ds, n, _) in sets.items()}
-    print(f"synth-test: {sets['synth-test'][1]} hands (annotated 2D); realworld: {len(found)} photos with a "
-          f"MediaPipe detection; seeds {args.seeds}")  # fmt: skip
+    print(
+        f"synth-test: {sets['synth-test'][1]} hands (annotated 2D); realworld: {len(found)} photos with a "
+        f"MediaPipe detection; seeds {args.seeds}"
+    )
 
     rows = []
     for kind, steps in SAMPLERS:
@@ -112,15 +126,35 @@ def main() -> None:
             row = {"kind": kind, "steps": steps, "samples": samples}
             t0 = time.perf_counter()
             for k, (ds, n, kp) in sets.items():
-                runs = [evaluate_samples(predict_dataset(model, ds, batch_size=256, sampler=cfg, limit=n, seed=seed,
-                                                         keypoints_2d=kp, progress=False, ik="solver")["final"],
-                                         truth[k], ds.name) for seed in args.seeds]  # fmt: skip
-                row[k] = {"mpjpe": float(np.mean([r["spurr"].mean_mm for r in runs])),
-                          "pa_mpjpe": float(np.mean([r["pa_mpjpe"].mean_mm for r in runs]))}  # fmt: skip
+                runs = [
+                    evaluate_samples(
+                        predict_dataset(
+                            model,
+                            ds,
+                            batch_size=256,
+                            sampler=cfg,
+                            limit=n,
+                            seed=seed,
+                            keypoints_2d=kp,
+                            progress=False,
+                            ik="solver",
+                        )["final"],
+                        truth[k],
+                        ds.name,
+                    )
+                    for seed in args.seeds
+                ]
+                row[k] = {
+                    "mpjpe": float(np.mean([r["spurr"].mean_mm for r in runs])),
+                    "pa_mpjpe": float(np.mean([r["pa_mpjpe"].mean_mm for r in runs])),
+                }
             rows.append(row)
-            print(f"{kind.upper():4} {steps:2d} steps x {samples:2d} samples: "
-                  + "  ".join(f"{k} MPJPE {row[k]['mpjpe']:6.2f} PA {row[k]['pa_mpjpe']:5.2f}" for k in sets)
-                  + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
+            print(
+                f"{kind.upper():4} {steps:2d} steps x {samples:2d} samples: "
+                + "  ".join(f"{k} MPJPE {row[k]['mpjpe']:6.2f} PA {row[k]['pa_mpjpe']:5.2f}" for k in sets)
+                + f"  ({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
 
     report(rows, list(sets), {k: v[1] for k, v in sets.items()}, args.seeds, args.tolerance, args.out)
 
@@ -129,11 +163,16 @@ def report(rows: list[dict], sets: list[str], hands: dict, seeds: list[int], tol
     pick = choose(rows, sets, tolerance)
     print(f"\nfewest steps within {100 * tolerance:.0f}% of 50 DDPM steps' MPJPE on both sets:")
     for c in pick.values():
-        print(f"  {c['samples']:2d} samples: {c['kind'].upper()} {c['steps']} steps ("
-              + ", ".join(f"{k} x{v:.3f}" for k, v in c["ratio_to_ddpm50"].items()) + " of DDPM 50)")  # fmt: skip
+        print(
+            f"  {c['samples']:2d} samples: {c['kind'].upper()} {c['steps']} steps ("
+            + ", ".join(f"{k} x{v:.3f}" for k, v in c["ratio_to_ddpm50"].items())
+            + " of DDPM 50)"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": rows, "choice": pick, "tolerance": tolerance, "seeds": seeds, "hands": hands},
-                              indent=1) + "\n")  # fmt: skip
+    out.write_text(
+        json.dumps({"rows": rows, "choice": pick, "tolerance": tolerance, "seeds": seeds, "hands": hands}, indent=1)
+        + "\n"
+    )
     png = out.with_suffix(".png")
     plot(rows, sets, png)
     print(f"wrote {out} and {png}")

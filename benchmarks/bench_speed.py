@@ -92,8 +92,11 @@ def bound(ms: float, prof: dict, lim: dict, fixed_fraction: float | None = None)
     run, estimated as operator calls x a trivial operator's cost."""
     s = ms / 1000.0
     over = fixed_fraction if fixed_fraction is not None else prof["calls"] * lim["trivial_op_us"] / 1e6 / s
-    frac = {"compute": prof["flops"] / 1e9 / s / lim["matmul_peak_gflops"],
-            "memory": prof["bytes"] / 1e9 / s / lim["copy_bandwidth_gb_s"], "overhead": over}  # fmt: skip
+    frac = {
+        "compute": prof["flops"] / 1e9 / s / lim["matmul_peak_gflops"],
+        "memory": prof["bytes"] / 1e9 / s / lim["copy_bandwidth_gb_s"],
+        "overhead": over,
+    }
     if frac["overhead"] > 0.5:
         return "overhead", frac
     return max(("compute", "memory"), key=frac.get), frac
@@ -144,9 +147,11 @@ def main() -> None:
     from diffuhand.pipeline import solve_ik
 
     lim = machine_limits(args.threads)
-    print(f"{platform.processor() or platform.machine()}, {args.threads} threads: fp32 matmul peak (1024^3) "
-          f"{lim['matmul_peak_gflops']:.0f} GFLOP/s, copy bandwidth {lim['copy_bandwidth_gb_s']:.1f} GB/s, "
-          f"a trivial operator call {lim['trivial_op_us']:.1f} us")  # fmt: skip
+    print(
+        f"{platform.processor() or platform.machine()}, {args.threads} threads: fp32 matmul peak (1024^3) "
+        f"{lim['matmul_peak_gflops']:.0f} GFLOP/s, copy bandwidth {lim['copy_bandwidth_gb_s']:.1f} GB/s, "
+        f"a trivial operator call {lim['trivial_op_us']:.1f} us"
+    )
 
     ds = open_dataset("ge-realworld", args.root)
     samples = [ds[i] for i in range(len(ds))]
@@ -155,7 +160,9 @@ def main() -> None:
     x64 = torch.stack([to_tensor(c.image) for c in crops[:64]])
     kp = torch.tensor(np.stack([c.joints_2d for c in crops[:64]]), dtype=torch.float32)
     # the keypoint model (the default before issue 13) for the network rows; the shipped default lift is timed below
-    est = diffuhand.load("keypoints", temporal=False)  # backend auto: ONNX Runtime for the U-Net (the shipped unet.onnx)
+    est = diffuhand.load(
+        "keypoints", temporal=False
+    )  # backend auto: ONNX Runtime for the U-Net (the shipped unet.onnx)
     kmodel = est.model
     onnx_runner = est.unet if est.backend == "onnx" else None  # the estimator's own; the model stays torch
     default = SamplerConfig(**kmodel.cfg.sampler)
@@ -186,16 +193,31 @@ def main() -> None:
                 marginal = max(0.0, (ms64 - ms1) / (per - 1))
                 fixed = max(0.0, ms1 - marginal) / ms1
             b, frac = bound(ms1, prof, lim, fixed)
-            r.update({"gflop_batch1": prof["flops"] / 1e9, "op_calls_batch1": prof["calls"], "mb_moved_batch1": prof["bytes"] / 1e6,
-                      "fraction_of_peak_batch1": frac["compute"], "fraction_of_bandwidth_batch1": frac["memory"],
-                      "fraction_overhead_batch1": frac["overhead"], "bound_batch1": b})  # fmt: skip
+            r.update(
+                {
+                    "gflop_batch1": prof["flops"] / 1e9,
+                    "op_calls_batch1": prof["calls"],
+                    "mb_moved_batch1": prof["bytes"] / 1e6,
+                    "fraction_of_peak_batch1": frac["compute"],
+                    "fraction_of_bandwidth_batch1": frac["memory"],
+                    "fraction_overhead_batch1": frac["overhead"],
+                    "bound_batch1": b,
+                }
+            )
             if ms64 is not None:
                 with torch.inference_mode():
                     p64 = profile_ops(fn64)
                 b64, f64 = bound(ms64, p64, lim)  # at 64 the per-call cost is estimated from the operator calls
                 r.update({"fraction_of_peak_batch64": f64["compute"], "bound_batch64": b64})
-            line += (f" {r['gflop_batch1']:8.4f} GFLOP {100 * frac['compute']:5.1f}% peak, {prof['calls']:5d} ops, {100 * frac['overhead']:3.0f}% fixed"
-                     f" -> {b}" + (f" | at 64: {100 * r['fraction_of_peak_batch64']:5.1f}% peak -> {r['bound_batch64']}" if ms64 else ""))  # fmt: skip
+            line += (
+                f" {r['gflop_batch1']:8.4f} GFLOP {100 * frac['compute']:5.1f}% peak, {prof['calls']:5d} ops, {100 * frac['overhead']:3.0f}% fixed"
+                f" -> {b}"
+                + (
+                    f" | at 64: {100 * r['fraction_of_peak_batch64']:5.1f}% peak -> {r['bound_batch64']}"
+                    if ms64
+                    else ""
+                )
+            )
         rows.append(r)
         print(line, flush=True)
 
@@ -213,20 +235,32 @@ def main() -> None:
     stage("keypoint encoder (MLP)", lambda: kmodel.keypoints(kp[:1]), lambda: kmodel.keypoints(kp))
     for kind, steps in [("ddpm", 50)] + [(k, s) for k in ("ddim", "ddpm") for s in (10, 5, 2, 1)]:
         cfg = SamplerConfig(kind=kind, steps=steps, samples=1)
-        stage(f"diffusion {kind.upper()} {steps} steps, 1 sample", lambda c=cfg: kmodel.diffusion.sample(cond64[:1], c, g),
-              lambda c=cfg: kmodel.diffusion.sample(cond64, c, g), repeat=max(5, args.repeat // (2 if steps == 50 else 1)))  # fmt: skip
+        stage(
+            f"diffusion {kind.upper()} {steps} steps, 1 sample",
+            lambda c=cfg: kmodel.diffusion.sample(cond64[:1], c, g),
+            lambda c=cfg: kmodel.diffusion.sample(cond64, c, g),
+            repeat=max(5, args.repeat // (2 if steps == 50 else 1)),
+        )
     for s in (5, 10):
         for kind, steps in (("ddpm", 50), (default.kind, default.steps)):
             cfg = SamplerConfig(kind=kind, steps=steps, samples=s)
-            stage(f"diffusion {kind.upper()} {steps} steps, {s} samples in one batch", lambda c=cfg: kmodel.diffusion.sample(cond64[:1], c, g),
-                  lambda c=cfg: kmodel.diffusion.sample(cond64, c, g), per=64, repeat=5 if steps == 50 else None)  # fmt: skip
+            stage(
+                f"diffusion {kind.upper()} {steps} steps, {s} samples in one batch",
+                lambda c=cfg: kmodel.diffusion.sample(cond64[:1], c, g),
+                lambda c=cfg: kmodel.diffusion.sample(cond64, c, g),
+                per=64,
+                repeat=5 if steps == 50 else None,
+            )
     if onnx_runner is not None:
         kmodel.diffusion.runner = onnx_runner
         for n in sorted({1, default.samples}):
             cfg = SamplerConfig(kind=default.kind, steps=default.steps, samples=n)
-            stage(f"diffusion {default.kind.upper()} {default.steps} steps, {n} sample{'s' * (n > 1)}, ONNX Runtime",
-                  lambda c=cfg: kmodel.diffusion.sample(cond64[:1], c, g), lambda c=cfg: kmodel.diffusion.sample(cond64, c, g),
-                  torch_stage=False)  # fmt: skip
+            stage(
+                f"diffusion {default.kind.upper()} {default.steps} steps, {n} sample{'s' * (n > 1)}, ONNX Runtime",
+                lambda c=cfg: kmodel.diffusion.sample(cond64[:1], c, g),
+                lambda c=cfg: kmodel.diffusion.sample(cond64, c, g),
+                torch_stage=False,
+            )
         kmodel.diffusion.runner = None
     j64 = kmodel.diffusion.sample(cond64, default, g).mean(1)
     stage("IK MLP (+ FK)", lambda: kmodel.ik(j64[:1]), lambda: kmodel.ik(j64))
@@ -237,23 +271,39 @@ def main() -> None:
     stage("temporal model, one window", lambda: temporal(w[:1]), lambda: temporal(w))
     photo = images[2]
     torch_est = est.replace(backend="torch", detector=est._detector())
-    stage("whole predict: photo in, results out (1 hand), keypoint model, torch", lambda: torch_est.predict_image(photo), torch_stage=False)
-    stage("whole predict: photo in, results out (1 hand), keypoint model (auto)", lambda: est.predict_image(photo), torch_stage=False)
+    stage(
+        "whole predict: photo in, results out (1 hand), keypoint model, torch",
+        lambda: torch_est.predict_image(photo),
+        torch_stage=False,
+    )
+    stage(
+        "whole predict: photo in, results out (1 hand), keypoint model (auto)",
+        lambda: est.predict_image(photo),
+        torch_stage=False,
+    )
     fast = diffuhand.load("keypoints", temporal=False, sampler={"samples": 1})
     fast.detector = est._detector()
     stage("whole predict, keypoint model, --samples 1", lambda: fast.predict_image(photo), torch_stage=False)
     fusion = diffuhand.load(temporal=False, detector=est._detector())  # the shipped default: the fusion lift
-    stage("whole predict, shipped default (MediaPipe + fusion lift), 1 hand", lambda: fusion.predict_image(photo),
-          torch_stage=False)  # fmt: skip
+    stage(
+        "whole predict, shipped default (MediaPipe + fusion lift), 1 hand",
+        lambda: fusion.predict_image(photo),
+        torch_stage=False,
+    )
     from diffuhand.commands.predict import demo_inputs
     from diffuhand.io.images import read_image
 
     bundled = [read_image(f) for f in demo_inputs() if f.suffix == ".jpg"]
     two = [im for im in bundled if len(est.predict_image(im)) == 2][:1]  # the bundled render with two hands
     if two:  # both hands of a photo go through the model in one batch
-        stage("whole predict, a photo with 2 hands, keypoint model", lambda: est.predict_image(two[0]), torch_stage=False)
-        stage("whole predict, a photo with 2 hands, shipped default (fusion)", lambda: fusion.predict_image(two[0]),
-              torch_stage=False)  # fmt: skip
+        stage(
+            "whole predict, a photo with 2 hands, keypoint model", lambda: est.predict_image(two[0]), torch_stage=False
+        )
+        stage(
+            "whole predict, a photo with 2 hands, shipped default (fusion)",
+            lambda: fusion.predict_image(two[0]),
+            torch_stage=False,
+        )
 
     kmodel.diffusion.runner = None  # torch, as before issue 8, for the rows below but the last
     print("\n== before / after, each pair measured here, interleaved ==")
@@ -273,19 +323,35 @@ def main() -> None:
     old_pipeline = load_module_at(args.before, "src/diffuhand/pipeline.py", "_pipeline_before")
     jd = j64.double()
     same = (old_ik.fit_ik(jd, retry=float("inf")).joints - fit_ik(jd, retry=float("inf")).joints).abs().max().item()
-    compare("IK init: twist trials one batch (was a loop), 1 hand", lambda: old_ik.fit_ik(jd[:1], retry=float("inf")),
-            lambda: fit_ik(jd[:1], retry=float("inf")), note=f"(same fit: max diff {same:.1e})")  # fmt: skip
-    compare("IK init: same, 64 hands", lambda: old_ik.fit_ik(jd, retry=float("inf")), lambda: fit_ik(jd, retry=float("inf")), repeat=6)
+    compare(
+        "IK init: twist trials one batch (was a loop), 1 hand",
+        lambda: old_ik.fit_ik(jd[:1], retry=float("inf")),
+        lambda: fit_ik(jd[:1], retry=float("inf")),
+        note=f"(same fit: max diff {same:.1e})",
+    )
+    compare(
+        "IK init: same, 64 hands",
+        lambda: old_ik.fit_ik(jd, retry=float("inf")),
+        lambda: fit_ik(jd, retry=float("inf")),
+        repeat=6,
+    )
     compare("IK solver stop tol 1e-5 -> 1e-3, 1 hand", lambda: solve_ik(j64[:1], tol=1e-5), lambda: solve_ik(j64[:1]))
     old_sampler = SamplerConfig(kind="ddim", steps=10, samples=5)
-    compare(f"sampler DDIM 10 x 5 -> {default.kind.upper()} {default.steps} x {default.samples}, 1 hand",
-            lambda: kmodel.diffusion.sample(cond64[:1], old_sampler, g), lambda: kmodel.diffusion.sample(cond64[:1], default, g))  # fmt: skip
+    compare(
+        f"sampler DDIM 10 x 5 -> {default.kind.upper()} {default.steps} x {default.samples}, 1 hand",
+        lambda: kmodel.diffusion.sample(cond64[:1], old_sampler, g),
+        lambda: kmodel.diffusion.sample(cond64[:1], default, g),
+    )
 
     def lift(grad_mode):
         with grad_mode():
             return solve_ik(kmodel.predict(None, kp[:1], generator=g, ik_mlp=False)["joints"])
 
-    compare("lift (model + IK) no_grad -> inference_mode, 1 hand", lambda: lift(torch.no_grad), lambda: lift(torch.inference_mode))
+    compare(
+        "lift (model + IK) no_grad -> inference_mode, 1 hand",
+        lambda: lift(torch.no_grad),
+        lambda: lift(torch.inference_mode),
+    )
 
     def one_thread(fn):
         with threads(1):
@@ -304,9 +370,18 @@ def main() -> None:
     cl.backbone.to(memory_format=torch.channels_last)
     with torch.inference_mode():
         diff = (cl.backbone(x64.to(memory_format=torch.channels_last)) - imodel.backbone(x64)).abs().max().item()
-        compare("backbone channels-last, batch 1", lambda: imodel.backbone(x1), lambda: cl.backbone(x1.to(memory_format=torch.channels_last)))
-        compare("backbone channels-last, batch 64", lambda: imodel.backbone(x64), lambda: cl.backbone(x64.to(memory_format=torch.channels_last)),
-                repeat=6, note=f"(max diff {diff:.1e})")  # fmt: skip
+        compare(
+            "backbone channels-last, batch 1",
+            lambda: imodel.backbone(x1),
+            lambda: cl.backbone(x1.to(memory_format=torch.channels_last)),
+        )
+        compare(
+            "backbone channels-last, batch 64",
+            lambda: imodel.backbone(x64),
+            lambda: cl.backbone(x64.to(memory_format=torch.channels_last)),
+            repeat=6,
+            note=f"(max diff {diff:.1e})",
+        )
     unet_alternatives(kmodel, cond64, compare)
 
     old_est = old_pipeline.Estimator(kmodel, detector=est._detector(), seed=0)
@@ -338,14 +413,29 @@ def main() -> None:
             finally:
                 est.unet = shipped
 
-        compare(f"whole predict, ONNX Runtime {args.threads} spinning threads -> 1 thread, no spinning",
-                lambda: predict_with(spinning), lambda: predict_with(onnx_runner))  # fmt: skip
+        compare(
+            f"whole predict, ONNX Runtime {args.threads} spinning threads -> 1 thread, no spinning",
+            lambda: predict_with(spinning),
+            lambda: predict_with(onnx_runner),
+        )
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"\npeak resident memory of this process: {peak_mb:.0f} MB")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": lim, "torch": torch.__version__, "default_sampler": kmodel.cfg.sampler,
-                                    "peak_rss_mb": peak_mb, "rows": rows, "changes": changes}, indent=1) + "\n")  # fmt: skip
+    args.out.write_text(
+        json.dumps(
+            {
+                "machine": lim,
+                "torch": torch.__version__,
+                "default_sampler": kmodel.cfg.sampler,
+                "peak_rss_mb": peak_mb,
+                "rows": rows,
+                "changes": changes,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
 
 
@@ -374,9 +464,13 @@ def unet_alternatives(kmodel, cond64, compare) -> None:
             onx = OnnxUNet(unet, kmodel.onnx_file)
             diff = (onx(x, t, c) - ref).abs().max().item()
             with torch.inference_mode():
-                compare(f"U-Net step eager -> ONNX Runtime {ort.__version__}, batch {b}", lambda x=x, t=t, c=c: unet(x, t, c),
-                        lambda x=x, t=t, c=c, o=onx: o(x, t, c),
-                        repeat=60, note=f"(max diff {diff:.1e})")  # fmt: skip
+                compare(
+                    f"U-Net step eager -> ONNX Runtime {ort.__version__}, batch {b}",
+                    lambda x=x, t=t, c=c: unet(x, t, c),
+                    lambda x=x, t=t, c=c, o=onx: o(x, t, c),
+                    repeat=60,
+                    note=f"(max diff {diff:.1e})",
+                )
         except ImportError as exc:
             print(f"ONNX Runtime: not measured ({exc})")
         try:
@@ -385,9 +479,13 @@ def unet_alternatives(kmodel, cond64, compare) -> None:
             with torch.inference_mode():
                 diff = (comp(x, t, c) - ref).abs().max().item()
                 secs = time.perf_counter() - t0
-                compare(f"U-Net step eager -> torch.compile, batch {b}", lambda x=x, t=t, c=c: unet(x, t, c),
-                        lambda x=x, t=t, c=c, f=comp: f(x, t, c), repeat=60,
-                        note=f"(max diff {diff:.1e}; compiling took {secs:.0f} s)")  # fmt: skip
+                compare(
+                    f"U-Net step eager -> torch.compile, batch {b}",
+                    lambda x=x, t=t, c=c: unet(x, t, c),
+                    lambda x=x, t=t, c=c, f=comp: f(x, t, c),
+                    repeat=60,
+                    note=f"(max diff {diff:.1e}; compiling took {secs:.0f} s)",
+                )
         except Exception as exc:  # noqa: BLE001  (inductor needs a C++ compiler: report it, do not fail the benchmark)
             print(f"torch.compile: not measured ({exc.__class__.__name__}: {str(exc)[:80]})")
 

@@ -24,8 +24,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "synth.json")
     args = ap.parse_args()
     from diffuhand.kinematics import load_limits
-    from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
     from diffuhand.kinematics.prior import default_prior
+    from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
     from diffuhand.synth.render import Lighting, MeshItem, Renderer
     from diffuhand.synth.scene import SceneConfig, render_sample, sample_hand_pose
     from diffuhand.synth.writer import write_dataset
@@ -67,8 +67,18 @@ def main() -> None:
     for k, v in rows.items():
         print(f"{k:44} {v:7.1f} images/s (start-up included)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"size": args.size, "count": args.count, "stage_ms": {k: v * 1000 for k, v in stages.items()},
-                                    "images_per_s": rows}, indent=1) + "\n")  # fmt: skip
+    args.out.write_text(
+        json.dumps(
+            {
+                "size": args.size,
+                "count": args.count,
+                "stage_ms": {k: v * 1000 for k, v in stages.items()},
+                "images_per_s": rows,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
 
 

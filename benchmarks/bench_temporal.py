@@ -42,11 +42,14 @@ def error_structure(data: dict[str, np.ndarray]) -> dict:
         now.append(x[1:].ravel())
         before.append(x[:-1].ravel())
         rest.append(x.ravel())
-    return {"mean_mm": float(mag.mean()), "wrist_mm": float(mag[:, 0].mean()),
-            "fingertips_mm": float(mag[:, [4, 8, 12, 16, 20]].mean()),
-            "per_sequence_constant_mm": float(np.mean(bias)),
-            "lag1_autocorrelation": float(np.corrcoef(np.concatenate(now), np.concatenate(before))[0, 1]),
-            "excess_kurtosis": float(kurtosis(np.concatenate(rest)))}  # fmt: skip
+    return {
+        "mean_mm": float(mag.mean()),
+        "wrist_mm": float(mag[:, 0].mean()),
+        "fingertips_mm": float(mag[:, [4, 8, 12, 16, 20]].mean()),
+        "per_sequence_constant_mm": float(np.mean(bias)),
+        "lag1_autocorrelation": float(np.corrcoef(np.concatenate(now), np.concatenate(before))[0, 1]),
+        "excess_kurtosis": float(kurtosis(np.concatenate(rest))),
+    }
 
 
 def main() -> None:
@@ -73,11 +76,15 @@ def main() -> None:
         rng = np.random.default_rng(0)
         drop_rows = []
 
-        def own(r, keep):
+        def own(r, keep, data=data):
             if not residual:
                 return {}
-            return {"angles": data["angles"][r], "root_rotation": data["root_rotation"][r], "ratios": data["ratios"][r],
-                    "spread": data["spread"][r]}  # fmt: skip
+            return {
+                "angles": data["angles"][r],
+                "root_rotation": data["root_rotation"][r],
+                "ratios": data["ratios"][r],
+                "spread": data["spread"][r],
+            }
 
         for s in seqs:
             r = np.flatnonzero(data["sequence"] == s)
@@ -89,32 +96,47 @@ def main() -> None:
         name = f"{spec['name']}:{Path(spec['root']).name}:{spec.get('split') or 'all'}"
         results[name] = {"sequences": len(seqs), "frames": len(data["pred"]), "frames_found": int(found.sum())}
         # the same frames for every output: those where the single frame found a hand
-        for truth_key, label in (("truth_skeleton", "truth drawn in the lift's skeleton"), ("truth", "truth as recorded")):
+        for truth_key, label in (
+            ("truth_skeleton", "truth drawn in the lift's skeleton"),
+            ("truth", "truth as recorded"),
+        ):
             if truth_key not in data:
                 continue
             m = {}
             for scale in (False, True):
                 tag = "one LS scale per sequence" if scale else "true scale"
                 args_m = (data[truth_key], data["anchor_mm"], data["sequence"], found, scale)
-                m[tag] = {"single frame (as --no-temporal ships it)": sequence_measures(data["final"], *args_m),
-                          "temporal": sequence_measures(smoothed, *args_m)}  # fmt: skip
+                m[tag] = {
+                    "single frame (as --no-temporal ships it)": sequence_measures(data["final"], *args_m),
+                    "temporal": sequence_measures(smoothed, *args_m),
+                }
             results[name][label] = m
-        sel = {"pred": data["final"][found], "truth": data.get("truth_skeleton", data["truth"])[found],
-               "anchor_mm": data["anchor_mm"][found], "sequence": data["sequence"][found]}  # fmt: skip
+        sel = {
+            "pred": data["final"][found],
+            "truth": data.get("truth_skeleton", data["truth"])[found],
+            "anchor_mm": data["anchor_mm"][found],
+            "sequence": data["sequence"][found],
+        }
         results[name]["single-frame error structure"] = error_structure(sel)
         d = np.asarray(drop_rows, dtype=int)
         if len(d):
             t = data.get("truth_skeleton", data["truth"])
             err = np.linalg.norm((bridged[d] - t[d]) * data["anchor_mm"][d, None, None], axis=-1).mean()
             single = np.linalg.norm((data["final"][d] - t[d]) * data["anchor_mm"][d, None, None], axis=-1).mean()
-            results[name]["bridged frames"] = {"frames": len(d), "mpjpe_mm": float(err),
-                                               "single_frame_mpjpe_mm_had_it_been_found": float(single)}  # fmt: skip
+            results[name]["bridged frames"] = {
+                "frames": len(d),
+                "mpjpe_mm": float(err),
+                "single_frame_mpjpe_mm_had_it_been_found": float(single),
+            }
         if plot_data is None:
             r = np.flatnonzero(data["sequence"] == seqs[0])
             t = data.get("truth_skeleton", data["truth"])
-            plot_data = (name, t[r] * data["anchor_mm"][r, None, None],
-                         np.where(found[r, None, None], data["final"][r], np.nan) * data["anchor_mm"][r, None, None],
-                         smoothed[r] * data["anchor_mm"][r, None, None])  # fmt: skip
+            plot_data = (
+                name,
+                t[r] * data["anchor_mm"][r, None, None],
+                np.where(found[r, None, None], data["final"][r], np.nan) * data["anchor_mm"][r, None, None],
+                smoothed[r] * data["anchor_mm"][r, None, None],
+            )
 
     print(f"{'set':34} {'truth':36} {'scale':26} {'output':42} {'MPJPE':>7} {'PA':>6} {'accel':>7} {'vel':>6}")
     for name, res in results.items():
@@ -123,18 +145,35 @@ def main() -> None:
                 continue
             for tag, outs in by_scale.items():
                 for out, m in outs.items():
-                    print(f"{name:34} {label:36} {tag:26} {out:42} {m['mpjpe_mm']:7.2f} {m['pa_mpjpe_mm']:6.2f} "
-                          f"{m['accel_error_mm']:7.2f} {m['velocity_error_mm']:6.2f}")
+                    print(
+                        f"{name:34} {label:36} {tag:26} {out:42} {m['mpjpe_mm']:7.2f} {m['pa_mpjpe_mm']:6.2f} "
+                        f"{m['accel_error_mm']:7.2f} {m['velocity_error_mm']:6.2f}"
+                    )
                 t, s_ = outs["temporal"], outs["single frame (as --no-temporal ships it)"]
-                print(f"{'':34} {'':36} {tag:26} {'ratio temporal / single frame':42} x{t['mpjpe_mm'] / s_['mpjpe_mm']:.3f}"
-                      f"  x{t['pa_mpjpe_mm'] / s_['pa_mpjpe_mm']:.3f}  x{t['accel_error_mm'] / s_['accel_error_mm']:.3f}")
+                print(
+                    f"{'':34} {'':36} {tag:26} {'ratio temporal / single frame':42} x{t['mpjpe_mm'] / s_['mpjpe_mm']:.3f}"
+                    f"  x{t['pa_mpjpe_mm'] / s_['pa_mpjpe_mm']:.3f}  x{t['accel_error_mm'] / s_['accel_error_mm']:.3f}"
+                )
         if "bridged frames" in res:
             b = res["bridged frames"]
-            print(f"{name}: bridged ({b['frames']} dropped frames) {b['mpjpe_mm']:.2f} mm; single frame had it been "
-                  f"found {b['single_frame_mpjpe_mm_had_it_been_found']:.2f} mm")
+            print(
+                f"{name}: bridged ({b['frames']} dropped frames) {b['mpjpe_mm']:.2f} mm; single frame had it been "
+                f"found {b['single_frame_mpjpe_mm_had_it_been_found']:.2f} mm"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"run": str(args.run), "source": cfg.train.source, "mode": model.cfg.mode,
-                                    "window": model.cfg.window, "results": results}, indent=1) + "\n")  # fmt: skip
+    args.out.write_text(
+        json.dumps(
+            {
+                "run": str(args.run),
+                "source": cfg.train.source,
+                "mode": model.cfg.mode,
+                "window": model.cfg.window,
+                "results": results,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
     if plot_data is not None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -36,8 +36,10 @@ def tracks(frames: list) -> dict[str, np.ndarray]:
 
 def triples(frames: list) -> dict[str, np.ndarray]:
     """Per side, (T - 2,) bool: frames t-1, t, t+1 all report that hand."""
-    return {k: np.isfinite(a).all((1, 2))[2:] & np.isfinite(a).all((1, 2))[1:-1] & np.isfinite(a).all((1, 2))[:-2]
-            for k, a in tracks(frames).items()}  # fmt: skip
+    return {
+        k: np.isfinite(a).all((1, 2))[2:] & np.isfinite(a).all((1, 2))[1:-1] & np.isfinite(a).all((1, 2))[:-2]
+        for k, a in tracks(frames).items()
+    }
 
 
 def jitter(frames: list, where: dict[str, np.ndarray] | None = None) -> tuple[float, int]:
@@ -53,8 +55,11 @@ def jitter(frames: list, where: dict[str, np.ndarray] | None = None) -> tuple[fl
 def main() -> None:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--video", type=Path,
-                    default=here.parents[1] / "shared/data/sign-language-pose/src/python/tests/data/test_video.mp4")
+    ap.add_argument(
+        "--video",
+        type=Path,
+        default=here.parents[1] / "shared/data/sign-language-pose/src/python/tests/data/test_video.mp4",
+    )
     ap.add_argument("--temporal", type=Path, help="a temporal model checkpoint (default: the shipped one)")
     ap.add_argument("--out", type=Path, default=here / "results" / "video_jitter.json")
     args = ap.parse_args()
@@ -69,18 +74,30 @@ def main() -> None:
         single = triples(out) if single is None else single
         j_same, n_same = jitter(out, single)  # only where the single-frame output has all three frames
         hands = [h for f in out for h in f]
-        rows[name] = {"jitter_mm_per_frame2": j, "triples": n, "jitter_on_single_frame_triples": j_same,
-                      "single_frame_triples": n_same, "hands": len(hands),
-                      "bridged": sum(h.status == "bridged" for h in hands), "seconds": sec}  # fmt: skip
+        rows[name] = {
+            "jitter_mm_per_frame2": j,
+            "triples": n,
+            "jitter_on_single_frame_triples": j_same,
+            "single_frame_triples": n_same,
+            "hands": len(hands),
+            "bridged": sum(h.status == "bridged" for h in hands),
+            "seconds": sec,
+        }
     print(f"{args.video.name}: {len(frames)} frames")
-    print(f"{'output':14} {'jitter mm/f^2':>14} {'triples':>8} {'same triples':>13} {'hands':>6} {'bridged':>8} {'s':>6}")
+    print(
+        f"{'output':14} {'jitter mm/f^2':>14} {'triples':>8} {'same triples':>13} {'hands':>6} {'bridged':>8} {'s':>6}"
+    )
     for name, r in rows.items():
-        print(f"{name:14} {r['jitter_mm_per_frame2']:14.2f} {r['triples']:8d} {r['jitter_on_single_frame_triples']:13.2f} "
-              f"{r['hands']:6d} {r['bridged']:8d} {r['seconds']:6.1f}")  # fmt: skip
+        print(
+            f"{name:14} {r['jitter_mm_per_frame2']:14.2f} {r['triples']:8d} {r['jitter_on_single_frame_triples']:13.2f} "
+            f"{r['hands']:6d} {r['bridged']:8d} {r['seconds']:6.1f}"
+        )
     ratio = rows["temporal"]["jitter_on_single_frame_triples"] / rows["single frame"]["jitter_on_single_frame_triples"]
     print(f"temporal / single frame jitter on the same frames: x{ratio:.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"video": str(args.video), "frames": len(frames), "rows": rows, "ratio": ratio}, indent=1) + "\n")
+    args.out.write_text(
+        json.dumps({"video": str(args.video), "frames": len(frames), "rows": rows, "ratio": ratio}, indent=1) + "\n"
+    )
     print(f"wrote {args.out}")
 
 

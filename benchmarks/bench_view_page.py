@@ -23,8 +23,10 @@ from pathlib import Path
 import cv2
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIP = Path(os.environ.get("DIFFUHAND_SHARED_DATA", ROOT.parent / "shared" / "data")) / \
-    "sign-language-pose/src/python/tests/data/test_video.mp4"
+CLIP = (
+    Path(os.environ.get("DIFFUHAND_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    / "sign-language-pose/src/python/tests/data/test_video.mp4"
+)
 
 
 def loop_clip(src: Path, dst: Path, seconds: float) -> int:
@@ -54,17 +56,20 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "tests"))
-    from test_view import _driver  # the tests' Chromium setup (skips where chromium is absent)
-
     from diffuhand.viz.page import write_pages
+    from test_view import _driver  # the tests' Chromium setup (skips where chromium is absent)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video = tmp / "long.mp4"
         n = loop_clip(args.clip, video, args.seconds)
         t = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).with_name("diffuhand")), "predict", str(video), "--out", str(tmp / "out")],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(Path(sys.executable).with_name("diffuhand")), "predict", str(video), "--out", str(tmp / "out")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         t_predict = time.perf_counter() - t
         t = time.perf_counter()
         (page,) = write_pages(tmp / "out", tmp / "pages", [video])
@@ -81,15 +86,26 @@ def main() -> None:
             steps = []
             for i in range(0, n, max(1, n // 30)):
                 t = time.perf_counter()
-                d.execute_script("window.diffuhandShow(arguments[0]);"
-                                 "return new Promise(r=>requestAnimationFrame(()=>requestAnimationFrame(r)))", i)
+                d.execute_script(
+                    "window.diffuhandShow(arguments[0]);"
+                    "return new Promise(r=>requestAnimationFrame(()=>requestAnimationFrame(r)))",
+                    i,
+                )
                 steps.append(time.perf_counter() - t)
             heap = d.execute_script("return performance.memory ? performance.memory.usedJSHeapSize : null")
         finally:
             d.quit()
-    res = {"frames": n, "seconds": args.seconds, "page_mb": round(size / 1e6, 1), "load_s": round(t_load, 2),
-           "scrub_step_ms_median": round(1000 * statistics.median(steps), 1), "js_heap_mb": heap and round(heap / 1e6),
-           "write_pages_s": round(t_write, 1), "predict_s": round(t_predict, 1), "console_errors": len(errors)}
+    res = {
+        "frames": n,
+        "seconds": args.seconds,
+        "page_mb": round(size / 1e6, 1),
+        "load_s": round(t_load, 2),
+        "scrub_step_ms_median": round(1000 * statistics.median(steps), 1),
+        "js_heap_mb": heap and round(heap / 1e6),
+        "write_pages_s": round(t_write, 1),
+        "predict_s": round(t_predict, 1),
+        "console_errors": len(errors),
+    }
     print(json.dumps(res))
     if args.json:
         args.json.write_text(json.dumps(res, indent=1) + "\n")

@@ -41,8 +41,13 @@ def training_record(run: Path) -> dict:
     last = rows[-1]
     steps, batch = int(last["step"]), int(cfg["optim"]["batch_size"])
     ips = float(last["images_per_s"])
-    return {"steps": steps, "batch": batch, "images": steps * batch, "images_per_s": ips,
-            "train_minutes": steps * batch / ips / 60.0}  # fmt: skip
+    return {
+        "steps": steps,
+        "batch": batch,
+        "images": steps * batch,
+        "images_per_s": ips,
+        "train_minutes": steps * batch / ips / 60.0,
+    }
 
 
 def _hand_frame(joints: np.ndarray) -> np.ndarray:
@@ -93,8 +98,11 @@ def uncertainty_vs_error(pred_mm: np.ndarray, spread_mm: np.ndarray, samples) ->
     m[:, 0] = False
     e, u = err[m], spread_mm[: len(err)][m]
     hi, lo = u >= np.quantile(u, 0.75), u <= np.quantile(u, 0.25)
-    return {"spearman_rho": float(spearmanr(u, e).statistic), "error_top_quarter_mm": float(e[hi].mean()),
-            "error_bottom_quarter_mm": float(e[lo].mean())}  # fmt: skip
+    return {
+        "spearman_rho": float(spearmanr(u, e).statistic),
+        "error_top_quarter_mm": float(e[hi].mean()),
+        "error_bottom_quarter_mm": float(e[lo].mean()),
+    }
 
 
 def score(pred: np.ndarray, truth, name: str) -> dict:
@@ -114,19 +122,33 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=here / "results" / "table1.json")
     args = ap.parse_args()
 
-    sets = {"synth-test": open_dataset("synth", args.synth, "test"),
-            "realworld": open_dataset("ge-realworld", args.realworld)}  # fmt: skip
+    sets = {
+        "synth-test": open_dataset("synth", args.synth, "test"),
+        "realworld": open_dataset("ge-realworld", args.realworld),
+    }
     limits = {"synth-test": min(args.synth_limit, len(sets["synth-test"])), "realworld": len(sets["realworld"])}
     truth = {}
     for k, ds in sets.items():
-        lab = open_dataset(ds.name, args.synth if k == "synth-test" else args.realworld, "test" if k == "synth-test" else None, load_images=False)
+        lab = open_dataset(
+            ds.name,
+            args.synth if k == "synth-test" else args.realworld,
+            "test" if k == "synth-test" else None,
+            load_images=False,
+        )
         truth[k] = [lab[i] for i in range(limits[k])]
     rows: list[dict] = []
     uncertainty: dict[str, dict] = {}
 
     def add(row: str, model: str, set_name: str, pred: np.ndarray, seconds: float | None, truth_rows=None, **extra):
         t = truth_rows if truth_rows is not None else truth[set_name]
-        r = {"row": row, "model": model, "set": set_name, "hands": len(t), **score(pred, t, sets[set_name].name), **extra}
+        r = {
+            "row": row,
+            "model": model,
+            "set": set_name,
+            "hands": len(t),
+            **score(pred, t, sets[set_name].name),
+            **extra,
+        }
         if seconds is not None:
             r["hands_per_s"] = round(len(t) / seconds, 1)
         rows.append(r)
@@ -152,8 +174,15 @@ def main() -> None:
     det = detect_dataset(sets["realworld"])
     found = np.flatnonzero(det["found"])
     found_truth = [truth["realworld"][i] for i in found]
-    add("MediaPipe world landmarks", "mediapipe 0.10.21", "realworld", det["world_mm"][found], None,
-        truth_rows=found_truth, found=f"{len(found)}/{limits['realworld']}")  # fmt: skip
+    add(
+        "MediaPipe world landmarks",
+        "mediapipe 0.10.21",
+        "realworld",
+        det["world_mm"][found],
+        None,
+        truth_rows=found_truth,
+        found=f"{len(found)}/{limits['realworld']}",
+    )
     if args.keypoints:
         model = load_model(args.keypoints / "final")
         for k, ds in sets.items():
@@ -161,28 +190,64 @@ def main() -> None:
             p = predict_dataset(model, ds, limit=limits[k])
             add("keypoints D* (annotated 2D)", str(args.keypoints), k, p["final"], time.perf_counter() - t0)
             uncertainty[k] = uncertainty_vs_error(p["diffusion"], p["uncertainty_mm"], truth[k])
-            add("keypoints D + solver (annotated 2D)", str(args.keypoints), k, ik_solver(p["diffusion"], truth[k]), None)
+            add(
+                "keypoints D + solver (annotated 2D)", str(args.keypoints), k, ik_solver(p["diffusion"], truth[k]), None
+            )
         sub = sets["realworld"].subset(found)
         p = predict_dataset(model, sub, keypoints_2d=det["keypoints_2d"][found])
-        add("keypoints D (MediaPipe 2D)", str(args.keypoints), "realworld", p["diffusion"], None, truth_rows=found_truth)
-        add("keypoints D* (MediaPipe 2D)", str(args.keypoints), "realworld", p["final"], None, truth_rows=found_truth,
-            found=f"{len(found)}/{limits['realworld']}")  # fmt: skip
-        add("keypoints D + solver (MediaPipe 2D)", str(args.keypoints), "realworld", ik_solver(p["diffusion"], found_truth),
-            None, truth_rows=found_truth)  # fmt: skip
+        add(
+            "keypoints D (MediaPipe 2D)", str(args.keypoints), "realworld", p["diffusion"], None, truth_rows=found_truth
+        )
+        add(
+            "keypoints D* (MediaPipe 2D)",
+            str(args.keypoints),
+            "realworld",
+            p["final"],
+            None,
+            truth_rows=found_truth,
+            found=f"{len(found)}/{limits['realworld']}",
+        )
+        add(
+            "keypoints D + solver (MediaPipe 2D)",
+            str(args.keypoints),
+            "realworld",
+            ik_solver(p["diffusion"], found_truth),
+            None,
+            truth_rows=found_truth,
+        )
 
     for k, u in uncertainty.items():
-        print(f"keypoint model, {k}: Spearman rho between the samples' per-joint spread and the per-joint error "
-              f"(PA-aligned) {u['spearman_rho']:.3f}; error where the spread is in its top / bottom quarter "
-              f"{u['error_top_quarter_mm']:.2f} / {u['error_bottom_quarter_mm']:.2f} mm")  # fmt: skip
+        print(
+            f"keypoint model, {k}: Spearman rho between the samples' per-joint spread and the per-joint error "
+            f"(PA-aligned) {u['spearman_rho']:.3f}; error where the spread is in its top / bottom quarter "
+            f"{u['error_top_quarter_mm']:.2f} / {u['error_bottom_quarter_mm']:.2f} mm"
+        )
     training = {str(r): training_record(r) for r in (args.baseline, args.diffusion, args.keypoints) if r}
-    print(f"\n{'row':34} {'set':11} {'hands':>5} {'RHD-prot':>8} {'wrist-LS':>8} {'PA':>6}  train (steps x batch, min, img/s)")
+    print(
+        f"\n{'row':34} {'set':11} {'hands':>5} {'RHD-prot':>8} {'wrist-LS':>8} {'PA':>6}  train (steps x batch, min, img/s)"
+    )
     for r in rows:
         tr = training.get(r["model"])
-        tr_s = f"{tr['steps']} x {tr['batch']}, {tr['train_minutes']:.0f} min, {tr['images_per_s']:.1f}/s" if tr else "-"
-        print(f"{r['row']:34} {r['set']:11} {r['hands']:5d} {r['spurr']:8.2f} {r['wrist_scaled']:8.2f} {r['pa_mpjpe']:6.2f}  {tr_s}")
+        tr_s = (
+            f"{tr['steps']} x {tr['batch']}, {tr['train_minutes']:.0f} min, {tr['images_per_s']:.1f}/s" if tr else "-"
+        )
+        print(
+            f"{r['row']:34} {r['set']:11} {r['hands']:5d} {r['spurr']:8.2f} {r['wrist_scaled']:8.2f} {r['pa_mpjpe']:6.2f}  {tr_s}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows, "training": training, "uncertainty": uncertainty, "torch_threads": torch.get_num_threads(),
-                                    "synth_limit": limits["synth-test"]}, indent=1) + "\n")  # fmt: skip
+    args.out.write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "training": training,
+                "uncertainty": uncertainty,
+                "torch_threads": torch.get_num_threads(),
+                "synth_limit": limits["synth-test"],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
 
 

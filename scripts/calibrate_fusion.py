@@ -36,12 +36,20 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=600, help="renders (half to measure the noise, half to choose bones)")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--bones", choices=("auto", "all", "phalanges"), default="auto",
-                    help="which of MediaPipe's bone directions to use (auto: the better on the renders)")
-    ap.add_argument("--ray-turn", choices=("auto", "on", "off", "known-camera"), default="known-camera",
-                    help="turn MediaPipe's 3D to the viewing ray: auto (if it lowers the wrist-aligned error on the "
-                    "renders), on, off, or known-camera (the shipped choice: on when a photo's intrinsics are given; "
-                    "chosen on the real dev photos among these, see weights/hand/MODEL_CARD.md)")
+    ap.add_argument(
+        "--bones",
+        choices=("auto", "all", "phalanges"),
+        default="auto",
+        help="which of MediaPipe's bone directions to use (auto: the better on the renders)",
+    )
+    ap.add_argument(
+        "--ray-turn",
+        choices=("auto", "on", "off", "known-camera"),
+        default="known-camera",
+        help="turn MediaPipe's 3D to the viewing ray: auto (if it lowers the wrist-aligned error on the "
+        "renders), on, off, or known-camera (the shipped choice: on when a photo's intrinsics are given; "
+        "chosen on the real dev photos among these, see weights/hand/MODEL_CARD.md)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "src" / "diffuhand" / "weights" / "hand")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -106,18 +114,35 @@ def main() -> None:
         ray_turn = "on" if wrist[f"{bones}, ray-turned"] < wrist[bones] else "off"
     else:
         ray_turn = args.ray_turn
-    config = FusionConfig(sigma_2d=round(sigma_2d, 4), sigma_dir=round(sigmas_dir[bones], 4), prior_weight=1.0, bones=bones,
-                          ray_turn=ray_turn,
-                          notes={"how": "scripts/calibrate_fusion.py: MediaPipe Hands 0.10.21 on photo-like renders "
-                                 "(never the real photos); noise levels = 1.4826 x median absolute deviation of its "
-                                 "errors; bones: " + ("chosen by the fusion's PA-MPJPE on the other half of the "
-                                 "renders" if args.bones == "auto" else f"{args.bones} (--bones)") + "; ray turn: " + (
-                                 "by the wrist-aligned error on the renders" if args.ray_turn == "auto" else f"{args.ray_turn} (--ray-turn)"),
-                                 "command": "python scripts/calibrate_fusion.py " + " ".join(sys.argv[1:]),
-                                 "renders": images, "hands_found": len(found),
-                                 "sigma_dir_by_bones": {k: round(v, 4) for k, v in sigmas_dir.items()},
-                                 "renders_pa_mpjpe_mm": {k: round(v, 3) for k, v in pa.items()},
-                                 "renders_wrist_aligned_mm": {k: round(v, 3) for k, v in wrist.items()}})  # fmt: skip
+    config = FusionConfig(
+        sigma_2d=round(sigma_2d, 4),
+        sigma_dir=round(sigmas_dir[bones], 4),
+        prior_weight=1.0,
+        bones=bones,
+        ray_turn=ray_turn,
+        notes={
+            "how": "scripts/calibrate_fusion.py: MediaPipe Hands 0.10.21 on photo-like renders "
+            "(never the real photos); noise levels = 1.4826 x median absolute deviation of its "
+            "errors; bones: "
+            + (
+                "chosen by the fusion's PA-MPJPE on the other half of the renders"
+                if args.bones == "auto"
+                else f"{args.bones} (--bones)"
+            )
+            + "; ray turn: "
+            + (
+                "by the wrist-aligned error on the renders"
+                if args.ray_turn == "auto"
+                else f"{args.ray_turn} (--ray-turn)"
+            ),
+            "command": "python scripts/calibrate_fusion.py " + " ".join(sys.argv[1:]),
+            "renders": images,
+            "hands_found": len(found),
+            "sigma_dir_by_bones": {k: round(v, 4) for k, v in sigmas_dir.items()},
+            "renders_pa_mpjpe_mm": {k: round(v, 3) for k, v in pa.items()},
+            "renders_wrist_aligned_mm": {k: round(v, 3) for k, v in wrist.items()},
+        },
+    )
     save_fusion(args.out, config)
     print(json.dumps(asdict(config), indent=1))
     print(f"wrote {args.out / 'config.json'}")

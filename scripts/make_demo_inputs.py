@@ -31,8 +31,15 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp())
     try:
-        cfg = SceneConfig(size=320, fill=(0.35, 0.55), p_occluder=0.0, p_motion_blur=0.0, p_noise=0.0, p_two_hands=0.5,
-                          p_uniform_rotation=0.0)  # fmt: skip
+        cfg = SceneConfig(
+            size=320,
+            fill=(0.35, 0.55),
+            p_occluder=0.0,
+            p_motion_blur=0.0,
+            p_noise=0.0,
+            p_two_hands=0.5,
+            p_uniform_rotation=0.0,
+        )
         write_dataset(tmp / "img", 40, cfg, seed=7, workers=1, chunk=40)
         ds = open_dataset("synth", tmp / "img", load_images=False)
         hands_of: dict[str, int] = {}
@@ -41,15 +48,25 @@ def main() -> None:
         kept = {1: [], 2: []}
         with MediaPipeHands() as detect:
             for path, n in sorted(hands_of.items()):
-                if len(kept[n]) < (2 if n == 1 else 1) and len(detect(np.asarray(Image.open(path).convert("RGB")))) == n:
+                if (
+                    len(kept[n]) < (2 if n == 1 else 1)
+                    and len(detect(np.asarray(Image.open(path).convert("RGB")))) == n
+                ):
                     kept[n].append(path)
         names = []
         for k, path in enumerate(kept[1] + kept[2]):
             name = f"hand{k + 1}.jpg"
             shutil.copy(path, args.out / name)
             names.append(name)
-        seq = SceneConfig(size=320, fill=(0.4, 0.5), p_occluder=0.0, p_motion_blur=0.0, p_noise=0.0, p_two_hands=0.0,
-                          p_uniform_rotation=0.0)  # fmt: skip
+        seq = SceneConfig(
+            size=320,
+            fill=(0.4, 0.5),
+            p_occluder=0.0,
+            p_motion_blur=0.0,
+            p_noise=0.0,
+            p_two_hands=0.0,
+            p_uniform_rotation=0.0,
+        )
         write_dataset(tmp / "seq", 48, seq, seed=3, workers=1, chunk=48, sequence_length=48)
         frames = sorted((tmp / "seq" / "images").glob("*.jpg"))
         import av
@@ -62,8 +79,10 @@ def main() -> None:
             c.mux(s.encode())
         (args.out / "README.md").write_text(
             "# Demo inputs\n\nRendered by this project (`python scripts/make_demo_inputs.py`): the MIT-licensed hand "
-            "mesh (see `synth/assets/LICENSE`), procedural backgrounds, no photos of people. " + json.dumps(names)
-            + " and `motion.mp4` (48 frames, 24 fps).\n")  # fmt: skip
+            "mesh (see `synth/assets/LICENSE`), procedural backgrounds, no photos of people. "
+            + json.dumps(names)
+            + " and `motion.mp4` (48 frames, 24 fps).\n"
+        )
         print(f"wrote {names} and motion.mp4 to {args.out}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -37,8 +37,10 @@ def dexycb_right_mm():
     from diffuhand.kinematics.conventions import mirror, to_canonical
 
     folder = shared("dexycb-left-sequences/sequences")
-    return [mirror(to_canonical(np.load(f)["joints_m"].astype(np.float64), "mano")) * 1000.0
-            for f in sorted(folder.glob("*.npz"))]  # fmt: skip
+    return [
+        mirror(to_canonical(np.load(f)["joints_m"].astype(np.float64), "mano")) * 1000.0
+        for f in sorted(folder.glob("*.npz"))
+    ]
 
 
 @pytest.fixture(scope="session")

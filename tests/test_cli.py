@@ -16,7 +16,11 @@ def test_ik_default_runs_on_named_poses(tmp_path, capsys):
     rec = json.loads((tmp_path / "named-poses.json").read_text())
     assert rec["poses"][0]["name"] == "relaxed" and len(rec["poses"]) >= 8
     assert rec["residual_mm"]["max"] < 0.1  # the model fits its own poses
-    assert len(rec["angle_names"]) == 41 and len(rec["poses"][0]["angles"]) == 41 and len(rec["poses"][0]["bone_ratios"]) == 20
+    assert (
+        len(rec["angle_names"]) == 41
+        and len(rec["poses"][0]["angles"]) == 41
+        and len(rec["poses"][0]["bone_ratios"]) == 20
+    )
     with np.load(tmp_path / "named-poses.npz") as z:
         assert z["angles"].shape[1:] == (41,) and z["joints_mm"].shape[1:] == (21, 3)
     png = (tmp_path / "named-poses.png").read_bytes()
@@ -27,7 +31,10 @@ def test_ik_default_runs_on_named_poses(tmp_path, capsys):
 def test_ik_on_a_file_with_units_and_handedness(tmp_path, realworld):
     gt_left, _ = realworld
     np.save(tmp_path / "hands_cm.npy", gt_left[:10] / 10.0)
-    assert main(["ik", str(tmp_path / "hands_cm.npy"), "--unit", "cm", "--hand", "auto", "--out", str(tmp_path / "o")]) == 0
+    assert (
+        main(["ik", str(tmp_path / "hands_cm.npy"), "--unit", "cm", "--hand", "auto", "--out", str(tmp_path / "o")])
+        == 0
+    )
     rec = json.loads((tmp_path / "o" / "hands_cm.json").read_text())
     assert rec["hand"] == "left" and rec["unit"] == "mm" and rec["residual_mm"]["mean"] < 3.0
     with np.load(tmp_path / "o" / "hands_cm.npz") as z:  # fitted joints come back in the input's frame
@@ -39,7 +46,9 @@ def test_bad_inputs_give_one_line_and_no_partial_output(tmp_path, capsys):
     np.save(good, _fk_pose())
     (tmp_path / "bad.npy").write_text("not an array")
     out = tmp_path / "out"
-    rc = main(["ik", str(tmp_path / "missing.json"), str(tmp_path / "bad.npy"), str(good), "--unit", "mm", "--out", str(out)])
+    rc = main(
+        ["ik", str(tmp_path / "missing.json"), str(tmp_path / "bad.npy"), str(good), "--unit", "mm", "--out", str(out)]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0
     assert len(err) == 2 and "missing.json: no such file" in err[0] and "bad.npy" in err[1]
@@ -53,12 +62,17 @@ def _fk_pose():
 
 
 def test_command_line_entry_point(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "diffuhand", "ik", str(tmp_path / "none.npy"), "--unit", "mm"],
-                          capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "diffuhand", "ik", str(tmp_path / "none.npy"), "--unit", "mm"],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1  # some input failed
     assert proc.stderr.strip() == f"diffuhand: error: {tmp_path / 'none.npy'}: no such file"
     assert "Traceback" not in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "diffuhand", "--help"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "diffuhand", "--help"], capture_output=True, check=False, text=True)
     assert proc.returncode == 0 and "ik" in proc.stdout and "limits" in proc.stdout
 
 
@@ -80,7 +94,9 @@ def test_limits_command_derives_and_resumes(tmp_path, capsys):
     assert "--order given 2 times for 1 inputs" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["ik", "--plot-max", "-1"], ["limits", "x", "--out", "y", "--percentiles", "60", "40"]])
+@pytest.mark.parametrize(
+    "argv", [["ik", "--plot-max", "-1"], ["limits", "x", "--out", "y", "--percentiles", "60", "40"]]
+)
 def test_bad_options(argv, tmp_path, capsys):
     assert main(argv + (["--out", str(tmp_path)] if argv[0] == "ik" else [])) == 2
     assert capsys.readouterr().err.startswith("diffuhand: error:")
@@ -100,8 +116,10 @@ def test_warnings_are_one_line_on_stderr(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(diffuhand.commands.ik, "run_ik", warn)
     assert main(["ik", "--out", str(tmp_path)]) == 0
-    assert capsys.readouterr().err.splitlines() == ["diffuhand: warning: clip.mp4: something to know across lines",
-                                                    "diffuhand: warning (RuntimeWarning): a library's note"]  # fmt: skip
+    assert capsys.readouterr().err.splitlines() == [
+        "diffuhand: warning: clip.mp4: something to know across lines",
+        "diffuhand: warning (RuntimeWarning): a library's note",
+    ]
 
 
 def test_ik_tells_a_left_hand_by_default(tmp_path, realworld):
@@ -112,5 +130,7 @@ def test_ik_tells_a_left_hand_by_default(tmp_path, realworld):
     assert main(["ik", str(tmp_path / "hands.npy"), "--unit", "mm", "--out", str(tmp_path / "o")]) == 0
     rec = json.loads((tmp_path / "o" / "hands.json").read_text())
     assert rec["hand"] == "left" and rec["residual_mm"]["mean"] < 1.0
-    assert main(["ik", str(tmp_path / "hands.npy"), "--unit", "mm", "--hand", "right", "--out", str(tmp_path / "r")]) == 0
+    assert (
+        main(["ik", str(tmp_path / "hands.npy"), "--unit", "mm", "--hand", "right", "--out", str(tmp_path / "r")]) == 0
+    )
     assert json.loads((tmp_path / "r" / "hands.json").read_text())["hand"] == "right"

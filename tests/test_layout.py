@@ -41,11 +41,16 @@ def test_every_stage_imports_only_earlier_stages() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         own = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
         assert own in LEVEL, f"{own}: a package not placed in STAGES (and docs/layout.md)"
-        wrong += [f"{path.relative_to(PACKAGE)} imports diffuhand.{t}" for t in _imports(path)
-                  if t != own and LEVEL.get(t, -1) > LEVEL[own]]  # fmt: skip
+        wrong += [
+            f"{path.relative_to(PACKAGE)} imports diffuhand.{t}"
+            for t in _imports(path)
+            if t != own and LEVEL.get(t, -1) > LEVEL[own]
+        ]
     assert wrong == [], "\n".join(wrong)
 
 
 def test_inference_never_imports_training() -> None:
-    inference = [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in ("train", "commands", "cli.py")]
+    inference = [
+        p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in ("train", "commands", "cli.py")
+    ]
     assert not [p for p in inference if "train" in _imports(p)]

@@ -22,8 +22,13 @@ def _hand(side: str, width: int = 320, height: int = 240):
     angles, _ = named_pose("peace")
     ratios = load_skeleton("ge2019").bone_ratios
     rot = roma.rotvec_to_rotmat(torch.tensor([0.3, -0.4, 2.8], dtype=torch.float64))
-    j = forward_kinematics(torch.as_tensor(angles), torch.as_tensor(ratios), 88.0, rot,
-                           torch.tensor([15.0, 10.0, 500.0], dtype=torch.float64)).numpy()  # fmt: skip
+    j = forward_kinematics(
+        torch.as_tensor(angles),
+        torch.as_tensor(ratios),
+        88.0,
+        rot,
+        torch.tensor([15.0, 10.0, 500.0], dtype=torch.float64),
+    ).numpy()
     K = photo_camera(width, height)
     uv = (j @ K.T)[:, :2] / j[:, 2:]
     if side == "left":  # the mirror image of the scene: the photo mirrored about its vertical axis
@@ -85,8 +90,11 @@ def test_evaluation_runs_the_same_lift():
 
     hand, mm = _hand("right")
     K = photo_camera(320, 240)
-    ds = HandDataset("toy", [{"joints_3d": mm, "joints_2d": hand.keypoints_2d, "valid": np.ones(21, bool), "K": K,
-                              "handedness": "right"}], load_images=False)  # fmt: skip
+    ds = HandDataset(
+        "toy",
+        [{"joints_3d": mm, "joints_2d": hand.keypoints_2d, "valid": np.ones(21, bool), "K": K, "handedness": "right"}],
+        load_images=False,
+    )
     lifter = FusionLifter(FusionConfig(prior_weight=0.0, ray_turn="off"))
     with pytest.raises(ValueError, match="world_mm"):
         predict_dataset(lifter, ds, progress=False)
@@ -103,8 +111,11 @@ def test_ray_turn_reads_the_detectors_3d_as_seen_along_the_ray():
     hand, mm = _hand("right")
     K = photo_camera(320, 240)
     R = ray_rotation(K, hand.keypoints_2d.mean(0))
-    assert np.allclose(R @ [0.0, 0.0, 1.0], np.linalg.solve(K, [*hand.keypoints_2d.mean(0), 1.0]) /
-                       np.linalg.norm(np.linalg.solve(K, [*hand.keypoints_2d.mean(0), 1.0])))  # fmt: skip
+    assert np.allclose(
+        R @ [0.0, 0.0, 1.0],
+        np.linalg.solve(K, [*hand.keypoints_2d.mean(0), 1.0])
+        / np.linalg.norm(np.linalg.solve(K, [*hand.keypoints_2d.mean(0), 1.0])),
+    )
     seen = HandInput("right", 0.9, hand.box, hand.keypoints_2d, hand.world_mm @ R)  # R^T x: the ray's frame
     lifter = FusionLifter(FusionConfig(prior_weight=0.0))  # ray_turn "known-camera"
     (known,) = lifter.lift(None, [seen], K, camera_known=True)
@@ -133,8 +144,9 @@ def test_orientation_does_not_depend_on_where_the_hand_is(width, height):
     for where, uv in (("centre", np.array([width, height]) / 2), ("corner", np.array([width, height]) * 0.875)):
         ray = np.linalg.solve(K, [uv[0], uv[1], 1.0])
         pos = ray / ray[2] * 450.0
-        j = forward_kinematics(torch.as_tensor(angles), torch.as_tensor(ratios), 88.0, torch.as_tensor(rot),
-                               torch.as_tensor(pos)).numpy()  # fmt: skip
+        j = forward_kinematics(
+            torch.as_tensor(angles), torch.as_tensor(ratios), 88.0, torch.as_tensor(rot), torch.as_tensor(pos)
+        ).numpy()
         kp = (j @ K.T)[:, :2] / j[:, 2:]
         seen = (j - j.mean(0)) @ ray_rotation(K, kp.mean(0))  # the detector's 3D: as seen along the ray
         (x,) = lifter.lift(None, [HandInput("right", 0.9, square_box(kp), kp, seen)], K, camera_known=True)

@@ -42,8 +42,10 @@ class StubDetector:
         from diffuhand.data.crops import square_box
         from diffuhand.detect.mediapipe import HandDetection
 
-        self.dets = [HandDetection(np.asarray(uv, float), np.zeros((21, 3)), side, 0.9, square_box(np.asarray(uv, float)))
-                     for uv, side in hands]  # fmt: skip
+        self.dets = [
+            HandDetection(np.asarray(uv, float), np.zeros((21, 3)), side, 0.9, square_box(np.asarray(uv, float)))
+            for uv, side in hands
+        ]
 
     def __call__(self, image):
         return list(self.dets)
@@ -61,8 +63,14 @@ def test_hand_size_sets_the_millimetre_scale():
     from diffuhand.pipeline import DEFAULT_ANCHOR_MM, Estimator
 
     torch.manual_seed(0)
-    m = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="keypoints", feature_dim=16,
-                                  sampler={"kind": "ddim", "steps": 2, "samples": 2, "eta": 0.0}))  # fmt: skip
+    m = HandPoseModel(
+        ModelConfig(
+            kind="diffusion_ik",
+            condition="keypoints",
+            feature_dim=16,
+            sampler={"kind": "ddim", "steps": 2, "samples": 2, "eta": 0.0},
+        )
+    )
     image = np.zeros((200, 200, 3), np.uint8)
     stub = StubDetector((pose_keypoints(), "right"))
     assert Estimator(m).anchor_mm == DEFAULT_ANCHOR_MM == 88.0  # an average adult hand (README)
@@ -81,8 +89,14 @@ def test_one_sample_reports_no_uncertainty():
     from diffuhand.pipeline import Estimator
 
     torch.manual_seed(0)
-    m = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="keypoints", feature_dim=16,
-                                  sampler={"kind": "ddim", "steps": 2, "samples": 3, "eta": 0.0}))  # fmt: skip
+    m = HandPoseModel(
+        ModelConfig(
+            kind="diffusion_ik",
+            condition="keypoints",
+            feature_dim=16,
+            sampler={"kind": "ddim", "steps": 2, "samples": 3, "eta": 0.0},
+        )
+    )
     image = np.zeros((200, 200, 3), np.uint8)
     stub = StubDetector((pose_keypoints(), "right"))
     (one,) = Estimator(m, detector=stub, sampler={"samples": 1}).predict(image)
@@ -95,8 +109,15 @@ def tiny_model(condition: str = "keypoints"):
     from diffuhand.models.estimator import HandPoseModel, ModelConfig
 
     torch.manual_seed(0)
-    m = HandPoseModel(ModelConfig(kind="diffusion_ik", condition=condition, feature_dim=16, input_size=32,
-                                  sampler={"kind": "ddim", "steps": 2, "samples": 3, "eta": 0.0}))  # fmt: skip
+    m = HandPoseModel(
+        ModelConfig(
+            kind="diffusion_ik",
+            condition=condition,
+            feature_dim=16,
+            input_size=32,
+            sampler={"kind": "ddim", "steps": 2, "samples": 3, "eta": 0.0},
+        )
+    )
     with torch.no_grad():  # untrained zero-initialised layers ignore the input: make the output depend on it
         for p in m.parameters():
             p.add_(torch.randn_like(p) * 0.1)
@@ -104,8 +125,9 @@ def tiny_model(condition: str = "keypoints"):
 
 
 def same_results(a: list, b: list) -> bool:
-    return len(a) == len(b) and all(x.handedness == y.handedness and np.allclose(x.joints_3d, y.joints_3d)
-                                    for x, y in zip(a, b))  # fmt: skip
+    return len(a) == len(b) and all(
+        x.handedness == y.handedness and np.allclose(x.joints_3d, y.joints_3d) for x, y in zip(a, b)
+    )
 
 
 def test_predict_takes_paths_and_every_image_layout(tmp_path):
@@ -125,7 +147,9 @@ def test_predict_takes_paths_and_every_image_layout(tmp_path):
         ref = Estimator(m, detector=stub).predict(read_image(tmp_path / f"{name}.png"))
         for given in (a, str(tmp_path / f"{name}.png"), tmp_path / f"{name}.png"):
             assert same_results(Estimator(m, detector=stub).predict(given), ref), (name, type(given))
-    assert same_results(Estimator(m, detector=stub).predict(rgba[..., :1]), Estimator(m, detector=stub).predict(rgba[..., 0]))
+    assert same_results(
+        Estimator(m, detector=stub).predict(rgba[..., :1]), Estimator(m, detector=stub).predict(rgba[..., 0])
+    )
 
 
 def test_a_list_of_photos_is_photos_and_frames_are_said(monkeypatch):
@@ -199,13 +223,20 @@ def test_replace_keeps_every_option_and_starts_the_generator_again():
 
     m = tiny_model()
     stub = StubDetector((pose_keypoints(), "right"))
-    est = Estimator(m, detector=stub, anchor_mm=95.0, seed=3, ik="mlp", backend="torch", sampler={"samples": 2},
-                    temporal="T")  # fmt: skip
+    est = Estimator(
+        m, detector=stub, anchor_mm=95.0, seed=3, ik="mlp", backend="torch", sampler={"samples": 2}, temporal="T"
+    )
     image = np.zeros((200, 200, 3), np.uint8)
     first = est.predict(image)
     est.predict(image)  # moves the generator on
     again = est.replace()
-    assert (again.anchor_mm, again.ik, again.backend, again.temporal, again.detector) == (95.0, "mlp", "torch", "T", stub)
+    assert (again.anchor_mm, again.ik, again.backend, again.temporal, again.detector) == (
+        95.0,
+        "mlp",
+        "torch",
+        "T",
+        stub,
+    )
     assert again.sampler == est.sampler and again.sampler.samples == 2 and again.model is m
     assert same_results(again.predict(image), first)  # from the seed again, as a new estimator would
     assert est.replace(ik="solver").ik == "solver" and est.ik == "mlp"
@@ -252,7 +283,9 @@ def test_training_still_works_after_predicting_in_the_same_process(tmp_path):
     m = HandPoseModel(ModelConfig(kind="baseline", condition="keypoints", feature_dim=16))
     from diffuhand.pipeline import Estimator
 
-    (hand,) = Estimator(m, detector=StubDetector((pose_keypoints(), "right"))).predict(np.zeros((200, 200, 3), np.uint8))
+    (hand,) = Estimator(m, detector=StubDetector((pose_keypoints(), "right"))).predict(
+        np.zeros((200, 200, 3), np.uint8)
+    )
     assert np.isfinite(hand.joints_3d).all()
     out = m.baseline(m.condition(keypoints=torch.rand(2, 21, 2) * 100))
     out["joints"].sum().backward()  # raised "Inference tensors cannot be saved for backward" before

@@ -20,8 +20,15 @@ pytestmark = pytest.mark.skipif(not mediapipe_available(), reason="MediaPipe <= 
 @pytest.fixture(scope="module", params=["keypoints", "image"])
 def checkpoint(request, tmp_path_factory):
     torch.manual_seed(0)
-    m = HandPoseModel(ModelConfig(kind="diffusion_ik", condition=request.param, feature_dim=16, input_size=64,
-                                  sampler={"kind": "ddim", "steps": 2, "samples": 3, "eta": 0.0}))  # fmt: skip
+    m = HandPoseModel(
+        ModelConfig(
+            kind="diffusion_ik",
+            condition=request.param,
+            feature_dim=16,
+            input_size=64,
+            sampler={"kind": "ddim", "steps": 2, "samples": 3, "eta": 0.0},
+        )
+    )
     with torch.no_grad():  # untrained zero-initialised layers ignore the input: make the output depend on it
         for p in m.parameters():
             p.add_(torch.randn_like(p) * 0.1)
@@ -34,10 +41,26 @@ def test_predict_photos_bad_inputs_and_no_hand(tmp_path, checkpoint, capsys):
     Image.new("RGB", (200, 160), (90, 120, 150)).save(tmp_path / "wall.png")
     (tmp_path / "notes.jpg").write_text("not a photo")
     out = tmp_path / "out"
-    rc = main(["predict", str(tmp_path / "hand.jpg"), str(tmp_path / "notes.jpg"), str(tmp_path / "missing.jpg"),
-               str(tmp_path / "wall.png"), "--model", str(checkpoint), "--out", str(out)])  # fmt: skip
+    rc = main(
+        [
+            "predict",
+            str(tmp_path / "hand.jpg"),
+            str(tmp_path / "notes.jpg"),
+            str(tmp_path / "missing.jpg"),
+            str(tmp_path / "wall.png"),
+            "--model",
+            str(checkpoint),
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
-    assert rc == 1 and err.count("diffuhand: error:") == 2 and "notes.jpg: not an image" in err and "missing.jpg: no such file" in err
+    assert (
+        rc == 1
+        and err.count("diffuhand: error:") == 2
+        and "notes.jpg: not an image" in err
+        and "missing.jpg: no such file" in err
+    )
     assert sorted(p.name for p in out.iterdir()) == ["hand.json", "wall.json"]  # nothing for the bad inputs
     rec = json.loads((out / "hand.json").read_text())
     assert (rec["width"], rec["height"]) == (256, 256) and len(rec["hands"]) == 1
@@ -45,7 +68,9 @@ def test_predict_photos_bad_inputs_and_no_hand(tmp_path, checkpoint, capsys):
     assert hand["handedness"] == "left"
     j3 = np.array(hand["joints_3d"])
     assert j3.shape == (21, 3) and np.abs(j3[0]).max() < 1e-6
-    assert np.linalg.norm(j3[5] - j3[0]) == pytest.approx(DEFAULT_ANCHOR_MM, abs=0.05)  # the FK anchor at the assumed size
+    assert np.linalg.norm(j3[5] - j3[0]) == pytest.approx(
+        DEFAULT_ANCHOR_MM, abs=0.05
+    )  # the FK anchor at the assumed size
     assert len(hand["angles"]) == 41 and len(hand["bone_ratios"]) == 20 and len(hand["uncertainty_mm"]) == 21
     assert np.array(hand["joints_2d"]).shape == (21, 2) and len(hand["box"]) == 4
     assert json.loads((out / "wall.json").read_text())["hands"] == []
@@ -58,11 +83,40 @@ def test_left_hand_output_is_the_mirror_of_its_flipped_photo(tmp_path, checkpoin
     img = np.array(Image.open(src).convert("RGB"))
     Image.fromarray(img[:, ::-1].copy()).save(tmp_path / "mirrored.png")
     Image.fromarray(img).save(tmp_path / "orig.png")
-    assert main(["predict", str(tmp_path / "orig.png"), str(tmp_path / "mirrored.png"), "--model", str(checkpoint),
-                 "--out", str(tmp_path / "o"), "--crop", "--hand", "left"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "orig.png"),
+                str(tmp_path / "mirrored.png"),
+                "--model",
+                str(checkpoint),
+                "--out",
+                str(tmp_path / "o"),
+                "--crop",
+                "--hand",
+                "left",
+            ]
+        )
+        == 0
+    )
     a = json.loads((tmp_path / "o" / "orig.json").read_text())["hands"][0]
-    assert main(["predict", str(tmp_path / "mirrored.png"), "--model", str(checkpoint), "--out", str(tmp_path / "m"),
-                 "--crop", "--hand", "right"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "mirrored.png"),
+                "--model",
+                str(checkpoint),
+                "--out",
+                str(tmp_path / "m"),
+                "--crop",
+                "--hand",
+                "right",
+            ]
+        )
+        == 0
+    )
     b = json.loads((tmp_path / "m" / "mirrored.json").read_text())["hands"][0]
     assert a["handedness"] == "left" and b["handedness"] == "right"
     ja, jb = np.array(a["joints_3d"]), np.array(b["joints_3d"])
@@ -104,8 +158,23 @@ def test_video_tracks_smoothed_and_written_whole(tmp_path, checkpoint):
     t = TemporalTransformer(TemporalConfig(d_model=16, layers=1, heads=2))
     save(tmp_path / "temporal", t, t.cfg.to_dict())
     out = tmp_path / "out"
-    assert main(["predict", str(video), "--model", str(checkpoint), "--temporal", str(tmp_path / "temporal"),
-                 "--out", str(out), "--render", "--body"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                str(video),
+                "--model",
+                str(checkpoint),
+                "--temporal",
+                str(tmp_path / "temporal"),
+                "--out",
+                str(out),
+                "--render",
+                "--body",
+            ]
+        )
+        == 0
+    )
     from diffuhand.io.video import read_video
 
     overlay = list(read_video(out / "test_video-overlay.mp4"))
@@ -135,8 +204,21 @@ def test_predict_with_a_mano_file(tmp_path, checkpoint, capsys):
 
     make_mano_like(tmp_path / "MANO_RIGHT.pkl")
     src = shared("ge2019-realworld-dev") / "images" / "00002.jpg"
-    assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path / "o"),
-                 "--mano", str(tmp_path / "MANO_RIGHT.pkl")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                str(src),
+                "--model",
+                str(checkpoint),
+                "--out",
+                str(tmp_path / "o"),
+                "--mano",
+                str(tmp_path / "MANO_RIGHT.pkl"),
+            ]
+        )
+        == 0
+    )
     import trimesh
 
     m = trimesh.load(tmp_path / "o" / "00002-hand0-mano.obj", process=False)
@@ -149,8 +231,21 @@ def test_predict_with_a_mano_file(tmp_path, checkpoint, capsys):
     unmirrored = np.linalg.norm(tips * [-1, 1, 1] - ours, axis=1).mean()
     assert err < 0.3 * np.linalg.norm(ours, axis=1).mean() and err < 0.5 * unmirrored
     (tmp_path / "wrong.pkl").write_bytes(b"\x80\x02]q\x00.")  # a pickled empty list
-    assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path / "w"),
-                 "--mano", str(tmp_path / "wrong.pkl")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                str(src),
+                "--model",
+                str(checkpoint),
+                "--out",
+                str(tmp_path / "w"),
+                "--mano",
+                str(tmp_path / "wrong.pkl"),
+            ]
+        )
+        == 2
+    )
     assert "wrong.pkl: not a MANO model file" in capsys.readouterr().err and not (tmp_path / "w").exists()
 
 
@@ -160,9 +255,11 @@ def test_every_bad_input_of_one_call_gets_one_line(tmp_path, checkpoint, capsys)
 
     src = shared("ge2019-realworld-dev") / "images" / "00004.jpg"
     good = np.array(Image.open(src).convert("RGB"))
-    ok = {"grey.png": Image.fromarray(good.mean(-1).astype(np.uint8)),
-          "deep.png": Image.fromarray((good.mean(-1) * 256).astype(np.uint16)),
-          "alpha.png": Image.fromarray(np.dstack([good, np.full(good.shape[:2], 255, np.uint8)]))}  # fmt: skip
+    ok = {
+        "grey.png": Image.fromarray(good.mean(-1).astype(np.uint8)),
+        "deep.png": Image.fromarray((good.mean(-1) * 256).astype(np.uint16)),
+        "alpha.png": Image.fromarray(np.dstack([good, np.full(good.shape[:2], 255, np.uint8)])),
+    }
     for name, im in ok.items():
         im.save(tmp_path / name)
     (tmp_path / "empty.jpg").write_bytes(b"")
@@ -172,15 +269,34 @@ def test_every_bad_input_of_one_call_gets_one_line(tmp_path, checkpoint, capsys)
     png_header_only(tmp_path / "huge.png", 20000, 20000)
     write_mp4(tmp_path / "ok.mp4", [good] * 3)
     (tmp_path / "novideo.mp4").write_text("no")
-    names = ["grey.png", "deep.png", "alpha.png", "empty.jpg", "text.jpg", "cut.jpg", "dot.png", "huge.png",
-             "missing.png", "ok.mp4", "novideo.mp4"]  # fmt: skip
+    names = [
+        "grey.png",
+        "deep.png",
+        "alpha.png",
+        "empty.jpg",
+        "text.jpg",
+        "cut.jpg",
+        "dot.png",
+        "huge.png",
+        "missing.png",
+        "ok.mp4",
+        "novideo.mp4",
+    ]
     out = tmp_path / "out"
-    rc = main(["predict", *(str(tmp_path / n) for n in names), "--model", str(checkpoint), "--out", str(out), "--no-temporal"])
+    rc = main(
+        ["predict", *(str(tmp_path / n) for n in names), "--model", str(checkpoint), "--out", str(out), "--no-temporal"]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("diffuhand: error:")]
     assert rc == 1 and len(err) == 7
-    for n, why in [("empty.jpg", "empty file"), ("text.jpg", "not an image"), ("cut.jpg", "cannot decode"),
-                   ("dot.png", "too small"), ("huge.png", "megapixel"), ("missing.png", "no such file"),
-                   ("novideo.mp4", "not a video")]:  # fmt: skip
+    for n, why in [
+        ("empty.jpg", "empty file"),
+        ("text.jpg", "not an image"),
+        ("cut.jpg", "cannot decode"),
+        ("dot.png", "too small"),
+        ("huge.png", "megapixel"),
+        ("missing.png", "no such file"),
+        ("novideo.mp4", "not a video"),
+    ]:
         assert any(n in e and why in e for e in err), (n, err)
     written = sorted(p.name for p in out.iterdir())
     assert written == ["alpha.json", "deep.json", "grey.json", "ok.jsonl", "ok.npz"]  # nothing half-written
@@ -223,7 +339,9 @@ def test_keypoint_flip_is_exact(checkpoint):
     mirrored = s.joints_2d * [-1, 1] + [w, 0]
     for ik in ("solver", "mlp"):
         a = Estimator(load_model(checkpoint), detector=Stub(s.joints_2d, "left"), ik=ik).predict(s.image)[0]
-        b = Estimator(load_model(checkpoint), detector=Stub(mirrored, "right"), ik=ik).predict(s.image[:, ::-1].copy())[0]
+        b = Estimator(load_model(checkpoint), detector=Stub(mirrored, "right"), ik=ik).predict(s.image[:, ::-1].copy())[
+            0
+        ]
         assert a.handedness == "left" and b.handedness == "right"
         assert np.allclose(a.joints_3d * [-1, 1, 1], b.joints_3d, atol=1e-3)
 
@@ -232,7 +350,10 @@ def test_sampler_options(tmp_path, checkpoint, capsys):
     """--samples / --steps override the model's sampler: one sample has no spread; bad values are one line."""
     src = shared("ge2019-realworld-dev") / "images" / "00004.jpg"
     out = tmp_path / "one"
-    assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(out), "--samples", "1", "--steps", "3"]) == 0
+    assert (
+        main(["predict", str(src), "--model", str(checkpoint), "--out", str(out), "--samples", "1", "--steps", "3"])
+        == 0
+    )
     (hand,) = json.loads((out / "00004.json").read_text())["hands"]
     assert hand["uncertainty_mm"] is None  # one sample has no spread: unknown, not a certain 0 mm
     out = tmp_path / "three"
@@ -264,11 +385,32 @@ def test_videos_keep_the_users_options_and_say_what_they_skip(tmp_path, checkpoi
     good = np.array(Image.open(shared("ge2019-realworld-dev") / "images" / "00004.jpg").convert("RGB"))
     write_mp4(tmp_path / "clip.mp4", [good] * 4)
     out = tmp_path / "out"
-    assert main(["predict", str(tmp_path / "clip.mp4"), "--model", str(checkpoint), "--out", str(out), "--no-temporal",
-                 "--samples", "1", "--backend", "torch", "--mesh", "obj", "--crop"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "clip.mp4"),
+                "--model",
+                str(checkpoint),
+                "--out",
+                str(out),
+                "--no-temporal",
+                "--samples",
+                "1",
+                "--backend",
+                "torch",
+                "--mesh",
+                "obj",
+                "--crop",
+            ]
+        )
+        == 0
+    )
     hands = [h for line in (out / "clip.jsonl").read_text().splitlines() for h in json.loads(line)["hands"]]
     assert len(hands) >= 3 and all(h["uncertainty_mm"] is None for h in hands)
-    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("diffuhand:")]  # not the progress bar
+    err = [
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("diffuhand:")
+    ]  # not the progress bar
     assert len(err) == 1 and "clip.mp4" in err[0] and "--mesh" in err[0] and "--crop" in err[0], err
     assert sorted(p.name for p in out.iterdir()) == ["clip.jsonl", "clip.npz"]
 
@@ -282,7 +424,9 @@ def test_crop_takes_the_detectors_side_unless_told(tmp_path, checkpoint, capsys)
         assert main(["predict", str(src), "--model", str(checkpoint), "--out", str(tmp_path / name), *extra]) == 0
         runs[name] = json.loads((tmp_path / name / "00003.json").read_text())["hands"][0]
         err = capsys.readouterr().err.splitlines()
-        assert err == ([] if name != "nocrop" else [err[0]]) and (name != "nocrop" or "--hand" in err[0] and "--crop" in err[0])
+        assert err == ([] if name != "nocrop" else [err[0]]) and (
+            name != "nocrop" or "--hand" in err[0] and "--crop" in err[0]
+        )
     assert runs["auto"]["handedness"] == runs["left"]["handedness"] == runs["nocrop"]["handedness"] == "left"
     assert np.allclose(runs["auto"]["joints_3d"], runs["left"]["joints_3d"])
 
@@ -296,12 +440,28 @@ def test_html_writes_a_viewer_page_per_input(tmp_path, checkpoint, capsys):
     Image.fromarray(good).save(tmp_path / "photo.jpg")
     write_mp4(tmp_path / "clip.mp4", [good] * 3)
     out = tmp_path / "out"
-    assert main(["predict", str(tmp_path / "photo.jpg"), str(tmp_path / "clip.mp4"), "--model", str(checkpoint),
-                 "--out", str(out), "--no-temporal", "--html"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path / "photo.jpg"),
+                str(tmp_path / "clip.mp4"),
+                "--model",
+                str(checkpoint),
+                "--out",
+                str(out),
+                "--no-temporal",
+                "--html",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.glob("*.html")) == ["clip.html", "photo.html"]
     photo = (out / "photo.html").read_text(encoding="utf-8")
     joints = json.loads((out / "photo.json").read_text())["hands"][0]["joints_3d"]
-    assert json.dumps(joints[8]).replace(" ", "") in photo.replace(" ", "") and '"kind":"video"' in (out / "clip.html").read_text(encoding="utf-8")
+    assert json.dumps(joints[8]).replace(" ", "") in photo.replace(" ", "") and '"kind":"video"' in (
+        out / "clip.html"
+    ).read_text(encoding="utf-8")
     for page in out.glob("*.html"):
         page.unlink()
     assert main(["view", str(out), "--video", str(tmp_path / "clip.mp4")]) == 0

@@ -11,8 +11,10 @@ from diffuhand.detect import mediapipe_available
 
 from .conftest import shared
 
-pytestmark = [pytest.mark.skipif(diffuhand.shipped_weights("hand") is None, reason="no shipped weights in this install"),
-              pytest.mark.skipif(not mediapipe_available(), reason="MediaPipe <= 0.10.21 not installed")]  # fmt: skip
+pytestmark = [
+    pytest.mark.skipif(diffuhand.shipped_weights("hand") is None, reason="no shipped weights in this install"),
+    pytest.mark.skipif(not mediapipe_available(), reason="MediaPipe <= 0.10.21 not installed"),
+]
 
 
 def test_shipped_model_on_real_photos():
@@ -94,8 +96,16 @@ def test_a_one_hand_video_never_gives_two_hands():
 def test_demo_runs_on_the_bundled_inputs(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"hand1.json", "hand1-overlay.png", "hand1-3d.png", "hand1-hand0.obj", "motion.jsonl", "motion.npz",
-            "motion-overlay.mp4", "motion-3d.png"} <= names  # fmt: skip
+    assert {
+        "hand1.json",
+        "hand1-overlay.png",
+        "hand1-3d.png",
+        "hand1-hand0.obj",
+        "motion.jsonl",
+        "motion.npz",
+        "motion-overlay.mp4",
+        "motion-3d.png",
+    } <= names
     two = json.loads((tmp_path / "hand3.json").read_text())
     assert len(two["hands"]) == 2
     frames = [json.loads(x) for x in (tmp_path / "motion.jsonl").read_text().splitlines()]

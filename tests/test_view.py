@@ -20,16 +20,30 @@ DEMO = Path(__file__).resolve().parents[1] / "src" / "diffuhand" / "demo"
 def _hand(dx: float, side: str) -> dict:
     j3 = (np.random.default_rng(0).normal(size=(21, 3)) * 30).round(2)
     j2 = (np.abs(j3[:, :2]) + [60 + dx, 80]).round(2)
-    return {"handedness": side, "status": "found", "score": 0.9, "box": [0, 0, 10, 10], "joints_2d": j2.tolist(),
-            "joints_3d": j3.tolist(), "angles": [0.1] * 41, "bone_ratios": [1.0] * 20, "uncertainty_mm": [5.0] * 21}
+    return {
+        "handedness": side,
+        "status": "found",
+        "score": 0.9,
+        "box": [0, 0, 10, 10],
+        "joints_2d": j2.tolist(),
+        "joints_3d": j3.tolist(),
+        "angles": [0.1] * 41,
+        "bone_ratios": [1.0] * 20,
+        "uncertainty_mm": [5.0] * 21,
+    }
 
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
     """A predict-like folder: a photo with two hands (the demo's hand3.jpg) and a 6-frame video with one missing."""
     d = tmp_path_factory.mktemp("pred")
-    two = {"image": str(DEMO / "hand3.jpg"), "width": 320, "height": 320, "angle_names": [f"a{i}" for i in range(41)],
-           "hands": [_hand(0, "left"), _hand(120, "right")]}
+    two = {
+        "image": str(DEMO / "hand3.jpg"),
+        "width": 320,
+        "height": 320,
+        "angle_names": [f"a{i}" for i in range(41)],
+        "hands": [_hand(0, "left"), _hand(120, "right")],
+    }
     (d / "two.json").write_text(json.dumps(two))
     rows = []
     for t in range(6):
@@ -67,8 +81,14 @@ def _driver():
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,800",
-              "--use-angle=swiftshader", "--enable-unsafe-swiftshader"):
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,800",
+        "--use-angle=swiftshader",
+        "--enable-unsafe-swiftshader",
+    ):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(chromedriver), options=opts)
@@ -82,8 +102,9 @@ def browser():
 
 
 def _canvas_pixels(browser) -> np.ndarray:
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     el = browser.find_element("id", "three")
     return np.asarray(Image.open(io.BytesIO(el.screenshot_as_png)).convert("RGB")).astype(np.float32)

@@ -59,9 +59,17 @@ class HandResult:
             a = np.round(np.asarray(a, dtype=np.float64), d)
             return None if not np.isfinite(a).any() else np.where(np.isfinite(a), a, None).tolist()
 
-        return {"handedness": self.handedness, "status": self.status, "score": round(float(self.score), 4), "box": r(self.box),
-                "joints_2d": r(self.joints_2d), "joints_3d": r(self.joints_3d), "angles": r(self.angles, 5),
-                "bone_ratios": r(self.bone_ratios, 5), "uncertainty_mm": r(self.uncertainty_mm)}  # fmt: skip
+        return {
+            "handedness": self.handedness,
+            "status": self.status,
+            "score": round(float(self.score), 4),
+            "box": r(self.box),
+            "joints_2d": r(self.joints_2d),
+            "joints_3d": r(self.joints_3d),
+            "angles": r(self.angles, 5),
+            "bone_ratios": r(self.bone_ratios, 5),
+            "uncertainty_mm": r(self.uncertainty_mm),
+        }
 
 
 def as_image(image) -> np.ndarray:
@@ -99,9 +107,19 @@ class Estimator:
             The camera frame of the output is this camera's: with the true one, the hands' orientation is.
     """
 
-    def __init__(self, model, detector=None, anchor_mm: float = DEFAULT_ANCHOR_MM, seed: int = 0, ik: str = "solver",
-                 temporal=None, backend: str = "auto", sampler=None, skeleton: str | None = None,
-                 camera: np.ndarray | None = None):  # fmt: skip
+    def __init__(
+        self,
+        model,
+        detector=None,
+        anchor_mm: float = DEFAULT_ANCHOR_MM,
+        seed: int = 0,
+        ik: str = "solver",
+        temporal=None,
+        backend: str = "auto",
+        sampler=None,
+        skeleton: str | None = None,
+        camera: np.ndarray | None = None,
+    ):
         from diffuhand.lift import NetworkLifter
 
         if hasattr(model, "lift"):
@@ -134,9 +152,17 @@ class Estimator:
         if lift_keys & changes.keys():
             if not hasattr(lifter, "model"):
                 raise ValueError(f"{sorted(lift_keys & changes.keys())}: not options of the fusion lift")
-            lifter = type(lifter)(**{**lifter.options(), **{k: changes.pop(k) for k in list(changes) if k in lift_keys}})
-        options = {"model": lifter, "detector": self.detector, "anchor_mm": self.anchor_mm, "seed": self.seed,
-                   "temporal": self.temporal, "camera": self.camera}  # fmt: skip
+            lifter = type(lifter)(
+                **{**lifter.options(), **{k: changes.pop(k) for k in list(changes) if k in lift_keys}}
+            )
+        options = {
+            "model": lifter,
+            "detector": self.detector,
+            "anchor_mm": self.anchor_mm,
+            "seed": self.seed,
+            "temporal": self.temporal,
+            "camera": self.camera,
+        }
         return Estimator(**{**options, **changes})
 
     def _detector(self):
@@ -163,7 +189,9 @@ class Estimator:
         (all but the image models) still runs it on the crop. Without ``crop`` the detector tells each hand's side."""
         if video or _is_video_path(inputs) or (isinstance(inputs, np.ndarray) and inputs.ndim == 4):
             if crop or hand is not None:
-                warnings.warn("crop and hand are for photos: not used for a video's frames", DiffuhandWarning, stacklevel=2)
+                warnings.warn(
+                    "crop and hand are for photos: not used for a video's frames", DiffuhandWarning, stacklevel=2
+                )
             from diffuhand.io.video import read_video
 
             return self.predict_frames(read_video(inputs) if isinstance(inputs, str | Path) else inputs)
@@ -195,14 +223,17 @@ class Estimator:
                 per_frame.append(self._lift(image, hands, K, self.camera is not None))
                 kept.append([hand_patch(image, h, K) if needs_image else (None, h, K) for h in hands])
         ids = link_tracks([[h.box for h in hs] for hs in per_frame])
-        sides = track_sides(ids, [[h.handedness for h in hs] for hs in per_frame], [[h.score for h in hs] for hs in per_frame])
+        sides = track_sides(
+            ids, [[h.handedness for h in hs] for hs in per_frame], [[h.score for h in hs] for hs in per_frame]
+        )
         for i, hs in enumerate(per_frame):
             for k, h in enumerate(hs):
                 if h.handedness != sides[ids[i][k]]:
                     patch, hand, K = kept[i][k]
                     # MediaPipe's score is its confidence in its label: 1 - score is that in the other side
-                    (again,) = self._lift(patch, [hand.with_side(sides[ids[i][k]], 1.0 - hand.score)], K,
-                                          self.camera is not None)  # fmt: skip
+                    (again,) = self._lift(
+                        patch, [hand.with_side(sides[ids[i][k]], 1.0 - hand.score)], K, self.camera is not None
+                    )
                     again.box, again.joints_2d = h.box, h.joints_2d  # in the frame's pixels, not the patch's
                     hs[k] = again
             for k, h in enumerate(hs):
@@ -214,15 +245,20 @@ class Estimator:
     def _camera(self, image: np.ndarray) -> np.ndarray:
         return self.camera if self.camera is not None else photo_camera(image.shape[1], image.shape[0])
 
-    def predict_image(self, image, crop: bool = False, hand: str | None = None, K: np.ndarray | None = None) -> list[HandResult]:
+    def predict_image(
+        self, image, crop: bool = False, hand: str | None = None, K: np.ndarray | None = None
+    ) -> list[HandResult]:
         """One photo (an array or a path, see :meth:`predict`) -> one result per hand found; ``K``: this photo's
         intrinsics where known (else the estimator's ``camera``)."""
         image = as_image(image)
         if hand not in (None, "left", "right"):
             raise DiffuhandError(f"hand must be left or right, got {hand!r}")
         if hand is not None and not crop:
-            warnings.warn("hand is used only with crop=True (the detector tells each hand's side): ignored",
-                          DiffuhandWarning, stacklevel=2)  # fmt: skip
+            warnings.warn(
+                "hand is used only with crop=True (the detector tells each hand's side): ignored",
+                DiffuhandWarning,
+                stacklevel=2,
+            )
         h, w = image.shape[:2]
         known = K is not None or self.camera is not None
         K = np.asarray(K, dtype=np.float64) if K is not None else self._camera(image)
@@ -236,33 +272,58 @@ class Estimator:
             dets = self._detector()(image)
             if dets:
                 det = min(dets, key=lambda d: (hand is not None and d.handedness != hand, -d.score))
-                found = HandInput(hand or det.handedness, det.score, box, det.keypoints_2d if needs_2d else None,
-                                  det.world_mm if needs_2d else None)  # fmt: skip
+                found = HandInput(
+                    hand or det.handedness,
+                    det.score,
+                    box,
+                    det.keypoints_2d if needs_2d else None,
+                    det.world_mm if needs_2d else None,
+                )
             elif needs_2d:
                 return []
             else:  # an image model lifts the crop anyway, but cannot know its side
-                warnings.warn("no hand found in the crop to tell its side: taken as a right hand (say which: "
-                              "hand=, --hand)", DiffuhandWarning, stacklevel=2)  # fmt: skip
+                warnings.warn(
+                    "no hand found in the crop to tell its side: taken as a right hand (say which: hand=, --hand)",
+                    DiffuhandWarning,
+                    stacklevel=2,
+                )
         return self._lift(image, [found], K, known)
 
-    def _lift(self, image: np.ndarray | None, hands: list, K: np.ndarray, camera_known: bool = False) -> list[HandResult]:
+    def _lift(
+        self, image: np.ndarray | None, hands: list, K: np.ndarray, camera_known: bool = False
+    ) -> list[HandResult]:
         """The lift on the hands of one photo -> a result per hand, in the photo's terms."""
         if not hands:
             return []
         with torch.no_grad():
             lifted = self.lifter.lift(image, hands, K, self.generator, camera_known)
         a = self.anchor_mm
-        return [HandResult(handedness=h.side, score=h.score, box=np.array([h.box[0], h.box[1], h.box[2], h.box[2]]),
-                           joints_2d=h.keypoints_2d if h.keypoints_2d is not None else np.full((21, 2), np.nan),
-                           joints_3d=to_camera_mm(x.joints, h.side, a), angles=x.angles, bone_ratios=x.bone_ratios,
-                           uncertainty_mm=x.uncertainty * a, root_rotation=x.root_rotation, model_joints=x.model_joints)
-                for h, x in zip(hands, lifted)]  # fmt: skip
+        return [
+            HandResult(
+                handedness=h.side,
+                score=h.score,
+                box=np.array([h.box[0], h.box[1], h.box[2], h.box[2]]),
+                joints_2d=h.keypoints_2d if h.keypoints_2d is not None else np.full((21, 2), np.nan),
+                joints_3d=to_camera_mm(x.joints, h.side, a),
+                angles=x.angles,
+                bone_ratios=x.bone_ratios,
+                uncertainty_mm=x.uncertainty * a,
+                root_rotation=x.root_rotation,
+                model_joints=x.model_joints,
+            )
+            for h, x in zip(hands, lifted)
+        ]
 
 
 def hand_input(detection) -> HandInput:
     """A detector's hand (:class:`~diffuhand.detect.mediapipe.HandDetection`) as the lift takes it."""
-    return HandInput(detection.handedness, float(detection.score), np.asarray(detection.box, dtype=np.float64),
-                     detection.keypoints_2d, detection.world_mm)  # fmt: skip
+    return HandInput(
+        detection.handedness,
+        float(detection.score),
+        np.asarray(detection.box, dtype=np.float64),
+        detection.keypoints_2d,
+        detection.world_mm,
+    )
 
 
 #: a hand's patch of a video frame (kept to lift it again as the other side) spans this many times its box
@@ -277,8 +338,13 @@ def hand_patch(image: np.ndarray, hand: HandInput, K: np.ndarray) -> tuple[np.nd
     x0, y0 = (int(max(np.floor(v - half), 0)) for v in c)
     x1, y1 = int(min(np.ceil(c[0] + half), image.shape[1])), int(min(np.ceil(c[1] + half), image.shape[0]))
     shift = np.array([x0, y0], dtype=np.float64)
-    moved = HandInput(hand.side, hand.score, np.r_[hand.box[:2] - shift, hand.box[2]],
-                      None if hand.keypoints_2d is None else hand.keypoints_2d - shift, hand.world_mm)  # fmt: skip
+    moved = HandInput(
+        hand.side,
+        hand.score,
+        np.r_[hand.box[:2] - shift, hand.box[2]],
+        None if hand.keypoints_2d is None else hand.keypoints_2d - shift,
+        hand.world_mm,
+    )
     Kp = np.array(K, dtype=np.float64)
     Kp[:2, 2] -= shift
     return np.ascontiguousarray(image[y0:y1, x0:x1]), moved, Kp
@@ -288,9 +354,12 @@ def check_pairing(temporal, lifter) -> None:
     """Warn (one line) when a temporal model was trained on another single-frame lift than the one it smooths."""
     trained_on = getattr(temporal, "source_identity", None)
     if trained_on and trained_on != lifter.identity:
-        warnings.warn(f"the temporal model was trained on the outputs of another single-frame model ({trained_on}, "
-                      f"not {lifter.identity}): its smoothing may make frames worse; retrain it (docs/temporal.md)",
-                      DiffuhandWarning, stacklevel=3)  # fmt: skip
+        warnings.warn(
+            f"the temporal model was trained on the outputs of another single-frame model ({trained_on}, "
+            f"not {lifter.identity}): its smoothing may make frames worse; retrain it (docs/temporal.md)",
+            DiffuhandWarning,
+            stacklevel=3,
+        )
 
 
 def solve_ik(joints: torch.Tensor, tol: float = 1e-3) -> dict:
@@ -300,7 +369,9 @@ def solve_ik(joints: torch.Tensor, tol: float = 1e-3) -> dict:
     return _solve(joints, tol)
 
 
-def smooth_tracks(frames: list[list[HandResult]], temporal, anchor_mm: float = DEFAULT_ANCHOR_MM) -> list[list[HandResult]]:
+def smooth_tracks(
+    frames: list[list[HandResult]], temporal, anchor_mm: float = DEFAULT_ANCHOR_MM
+) -> list[list[HandResult]]:
     """Video: each hand's track (``HandResult.track``, as :meth:`Estimator.predict_frames` numbers them; results
     without one are grouped by side) through the temporal model.
 
@@ -332,21 +403,45 @@ def smooth_tracks(frames: list[list[HandResult]], temporal, anchor_mm: float = D
             continue
         side = by_frame[int(np.flatnonzero(found)[0])].handedness
         track = key if isinstance(key, int) else None
-        own = {"angles": angles, "root_rotation": rots, "ratios": ratios, "spread": spread} if temporal.cfg.mode == "residual" else {}
+        own = (
+            {"angles": angles, "root_rotation": rots, "ratios": ratios, "spread": spread}
+            if temporal.cfg.mode == "residual"
+            else {}
+        )
         res = smooth_sequence(temporal, joints, found, **own)
         seen = np.flatnonzero(found)
         for i in np.flatnonzero(res["status"] != "missing"):
             j = to_camera_mm(res["joints"][i], side, anchor_mm)
             src = by_frame.get(int(i))
-            pose = {"handedness": side, "joints_3d": j, "angles": res["angles"][i], "bone_ratios": res["ratios"][i],
-                    "root_rotation": res["root_rotation"][i], "track": track}  # fmt: skip
+            pose = {
+                "handedness": side,
+                "joints_3d": j,
+                "angles": res["angles"][i],
+                "bone_ratios": res["ratios"][i],
+                "root_rotation": res["root_rotation"][i],
+                "track": track,
+            }
             if src is not None:  # what the frame's detection saw, with the smoothed pose
-                h = HandResult(**pose, score=src.score, box=src.box, joints_2d=src.joints_2d,
-                               uncertainty_mm=src.uncertainty_mm, model_joints=src.model_joints, status="tracked")  # fmt: skip
+                h = HandResult(
+                    **pose,
+                    score=src.score,
+                    box=src.box,
+                    joints_2d=src.joints_2d,
+                    uncertainty_mm=src.uncertainty_mm,
+                    model_joints=src.model_joints,
+                    status="tracked",
+                )
                 ref = None
             else:  # bridged by the temporal model: nothing was seen, so no box, 2D or spread
-                h = HandResult(**pose, score=0.0, box=np.full(4, np.nan), joints_2d=np.full((NUM_JOINTS, 2), np.nan),
-                               uncertainty_mm=np.full(NUM_JOINTS, np.nan), model_joints=None, status="bridged")  # fmt: skip
+                h = HandResult(
+                    **pose,
+                    score=0.0,
+                    box=np.full(4, np.nan),
+                    joints_2d=np.full((NUM_JOINTS, 2), np.nan),
+                    uncertainty_mm=np.full(NUM_JOINTS, np.nan),
+                    model_joints=None,
+                    status="bridged",
+                )
                 near = int(seen[np.abs(seen - i).argmin()])
                 ref = (by_frame[near].box, abs(near - int(i)))
             out[int(i)].append(h)

@@ -86,8 +86,9 @@ def link_tracks(boxes: Sequence[Sequence[np.ndarray]]) -> list[list[int]]:
     return out
 
 
-def track_sides(ids: Sequence[Sequence[int]], labels: Sequence[Sequence[str]],
-                scores: Sequence[Sequence[float]]) -> dict[int, str]:  # fmt: skip
+def track_sides(
+    ids: Sequence[Sequence[int]], labels: Sequence[Sequence[str]], scores: Sequence[Sequence[float]]
+) -> dict[int, str]:
     """Each track's side: the one its detections give the higher summed probability (a label with score s counts
     s for its side and 1 - s for the other: MediaPipe's score is its confidence in the label).
 

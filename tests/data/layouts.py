@@ -32,9 +32,15 @@ def rhd_layout(mmpose: Path, out: Path) -> Path:
         annos[ann["image_id"]] = {
             "xyz": np.concatenate([xyz, other_xyz] if left else [other_xyz, xyz]).astype(np.float32),
             "uv_vis": np.concatenate([uv_vis, other_uv] if left else [other_uv, uv_vis]).astype(np.float32),
-            "K": np.array([[im["cam_param"]["focal"][0], 0, im["cam_param"]["princpt"][0]],
-                           [0, im["cam_param"]["focal"][1], im["cam_param"]["princpt"][1]], [0, 0, 1]], np.float32),
-        }  # fmt: skip
+            "K": np.array(
+                [
+                    [im["cam_param"]["focal"][0], 0, im["cam_param"]["princpt"][0]],
+                    [0, im["cam_param"]["focal"][1], im["cam_param"]["princpt"][1]],
+                    [0, 0, 1],
+                ],
+                np.float32,
+            ),
+        }
         shutil.copy(mmpose / "rhd" / im["file_name"], root / "evaluation" / "color" / f"{ann['image_id']:05d}.png")
         mask = np.zeros((im["height"], im["width"]), np.uint8)
         for u, v, _ in uv_vis:  # paint the annotated hand's parts around its keypoints
@@ -66,7 +72,9 @@ def model_poses(n: int, left: bool = False) -> np.ndarray:
     rot = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
     import torch
 
-    j = forward_kinematics(angles[:n], ratios[:n], 85.0, torch.as_tensor(rot), torch.tensor([0.0, 40.0, 500.0], dtype=torch.float64)).numpy()
+    j = forward_kinematics(
+        angles[:n], ratios[:n], 85.0, torch.as_tensor(rot), torch.tensor([0.0, 40.0, 500.0], dtype=torch.float64)
+    ).numpy()
     return mirror(j) if left else j
 
 

@@ -17,8 +17,16 @@ def dot_sample(u=70.3, v=40.6, width=160, height=120):
     K = np.array([[300.0, 0, 80], [0, 300.0, 60], [0, 0, 1]])
     j3 = np.random.default_rng(0).normal(size=(21, 3)) * 20 + [0, 0, 400]
     j3[8] = [(int(u) + 0.5 - 80) * 400 / 300, (int(v) + 0.5 - 60) * 400 / 300, 400]  # joint 8 on the dot's centre
-    return HandSample(joints_3d=j3, valid=np.ones(21, bool), handedness="left", dataset="t", index=0, image=img,
-                      K=K, joints_2d=project(j3, K))  # fmt: skip
+    return HandSample(
+        joints_3d=j3,
+        valid=np.ones(21, bool),
+        handedness="left",
+        dataset="t",
+        index=0,
+        image=img,
+        K=K,
+        joints_2d=project(j3, K),
+    )
 
 
 def bright_centroid(img):

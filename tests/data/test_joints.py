@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from diffuhand.errors import DiffuhandError
 from diffuhand.data.joints import find_joint_files, read_joints
+from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.conventions import from_canonical
 
 
@@ -41,14 +41,17 @@ def test_joint_order(tmp_path, pose):
     np.testing.assert_allclose(read_joints(tmp_path / "rhd.npy", unit="mm", order="rhd").joints_mm, pose)
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("empty.npy", b"", "empty file"),
-    ("text.npy", b"hello", "cannot read joints"),
-    ("bad.json", b"{not json", "cannot read joints"),
-    ("shape.json", json.dumps([[1, 2, 3]] * 20).encode(), r"shape \(21, 3\) or \(N, 21, 3\)"),
-    ("nan.json", json.dumps([[float("nan")] * 3] * 21).encode(), "NaN"),
-    ("x.txt", b"1 2 3", "unsupported file type"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.npy", b"", "empty file"),
+        ("text.npy", b"hello", "cannot read joints"),
+        ("bad.json", b"{not json", "cannot read joints"),
+        ("shape.json", json.dumps([[1, 2, 3]] * 20).encode(), r"shape \(21, 3\) or \(N, 21, 3\)"),
+        ("nan.json", json.dumps([[float("nan")] * 3] * 21).encode(), "NaN"),
+        ("x.txt", b"1 2 3", "unsupported file type"),
+    ],
+)
 def test_bad_files(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)

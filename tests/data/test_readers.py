@@ -37,7 +37,9 @@ def test_rhd_reproduces_the_published_2d_keypoints(mmpose, tmp_path):
     assert len(ds) == 3
     import json
 
-    types = {a["image_id"]: a["hand_type"] for a in json.loads((mmpose / "rhd" / "test_rhd.json").read_text())["annotations"]}
+    types = {
+        a["image_id"]: a["hand_type"] for a in json.loads((mmpose / "rhd" / "test_rhd.json").read_text())["annotations"]
+    }
     for s in ds:
         check_schema(s)
         assert s.image.shape == (320, 320, 3)
@@ -78,7 +80,9 @@ def test_interhand_one_sample_per_valid_hand(mmpose, tmp_path):
         per_image.setdefault(s.image_path, []).append(s.handedness)
         x, y, w, h = s.extra["bbox"]
         uv = s.joints_2d[s.valid]
-        inside = (uv[:, 0] > x - 0.1 * w) & (uv[:, 0] < x + 1.1 * w) & (uv[:, 1] > y - 0.1 * h) & (uv[:, 1] < y + 1.1 * h)
+        inside = (
+            (uv[:, 0] > x - 0.1 * w) & (uv[:, 0] < x + 1.1 * w) & (uv[:, 1] > y - 0.1 * h) & (uv[:, 1] < y + 1.1 * h)
+        )
         assert inside.mean() > 0.9
         assert float(fit_ik(right_hand(s), valid=s.valid).residual) < 5.0
         assert s.image.ndim == 3

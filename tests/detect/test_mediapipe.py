@@ -11,7 +11,9 @@ from diffuhand.eval.metrics import pa_mpjpe
 
 from ..conftest import shared
 
-pytestmark = pytest.mark.skipif(not mediapipe_available(), reason="MediaPipe <= 0.10.21 (bundled hand models) not installed")
+pytestmark = pytest.mark.skipif(
+    not mediapipe_available(), reason="MediaPipe <= 0.10.21 (bundled hand models) not installed"
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +58,56 @@ def test_evaluate_mediapipe_and_a_keypoint_model_on_its_2d(tmp_path, capsys):
     from diffuhand.models.estimator import HandPoseModel, ModelConfig
 
     root = shared("ge2019-realworld-dev")
-    assert main(["evaluate", "mediapipe", "--dataset", "ge-realworld", "--root", str(root), "--limit", "5",
-                 "--out", str(tmp_path / "mp.json")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "mediapipe",
+                "--dataset",
+                "ge-realworld",
+                "--root",
+                str(root),
+                "--limit",
+                "5",
+                "--out",
+                str(tmp_path / "mp.json"),
+            ]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "mp.json").read_text())
     assert res["found"] == res["hands"] == 5 and res["results"]["mediapipe"]["pa_mpjpe"]["mean_mm"] < 15.0
     assert "found 5/5" in capsys.readouterr().out
 
     torch.manual_seed(0)
-    model = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="keypoints", feature_dim=16,
-                                      sampler={"kind": "ddim", "steps": 2, "samples": 1, "eta": 0.0}))  # fmt: skip
+    model = HandPoseModel(
+        ModelConfig(
+            kind="diffusion_ik",
+            condition="keypoints",
+            feature_dim=16,
+            sampler={"kind": "ddim", "steps": 2, "samples": 1, "eta": 0.0},
+        )
+    )
     save_checkpoint(tmp_path / "kp", model, dict(model.cfg.__dict__))
-    assert main(["evaluate", str(tmp_path / "kp"), "--dataset", "ge-realworld", "--root", str(root), "--limit", "4",
-                 "--keypoints", "mediapipe", "--out", str(tmp_path / "kp.json")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "kp"),
+                "--dataset",
+                "ge-realworld",
+                "--root",
+                str(root),
+                "--limit",
+                "4",
+                "--keypoints",
+                "mediapipe",
+                "--out",
+                str(tmp_path / "kp.json"),
+            ]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "kp.json").read_text())
     assert res["keypoints"] == "mediapipe" and res["found"] == {"found": 4, "of": 4}
 
@@ -79,8 +119,14 @@ def test_predict_dataset_uses_the_given_keypoints(realworld_ds):
     from diffuhand.models.estimator import HandPoseModel, ModelConfig
 
     torch.manual_seed(0)
-    model = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="keypoints", feature_dim=16,
-                                      sampler={"kind": "ddim", "steps": 2, "samples": 1, "eta": 0.0})).eval()  # fmt: skip
+    model = HandPoseModel(
+        ModelConfig(
+            kind="diffusion_ik",
+            condition="keypoints",
+            feature_dim=16,
+            sampler={"kind": "ddim", "steps": 2, "samples": 1, "eta": 0.0},
+        )
+    ).eval()
     seen = []
     encode = model.keypoints.forward
     model.keypoints.forward = lambda uv: seen.append(uv.clone()) or encode(uv)

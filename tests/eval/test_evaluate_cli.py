@@ -19,8 +19,21 @@ def test_rhd_perfect_and_noisy(tmp_path, capsys):
     gt = gt_of(ds)
     assert {ds[i].handedness for i in range(len(ds))} == {"left", "right"}  # the dominant hand, chosen per image
     np.save(tmp_path / "perfect.npy", gt)
-    assert main(["evaluate", str(tmp_path / "perfect.npy"), "--dataset", "rhd", "--root", str(root),
-                 "--out", str(tmp_path / "r.json")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "perfect.npy"),
+                "--dataset",
+                "rhd",
+                "--root",
+                str(root),
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "r.json").read_text())["results"]
     assert res["spurr"]["mean_mm"] < 1e-6 and res["spurr"]["auc_20_50"] == 1.0 and res["pa_mpjpe"]["mean_mm"] < 1e-6
     out = capsys.readouterr().out
@@ -33,8 +46,21 @@ def test_interhand_reports_single_and_interacting(tmp_path):
     pred = gt_of(ds) + 3.0  # a pure translation: no error once relative to the wrist
     pred[:, 8] += [0.0, 0.0, 21.0]
     np.save(tmp_path / "p.npy", pred)
-    assert main(["evaluate", str(tmp_path / "p.npy"), "--dataset", "interhand26m", "--root", str(root),
-                 "--out", str(tmp_path / "r.json")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "p.npy"),
+                "--dataset",
+                "interhand26m",
+                "--root",
+                str(root),
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "r.json").read_text())["results"]
     assert abs(res["interhand_all"]["mean_mm"] - 1.0) < 1e-6  # 21 mm on one of 21 keypoints
     assert {"interhand_single", "interhand_interacting"} & set(res)
@@ -42,7 +68,16 @@ def test_interhand_reports_single_and_interacting(tmp_path):
 
 def test_count_mismatch_is_one_line(tmp_path, capsys):
     np.save(tmp_path / "p.npy", np.zeros((3, 21, 3)))
-    rc = main(["evaluate", str(tmp_path / "p.npy"), "--dataset", "ge-realworld", "--root", str(shared("ge2019-realworld-dev"))])
+    rc = main(
+        [
+            "evaluate",
+            str(tmp_path / "p.npy"),
+            "--dataset",
+            "ge-realworld",
+            "--root",
+            str(shared("ge2019-realworld-dev")),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "3 predictions for 100 samples" in err and "\n" not in err
 
@@ -54,11 +89,15 @@ def test_bad_sampler_options_are_one_line(tmp_path, capsys):
     from diffuhand.models.estimator import HandPoseModel, ModelConfig
 
     cfg = ModelConfig(kind="diffusion", condition="keypoints", feature_dim=16)
-    save_checkpoint(tmp_path / "ckpt", HandPoseModel(cfg), {"kind": cfg.kind, "condition": cfg.condition, "feature_dim": 16})
+    save_checkpoint(
+        tmp_path / "ckpt", HandPoseModel(cfg), {"kind": cfg.kind, "condition": cfg.condition, "feature_dim": 16}
+    )
     torch.manual_seed(0)
     root = str(shared("ge2019-realworld-dev"))
     for bad in (["--steps", "51"], ["--samples", "0"]):
-        rc = main(["evaluate", str(tmp_path / "ckpt"), "--dataset", "ge-realworld", "--root", root, "--sampler", "ddpm", *bad])
+        rc = main(
+            ["evaluate", str(tmp_path / "ckpt"), "--dataset", "ge-realworld", "--root", root, "--sampler", "ddpm", *bad]
+        )
         err = capsys.readouterr().err.strip()
         assert rc == 2 and "bad sampler" in err and "\n" not in err
 
@@ -72,8 +111,12 @@ def test_a_checkpoint_is_scored_as_predict_ships_it(tmp_path, capsys):
     from diffuhand.models.estimator import HandPoseModel, ModelConfig
 
     torch.manual_seed(0)
-    cfg = {"kind": "diffusion_ik", "condition": "keypoints", "feature_dim": 16,
-           "sampler": {"kind": "ddim", "steps": 3, "samples": 4, "eta": 0.0}}  # fmt: skip
+    cfg = {
+        "kind": "diffusion_ik",
+        "condition": "keypoints",
+        "feature_dim": 16,
+        "sampler": {"kind": "ddim", "steps": 3, "samples": 4, "eta": 0.0},
+    }
     model = HandPoseModel(ModelConfig(**cfg))
     with torch.no_grad():  # untrained zero-initialised layers ignore the input: make the output depend on it
         for p in model.parameters():
@@ -81,11 +124,31 @@ def test_a_checkpoint_is_scored_as_predict_ships_it(tmp_path, capsys):
     save_checkpoint(tmp_path / "ckpt", model, cfg)
     root = str(shared("ge2019-realworld-dev"))
     runs = {}
-    for name, extra in (("default", []), ("solver", ["--ik", "solver"]), ("mlp", ["--ik", "mlp"]),
-                        ("override", ["--steps", "2", "--samples", "1"])):  # fmt: skip
+    for name, extra in (
+        ("default", []),
+        ("solver", ["--ik", "solver"]),
+        ("mlp", ["--ik", "mlp"]),
+        ("override", ["--steps", "2", "--samples", "1"]),
+    ):
         out = tmp_path / f"{name}.json"
-        assert main(["evaluate", str(tmp_path / "ckpt"), "--dataset", "ge-realworld", "--root", root, "--limit", "3",
-                     "--out", str(out), *extra]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "evaluate",
+                    str(tmp_path / "ckpt"),
+                    "--dataset",
+                    "ge-realworld",
+                    "--root",
+                    root,
+                    "--limit",
+                    "3",
+                    "--out",
+                    str(out),
+                    *extra,
+                ]
+            )
+            == 0
+        )
         runs[name] = json.loads(out.read_text())
     assert runs["default"]["ik"] == "solver" and runs["mlp"]["ik"] == "mlp"
     final = {k: r["results"]["final"]["pa_mpjpe"]["mean_mm"] for k, r in runs.items()}
@@ -97,7 +160,22 @@ def test_a_checkpoint_is_scored_as_predict_ships_it(tmp_path, capsys):
     plain = {**cfg, "kind": "diffusion"}
     save_checkpoint(tmp_path / "plain", HandPoseModel(ModelConfig(**plain)), plain)
     capsys.readouterr()
-    assert main(["evaluate", str(tmp_path / "plain"), "--dataset", "ge-realworld", "--root", root, "--limit", "3",
-                 "--ik", "mlp"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "plain"),
+                "--dataset",
+                "ge-realworld",
+                "--root",
+                root,
+                "--limit",
+                "3",
+                "--ik",
+                "mlp",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert "--ik mlp" in err and "no IK MLP" in err and "\n" not in err

@@ -66,7 +66,7 @@ def test_pck_and_auc_for_a_known_error(gt):
     t = np.linspace(0, 50, 20)
     curve = (13 + 8 * (t >= err)) / 21
     np.testing.assert_allclose(res.pck, curve)
-    area = lambda x, y: np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0])  # noqa: E731
+    area = lambda x, y: np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0])
     assert res.auc_0_50 == pytest.approx(area(t, curve))
     assert res.auc_20_50 == pytest.approx(area(t[8:], curve[8:]))
     assert t[8] == pytest.approx(21.0526, abs=1e-3)

@@ -15,7 +15,9 @@ def mode(p):
 def test_outputs_get_the_usual_permissions_whatever_the_writer(tmp_path):
     want = 0o666 & ~_umask()
     atomic_write_text(tmp_path / "a.txt", "x")
-    folder = save_checkpoint(tmp_path / "ckpt", torch.nn.Linear(2, 2), {"kind": "test"})  # safetensors recreates its file
+    folder = save_checkpoint(
+        tmp_path / "ckpt", torch.nn.Linear(2, 2), {"kind": "test"}
+    )  # safetensors recreates its file
     assert mode(tmp_path / "a.txt") == want and mode(folder / "model.safetensors") == want
 
 

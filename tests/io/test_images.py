@@ -11,10 +11,14 @@ from diffuhand.io.images import read_image
 
 def png_header_only(path, w, h):
     """A PNG whose header claims w x h (no pixel data worth decoding): what must be refused before decoding."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+    )
 
 
 def test_modes_all_become_uint8_rgb(tmp_path):
@@ -46,13 +50,16 @@ def test_exif_orientation_is_applied(tmp_path):
     assert up[:10].mean() > 200 and up[-10:].mean() < 50  # the band is now on top
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: None, "no such file"),
-    (lambda p: p.write_bytes(b""), "empty file"),
-    (lambda p: p.write_text("not a picture\n"), "not an image"),
-    (lambda p: Image.new("RGB", (1, 1)).save(p, format="JPEG"), "too small"),
-    (lambda p: png_header_only(p, 20000, 20000), "megapixel limit"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_text("not a picture\n"), "not an image"),
+        (lambda p: Image.new("RGB", (1, 1)).save(p, format="JPEG"), "too small"),
+        (lambda p: png_header_only(p, 20000, 20000), "megapixel limit"),
+    ],
+)
 def test_bad_files_give_one_line(tmp_path, make, message):
     p = tmp_path / "bad.jpg"
     make(p)
@@ -79,7 +86,9 @@ def png16(path, a):
 
     rows = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
     ihdr = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    )
 
 
 def test_arrays_become_what_their_files_would(tmp_path):
@@ -88,10 +97,12 @@ def test_arrays_become_what_their_files_would(tmp_path):
     from diffuhand.io.images import image_from_array
 
     rng = np.random.default_rng(0)
-    arrays = {"grey": rng.integers(0, 256, (48, 64), dtype=np.uint8),
-              "grey16": rng.integers(0, 65536, (48, 64), dtype=np.uint16),
-              "rgba": rng.integers(0, 256, (48, 64, 4), dtype=np.uint8),
-              "rgb": rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)}  # fmt: skip
+    arrays = {
+        "grey": rng.integers(0, 256, (48, 64), dtype=np.uint8),
+        "grey16": rng.integers(0, 65536, (48, 64), dtype=np.uint16),
+        "rgba": rng.integers(0, 256, (48, 64, 4), dtype=np.uint8),
+        "rgb": rng.integers(0, 256, (48, 64, 3), dtype=np.uint8),
+    }
     for name, a in arrays.items():
         Image.fromarray(a).save(tmp_path / f"{name}.png")
     for c in (3, 4):
@@ -100,8 +111,14 @@ def test_arrays_become_what_their_files_would(tmp_path):
     for name, a in arrays.items():
         np.testing.assert_array_equal(image_from_array(a), read_image(tmp_path / f"{name}.png"), err_msg=name)
     np.testing.assert_array_equal(image_from_array(arrays["grey"][..., None]), read_image(tmp_path / "grey.png"))
-    for bad in (np.zeros((48, 64, 2), np.uint8), np.zeros((4, 48, 64, 3), np.uint8), np.zeros((48, 64, 3), np.float32),
-                np.zeros((48, 64, 3), np.int64), np.zeros(5, np.uint8), np.zeros((0, 64, 3), np.uint8)):  # fmt: skip
+    for bad in (
+        np.zeros((48, 64, 2), np.uint8),
+        np.zeros((4, 48, 64, 3), np.uint8),
+        np.zeros((48, 64, 3), np.float32),
+        np.zeros((48, 64, 3), np.int64),
+        np.zeros(5, np.uint8),
+        np.zeros((0, 64, 3), np.uint8),
+    ):
         with pytest.raises(DiffuhandError, match=r"image array") as err:
             image_from_array(bad)
         assert "\n" not in str(err.value)

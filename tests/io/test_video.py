@@ -33,11 +33,14 @@ def test_written_frames_come_back(tmp_path):
     assert len(back) == 3 and all(abs(float(b.mean()) - float(f.mean())) < 6 for b, f in zip(back, frames))
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: None, "no such file"),
-    (lambda p: p.write_bytes(b""), "empty file"),
-    (lambda p: p.write_text("hello"), "not a video"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_text("hello"), "not a video"),
+    ],
+)
 def test_bad_videos(tmp_path, make, message):
     p = tmp_path / "bad.mp4"
     make(p)
@@ -69,7 +72,9 @@ def test_a_damaged_tail_is_kept_with_a_warning(tmp_path):
         s = c.add_stream("libx264", rate=10)
         s.width, s.height, s.pix_fmt = 80, 64, "yuv420p"
         for _ in range(20):
-            c.mux(s.encode(av.VideoFrame.from_ndarray(rng.integers(0, 255, (64, 80, 3), dtype=np.uint8), format="rgb24")))
+            c.mux(
+                s.encode(av.VideoFrame.from_ndarray(rng.integers(0, 255, (64, 80, 3), dtype=np.uint8), format="rgb24"))
+            )
         c.mux(s.encode())
     data = path.read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])

@@ -42,7 +42,11 @@ def test_rhd_samples():
         right = mirror(xyz) if ann["hand_type"] == "left" else xyz
         assert float(fit_ik(right).residual) < 5.0
         # read in the wrong order, the same hand does not fit
-        wrong = mirror(np.asarray(ann["joint_cam"], dtype=np.float64)) if ann["hand_type"] == "left" else np.asarray(ann["joint_cam"])
+        wrong = (
+            mirror(np.asarray(ann["joint_cam"], dtype=np.float64))
+            if ann["hand_type"] == "left"
+            else np.asarray(ann["joint_cam"])
+        )
         assert float(fit_ik(wrong).residual) > 10.0
 
 
@@ -61,7 +65,9 @@ def test_interhand_samples():
         xyz = (world - campos) @ rot.T
         uv = project(xyz, cams[cap]["focal"][cam], cams[cap]["princpt"][cam])
         x, y, w, h = ann["bbox"]
-        inside = (uv[:, 0] > x - 0.1 * w) & (uv[:, 0] < x + 1.1 * w) & (uv[:, 1] > y - 0.1 * h) & (uv[:, 1] < y + 1.1 * h)
+        inside = (
+            (uv[:, 0] > x - 0.1 * w) & (uv[:, 0] < x + 1.1 * w) & (uv[:, 1] > y - 0.1 * h) & (uv[:, 1] < y + 1.1 * h)
+        )
         assert inside[valid].mean() > 0.9
         for hand, sl in (("right", slice(0, 21)), ("left", slice(21, 42))):
             v = to_canonical(valid[sl][:, None], "interhand")[:, 0]
@@ -94,7 +100,7 @@ def test_mediapipe_names_match_the_canonical_order():
     conf = np.asarray(pose.body.confidence[:, 0, start : start + 21])
     xy = to_canonical(xy[conf.min(-1) > 0], "mediapipe")
     assert len(xy) > 100
-    d = lambda a, b: np.linalg.norm(xy[:, a] - xy[:, b], axis=-1)  # noqa: E731
+    d = lambda a, b: np.linalg.norm(xy[:, a] - xy[:, b], axis=-1)
     assert np.mean((d(5, 9) < d(5, 17)) & (d(13, 17) < d(5, 17))) > 0.95
 
 
@@ -102,7 +108,7 @@ def test_freihand_2d_keypoints_are_canonical():
     data = json.loads((shared("mmpose-samples/tests/data/freihand") / "test_freihand.json").read_text())
     for ann in data["annotations"]:
         uv = to_canonical(np.asarray(ann["keypoints"], dtype=np.float64).reshape(21, 3)[:, :2], "freihand")
-        d = lambda a, b: np.linalg.norm(uv[a] - uv[b])  # noqa: E731
+        d = lambda a, b, uv=uv: np.linalg.norm(uv[a] - uv[b])
         assert d(5, 9) < d(5, 17) and d(13, 17) < d(5, 17)  # MCPs side by side
         assert d(0, 9) > d(5, 9)  # the wrist is not among the knuckles
 

@@ -32,9 +32,11 @@ def test_matches_sequential_float64_reference(wide):
     rot = roma.random_rotmat(32, dtype=torch.float64)
     pos = torch.randn(32, 3, generator=gen, dtype=torch.float64) * 300
     joints, rots = forward_kinematics(angles, ratios, anchor, rot, pos, return_rotations=True)
-    joints_nr, rots_nr = forward_kinematics(angles, ratios, anchor, return_rotations=True)
+    joints_nr, _rots_nr = forward_kinematics(angles, ratios, anchor, return_rotations=True)
     for i in range(32):
-        ref_j, ref_r = reference_fk(angles[i].numpy(), ratios[i].numpy(), float(anchor[i]), rot[i].numpy(), pos[i].numpy())
+        ref_j, ref_r = reference_fk(
+            angles[i].numpy(), ratios[i].numpy(), float(anchor[i]), rot[i].numpy(), pos[i].numpy()
+        )
         np.testing.assert_allclose(joints[i].numpy(), ref_j, rtol=0, atol=1e-9)
         np.testing.assert_allclose(rots[i].numpy(), ref_r, rtol=0, atol=1e-12)
         ref_j, _ = reference_fk(angles[i].numpy(), ratios[i].numpy(), float(anchor[i]))  # root from its 3 angles
@@ -63,7 +65,9 @@ def test_bone_lengths_are_ratio_times_anchor():
 def test_any_leading_shape_and_broadcasting():
     gen = torch.Generator().manual_seed(4)
     angles, ratios = random_pose(6, gen)
-    joints = forward_kinematics(angles.reshape(2, 3, 41), ratios.reshape(2, 3, 20), torch.tensor([[80.0], [90.0]], dtype=torch.float64))
+    joints = forward_kinematics(
+        angles.reshape(2, 3, 41), ratios.reshape(2, 3, 20), torch.tensor([[80.0], [90.0]], dtype=torch.float64)
+    )
     assert joints.shape == (2, 3, 21, 3)
     flat = forward_kinematics(angles, ratios, torch.tensor([80.0] * 3 + [90.0] * 3, dtype=torch.float64))
     torch.testing.assert_close(joints.reshape(6, 21, 3), flat)
@@ -77,7 +81,9 @@ def test_root_angles_and_root_rotation_agree():
     gen = torch.Generator().manual_seed(5)
     angles, ratios = random_pose(8, gen)
     _, rots = forward_kinematics(angles, ratios, 1.0, return_rotations=True)
-    torch.testing.assert_close(forward_kinematics(angles, ratios, 1.0, rots[:, 0]), forward_kinematics(angles, ratios, 1.0))
+    torch.testing.assert_close(
+        forward_kinematics(angles, ratios, 1.0, rots[:, 0]), forward_kinematics(angles, ratios, 1.0)
+    )
     assert torch.allclose(rots.transpose(-1, -2) @ rots, torch.eye(3, dtype=torch.float64).expand_as(rots), atol=1e-12)
     assert torch.allclose(torch.linalg.det(rots), torch.ones(8, 21, dtype=torch.float64))
 
@@ -93,8 +99,11 @@ finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(finite, min_size=41, max_size=41), st.lists(finite, min_size=20, max_size=20),
-       st.sampled_from([torch.float32, torch.float64]))  # fmt: skip
+@given(
+    st.lists(finite, min_size=41, max_size=41),
+    st.lists(finite, min_size=20, max_size=20),
+    st.sampled_from([torch.float32, torch.float64]),
+)
 def test_equation_1_keeps_any_network_output_inside_the_limits(raw_a, raw_r, dtype):
     angles = LIMITS.normalise_angles(torch.tensor(raw_a, dtype=dtype))
     ratios = LIMITS.normalise_ratios(torch.tensor(raw_r, dtype=dtype))
@@ -111,7 +120,9 @@ def test_equation_1_extremes():
             lo, hi = LIMITS.angle_bounds(dtype)
             assert bool(((a >= lo) & (a <= hi)).all())
     lo, hi = torch.tensor(-1.0), torch.tensor(2.0)
-    assert sine_normalise(torch.tensor(np.pi / 2), lo, hi) == hi and sine_normalise(torch.tensor(-np.pi / 2), lo, hi) == lo
+    assert (
+        sine_normalise(torch.tensor(np.pi / 2), lo, hi) == hi and sine_normalise(torch.tensor(-np.pi / 2), lo, hi) == lo
+    )
     assert sine_normalise(torch.tensor(0.0), lo, hi) == 0.5
 
 
@@ -162,4 +173,6 @@ def test_euler_closed_form_equals_roma(dtype):
     e[:10, 1] = np.pi / 2  # gimbal lock
     torch.testing.assert_close(euler_zyx_to_rotmat(e), roma.euler_to_rotmat("ZYX", e))
     r = euler_zyx_to_rotmat(e[10:])
-    torch.testing.assert_close(euler_zyx_to_rotmat(rotmat_to_euler_zyx(r)), r, rtol=0, atol=1e-5 if dtype == torch.float32 else 1e-10)
+    torch.testing.assert_close(
+        euler_zyx_to_rotmat(rotmat_to_euler_zyx(r)), r, rtol=0, atol=1e-5 if dtype == torch.float32 else 1e-10
+    )

@@ -21,8 +21,9 @@ def _scene(angles, ratios, anchor=88.0, seed=0):
     g = torch.Generator().manual_seed(seed)
     rot = roma.random_rotmat(1, dtype=torch.float64, generator=g)[0]
     pos = torch.tensor([10.0, -5.0, 450.0], dtype=torch.float64)
-    j = forward_kinematics(torch.as_tensor(angles, dtype=torch.float64), torch.as_tensor(ratios, dtype=torch.float64),
-                           anchor, rot, pos)  # fmt: skip
+    j = forward_kinematics(
+        torch.as_tensor(angles, dtype=torch.float64), torch.as_tensor(ratios, dtype=torch.float64), anchor, rot, pos
+    )
     uvw = j.numpy() @ K.T
     return j.numpy(), uvw[:, :2] / uvw[:, 2:], rot.numpy(), pos.numpy()
 
@@ -31,7 +32,7 @@ def _scene(angles, ratios, anchor=88.0, seed=0):
 def test_recovers_a_known_pose_from_exact_observations(pose):
     angles, _ = named_pose(pose)
     ratios = load_skeleton("ge2019").bone_ratios
-    joints, uv, rot, pos = _scene(angles, ratios)
+    joints, uv, rot, _pos = _scene(angles, ratios)
     res = fuse_keypoints(uv[None], K, joints[None], ratios, weights=FusionWeights(prior=0.0, bones=ALL_BONES))
     assert res.reprojection_px.item() < 0.05
     err = np.linalg.norm(res.joints[0].numpy() - joints, axis=-1)
@@ -46,8 +47,9 @@ def test_only_directions_of_the_3d_estimate_count():
     ge, mano = load_skeleton("ge2019").bone_ratios, load_skeleton("mano").bone_ratios
     joints, uv, _, _ = _scene(angles, ge, seed=3)
     _, _, rot, pos = _scene(angles, ge, seed=3)
-    other = forward_kinematics(torch.as_tensor(angles), torch.as_tensor(mano), 170.0, torch.as_tensor(rot),
-                               torch.as_tensor(pos) + 100.0).numpy()  # fmt: skip
+    other = forward_kinematics(
+        torch.as_tensor(angles), torch.as_tensor(mano), 170.0, torch.as_tensor(rot), torch.as_tensor(pos) + 100.0
+    ).numpy()
     w = FusionWeights(prior=0.0)
     a = fuse_keypoints(uv[None], K, joints[None], ge, weights=w).joints[0].numpy()
     b = fuse_keypoints(uv[None], K, other[None], ge, weights=w).joints[0].numpy()

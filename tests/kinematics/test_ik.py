@@ -40,13 +40,15 @@ def test_analytic_jacobian_matches_autograd():
             rot = rot0[i] @ roma.rotvec_to_rotmat(x[:3])
             return forward_kinematics(a, r, x[6].exp(), rot, x[3:6]).reshape(-1)
 
-        x0 = torch.cat([torch.full((3,), 1e-30, dtype=torch.float64), pos[i], logs[i : i + 1], angles[i, fa], ratios[i, fr]])
+        x0 = torch.cat(
+            [torch.full((3,), 1e-30, dtype=torch.float64), pos[i], logs[i : i + 1], angles[i, fa], ratios[i, fr]]
+        )
         ref = torch.autograd.functional.jacobian(f, x0)
         torch.testing.assert_close(jac[i], ref, rtol=0, atol=1e-10)
 
 
 def test_recovers_fk_poses():
-    angles, ratios, anchor, pos, joints = fk_poses(128, 1)
+    angles, ratios, anchor, _pos, joints = fk_poses(128, 1)
     res = fit_ik(joints)
     assert res.angles.shape == (128, 41) and res.bone_ratios.shape == (128, 20) and res.joints.shape == (128, 21, 3)
     assert float(res.residual.mean()) < 0.1  # mm
@@ -103,7 +105,9 @@ def test_twist_trials_in_one_batch_match_a_loop_over_trials():
         a = prob.neutral_a.expand(6, 41).clone()
         a[:, twist] = prob.amin[twist] + k / 4 * (prob.amax[twist] - prob.amin[twist])
         a = _point_bones(joints, rot0, pos, logs.exp(), a, ratios, prob)
-        err = (forward_kinematics(a, ratios, logs.exp(), rot0, pos) - joints).norm(dim=-1)[:, 1:].reshape(6, 5, 4).sum(-1)
+        err = (
+            (forward_kinematics(a, ratios, logs.exp(), rot0, pos) - joints).norm(dim=-1)[:, 1:].reshape(6, 5, 4).sum(-1)
+        )
         if best is None:
             best, best_err = a, err
             continue
@@ -113,7 +117,7 @@ def test_twist_trials_in_one_batch_match_a_loop_over_trials():
 
 
 def test_invalid_joints_are_ignored():
-    angles, ratios, anchor, pos, joints = fk_poses(8, 3)
+    *_, joints = fk_poses(8, 3)
     corrupt = joints.clone()
     corrupt[:, 8] += 40.0  # an index tip 4 cm off
     valid = torch.ones(8, 21, dtype=torch.bool)
@@ -154,9 +158,11 @@ def test_fits_real_world_ground_truth(realworld):
 def test_hand_frame_is_the_root_rotation_of_a_flat_hand():
     from diffuhand.kinematics.ik import hand_frame
 
-    angles, ratios, anchor, pos, joints = fk_poses(16, 4)
+    angles, *_, joints = fk_poses(16, 4)
     frames = hand_frame(joints)
-    assert torch.allclose(frames.transpose(-1, -2) @ frames, torch.eye(3, dtype=torch.float64).expand(16, 3, 3), atol=1e-10)
+    assert torch.allclose(
+        frames.transpose(-1, -2) @ frames, torch.eye(3, dtype=torch.float64).expand(16, 3, 3), atol=1e-10
+    )
     # its x axis is exactly the root's (the middle metacarpal), the rest within the palm's variation
     rot = roma.euler_to_rotmat("ZYX", angles[:, :3])
     assert torch.allclose(frames[..., 0], rot[..., 0], atol=1e-9)

@@ -39,13 +39,16 @@ def test_round_trip(tmp_path):
     assert json.loads((tmp_path / "l.json").read_text())["version"] == LIMITS_VERSION
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{", "cannot read limits"),
-    ("[1, 2]", "not a diffuhand-limits file"),
-    ('{"format": "other"}', "not a diffuhand-limits file"),
-    ('{"format": "diffuhand-limits", "version": 99}', "version 99"),
-    ('{"format": "diffuhand-limits", "version": 1, "angles": {}, "bone_ratios": {}}', "missing entries"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{", "cannot read limits"),
+        ("[1, 2]", "not a diffuhand-limits file"),
+        ('{"format": "other"}', "not a diffuhand-limits file"),
+        ('{"format": "diffuhand-limits", "version": 99}', "version 99"),
+        ('{"format": "diffuhand-limits", "version": 1, "angles": {}, "bone_ratios": {}}', "missing entries"),
+    ],
+)
 def test_bad_files(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)

@@ -28,7 +28,9 @@ def test_poses_look_like_their_names(joints):
     point = joints["point"]
     assert tip_to_wrist(point, 1) > 1.5 * max(tip_to_wrist(point, f) for f in (2, 3, 4))
     peace = joints["peace"]
-    assert min(tip_to_wrist(peace, 1), tip_to_wrist(peace, 2)) > 1.5 * max(tip_to_wrist(peace, 3), tip_to_wrist(peace, 4))
+    assert min(tip_to_wrist(peace, 1), tip_to_wrist(peace, 2)) > 1.5 * max(
+        tip_to_wrist(peace, 3), tip_to_wrist(peace, 4)
+    )
     for name in ("pinch", "ok"):
         assert float((joints[name][4] - joints[name][8]).norm()) < 15.0  # thumb tip meets index tip
     assert tip_to_wrist(joints["thumbs_up"], 0) > 1.5 * tip_to_wrist(joints["fist"], 0)
@@ -37,7 +39,9 @@ def test_poses_look_like_their_names(joints):
 def test_unknown_pose():
     with pytest.raises(KeyError, match="known"):
         named_pose("wave")
-    assert "relaxed" in NAMED_POSES and torch.equal(named_pose("relaxed")[0], torch.as_tensor(load_limits().angle_neutral))
+    assert "relaxed" in NAMED_POSES and torch.equal(
+        named_pose("relaxed")[0], torch.as_tensor(load_limits().angle_neutral)
+    )
 
 
 def test_a_pose_naming_an_unknown_angle_is_refused_even_under_python_O():

@@ -29,7 +29,9 @@ def test_em_recovers_two_clusters():
     base += rng.normal(size=base.shape) * 0.02
     prior = fit_prior(base, lim, components=2, iterations=30)
     centres = sorted(prior.means[:, 0])
-    np.testing.assert_allclose(centres, sorted([lim.angle_neutral[free[0]], lim.angle_neutral[free[0]] + 0.3]), atol=0.02)
+    np.testing.assert_allclose(
+        centres, sorted([lim.angle_neutral[free[0]], lim.angle_neutral[free[0]] + 0.3]), atol=0.02
+    )
     np.testing.assert_allclose(sorted(prior.weights), [0.5, 0.5], atol=0.02)
 
 

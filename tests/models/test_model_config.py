@@ -18,8 +18,16 @@ from diffuhand.train.loop import model_config
 
 
 def test_checkpoint_rebuilds_a_model_with_non_default_sizes(tmp_path) -> None:
-    cfg = ModelConfig(kind="diffusion_ik", condition="keypoints", feature_dim=24, unet_channels=(16, 24, 32),
-                      time_dim=16, cond_channels=8, keypoint_hidden=40, ik_hidden=48)  # fmt: skip
+    cfg = ModelConfig(
+        kind="diffusion_ik",
+        condition="keypoints",
+        feature_dim=24,
+        unet_channels=(16, 24, 32),
+        time_dim=16,
+        cond_channels=8,
+        keypoint_hidden=40,
+        ik_hidden=48,
+    )
     torch.manual_seed(0)
     model = HandPoseModel(cfg)
     saved = model_config(model, TrainConfig("t", {"kind": "diffusion_ik", "condition": "keypoints"}, {}))
@@ -68,8 +76,11 @@ def test_predict_gives_a_typed_output() -> None:
     out = ik.predict(keypoints=kp, sampler=SamplerConfig("ddpm", 3, 4), generator=torch.Generator().manual_seed(0))
     assert isinstance(out, HandPoseOutput) and out.joints is out["joints"] and out.angles.shape == (2, 41)
     assert torch.allclose(out.model_joints, out.samples.mean(1)) and not torch.equal(out.model_joints, out.joints)
-    plain = ik.predict(keypoints=kp, sampler=SamplerConfig("ddpm", 3, 4), generator=torch.Generator().manual_seed(0),
-                       ik_mlp=False)  # fmt: skip
+    plain = ik.predict(
+        keypoints=kp, sampler=SamplerConfig("ddpm", 3, 4), generator=torch.Generator().manual_seed(0), ik_mlp=False
+    )
     assert plain.angles is None and "angles" not in plain and torch.equal(plain.model_joints, plain.joints)
-    base = HandPoseModel(ModelConfig(kind="baseline", condition="keypoints", feature_dim=16)).eval().predict(keypoints=kp)
+    base = (
+        HandPoseModel(ModelConfig(kind="baseline", condition="keypoints", feature_dim=16)).eval().predict(keypoints=kp)
+    )
     assert base.samples is None and base.ratios.shape == (2, 20) and torch.equal(base.uncertainty, torch.zeros(2, 21))

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import torch
 from diffusers import DDPMScheduler
@@ -40,7 +39,9 @@ def test_cosine_schedule_reaches_noise():
     assert DDPMScheduler(num_train_timesteps=50).alphas_cumprod[-1] > 0.5
 
 
-@pytest.mark.parametrize("sampler", [SamplerConfig("ddpm", 50, 3), SamplerConfig("ddim", 5, 4), SamplerConfig("ddim", 1, 1)])
+@pytest.mark.parametrize(
+    "sampler", [SamplerConfig("ddpm", 50, 3), SamplerConfig("ddim", 5, 4), SamplerConfig("ddim", 1, 1)]
+)
 def test_sampling_shapes_and_samples_in_one_batch(sampler):
     torch.manual_seed(0)
     head = DiffusionHead(16, channels=(16, 32, 32))
@@ -98,16 +99,26 @@ def test_keypoint_projection():
     assert torch.allclose(n[:, 0], torch.zeros(5, 2)) and torch.allclose(n[:, 9].norm(dim=-1), torch.ones(5))
 
 
-@pytest.mark.parametrize("kind,condition", [("baseline", "image"), ("diffusion_ik", "image"), ("diffusion", "keypoints"),
-                                             ("diffusion_ik", "both")])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind,condition",
+    [("baseline", "image"), ("diffusion_ik", "image"), ("diffusion", "keypoints"), ("diffusion_ik", "both")],
+)
 def test_estimator_predict_save_load(tmp_path, kind, condition):
-    cfg = ModelConfig(kind=kind, condition=condition, feature_dim=32, input_size=64,
-                      sampler={"kind": "ddim", "steps": 2, "samples": 3, "eta": 0.0})  # fmt: skip
+    cfg = ModelConfig(
+        kind=kind,
+        condition=condition,
+        feature_dim=32,
+        input_size=64,
+        sampler={"kind": "ddim", "steps": 2, "samples": 3, "eta": 0.0},
+    )
     model = HandPoseModel(cfg).eval()
     images = torch.rand(2, 3, 64, 64)
     kp = torch.rand(2, 21, 2) * 64
-    out = model.predict(images if condition != "keypoints" else None, kp if condition != "image" else None,
-                        generator=torch.Generator().manual_seed(0))  # fmt: skip
+    out = model.predict(
+        images if condition != "keypoints" else None,
+        kp if condition != "image" else None,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert out["joints"].shape == (2, 21, 3) and out["uncertainty"].shape == (2, 21)
     if kind != "diffusion":
         assert out["angles"].shape == (2, 41) and out["ratios"].shape == (2, 20)
@@ -117,8 +128,11 @@ def test_estimator_predict_save_load(tmp_path, kind, condition):
     again = load_model(tmp_path / "ck")
     for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
-    out2 = again.predict(images if condition != "keypoints" else None, kp if condition != "image" else None,
-                         generator=torch.Generator().manual_seed(0))  # fmt: skip
+    out2 = again.predict(
+        images if condition != "keypoints" else None,
+        kp if condition != "image" else None,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert torch.allclose(out["joints"], out2["joints"])
 
 
@@ -137,7 +151,9 @@ def test_bad_weights_files(tmp_path):
     from safetensors.torch import save_file
 
     save_file({"w": torch.zeros(3)}, str(tmp_path / "a" / "model.safetensors"))
-    (tmp_path / "a" / "config.json").write_text('{"format": "diffuhand-model", "version": 1, "model": {"kind": "baseline", "feature_dim": 8}}')
+    (tmp_path / "a" / "config.json").write_text(
+        '{"format": "diffuhand-model", "version": 1, "model": {"kind": "baseline", "feature_dim": 8}}'
+    )
     with pytest.raises(DiffuhandError, match="do not fit") as refused:
         load_model(tmp_path / "a")
     # the refusal is one line naming the folder (torch's own message spans several)

@@ -43,7 +43,9 @@ def test_frame_mask_and_rotation_on_a_device():
 
 def test_diffusion_loss_with_a_cpu_generator_on_another_device():
     head = DiffusionHead(cond_dim=16).to(META)
-    loss = head.loss(torch.zeros(2, 21, 3, device=META), torch.zeros(2, 16, device=META), torch.Generator().manual_seed(0))
+    loss = head.loss(
+        torch.zeros(2, 21, 3, device=META), torch.zeros(2, 16, device=META), torch.Generator().manual_seed(0)
+    )
     assert loss.device == META
 
 
@@ -53,8 +55,13 @@ def test_a_keypoint_model_training_step_on_another_device():
     from diffuhand.train.config import TrainConfig
     from diffuhand.train.loop import training_losses
 
-    cfg = TrainConfig(name="t", model={"kind": "diffusion_ik", "condition": "keypoints", "feature_dim": 16},
-                      data={"train": []}, optim={}, train={"p_ik": 0.0, "keypoint_noise_px": 2.0})  # fmt: skip
+    cfg = TrainConfig(
+        name="t",
+        model={"kind": "diffusion_ik", "condition": "keypoints", "feature_dim": 16},
+        data={"train": []},
+        optim={},
+        train={"p_ik": 0.0, "keypoint_noise_px": 2.0},
+    )
     model = HandPoseModel(ModelConfig(**cfg.model)).to(META)
     losses = training_losses(model, {"pose": torch.zeros(4, 21, 3, device=META)}, cfg)
     assert losses["total"].device == META

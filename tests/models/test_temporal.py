@@ -8,7 +8,7 @@ from diffuhand.models.temporal import (
     TemporalTransformer,
     random_frame_mask,
     sinusoidal_encoding,
-    smooth_sequence,  # fmt: skip
+    smooth_sequence,
 )
 
 

@@ -97,10 +97,19 @@ def make_mano_like(path, n=778, posedirs_scale=0.0):
     posedirs[joint_vertex] = 0.0
     posedirs[list(MANO_TIP_VERTICES)] = 0.0
     with _FakeModules() as (Ch, csc_matrix):
-        data = {"v_template": Ch(v), "weights": w, "J_regressor": csc_matrix(jreg), "f": faces.astype(np.uint32),
-                "kintree_table": np.array([[4294967295, *MANO_PARENTS[1:]], list(range(16))]),
-                "posedirs": Ch(posedirs), "shapedirs": Ch(np.zeros((n, 3, 10))), "bs_type": "lrotmin",
-                "bs_style": "lbs", "hands_mean": np.zeros(45), "hands_components": np.eye(45)}  # fmt: skip
+        data = {
+            "v_template": Ch(v),
+            "weights": w,
+            "J_regressor": csc_matrix(jreg),
+            "f": faces.astype(np.uint32),
+            "kintree_table": np.array([[4294967295, *MANO_PARENTS[1:]], list(range(16))]),
+            "posedirs": Ch(posedirs),
+            "shapedirs": Ch(np.zeros((n, 3, 10))),
+            "bs_type": "lrotmin",
+            "bs_style": "lbs",
+            "hands_mean": np.zeros(45),
+            "hands_components": np.eye(45),
+        }
         path.write_bytes(pickle.dumps(data, protocol=2))
     return angles, ratios
 
@@ -125,7 +134,9 @@ def test_posed_mano_follows_our_skeleton(tmp_path):
         target = lo + (hi - lo) * torch.as_tensor(rng.uniform(0.2, 0.8, 41))
         target[keep] = angles[keep]
         verts, joints = poser.pose(target.numpy(), ratios.numpy(), 85.0, rot.numpy(), np.array([0.0, 0.0, 400.0]))
-        ours = forward_kinematics(target, ratios, 85.0, rot, torch.tensor([0.0, 0.0, 400.0], dtype=torch.float64)).numpy()
+        ours = forward_kinematics(
+            target, ratios, 85.0, rot, torch.tensor([0.0, 0.0, 400.0], dtype=torch.float64)
+        ).numpy()
         assert np.abs(joints - ours).max() < 0.05  # mm: the same skeleton, posed by MANO's skinning
         assert verts.shape == (778, 3)
 
@@ -149,12 +160,15 @@ def test_pose_blend_shapes_apply(tmp_path):
     assert np.abs(v2[static] - v[static]).max() > 0.01
 
 
-@pytest.mark.parametrize("payload, message", [
-    (b"not a pickle at all", "not a readable MANO model file"),
-    (pickle.dumps([1, 2, 3], protocol=2), "a pickled dict"),
-    (pickle.dumps({"v_template": np.zeros((10, 3))}, protocol=2), "missing"),
-    (b"cos\nsystem\n(S'echo hacked'\ntR.", "refusing to load os.system"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"not a pickle at all", "not a readable MANO model file"),
+        (pickle.dumps([1, 2, 3], protocol=2), "a pickled dict"),
+        (pickle.dumps({"v_template": np.zeros((10, 3))}, protocol=2), "missing"),
+        (b"cos\nsystem\n(S'echo hacked'\ntR.", "refusing to load os.system"),
+    ],
+)
 def test_wrong_files(tmp_path, payload, message):
     (tmp_path / "bad.pkl").write_bytes(payload)
     with pytest.raises(DiffuhandError, match=message):

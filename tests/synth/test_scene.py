@@ -40,8 +40,13 @@ def test_labels_are_the_model_left_hands_mirrored(renderer):
     _, _, _, hands = render_sample(np.random.default_rng([5, 0]), renderer, cfg)
     hand = hands[0]
     assert hand.handedness == "left"
-    fk = forward_kinematics(torch.as_tensor(hand.angles), torch.as_tensor(hand.ratios), hand.anchor_mm,
-                            torch.as_tensor(hand.root_rotation), torch.as_tensor(hand.root_position)).numpy()  # fmt: skip
+    fk = forward_kinematics(
+        torch.as_tensor(hand.angles),
+        torch.as_tensor(hand.ratios),
+        hand.anchor_mm,
+        torch.as_tensor(hand.root_rotation),
+        torch.as_tensor(hand.root_position),
+    ).numpy()
     np.testing.assert_allclose(mirror(fk), hand.joints_3d, atol=1e-6)
     assert float(fit_ik(mirror(hand.joints_3d)).residual) < 0.1
 
@@ -70,7 +75,7 @@ def test_photo_variant_renders_forearms_and_keeps_labels_on_the_hand():
 
     cfg = scene_variant("photo", SceneConfig(size=96, p_occluder=0.0, p_two_hands=0.0))
     r = Renderer(96)
-    on_hand, total, grey_far = 0, 0, 0
+    on_hand, total = 0, 0
     for i in range(6):
         image, mask, K, hands = render_sample(np.random.default_rng([3, i]), r, cfg)
         assert image.shape == (96, 96, 3) and image.dtype == np.uint8

@@ -29,7 +29,7 @@ def test_write_read_resume_and_reproduce(tmp_path, renderer):
     s = ds[0]
     from diffuhand.synth.render import Renderer
 
-    _, mask, K, hands, _, _ = render_image(s.extra["image_index"], 3, 0, cfg, Renderer(64))
+    _, _mask, K, hands, _, _ = render_image(s.extra["image_index"], 3, 0, cfg, Renderer(64))
     np.testing.assert_allclose(s.joints_3d, hands[0].joints_3d, atol=1e-3)  # float32 on disk
     np.testing.assert_allclose(s.K, K)
     assert s.image.shape == (64, 64, 3) and s.handedness == hands[0].handedness
@@ -50,8 +50,25 @@ def test_write_read_resume_and_reproduce(tmp_path, renderer):
 
 def test_synth_command_sequences(tmp_path, capsys):
     out = tmp_path / "seq"
-    assert main(["synth", str(out), "--count", "12", "--size", "64", "--workers", "1", "--chunk", "6",
-                 "--sequence-length", "6"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "synth",
+                str(out),
+                "--count",
+                "12",
+                "--size",
+                "64",
+                "--workers",
+                "1",
+                "--chunk",
+                "6",
+                "--sequence-length",
+                "6",
+            ]
+        )
+        == 0
+    )
     ds = open_dataset("synth", out, load_images=False)
     seqs = ds.sequences()
     assert len(seqs) == 2 and all(len(v) == 6 for v in seqs.values())

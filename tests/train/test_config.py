@@ -35,7 +35,9 @@ def test_given_keys_replace_defaults_and_the_rest_keep_theirs(tmp_path):
 
 
 def test_a_saved_run_configuration_reads_back_the_same(tmp_path):
-    cfg = TrainConfig(name="t", model={"kind": "temporal"}, data={"train": [], "val": []}, train={"source": "keypoints"})
+    cfg = TrainConfig(
+        name="t", model={"kind": "temporal"}, data={"train": [], "val": []}, train={"source": "keypoints"}
+    )
     path = tmp_path / "run.json"
     path.write_text(json.dumps(cfg.to_dict()))
     assert load_config(path) == cfg

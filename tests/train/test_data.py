@@ -22,8 +22,16 @@ class Hands:
         a = np.linspace(0, 2 * np.pi, 21)
         joints = np.stack([20 * np.cos(a), 20 * np.sin(a), np.full(21, 300.0)], 1)
         joints[5] += [5.0, 0.0, 0.0]  # an anchor bone of non-zero length
-        return HandSample(joints, np.ones(21, bool), "right", "test", i, rng.integers(0, 255, (96, 96, 3), dtype=np.uint8),
-                          K, joints[:, :2] / joints[:, 2:] * 100.0 + 48.0)  # fmt: skip
+        return HandSample(
+            joints,
+            np.ones(21, bool),
+            "right",
+            "test",
+            i,
+            rng.integers(0, 255, (96, 96, 3), dtype=np.uint8),
+            K,
+            joints[:, :2] / joints[:, 2:] * 100.0 + 48.0,
+        )
 
 
 def batches(start: int, steps: int, data: CropSet) -> list[dict]:

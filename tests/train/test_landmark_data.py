@@ -16,8 +16,15 @@ def renders(tmp_path_factory):
     from diffuhand.synth.writer import write_dataset
 
     out = tmp_path_factory.mktemp("synth")
-    write_dataset(out, 12, scene_variant("photo", SceneConfig(size=192, p_two_hands=0.0)), seed=0, workers=1, chunk=12,
-                  progress=False)  # fmt: skip
+    write_dataset(
+        out,
+        12,
+        scene_variant("photo", SceneConfig(size=192, p_two_hands=0.0)),
+        seed=0,
+        workers=1,
+        chunk=12,
+        progress=False,
+    )
     return out
 
 
@@ -48,13 +55,26 @@ def test_a_landmark_model_trains_and_predicts(renders, tmp_path, kind):
     from diffuhand.train.config import TrainConfig
     from diffuhand.train.loop import train
 
-    cfg = TrainConfig(name="t", model={"kind": kind, "condition": "landmarks", "feature_dim": 32,
-                                       "sampler": {"kind": "ddpm", "steps": 2, "samples": 2}},
-                      data={"train": [{"name": "synth", "root": str(renders)}]},
-                      optim={"batch_size": 4, "steps": 3, "warmup": 1},
-                      train={"out": str(tmp_path / "run"), "workers": 0, "log_every": 1, "checkpoint_every": 3,
-                             "landmark_cache": str(tmp_path / "cache"), "p_ik": 1.0,
-                             "ik_sampler": {"kind": "ddpm", "steps": 2, "samples": 2}})  # fmt: skip
+    cfg = TrainConfig(
+        name="t",
+        model={
+            "kind": kind,
+            "condition": "landmarks",
+            "feature_dim": 32,
+            "sampler": {"kind": "ddpm", "steps": 2, "samples": 2},
+        },
+        data={"train": [{"name": "synth", "root": str(renders)}]},
+        optim={"batch_size": 4, "steps": 3, "warmup": 1},
+        train={
+            "out": str(tmp_path / "run"),
+            "workers": 0,
+            "log_every": 1,
+            "checkpoint_every": 3,
+            "landmark_cache": str(tmp_path / "cache"),
+            "p_ik": 1.0,
+            "ik_sampler": {"kind": "ddpm", "steps": 2, "samples": 2},
+        },
+    )
     out = train(cfg, progress=False)
     model = load_model(out / "final")
     from diffuhand.models.landmarks import CONDITION_DIM

@@ -29,18 +29,26 @@ def synth_dir(tmp_path_factory):
 
 def tiny(kind, out, data, condition="image", steps=6, **train):
     return TrainConfig(
-        name=f"t-{kind}", model={"kind": kind, "condition": condition, "feature_dim": 32, "input_size": 64,
-                                 "sampler": {"kind": "ddim", "steps": 2, "samples": 2, "eta": 0.0}},
-        data={"train": data}, optim={"batch_size": 4, "steps": steps, "warmup": 1},
+        name=f"t-{kind}",
+        model={
+            "kind": kind,
+            "condition": condition,
+            "feature_dim": 32,
+            "input_size": 64,
+            "sampler": {"kind": "ddim", "steps": 2, "samples": 2, "eta": 0.0},
+        },
+        data={"train": data},
+        optim={"batch_size": 4, "steps": steps, "warmup": 1},
         train={"workers": 0, "log_every": 2, "checkpoint_every": 3, "out": str(out), "p_ik": 1.0, **train},
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("kind", ["baseline", "diffusion_ik"])
 def test_training_runs_logs_and_checkpoints(tmp_path, synth_dir, kind):
     cfg = tiny(kind, tmp_path / "run", [{"name": "synth", "root": str(synth_dir), "split": "all"}])
     out = train(cfg, progress=False)
-    rows = list(csv.DictReader(open(out / "log.csv")))
+    with open(out / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
     assert [int(r["step"]) for r in rows] == [2, 4, 6] and all(float(r["total"]) > 0 for r in rows)
     if kind == "baseline":
         assert all(r["camera"] and r["canonical"] and r["reprojection"] and r["contrastive"] for r in rows)
@@ -56,7 +64,10 @@ def test_resume_after_a_stop_is_exact(tmp_path, synth_dir):
     train(tiny("diffusion_ik", tmp_path / "a", data), progress=False)
     train(tiny("diffusion_ik", tmp_path / "b", data), max_steps=3, progress=False)  # "killed" after step 3
     train(tiny("diffusion_ik", tmp_path / "b", data), progress=False)  # resumes from b/last
-    a, b = load_file(str(tmp_path / "a" / "final" / "model.safetensors")), load_file(str(tmp_path / "b" / "final" / "model.safetensors"))
+    a, b = (
+        load_file(str(tmp_path / "a" / "final" / "model.safetensors")),
+        load_file(str(tmp_path / "b" / "final" / "model.safetensors")),
+    )
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -100,8 +111,29 @@ def test_evaluate_a_checkpoint_on_real_photos(tmp_path, synth_dir, capsys):
 
     cfg = tiny("diffusion_ik", tmp_path / "run", [{"name": "synth", "root": str(synth_dir), "split": "all"}], steps=2)
     out = train(cfg, progress=False)
-    assert main(["evaluate", str(out / "final"), "--dataset", "ge-realworld", "--root", str(shared("ge2019-realworld-dev")),
-                 "--limit", "6", "--sampler", "ddim", "--steps", "2", "--samples", "3", "--out", str(tmp_path / "r.json")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                str(out / "final"),
+                "--dataset",
+                "ge-realworld",
+                "--root",
+                str(shared("ge2019-realworld-dev")),
+                "--limit",
+                "6",
+                "--sampler",
+                "ddim",
+                "--steps",
+                "2",
+                "--samples",
+                "3",
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["hands"] == 6 and {"final", "diffusion"} <= set(res["results"])
     assert res["results"]["final"]["pa_mpjpe"]["mean_mm"] > 0
@@ -117,8 +149,25 @@ def test_two_processes_with_ddp_on_cpu(tmp_path, synth_dir):
 
     cfg = tiny("diffusion_ik", tmp_path / "ddp", [{"name": "synth", "root": str(synth_dir), "split": "all"}], steps=4)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-                           "-m", "diffuhand", "train", str(tmp_path / "c.yaml")], capture_output=True, text=True, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            "-m",
+            "diffuhand",
+            "train",
+            str(tmp_path / "c.yaml"),
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     model = load_model(tmp_path / "ddp" / "final")
     assert model.predict(torch.rand(1, 3, 64, 64))["joints"].shape == (1, 21, 3)

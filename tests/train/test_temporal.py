@@ -10,7 +10,7 @@ from diffuhand.train.temporal import (
     per_frame_predictions,
     sequence_measures,
     train_temporal,
-    windows,  # fmt: skip
+    windows,
 )
 
 from ..conftest import shared
@@ -31,7 +31,10 @@ def test_measures_against_hand_computed_values():
     assert m["velocity_error_mm"] == pytest.approx(2 * 2 / 9) and m["accel_error_mm"] == pytest.approx(8 / 8)
     # differences never cross sequences
     two = np.r_[np.zeros(5, int), np.ones(5, int)]
-    assert sequence_measures(truth + two[:, None, None] * 7, truth + two[:, None, None] * 7, anchor, two)["accel_error_mm"] == 0
+    assert (
+        sequence_measures(truth + two[:, None, None] * 7, truth + two[:, None, None] * 7, anchor, two)["accel_error_mm"]
+        == 0
+    )
 
 
 def test_windows_stay_inside_sequences():
@@ -54,8 +57,14 @@ def source(tmp_path_factory):
     from diffuhand.models.estimator import HandPoseModel, ModelConfig
 
     torch.manual_seed(0)
-    m = HandPoseModel(ModelConfig(kind="diffusion_ik", condition="keypoints", feature_dim=16,
-                                  sampler={"kind": "ddim", "steps": 2, "samples": 2, "eta": 0.0}))  # fmt: skip
+    m = HandPoseModel(
+        ModelConfig(
+            kind="diffusion_ik",
+            condition="keypoints",
+            feature_dim=16,
+            sampler={"kind": "ddim", "steps": 2, "samples": 2, "eta": 0.0},
+        )
+    )
     return save_checkpoint(tmp_path_factory.mktemp("src") / "kp", m, dict(m.cfg.__dict__))
 
 
@@ -80,10 +89,14 @@ def test_per_frame_inputs_see_each_sequence_through_one_camera(source):
 
 def tiny_cfg(out, source, steps=6):
     spec = {"name": "dexycb", "root": str(shared("dexycb-left-sequences")), "split": "test"}
-    return TrainConfig(name="tt", model={"kind": "temporal", "window": 3, "d_model": 16, "layers": 1, "heads": 2},
-                       data={"train": [spec], "val": [spec]}, loss={"joints": 1.0, "velocity": 1.0},
-                       optim={"batch_size": 8, "steps": steps, "warmup": 1},
-                       train={"out": str(out), "source": str(source), "passes": 1, "log_every": 2, "checkpoint_every": 3})  # fmt: skip
+    return TrainConfig(
+        name="tt",
+        model={"kind": "temporal", "window": 3, "d_model": 16, "layers": 1, "heads": 2},
+        data={"train": [spec], "val": [spec]},
+        loss={"joints": 1.0, "velocity": 1.0},
+        optim={"batch_size": 8, "steps": steps, "warmup": 1},
+        train={"out": str(out), "source": str(source), "passes": 1, "log_every": 2, "checkpoint_every": 3},
+    )
 
 
 def test_train_resume_and_load(tmp_path, source):

@@ -30,8 +30,16 @@ def test_plots_keep_the_callers_backend_and_figures(tmp_path, pdf_backend):
     joints = forward_kinematics(angles[:2], ratios[:2], 88.0).numpy()
     open_figures = plt.get_fignums()
     plot_fits(tmp_path / "fits.png", joints, joints + 1.0, ["a", "b"])
-    hand = HandResult(handedness="left", score=0.9, box=np.zeros(4), joints_2d=np.zeros((21, 2)), joints_3d=joints[0],
-                      angles=np.zeros(41), bone_ratios=np.ones(20), uncertainty_mm=np.zeros(21))
+    hand = HandResult(
+        handedness="left",
+        score=0.9,
+        box=np.zeros(4),
+        joints_2d=np.zeros((21, 2)),
+        joints_3d=joints[0],
+        angles=np.zeros(41),
+        bone_ratios=np.ones(20),
+        uncertainty_mm=np.zeros(21),
+    )
     plot_hands_3d([hand], tmp_path / "hands.png", title="t")
     assert matplotlib.get_backend() == pdf_backend and plt.get_fignums() == open_figures
     for name in ("fits.png", "hands.png"):

@@ -29,8 +29,8 @@ def test_skeleton_drawn_only_where_joints_are():
 def test_a_large_photo_is_drawn_at_a_bounded_size(monkeypatch):
     """A 3000 x 2400 photo: overlay, mesh render and skeleton at 2048 x 1638 (the renderer's memory grows with
     the pixels: a 60 MP photo took 7.5 GB), the joints where they were, scaled."""
-    import diffuhand.synth.render as render
     from diffuhand.pipeline import HandResult
+    from diffuhand.synth import render
     from diffuhand.viz.overlay import MAX_OVERLAY_SIDE, render_overlay
 
     sizes = []
@@ -41,7 +41,12 @@ def test_a_large_photo_is_drawn_at_a_bounded_size(monkeypatch):
 
         def render(self, items, K, light):
             h, w = sizes[-1][1], sizes[-1][0]
-            return np.zeros((h, w, 3), np.uint8), np.zeros((h, w)), np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+            return (
+                np.zeros((h, w, 3), np.uint8),
+                np.zeros((h, w)),
+                np.zeros((h, w), np.uint8),
+                np.zeros((h, w), np.uint8),
+            )
 
     monkeypatch.setattr(render, "Renderer", Renderer)
     _, angles, ratios = named_poses()
@@ -49,9 +54,17 @@ def test_a_large_photo_is_drawn_at_a_bounded_size(monkeypatch):
 
     j3 = forward_kinematics(angles[0], ratios[0], 88.0).numpy()
     uv = j3[:, :2] * 5.0 + [1500.0, 1200.0]  # the hand in the middle of the photo, about 500 px
-    hand = HandResult(handedness="right", score=0.9, box=np.array([1200.0, 900.0, 600.0, 600.0]), joints_2d=uv,
-                      joints_3d=j3, angles=angles[0].numpy(), bone_ratios=ratios[0].numpy(), uncertainty_mm=np.zeros(21),
-                      root_rotation=np.eye(3))  # fmt: skip
+    hand = HandResult(
+        handedness="right",
+        score=0.9,
+        box=np.array([1200.0, 900.0, 600.0, 600.0]),
+        joints_2d=uv,
+        joints_3d=j3,
+        angles=angles[0].numpy(),
+        bone_ratios=ratios[0].numpy(),
+        uncertainty_mm=np.zeros(21),
+        root_rotation=np.eye(3),
+    )
     photo = np.zeros((2400, 3000, 3), np.uint8)
     out = render_overlay(photo, [hand], 88.0)
     assert MAX_OVERLAY_SIDE == 2048 and out.shape == (1638, 2048, 3) and sizes == [(2048, 1638)]

@@ -8,11 +8,10 @@ import json
 import numpy as np
 
 from diffuhand.data import open_dataset
+from diffuhand.data.joints import read_joints
 from diffuhand.errors import DiffuhandError
 from diffuhand.eval.protocols import evaluate_dataset
 from diffuhand.io.files import atomic_write_text
-from diffuhand.data.joints import read_joints
-
 
 #: denoising steps of a sampler chosen by --sampler without --steps
 SAMPLER_STEPS = {"ddpm": 50, "ddim": 10}
@@ -32,7 +31,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     ds = open_dataset(args.dataset, args.root, args.split, load_images=False)
     pred = read_joints(args.predictions, unit=args.unit, order=args.order or "canonical", key=args.key).joints_mm
     if len(pred) != len(ds):
-        raise DiffuhandError(f"{args.predictions}: {len(pred)} predictions for {len(ds)} samples of {args.dataset} ({ds.name}, split {args.split or 'default'})")
+        raise DiffuhandError(
+            f"{args.predictions}: {len(pred)} predictions for {len(ds)} samples of {args.dataset} ({ds.name}, split {args.split or 'default'})"
+        )
     return _report(args, {"predictions": evaluate_dataset(pred, ds)}, len(ds))
 
 
@@ -48,16 +49,24 @@ def _evaluate_model(args: argparse.Namespace) -> int:
     from diffuhand.models.diffusion import override_sampler
     from diffuhand.models.estimator import load_model
 
-    path = Path(shipped_weights(str(args.predictions))) if str(args.predictions) in SHIPPED and not args.predictions.exists() else args.predictions
+    path = (
+        Path(shipped_weights(str(args.predictions)))
+        if str(args.predictions) in SHIPPED and not args.predictions.exists()
+        else args.predictions
+    )
     ik = getattr(args, "ik", "solver")
     if checkpoint_kind(path) == "fusion":
         if args.keypoints != "mediapipe":
-            raise DiffuhandError(f"{args.predictions}: the fusion lift takes MediaPipe's 2D and 3D: evaluate it with --keypoints mediapipe")
+            raise DiffuhandError(
+                f"{args.predictions}: the fusion lift takes MediaPipe's 2D and 3D: evaluate it with --keypoints mediapipe"
+            )
         model, sampler, described = load_lifter(path), None, {"lift": "fusion"}
     else:
         model = load_model(path)
         if ik == "mlp" and model.diffusion is not None and model.ik is None:
-            raise DiffuhandError(f"{args.predictions}: --ik mlp, but this {model.cfg.kind} model has no IK MLP (use --ik solver)")
+            raise DiffuhandError(
+                f"{args.predictions}: --ik mlp, but this {model.cfg.kind} model has no IK MLP (use --ik solver)"
+            )
         sampler = None
         if model.diffusion is not None:  # the checkpoint's sampler with the options given, as predict does
             changes = {}
@@ -68,8 +77,11 @@ def _evaluate_model(args: argparse.Namespace) -> int:
                 sampler = override_sampler(model.cfg.sampler, changes, model.diffusion.timesteps)
             except ValueError as exc:
                 raise DiffuhandError(str(exc)) from None
-        described = {"ik": ik if model.diffusion is not None else None, "sampler": asdict(sampler) if sampler else None,
-                     "model": model.cfg.to_dict()}  # fmt: skip
+        described = {
+            "ik": ik if model.diffusion is not None else None,
+            "sampler": asdict(sampler) if sampler else None,
+            "model": model.cfg.to_dict(),
+        }
     ds = open_dataset(args.dataset, args.root, args.split)
     n = len(ds) if args.limit is None else min(args.limit, len(ds))
     keypoints, world, extra = None, None, {"keypoints": args.keypoints}
@@ -79,8 +91,15 @@ def _evaluate_model(args: argparse.Namespace) -> int:
         n = len(ds)
     t = time.perf_counter()
     # "solver": our IK solver fits the sample mean, what predict ships; "mlp": the model's own output
-    preds = predict_dataset(model, ds, sampler=sampler, limit=n, keypoints_2d=keypoints, world_mm=world,
-                            ik="solver" if ik == "solver" else "model")  # fmt: skip
+    preds = predict_dataset(
+        model,
+        ds,
+        sampler=sampler,
+        limit=n,
+        keypoints_2d=keypoints,
+        world_mm=world,
+        ik="solver" if ik == "solver" else "model",
+    )
     seconds = time.perf_counter() - t
     ds.load_images = False  # the ground truth, read once for every output
     truth = [ds[i] for i in range(n)]
@@ -124,8 +143,14 @@ def _report(args, results_by_output: dict, n: int, extra: dict | None = None) ->
             print(f"{output:12} {name:22} {r.mean_mm:8.2f} {r.median_mm:8.2f} {auc} {auc2}")
     if args.out:
         flat = {o: {k: v.to_json() for k, v in res.items()} for o, res in results_by_output.items()}
-        payload = {"dataset": args.dataset, "split": args.split, "predictions": str(args.predictions), "hands": n,
-                   "results": flat["predictions"] if list(flat) == ["predictions"] else flat, **(extra or {})}  # fmt: skip
+        payload = {
+            "dataset": args.dataset,
+            "split": args.split,
+            "predictions": str(args.predictions),
+            "hands": n,
+            "results": flat["predictions"] if list(flat) == ["predictions"] else flat,
+            **(extra or {}),
+        }
         atomic_write_text(args.out, json.dumps(payload, indent=1, default=float) + "\n")
         print(f"wrote {args.out}")
     return 0

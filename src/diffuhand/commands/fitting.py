@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from diffuhand.io.files import atomic_path
 from diffuhand.data.joints import JointSet
+from diffuhand.io.files import atomic_path
 from diffuhand.kinematics.ik import SOLVER_VERSION, fit_ik
 from diffuhand.kinematics.limits import Limits, derive_limits
 
@@ -65,17 +65,29 @@ def fit_file(js: JointSet, limits: Limits, hand: str = "auto", cache_dir: Path |
             with np.load(cached, allow_pickle=False) as z:
                 return FileFit(str(js.source), side, z["angles"], z["ratios"], z["anchor_mm"], z["residual_mm"])
     res = fit_ik(js.as_right(side), limits=limits)
-    fit = FileFit(str(js.source), side, res.angles.numpy(), res.bone_ratios.numpy(),
-                  res.anchor_length.numpy(), res.residual.numpy())  # fmt: skip
+    fit = FileFit(
+        str(js.source),
+        side,
+        res.angles.numpy(),
+        res.bone_ratios.numpy(),
+        res.anchor_length.numpy(),
+        res.residual.numpy(),
+    )
     if cached is not None:
-        with atomic_path(cached) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, angles=fit.angles, ratios=fit.ratios, anchor_mm=fit.anchor_mm, residual_mm=fit.residual_mm)
+        with atomic_path(cached) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, angles=fit.angles, ratios=fit.ratios, anchor_mm=fit.anchor_mm, residual_mm=fit.residual_mm)
     return fit
 
 
-def limits_from_fits(fits: list[FileFit], *, max_residual_mm: float = 5.0, percentiles=(0.5, 99.5),
-                     margin: float = 0.1, bounds: Limits | None = None, note: dict | None = None) -> Limits:  # fmt: skip
+def limits_from_fits(
+    fits: list[FileFit],
+    *,
+    max_residual_mm: float = 5.0,
+    percentiles=(0.5, 99.5),
+    margin: float = 0.1,
+    bounds: Limits | None = None,
+    note: dict | None = None,
+) -> Limits:
     """Derive limits from fitted files, leaving out poses the model could not fit (residual above the bound)."""
     angles = np.concatenate([f.angles for f in fits])
     ratios = np.concatenate([f.ratios for f in fits])
@@ -83,13 +95,24 @@ def limits_from_fits(fits: list[FileFit], *, max_residual_mm: float = 5.0, perce
     resid = np.concatenate([f.residual_mm for f in fits])
     keep = resid <= max_residual_mm
     prov = {
-        "sources": [{"file": Path(f.source).name, "poses": len(f.angles), "side": f.side,
-                     "residual_mm_mean": round(float(f.residual_mm.mean()), 4)} for f in fits],  # fmt: skip
+        "sources": [
+            {
+                "file": Path(f.source).name,
+                "poses": len(f.angles),
+                "side": f.side,
+                "residual_mm_mean": round(float(f.residual_mm.mean()), 4),
+            }
+            for f in fits
+        ],
         "max_residual_mm": max_residual_mm,
         "poses_dropped": int((~keep).sum()),
-        "first_pass_residual_mm": {"mean": round(float(resid.mean()), 4), "p95": round(float(np.percentile(resid, 95)), 4)},
+        "first_pass_residual_mm": {
+            "mean": round(float(resid.mean()), 4),
+            "p95": round(float(np.percentile(resid, 95)), 4),
+        },
         "solver": f"diffuhand.kinematics.fit_ik v{SOLVER_VERSION} (box-constrained Levenberg-Marquardt)",
         **(note or {}),
     }
-    return derive_limits(angles[keep], ratios[keep], anchor[keep], percentiles=percentiles, margin=margin,
-                         bounds=bounds, provenance=prov)  # fmt: skip
+    return derive_limits(
+        angles[keep], ratios[keep], anchor[keep], percentiles=percentiles, margin=margin, bounds=bounds, provenance=prov
+    )

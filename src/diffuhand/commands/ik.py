@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from diffuhand.commands.fitting import decide_side
+from diffuhand.data.joints import JointSet, read_joints
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_path, atomic_write_text
-from diffuhand.data.joints import JointSet, read_joints
 from diffuhand.kinematics.conventions import mirror
 from diffuhand.kinematics.fk import forward_kinematics
 from diffuhand.kinematics.ik import IKResult, fit_ik
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.poses import named_poses
 from diffuhand.kinematics.skeleton import ANGLE_NAMES, BONE_NAMES, JOINT_NAMES
-from diffuhand.commands.fitting import decide_side
 
 
 def bundled_poses(limits: Limits) -> tuple[list[str], np.ndarray]:
@@ -62,18 +62,34 @@ def result_record(res: IKResult, side: str, source: str, names: list[str] | None
     }
 
 
-def _write_outputs(out: Path, stem: str, given: np.ndarray, res: IKResult, side: str, source: str,
-                   names: list[str] | None, plot_max: int) -> list[Path]:  # fmt: skip
+def _write_outputs(
+    out: Path,
+    stem: str,
+    given: np.ndarray,
+    res: IKResult,
+    side: str,
+    source: str,
+    names: list[str] | None,
+    plot_max: int,
+) -> list[Path]:
     fitted = res.joints.numpy()
     if side == "left":
         fitted = mirror(fitted)
     paths = [out / f"{stem}.json", out / f"{stem}.npz"]
     atomic_write_text(paths[0], json.dumps(result_record(res, side, source, names)) + "\n")
     with atomic_path(paths[1]) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, angles=res.angles.numpy(), bone_ratios=res.bone_ratios.numpy(),
-                 anchor_length_mm=res.anchor_length.numpy(), root_rotation=res.root_rotation.numpy(),
-                 root_position_mm=res.root_position.numpy(), joints_mm=fitted, input_joints_mm=given,
-                 residual_mm=res.residual.numpy(), per_joint_mm=res.per_joint.numpy())  # fmt: skip
+        np.savez(
+            fh,
+            angles=res.angles.numpy(),
+            bone_ratios=res.bone_ratios.numpy(),
+            anchor_length_mm=res.anchor_length.numpy(),
+            root_rotation=res.root_rotation.numpy(),
+            root_position_mm=res.root_position.numpy(),
+            joints_mm=fitted,
+            input_joints_mm=given,
+            residual_mm=res.residual.numpy(),
+            per_joint_mm=res.per_joint.numpy(),
+        )
     if plot_max > 0:
         from diffuhand.viz.skeleton3d import plot_fits
 
@@ -109,6 +125,8 @@ def run_ik(args: argparse.Namespace) -> int:
             print(f"diffuhand: error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{label}: {len(js.joints_mm)} poses ({side} hand), residual mean {float(res.residual.mean()):.3f} mm, "
-              f"max {float(res.residual.max()):.3f} mm -> {', '.join(str(p) for p in written)}")  # fmt: skip
+        print(
+            f"{label}: {len(js.joints_mm)} poses ({side} hand), residual mean {float(res.residual.mean()):.3f} mm, "
+            f"max {float(res.residual.max()):.3f} mm -> {', '.join(str(p) for p in written)}"
+        )
     return 1 if failed else 0

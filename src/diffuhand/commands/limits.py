@@ -8,10 +8,10 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from diffuhand.errors import DiffuhandError
-from diffuhand.data.joints import find_joint_files, read_joints
-from diffuhand.kinematics.limits import anatomical_limits, load_limits
 from diffuhand.commands.fitting import fit_file, limits_from_fits
+from diffuhand.data.joints import find_joint_files, read_joints
+from diffuhand.errors import DiffuhandError
+from diffuhand.kinematics.limits import anatomical_limits, load_limits
 
 
 def _per_input(values: list[str] | None, n: int, flag: str, default: str | None) -> list[str | None]:
@@ -44,11 +44,21 @@ def run_limits(args: argparse.Namespace) -> int:
         raise DiffuhandError(f"--percentiles must satisfy 0 <= LOW < HIGH <= 100, got {lo} {hi}")
     fits, files = fit_inputs(args, bounds)
     limits = limits_from_fits(
-        fits, max_residual_mm=args.max_residual, percentiles=(lo, hi), margin=args.margin, bounds=bounds,
-        note={"command": "diffuhand limits " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["limits"] else "diffuhand limits"},
+        fits,
+        max_residual_mm=args.max_residual,
+        percentiles=(lo, hi),
+        margin=args.margin,
+        bounds=bounds,
+        note={
+            "command": "diffuhand limits " + " ".join(sys.argv[2:])
+            if sys.argv[1:2] == ["limits"]
+            else "diffuhand limits"
+        },
     )
     limits.save(args.out)
     resid = np.concatenate([f.residual_mm for f in fits])
-    print(f"{len(resid)} poses from {len(files)} files; first-pass residual mean {resid.mean():.3f} mm, "
-          f"p95 {np.percentile(resid, 95):.3f} mm; wrote {args.out}")  # fmt: skip
+    print(
+        f"{len(resid)} poses from {len(files)} files; first-pass residual mean {resid.mean():.3f} mm, "
+        f"p95 {np.percentile(resid, 95):.3f} mm; wrote {args.out}"
+    )
     return 0

@@ -33,11 +33,22 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
 
 def image_record(path: Path, image, hands, body=False) -> dict:
     extra = {} if body is False else {"body": None if body is None else body.to_json()}
-    return {**extra, "image": str(path), "width": int(image.shape[1]), "height": int(image.shape[0]),
-            "units": {"joints_2d": "pixels of the image", "joints_3d": "mm, camera frame, relative to the wrist",
-                      "angles": "rad (right-hand model)", "uncertainty_mm": "mm"},
-            "joint_names": list(JOINT_NAMES), "angle_names": list(ANGLE_NAMES), "bone_names": list(BONE_NAMES),
-            "hands": [h.to_json() for h in hands]}  # fmt: skip
+    return {
+        **extra,
+        "image": str(path),
+        "width": int(image.shape[1]),
+        "height": int(image.shape[0]),
+        "units": {
+            "joints_2d": "pixels of the image",
+            "joints_3d": "mm, camera frame, relative to the wrist",
+            "angles": "rad (right-hand model)",
+            "uncertainty_mm": "mm",
+        },
+        "joint_names": list(JOINT_NAMES),
+        "angle_names": list(ANGLE_NAMES),
+        "bone_names": list(BONE_NAMES),
+        "hands": [h.to_json() for h in hands],
+    }
 
 
 def write_overlay_video(path: Path, frames: list, out_path: Path, fps: float, anchor_mm: float, bodies=None) -> None:
@@ -63,8 +74,9 @@ def write_overlay_video(path: Path, frames: list, out_path: Path, fps: float, an
             c.mux(s.encode())
 
 
-def predict_video(path: Path, estimator, out: Path, name: str, render: bool = False,
-                  body: bool = False) -> tuple[Path, int, int]:  # fmt: skip
+def predict_video(
+    path: Path, estimator, out: Path, name: str, render: bool = False, body: bool = False
+) -> tuple[Path, int, int]:
     """One video -> ``out/<name>.jsonl`` (a record per frame) and ``out/<name>.npz``; returns (jsonl, frames,
     frames with a hand). Written only once the whole video is done."""
     from tqdm import tqdm
@@ -104,8 +116,14 @@ def predict_video(path: Path, estimator, out: Path, name: str, render: bool = Fa
                 rec["body"] = None if bodies[i] is None else bodies[i].to_json()
             fh.write(json.dumps(rec) + "\n")
     with atomic_path(out / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, joints_3d=joints, status=status, sides=np.array(sides), fps=info.fps,
-                 temporal=estimator.temporal is not None)  # fmt: skip
+        np.savez(
+            fh,
+            joints_3d=joints,
+            status=status,
+            sides=np.array(sides),
+            fps=info.fps,
+            temporal=estimator.temporal is not None,
+        )
     if render:
         write_overlay_video(path, frames, out / f"{name}-overlay.mp4", info.fps, estimator.anchor_mm, bodies)
         shown = [i for i, hands in enumerate(frames) if hands]
@@ -142,13 +160,22 @@ def run_predict(args: argparse.Namespace) -> int:
             raise DiffuhandError(f"--intrinsics: focal lengths must be > 0, got {fx} {fy}")
         camera = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
     try:
-        estimator = load(args.model, temporal=False if args.no_temporal else args.temporal, backend=args.backend,
-                         sampler=sampler or None, skeleton=getattr(args, "skeleton", None), camera=camera)  # fmt: skip
+        estimator = load(
+            args.model,
+            temporal=False if args.no_temporal else args.temporal,
+            backend=args.backend,
+            sampler=sampler or None,
+            skeleton=getattr(args, "skeleton", None),
+            camera=camera,
+        )
     except ValueError as exc:
         raise DiffuhandError(str(exc)) from None
     if args.hand is not None and not args.crop:
-        warnings.warn(f"--hand {args.hand} is used only with --crop (the detector tells each hand's side): ignored",
-                      DiffuhandWarning, stacklevel=1)  # fmt: skip
+        warnings.warn(
+            f"--hand {args.hand} is used only with --crop (the detector tells each hand's side): ignored",
+            DiffuhandWarning,
+            stacklevel=1,
+        )
     body_detector = None
     if args.body:
         from diffuhand.detect import MediaPipeBody
@@ -169,10 +196,17 @@ def run_predict(args: argparse.Namespace) -> int:
         name = path.stem if n == 0 else f"{path.stem}-{n}"  # two inputs with one stem do not overwrite
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
-                skipped = [flag for flag, given in (("--crop", args.crop), ("--mesh", args.mesh), ("--mano", args.mano)) if given]
+                skipped = [
+                    flag
+                    for flag, given in (("--crop", args.crop), ("--mesh", args.mesh), ("--mano", args.mano))
+                    if given
+                ]
                 if skipped:  # one mesh file per hand and frame is not what anyone wants from a video
-                    warnings.warn(f"{path}: {', '.join(skipped)} for photos only: not applied to this video",
-                                  DiffuhandWarning, stacklevel=1)  # fmt: skip
+                    warnings.warn(
+                        f"{path}: {', '.join(skipped)} for photos only: not applied to this video",
+                        DiffuhandWarning,
+                        stacklevel=1,
+                    )
                 jsonl, t, seen = predict_video(path, estimator, args.out, name, render=args.render, body=args.body)
                 stems[path.stem] = n + 1
                 print(f"{path}: {t} frames, hands in {seen} -> {jsonl}")
@@ -204,7 +238,9 @@ def run_predict(args: argparse.Namespace) -> int:
             write_mesh(args.out / f"{name}-hand{i}.{args.mesh}", v, f)
         for i, (v, f) in enumerate(manos):
             write_mesh(args.out / f"{name}-hand{i}-mano.{args.mesh or 'obj'}", v, f)
-        atomic_write_text(args.out / f"{name}.json", json.dumps(image_record(path, image, hands, body), indent=1) + "\n")
+        atomic_write_text(
+            args.out / f"{name}.json", json.dumps(image_record(path, image, hands, body), indent=1) + "\n"
+        )
         print(f"{path}: {len(hands)} hand{'s' if len(hands) != 1 else ''} -> {args.out / (name + '.json')}")
     if getattr(args, "html", False) and stems:  # the viewer pages, once every input has its prediction
         from diffuhand.viz.page import write_pages
@@ -226,15 +262,37 @@ def demo_inputs() -> list[Path]:
 def run_demo(args: argparse.Namespace) -> int:
     inputs = demo_inputs()
     photos = [p for p in inputs if p.suffix.lower() not in VIDEO_SUFFIXES]
-    ns = argparse.Namespace(inputs=photos, model=None, out=args.out, crop=False, hand=None, mesh="obj",
-                            mano=None, render=True, temporal=None, no_temporal=False, body=False, backend="auto",
-                            samples=None, steps=None, html=False)  # fmt: skip
+    ns = argparse.Namespace(
+        inputs=photos,
+        model=None,
+        out=args.out,
+        crop=False,
+        hand=None,
+        mesh="obj",
+        mano=None,
+        render=True,
+        temporal=None,
+        no_temporal=False,
+        body=False,
+        backend="auto",
+        samples=None,
+        steps=None,
+        html=False,
+    )
     rc = run_predict(ns)
     # the video without --mesh (photos only), then the viewer pages of all
-    rc = max(rc, run_predict(argparse.Namespace(**{**vars(ns), "inputs": [p for p in inputs if p not in photos],
-                                                  "mesh": None, "html": True})))
-    print(f"demo: outputs in {args.out}/ (<name>.json, <name>-overlay.png, <name>-3d.png, <name>-hand<i>.obj; "
-          "motion.jsonl and motion.npz for the video; <name>.html viewer pages, open in a browser)")
+    rc = max(
+        rc,
+        run_predict(
+            argparse.Namespace(
+                **{**vars(ns), "inputs": [p for p in inputs if p not in photos], "mesh": None, "html": True}
+            )
+        ),
+    )
+    print(
+        f"demo: outputs in {args.out}/ (<name>.json, <name>-overlay.png, <name>-3d.png, <name>-hand<i>.obj; "
+        "motion.jsonl and motion.npz for the video; <name>.html viewer pages, open in a browser)"
+    )
     return rc
 
 

@@ -26,14 +26,31 @@ def run_synth(args: argparse.Namespace) -> int:
         parse_motion_source(motion)
         if args.sequence_length < 2:
             raise DiffuhandError("--motion replays sequences: give --sequence-length too")
-    cfg = scene_variant(variant, SceneConfig(size=args.size, p_two_hands=args.p_two_hands, p_occluder=args.p_occluder,
-                                             backgrounds=args.backgrounds, motion_source=motion))  # fmt: skip
+    cfg = scene_variant(
+        variant,
+        SceneConfig(
+            size=args.size,
+            p_two_hands=args.p_two_hands,
+            p_occluder=args.p_occluder,
+            backgrounds=args.backgrounds,
+            motion_source=motion,
+        ),
+    )
     t = time.perf_counter()
-    write_dataset(args.out, args.count, cfg, seed=args.seed, workers=args.workers, chunk=args.chunk,
-                  sequence_length=args.sequence_length)  # fmt: skip
+    write_dataset(
+        args.out,
+        args.count,
+        cfg,
+        seed=args.seed,
+        workers=args.workers,
+        chunk=args.chunk,
+        sequence_length=args.sequence_length,
+    )
     from diffuhand.viz.contact import synth_contact_sheet
 
     synth_contact_sheet(args.out, args.out / "contact-sheet.png")
-    print(f"{args.out}: {args.count} images of {args.size} px ({time.perf_counter() - t:.1f} s this run); "
-          f"look at {args.out / 'contact-sheet.png'}")  # fmt: skip
+    print(
+        f"{args.out}: {args.count} images of {args.size} px ({time.perf_counter() - t:.1f} s this run); "
+        f"look at {args.out / 'contact-sheet.png'}"
+    )
     return 0

@@ -6,15 +6,23 @@ import argparse
 from pathlib import Path
 
 
-def add_parser(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``view`` on the ``diffuhand`` subparsers; returns its parser."""
-    p = sub.add_parser("view", help="HTML viewer pages (3D hand, 2D skeleton, angles, timeline) for predict's outputs",
-                       description="One self-contained <name>.html per <name>.json / <name>.jsonl of OUT; opens "
-                                   "offline from the file system.")
+    p = sub.add_parser(
+        "view",
+        help="HTML viewer pages (3D hand, 2D skeleton, angles, timeline) for predict's outputs",
+        description="One self-contained <name>.html per <name>.json / <name>.jsonl of OUT; opens "
+        "offline from the file system.",
+    )
     p.add_argument("out", type=Path, help="the folder diffuhand predict wrote")
     p.add_argument("--dest", type=Path, default=None, help="where to write the pages (default: OUT)")
-    p.add_argument("--video", type=Path, action="append", default=[],
-                   help="a video the predictions came from (frames for the page; default <name>-overlay.mp4 in OUT)")
+    p.add_argument(
+        "--video",
+        type=Path,
+        action="append",
+        default=[],
+        help="a video the predictions came from (frames for the page; default <name>-overlay.mp4 in OUT)",
+    )
     p.set_defaults(func=run_view)
     return p
 

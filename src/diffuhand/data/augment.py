@@ -77,14 +77,16 @@ class AugmentConfig:
 
 def photometric(cfg: AugmentConfig) -> v2.Compose:
     """The photometric part, applied to a (3, H, W) float image in [0, 1]."""
-    return v2.Compose([
-        v2.ColorJitter(cfg.brightness, cfg.contrast, cfg.saturation, cfg.hue),
-        v2.RandomApply([v2.GaussianBlur(5, sigma=(0.1, 2.0))], p=cfg.p_blur),
-        v2.RandomAdjustSharpness(2.0, p=cfg.p_sharpen),
-        v2.RandomApply([v2.GaussianNoise(sigma=0.03)], p=cfg.p_gaussian_noise),
-        v2.RandomApply([ShotNoise()], p=cfg.p_shot_noise),
-        v2.RandomApply([SaltPepper()], p=cfg.p_salt_pepper),
-    ])  # fmt: skip
+    return v2.Compose(
+        [
+            v2.ColorJitter(cfg.brightness, cfg.contrast, cfg.saturation, cfg.hue),
+            v2.RandomApply([v2.GaussianBlur(5, sigma=(0.1, 2.0))], p=cfg.p_blur),
+            v2.RandomAdjustSharpness(2.0, p=cfg.p_sharpen),
+            v2.RandomApply([v2.GaussianNoise(sigma=0.03)], p=cfg.p_gaussian_noise),
+            v2.RandomApply([ShotNoise()], p=cfg.p_shot_noise),
+            v2.RandomApply([SaltPepper()], p=cfg.p_salt_pepper),
+        ]
+    )
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

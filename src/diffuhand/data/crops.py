@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from diffuhand.data.schema import HandSample, project
-from diffuhand.detect.boxes import square_box  # noqa: F401 (the crops' box, the detector's: re-exported)
+from diffuhand.detect.boxes import square_box
 from diffuhand.errors import DiffuhandError
 
 
@@ -21,8 +21,14 @@ def crop_matrix(box: np.ndarray, size: int) -> np.ndarray:
     return np.array([[s, 0.0, -x * s], [0.0, s, -y * s], [0.0, 0.0, 1.0]])
 
 
-def crop_sample(sample: HandSample, size: int = 128, box: np.ndarray | None = None, margin: float = 1.5,
-                shift: tuple[float, float] = (0.0, 0.0), scale: float = 1.0) -> HandSample:  # fmt: skip
+def crop_sample(
+    sample: HandSample,
+    size: int = 128,
+    box: np.ndarray | None = None,
+    margin: float = 1.5,
+    shift: tuple[float, float] = (0.0, 0.0),
+    scale: float = 1.0,
+) -> HandSample:
     """The square crop of ``sample`` around its hand, resized to ``size`` x ``size``, with the crop's ``K``.
 
     Args:
@@ -42,8 +48,11 @@ def crop_sample(sample: HandSample, size: int = 128, box: np.ndarray | None = No
         from PIL import Image
 
         inv = np.linalg.inv(m)
-        image = np.array(Image.fromarray(sample.image).transform(
-            (size, size), Image.AFFINE, data=tuple(inv[:2].ravel()), resample=Image.BILINEAR))  # fmt: skip
+        image = np.array(
+            Image.fromarray(sample.image).transform(
+                (size, size), Image.AFFINE, data=tuple(inv[:2].ravel()), resample=Image.BILINEAR
+            )
+        )
     extra = {**sample.extra, "crop_box": box.tolist(), "crop_matrix": m}
     return sample.replace(image=image, K=m @ sample.K, joints_2d=joints_2d * m[0, 0] + m[:2, 2], extra=extra)
 
@@ -65,7 +74,9 @@ def flip_sample(sample: HandSample) -> HandSample:
         j2[:, 0] = width - j2[:, 0]
     return sample.replace(
         image=None if sample.image is None else np.ascontiguousarray(sample.image[:, ::-1]),
-        K=K, joints_2d=j2, joints_3d=sample.joints_3d * np.array([-1.0, 1.0, 1.0]),
+        K=K,
+        joints_2d=j2,
+        joints_3d=sample.joints_3d * np.array([-1.0, 1.0, 1.0]),
         handedness="right" if sample.handedness == "left" else "left",
         extra={**sample.extra, "flipped": not sample.extra.get("flipped", False)},
     )

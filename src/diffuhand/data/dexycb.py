@@ -13,7 +13,6 @@ from diffuhand.data.schema import HandDataset
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.conventions import to_canonical
 
-
 SPLITS = ("all", "train", "test")
 
 
@@ -40,6 +39,13 @@ def open_dexycb(root: str | Path, split: str = "all", load_images: bool = False)
         frames = z.get("frame", np.arange(len(joints)))
         side = str(z["side"]) if "side" in z else "right"
         for t in range(len(joints)):
-            records.append({"joints_3d": joints[t], "valid": np.ones(21, dtype=bool), "handedness": side,
-                            "sequence_id": f.stem, "frame_index": int(frames[t])})  # fmt: skip
+            records.append(
+                {
+                    "joints_3d": joints[t],
+                    "valid": np.ones(21, dtype=bool),
+                    "handedness": side,
+                    "sequence_id": f.stem,
+                    "frame_index": int(frames[t]),
+                }
+            )
     return HandDataset("dexycb", records, load_images=False)

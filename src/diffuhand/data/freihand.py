@@ -22,8 +22,9 @@ def open_freihand(root: str | Path, split: str = "training", load_images: bool =
     xyz = np.asarray(read_json(root / f"{split}_xyz.json"), dtype=np.float64) * 1000.0
     Ks = np.asarray(read_json(root / f"{split}_K.json"), dtype=np.float64)
     if xyz.ndim != 3 or xyz.shape[1:] != (21, 3) or Ks.shape != (len(xyz), 3, 3):
-        raise DiffuhandError(f"{root / f'{split}_xyz.json'}: expected (N, 21, 3) joints and (N, 3, 3) K, "
-                             f"got {xyz.shape} and {Ks.shape}")  # fmt: skip
+        raise DiffuhandError(
+            f"{root / f'{split}_xyz.json'}: expected (N, 21, 3) joints and (N, 3, 3) K, got {xyz.shape} and {Ks.shape}"
+        )
     rgb = root / split / "rgb"
     n_images = len(list(rgb.glob("*.jpg"))) if rgb.is_dir() else 0
     if n_images == 0:
@@ -31,7 +32,15 @@ def open_freihand(root: str | Path, split: str = "training", load_images: bool =
     records = []
     for i in range(n_images):
         p = i % len(xyz)
-        records.append({"joints_3d": xyz[p], "joints_2d": project(xyz[p], Ks[p]), "valid": np.ones(21, dtype=bool),
-                        "K": Ks[p], "handedness": "right", "image_path": str(rgb / f"{i:08d}.jpg"),
-                        "extra": {"pose_index": p, "version": i // len(xyz)}})  # fmt: skip
+        records.append(
+            {
+                "joints_3d": xyz[p],
+                "joints_2d": project(xyz[p], Ks[p]),
+                "valid": np.ones(21, dtype=bool),
+                "K": Ks[p],
+                "handedness": "right",
+                "image_path": str(rgb / f"{i:08d}.jpg"),
+                "extra": {"pose_index": p, "version": i // len(xyz)},
+            }
+        )
     return HandDataset("freihand", records, load_images=load_images)

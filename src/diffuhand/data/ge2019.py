@@ -38,8 +38,15 @@ def open_ge2019(root: str | Path, split: str = "dev", load_images: bool = True) 
     records = []
     for i in range(len(joints)):
         K = crop_intrinsics(cam[i], bbox[i])
-        records.append({"joints_3d": joints[i], "joints_2d": project(joints[i], K), "valid": np.ones(21, dtype=bool),
-                        "K": K, "handedness": "left", "image_path": str(root / "images" / f"{i:05d}.jpg"),
-                        "extra": {"photo_K": crop_intrinsics(cam[i], np.array([0, 0, CROP, CROP])),
-                                  "bbox": bbox[i].tolist()}})  # fmt: skip
+        records.append(
+            {
+                "joints_3d": joints[i],
+                "joints_2d": project(joints[i], K),
+                "valid": np.ones(21, dtype=bool),
+                "K": K,
+                "handedness": "left",
+                "image_path": str(root / "images" / f"{i:05d}.jpg"),
+                "extra": {"photo_K": crop_intrinsics(cam[i], np.array([0, 0, CROP, CROP])), "bbox": bbox[i].tolist()},
+            }
+        )
     return HandDataset("ge-realworld", records, load_images=load_images)

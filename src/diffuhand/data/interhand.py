@@ -48,13 +48,26 @@ def open_interhand(root: str | Path, split: str = "test", load_images: bool = Tr
                 if side not in present or v.sum() < min_valid:
                     continue
                 j3 = to_canonical(xyz[sl], "interhand")
-                records.append({
-                    "joints_3d": j3, "joints_2d": project(j3, K), "valid": v, "K": K, "handedness": side,
-                    "image_path": str(root / "images" / split / im["file_name"]),
-                    "sequence_id": f"{cap}/{im.get('seq_name', '')}/{cam}", "frame_index": int(im["frame_idx"]),
-                    "extra": {"hand_type": "interacting" if hand_type == "interacting" else "single",
-                              "bbox": ann.get("bbox"), "capture": cap, "camera": cam},
-                })  # fmt: skip
+                records.append(
+                    {
+                        "joints_3d": j3,
+                        "joints_2d": project(j3, K),
+                        "valid": v,
+                        "K": K,
+                        "handedness": side,
+                        "image_path": str(root / "images" / split / im["file_name"]),
+                        "sequence_id": f"{cap}/{im.get('seq_name', '')}/{cam}",
+                        "frame_index": int(im["frame_idx"]),
+                        "extra": {
+                            "hand_type": "interacting" if hand_type == "interacting" else "single",
+                            "bbox": ann.get("bbox"),
+                            "capture": cap,
+                            "camera": cam,
+                        },
+                    }
+                )
     except (KeyError, TypeError, ValueError) as exc:
-        raise DiffuhandError(f"{ann_dir}: annotations do not match each other ({exc.__class__.__name__}: {exc})") from None
+        raise DiffuhandError(
+            f"{ann_dir}: annotations do not match each other ({exc.__class__.__name__}: {exc})"
+        ) from None
     return HandDataset("interhand26m", records, load_images=load_images)

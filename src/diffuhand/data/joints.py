@@ -56,7 +56,9 @@ def _pick(arrays: dict[str, np.ndarray], key: str | None, path: Path) -> tuple[s
     return next(iter(hits.items()))
 
 
-def read_joints(path: str | Path, *, unit: str | None = None, order: str = "canonical", key: str | None = None) -> JointSet:
+def read_joints(
+    path: str | Path, *, unit: str | None = None, order: str = "canonical", key: str | None = None
+) -> JointSet:
     """Read 3D joints from ``path`` (.json, .npy, .npz or .mat) into a :class:`JointSet` in millimetres.
 
     Args:
@@ -90,14 +92,19 @@ def read_joints(path: str | Path, *, unit: str | None = None, order: str = "cano
         elif suffix == ".json":
             data = json.loads(path.read_text())
             if isinstance(data, dict):
-                arrays = {k: np.asarray(v, dtype=np.float64) for k, v in data.items()
-                          if isinstance(v, list) and np.asarray(v, dtype=object).ndim >= 2}  # fmt: skip
+                arrays = {
+                    k: np.asarray(v, dtype=np.float64)
+                    for k, v in data.items()
+                    if isinstance(v, list) and np.asarray(v, dtype=object).ndim >= 2
+                }
                 key, arr = _pick(arrays, key, path)
                 side = data.get("side") if isinstance(data.get("side"), str) else None
             else:
                 arr = np.asarray(data, dtype=np.float64)
         else:
-            raise DiffuhandError(f"{path}: unsupported file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)}")
+            raise DiffuhandError(
+                f"{path}: unsupported file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)}"
+            )
     except DiffuhandError:
         raise
     except (ValueError, TypeError, OSError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:

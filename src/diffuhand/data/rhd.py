@@ -23,8 +23,13 @@ def _hand(anno: dict, side: str) -> dict:
     sl = slice(0, 21) if side == "left" else slice(21, 42)
     xyz = to_canonical(np.asarray(anno["xyz"], dtype=np.float64)[sl], "rhd") * 1000.0
     uv_vis = to_canonical(np.asarray(anno["uv_vis"], dtype=np.float64)[sl], "rhd")
-    return {"joints_3d": xyz, "joints_2d": uv_vis[:, :2], "valid": uv_vis[:, 2] == 1,
-            "K": np.asarray(anno["K"], dtype=np.float64), "handedness": side}  # fmt: skip
+    return {
+        "joints_3d": xyz,
+        "joints_2d": uv_vis[:, :2],
+        "valid": uv_vis[:, 2] == 1,
+        "K": np.asarray(anno["K"], dtype=np.float64),
+        "handedness": side,
+    }
 
 
 def dominant_side(mask: np.ndarray) -> str:
@@ -34,8 +39,9 @@ def dominant_side(mask: np.ndarray) -> str:
     return "left" if left > right else "right"
 
 
-def open_rhd(root: str | Path, split: str = "evaluation", hands: str = "dominant", load_images: bool = True,
-             min_visible: int = 1) -> HandDataset:  # fmt: skip
+def open_rhd(
+    root: str | Path, split: str = "evaluation", hands: str = "dominant", load_images: bool = True, min_visible: int = 1
+) -> HandDataset:
     """RHD samples.
 
     Args:
@@ -59,13 +65,19 @@ def open_rhd(root: str | Path, split: str = "evaluation", hands: str = "dominant
             hands_of = {side: _hand(anno, side) for side in ("left", "right")}
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise DiffuhandError(f"{folder / f'anno_{split}.pickle'}: sample {sid} is malformed ({exc})") from None
-        base = {"image_path": str(folder / "color" / f"{int(sid):05d}.png"), "frame_index": None,
-                "extra": {"rhd_id": int(sid), "mask_path": str(folder / "mask" / f"{int(sid):05d}.png"),
-                          "both_hands": hands_of if hands == "dominant" else None}}  # fmt: skip
+        base = {
+            "image_path": str(folder / "color" / f"{int(sid):05d}.png"),
+            "frame_index": None,
+            "extra": {
+                "rhd_id": int(sid),
+                "mask_path": str(folder / "mask" / f"{int(sid):05d}.png"),
+                "both_hands": hands_of if hands == "dominant" else None,
+            },
+        }
         if hands == "dominant":
             records.append({**hands_of["right"], **base})
         else:
-            for side, h in hands_of.items():
+            for h in hands_of.values():
                 if h["valid"].sum() >= min_visible:
                     records.append({**h, **base, "extra": {**base["extra"], "both_hands": None}})
 

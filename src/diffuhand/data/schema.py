@@ -79,8 +79,13 @@ class HandDataset(Sequence):
         finalize: optional per-sample hook run after loading (e.g. RHD's choice of the dominant hand).
     """
 
-    def __init__(self, name: str, records: list[dict], load_images: bool = True,
-                 finalize: Callable[[HandSample], HandSample] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        records: list[dict],
+        load_images: bool = True,
+        finalize: Callable[[HandSample], HandSample] | None = None,
+    ):
         self.name = name
         self.records = records
         self.load_images = load_images

@@ -40,8 +40,9 @@ def sk_depth_to_colour(xyz: np.ndarray) -> np.ndarray:
     return (xyz - SK_TRANS_MM) @ Rotation.from_rotvec(SK_ROT_VEC).as_matrix()
 
 
-def open_stb(root: str | Path, split: str = "test", cameras: tuple[str, ...] = ("BB_left", "BB_right"),
-             load_images: bool = True) -> HandDataset:  # fmt: skip
+def open_stb(
+    root: str | Path, split: str = "test", cameras: tuple[str, ...] = ("BB_left", "BB_right"), load_images: bool = True
+) -> HandDataset:
     """STB samples; ``split`` ``test`` (B1Counting, B1Random: the benchmark's 3,000 frames, x2 for the stereo
     pair) or ``train`` (B2-B6); ``cameras`` any of ``BB_left``, ``BB_right``, ``SK_color``."""
     root = Path(root)
@@ -68,8 +69,17 @@ def open_stb(root: str | Path, split: str = "test", cameras: tuple[str, ...] = (
                     pts = pts - np.array([BB_BASELINE_MM, 0.0, 0.0])
             pts = to_canonical(pts, "stb")
             for i, j in enumerate(pts):
-                records.append({"joints_3d": stb_palm_to_wrist(j), "joints_2d": project(stb_palm_to_wrist(j), K),
-                                "valid": np.ones(21, dtype=bool), "K": K, "handedness": "left",
-                                "image_path": str(root / seq / f"{cam}_{i}.png"), "sequence_id": f"{seq}/{cam}",
-                                "frame_index": i, "extra": {"palm_mm": j[0].copy()}})  # fmt: skip
+                records.append(
+                    {
+                        "joints_3d": stb_palm_to_wrist(j),
+                        "joints_2d": project(stb_palm_to_wrist(j), K),
+                        "valid": np.ones(21, dtype=bool),
+                        "K": K,
+                        "handedness": "left",
+                        "image_path": str(root / seq / f"{cam}_{i}.png"),
+                        "sequence_id": f"{seq}/{cam}",
+                        "frame_index": i,
+                        "extra": {"palm_mm": j[0].copy()},
+                    }
+                )
     return HandDataset("stb", records, load_images=load_images)

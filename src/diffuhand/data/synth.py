@@ -40,14 +40,26 @@ def open_synth(root: str | Path, split: str = "all", load_images: bool = True) -
             if split != "all" and _is_test(i, seq) != (split == "test"):
                 continue
             for h in range(int(lab["n_hands"][r])):
-                records.append({
-                    "joints_3d": lab["joints_3d"][r, h].astype(np.float64), "joints_2d": lab["joints_2d"][r, h].astype(np.float64),
-                    "valid": np.ones(21, dtype=bool), "K": lab["K"][r], "handedness": ("right", "left")[int(lab["handedness"][r, h])],
-                    "image_path": str(root / "images" / f"{i:08d}.jpg"),
-                    "sequence_id": (f"seq{seq:06d}" + (f"-h{h}" if h else "")) if seq >= 0 else None, "frame_index": frame if frame >= 0 else None,
-                    "extra": {"visible": lab["visible"][r, h], "angles": lab["angles"][r, h].astype(np.float64),
-                              "ratios": lab["ratios"][r, h].astype(np.float64), "anchor_mm": float(lab["anchor_mm"][r, h]),
-                              "root_rotation": lab["root_rotation"][r, h].astype(np.float64),
-                              "mask_path": str(root / "masks" / f"{i:08d}.png"), "mask_label": h + 1, "image_index": i},
-                })  # fmt: skip
+                records.append(
+                    {
+                        "joints_3d": lab["joints_3d"][r, h].astype(np.float64),
+                        "joints_2d": lab["joints_2d"][r, h].astype(np.float64),
+                        "valid": np.ones(21, dtype=bool),
+                        "K": lab["K"][r],
+                        "handedness": ("right", "left")[int(lab["handedness"][r, h])],
+                        "image_path": str(root / "images" / f"{i:08d}.jpg"),
+                        "sequence_id": (f"seq{seq:06d}" + (f"-h{h}" if h else "")) if seq >= 0 else None,
+                        "frame_index": frame if frame >= 0 else None,
+                        "extra": {
+                            "visible": lab["visible"][r, h],
+                            "angles": lab["angles"][r, h].astype(np.float64),
+                            "ratios": lab["ratios"][r, h].astype(np.float64),
+                            "anchor_mm": float(lab["anchor_mm"][r, h]),
+                            "root_rotation": lab["root_rotation"][r, h].astype(np.float64),
+                            "mask_path": str(root / "masks" / f"{i:08d}.png"),
+                            "mask_label": h + 1,
+                            "image_index": i,
+                        },
+                    }
+                )
     return HandDataset("synth", records, load_images=load_images)

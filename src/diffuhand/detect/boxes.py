@@ -8,8 +8,9 @@ import numpy as np
 from diffuhand.errors import DiffuhandError
 
 
-def square_box(joints_2d: np.ndarray, valid: np.ndarray | None = None, margin: float = 1.5,
-               min_side: float = 8.0) -> np.ndarray:  # fmt: skip
+def square_box(
+    joints_2d: np.ndarray, valid: np.ndarray | None = None, margin: float = 1.5, min_side: float = 8.0
+) -> np.ndarray:
     """(x, y, side) of the square centred on the valid joints' bounding box, ``margin`` times its longer side."""
     pts = joints_2d if valid is None else joints_2d[np.asarray(valid, dtype=bool)]
     if len(pts) == 0 or not np.isfinite(pts).all():

@@ -65,8 +65,12 @@ class HandRect:
         c, s = math.cos(self.rotation), math.sin(self.rotation)
         k = self.side / size
         # crop (u, v) -> centred, scaled, rotated by +rotation, moved to the centre
-        return np.array([[k * c, -k * s, self.cx - k * (c * size / 2 - s * size / 2)],
-                         [k * s, k * c, self.cy - k * (s * size / 2 + c * size / 2)]])  # fmt: skip
+        return np.array(
+            [
+                [k * c, -k * s, self.cx - k * (c * size / 2 - s * size / 2)],
+                [k * s, k * c, self.cy - k * (s * size / 2 + c * size / 2)],
+            ]
+        )
 
 
 def _normalize_radians(a: float) -> float:
@@ -99,8 +103,9 @@ def rotated_crop(image: np.ndarray, rect: HandRect, size: int = INPUT_SIZE) -> n
 
     m = rect.crop_to_image(size)
     # PIL's affine transform maps output (crop) pixel centres to input coordinates
-    out = Image.fromarray(np.asarray(image)).transform((size, size), Image.AFFINE, data=tuple(m.ravel()),
-                                                      resample=Image.BILINEAR)  # fmt: skip
+    out = Image.fromarray(np.asarray(image)).transform(
+        (size, size), Image.AFFINE, data=tuple(m.ravel()), resample=Image.BILINEAR
+    )
     return np.asarray(out, dtype=np.float32) / 255.0
 
 
@@ -145,7 +150,9 @@ class LandmarkNet:
             # keeping the intermediate tensors is how the pooled features are read (the model has no output for
             # them); LiteRT warns that this costs memory: a few MB for this 2.7 M-parameter network
             warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
-            self._it = Interpreter(model_path=str(self.path), num_threads=threads, experimental_preserve_all_tensors=True)
+            self._it = Interpreter(
+                model_path=str(self.path), num_threads=threads, experimental_preserve_all_tensors=True
+            )
         self._it.allocate_tensors()
         self._input = self._it.get_input_details()[0]["index"]
         outs = {d["name"]: d["index"] for d in self._it.get_output_details()}
@@ -173,7 +180,11 @@ class LandmarkNet:
 
     def __call__(self, image: np.ndarray, rects: list[HandRect]) -> LandmarkOutput:
         """Run on the crops ``rects`` of an (H, W, 3) uint8 RGB image; keypoints back in image pixels."""
-        crops = np.stack([rotated_crop(image, r) for r in rects]) if rects else np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.float32)
+        crops = (
+            np.stack([rotated_crop(image, r) for r in rects])
+            if rects
+            else np.zeros((0, INPUT_SIZE, INPUT_SIZE, 3), np.float32)
+        )
         raw = self.run_crops(crops)
         uv, z, world = [], [], []
         for r, lm, w in zip(rects, raw["landmarks"], raw["world"]):
@@ -184,9 +195,15 @@ class LandmarkNet:
             rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])  # the crop's turn, undone
             world.append(w @ rot.T)
         n = len(rects)
-        return LandmarkOutput(np.asarray(uv).reshape(n, 21, 2), np.asarray(z).reshape(n, 21), np.asarray(world).reshape(n, 21, 3),
-                              raw["presence"].reshape(n), raw["right_score"].reshape(n), raw["features"].reshape(n, FEATURE_DIM),
-                              list(rects))  # fmt: skip
+        return LandmarkOutput(
+            np.asarray(uv).reshape(n, 21, 2),
+            np.asarray(z).reshape(n, 21),
+            np.asarray(world).reshape(n, 21, 3),
+            raw["presence"].reshape(n),
+            raw["right_score"].reshape(n),
+            raw["features"].reshape(n, FEATURE_DIM),
+            list(rects),
+        )
 
 
 @lru_cache(maxsize=2)

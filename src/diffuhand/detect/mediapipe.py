@@ -109,13 +109,26 @@ class MediaPipeHands(_Graph):
         margin: crop side as a multiple of the keypoints' extent (1.5 matches the training crops).
     """
 
-    def __init__(self, max_hands: int = 2, video: bool = False, mirrored: bool = False, model_complexity: int = 1,
-                 min_confidence: float = 0.5, margin: float = 1.5):  # fmt: skip
+    def __init__(
+        self,
+        max_hands: int = 2,
+        video: bool = False,
+        mirrored: bool = False,
+        model_complexity: int = 1,
+        min_confidence: float = 0.5,
+        margin: float = 1.5,
+    ):
         self.mirrored = mirrored
         self.margin = margin
-        super().__init__(lambda solutions: solutions.hands.Hands(
-            static_image_mode=not video, max_num_hands=max_hands, model_complexity=model_complexity,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence))  # fmt: skip
+        super().__init__(
+            lambda solutions: solutions.hands.Hands(
+                static_image_mode=not video,
+                max_num_hands=max_hands,
+                model_complexity=model_complexity,
+                min_detection_confidence=min_confidence,
+                min_tracking_confidence=min_confidence,
+            )
+        )
 
     def __call__(self, image: np.ndarray) -> list[HandDetection]:
         """(H, W, 3) uint8 RGB -> the hands found, most confident first."""
@@ -130,7 +143,9 @@ class MediaPipeHands(_Graph):
             label = hd.classification[0].label.lower()
             if not self.mirrored:
                 label = "left" if label == "right" else "right"
-            out.append(HandDetection(uv, xyz, label, float(hd.classification[0].score), square_box(uv, margin=self.margin)))
+            out.append(
+                HandDetection(uv, xyz, label, float(hd.classification[0].score), square_box(uv, margin=self.margin))
+            )
         return sorted(out, key=lambda d: -d.score)
 
 
@@ -147,16 +162,23 @@ class BodyDetection:
     connections: tuple[tuple[int, int], ...]
 
     def to_json(self) -> dict:
-        return {"joints_2d": np.round(self.keypoints_2d, 2).tolist(), "visibility": np.round(self.visibility, 3).tolist(),
-                "names": list(self.names), "connections": [list(c) for c in self.connections]}  # fmt: skip
+        return {
+            "joints_2d": np.round(self.keypoints_2d, 2).tolist(),
+            "visibility": np.round(self.visibility, 3).tolist(),
+            "names": list(self.names),
+            "connections": [list(c) for c in self.connections],
+        }
 
 
 class MediaPipeBody(_Graph):
     """MediaPipe Pose (full model, bundled with 0.10.21): one body per image, or None."""
 
     def __init__(self, video: bool = False, min_confidence: float = 0.5):
-        super().__init__(lambda solutions: solutions.pose.Pose(static_image_mode=not video, model_complexity=1,
-                                                               min_detection_confidence=min_confidence))  # fmt: skip
+        super().__init__(
+            lambda solutions: solutions.pose.Pose(
+                static_image_mode=not video, model_complexity=1, min_detection_confidence=min_confidence
+            )
+        )
         import mediapipe as mp
 
         self.names = tuple(lm.name.lower() for lm in mp.solutions.pose.PoseLandmark)

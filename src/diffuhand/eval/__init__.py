@@ -7,6 +7,6 @@ from diffuhand.eval.metrics import (
     procrustes_align,
     scaled_mpjpe,
     spurr_protocol,
-)  # fmt: skip
+)
 
 __all__ = ["EvalResult", "interhand_mpjpe", "pa_mpjpe", "procrustes_align", "scaled_mpjpe", "spurr_protocol"]

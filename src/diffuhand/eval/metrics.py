@@ -74,8 +74,13 @@ def _per_keypoint(dist: np.ndarray, mask: np.ndarray, protocol: str, pck: bool) 
         per_joint_median.append(float(np.median(d)))
         curves.append([(d <= t).mean() for t in PCK_THRESHOLDS_MM])
     means = np.array(per_joint_mean)
-    res = EvalResult(protocol, int(dist.shape[0]), float(np.nanmean(means)), float(np.mean(per_joint_median)),
-                     [float(v) for v in means])  # fmt: skip
+    res = EvalResult(
+        protocol,
+        int(dist.shape[0]),
+        float(np.nanmean(means)),
+        float(np.mean(per_joint_median)),
+        [float(v) for v in means],
+    )
     if pck:
         curve = np.mean(np.array(curves), axis=0)
         t = PCK_THRESHOLDS_MM
@@ -108,7 +113,9 @@ def spurr_protocol(pred_mm, gt_mm, visible=None) -> EvalResult:
     gt = gt - gt[:, :1]
     pred = pred - pred[:, :1]
     a, b = REFERENCE_BONE
-    scale = np.linalg.norm(gt[:, a] - gt[:, b], axis=-1) / np.maximum(np.linalg.norm(pred[:, a] - pred[:, b], axis=-1), 1e-12)
+    scale = np.linalg.norm(gt[:, a] - gt[:, b], axis=-1) / np.maximum(
+        np.linalg.norm(pred[:, a] - pred[:, b], axis=-1), 1e-12
+    )
     pred = pred * scale[:, None, None]
     return _per_keypoint(np.linalg.norm(pred - gt, axis=-1), vis, "spurr (palm root, middle MCP-PIP scale)", pck=True)
 

@@ -8,8 +8,15 @@ from diffuhand.data.schema import HandDataset, HandSample
 from diffuhand.eval.metrics import EvalResult, interhand_mpjpe, pa_mpjpe, scaled_mpjpe, spurr_protocol
 
 #: data set -> its headline protocol: spurr (table 1: RHD, STB; also ours: the RHD protocol), interhand (table 2)
-PRIMARY = {"rhd": "spurr", "stb": "spurr", "interhand26m": "interhand", "freihand": "spurr", "synth": "spurr",
-           "ge-realworld": "spurr", "dexycb": "spurr"}
+PRIMARY = {
+    "rhd": "spurr",
+    "stb": "spurr",
+    "interhand26m": "interhand",
+    "freihand": "spurr",
+    "synth": "spurr",
+    "ge-realworld": "spurr",
+    "dexycb": "spurr",
+}
 
 
 def evaluate_dataset(pred_mm: np.ndarray, dataset: HandDataset) -> dict[str, EvalResult]:

@@ -41,10 +41,18 @@ def detect_dataset(dataset: HandDataset, limit: int | None = None, progress: boo
     return {"keypoints_2d": kps, "world_mm": world, "found": np.isfinite(kps).all((1, 2))}
 
 
-def predict_dataset(model, dataset: HandDataset, batch_size: int = 32, sampler: SamplerConfig | None = None,
-                    limit: int | None = None, seed: int = 0, progress: bool = True,
-                    keypoints_2d: np.ndarray | None = None, ik: str = "model",
-                    world_mm: np.ndarray | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+def predict_dataset(
+    model,
+    dataset: HandDataset,
+    batch_size: int = 32,
+    sampler: SamplerConfig | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    keypoints_2d: np.ndarray | None = None,
+    ik: str = "model",
+    world_mm: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """A lift over a data set, through the product's own lift path (:meth:`~diffuhand.lift.NetworkLifter.lift_many`,
     :class:`~diffuhand.lift.FusionLifter`), with the data set's intrinsics; each result is placed at the true
     scale (no single-frame lift knows it, section 2.4) and wrist.

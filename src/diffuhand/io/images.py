@@ -48,10 +48,14 @@ def image_from_array(image) -> np.ndarray:
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     grey_types = (np.uint8, np.uint16, np.int32, np.float32, np.float64)
-    ok = (a.ndim == 2 and a.dtype in grey_types) or (a.ndim == 3 and a.shape[2] in (3, 4) and a.dtype in (np.uint8, np.uint16))
+    ok = (a.ndim == 2 and a.dtype in grey_types) or (
+        a.ndim == 3 and a.shape[2] in (3, 4) and a.dtype in (np.uint8, np.uint16)
+    )
     if not ok or a.size == 0:
-        raise DiffuhandError(f"expected an image array: (H, W) or (H, W, 1) grey, (H, W, 3) RGB or (H, W, 4) RGBA, "
-                             f"8 or 16 bits; got {a.shape} {a.dtype}")  # fmt: skip
+        raise DiffuhandError(
+            f"expected an image array: (H, W) or (H, W, 1) grey, (H, W, 3) RGB or (H, W, 4) RGBA, "
+            f"8 or 16 bits; got {a.shape} {a.dtype}"
+        )
     if a.ndim == 3 and a.shape[2] == 3 and a.dtype == np.uint8:
         return a
     if a.ndim == 3 and a.dtype == np.uint16:
@@ -84,7 +88,9 @@ def read_image(path: str | Path) -> np.ndarray:
         with im:
             w, h = im.size
             if w * h > MAX_PIXELS:
-                raise DiffuhandError(f"{path}: {w}x{h} pixels is over the {MAX_PIXELS // 1_000_000} megapixel limit; downscale it first")
+                raise DiffuhandError(
+                    f"{path}: {w}x{h} pixels is over the {MAX_PIXELS // 1_000_000} megapixel limit; downscale it first"
+                )
             if min(w, h) < MIN_SIDE:
                 raise DiffuhandError(f"{path}: {w}x{h} pixels is too small to hold a hand (at least {MIN_SIDE} a side)")
             im.load()
@@ -93,7 +99,9 @@ def read_image(path: str | Path) -> np.ndarray:
     except UnidentifiedImageError:
         raise DiffuhandError(f"{path}: not an image Pillow can read") from None
     except Image.DecompressionBombError:
-        raise DiffuhandError(f"{path}: over the {MAX_PIXELS // 1_000_000} megapixel limit (refused before decoding)") from None
+        raise DiffuhandError(
+            f"{path}: over the {MAX_PIXELS // 1_000_000} megapixel limit (refused before decoding)"
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
         raise DiffuhandError(f"{path}: cannot decode the image ({str(exc)[:80] or exc.__class__.__name__})") from None
 

@@ -13,12 +13,17 @@ from typing import Any
 from diffuhand.errors import DiffuhandError
 
 #: numpy's array and scalar reconstruction, under its 1.x and 2.x module names
-NUMPY_CLASSES = frozenset({
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("_codecs", "encode"),  # protocol-2 pickles written by Python 3 store bytes through it; it only encodes text
-})  # fmt: skip
+NUMPY_CLASSES = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # protocol-2 pickles written by Python 3 store bytes through it; it only encodes text
+    }
+)
 
 
 class StateOnly:
@@ -53,8 +58,12 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 
-def load_restricted(path: str | Path, allowed: frozenset[tuple[str, str]] = NUMPY_CLASSES,
-                    substitute: tuple[str, ...] = (), what: str = "annotation pickle") -> Any:  # fmt: skip
+def load_restricted(
+    path: str | Path,
+    allowed: frozenset[tuple[str, str]] = NUMPY_CLASSES,
+    substitute: tuple[str, ...] = (),
+    what: str = "annotation pickle",
+) -> Any:
     """Unpickle ``path`` admitting only ``allowed`` (module, name) pairs and state-only stand-ins for the classes
     of the ``substitute`` modules; Python-2 pickles are read as latin-1."""
     path = Path(path)

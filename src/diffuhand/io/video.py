@@ -63,7 +63,11 @@ def read_video(path: str | Path) -> Iterator[np.ndarray]:
             if n == 0:
                 raise DiffuhandError(f"{path}: cannot decode the video ({exc.__class__.__name__})") from None
             # a damaged tail: keep the frames decoded so far, as players do, and say so
-            warnings.warn(f"{path}: the video is damaged after frame {n} ({exc.__class__.__name__}); kept the {n} "
-                          "frames before it", DiffuhandWarning, stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"{path}: the video is damaged after frame {n} ({exc.__class__.__name__}); kept the {n} "
+                "frames before it",
+                DiffuhandWarning,
+                stacklevel=2,
+            )
     if n == 0:
         raise DiffuhandError(f"{path}: the video has no frames")

@@ -25,8 +25,10 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict, ex
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(folder / "model.safetensors") as tmp:
         save_file(state, str(tmp))
-    atomic_write_text(folder / "config.json", json.dumps({"format": MODEL_FORMAT, "version": 1, "model": config,
-                                                          **(extra or {})}, indent=1) + "\n")  # fmt: skip
+    atomic_write_text(
+        folder / "config.json",
+        json.dumps({"format": MODEL_FORMAT, "version": 1, "model": config, **(extra or {})}, indent=1) + "\n",
+    )
     return folder
 
 
@@ -63,6 +65,6 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         from safetensors.torch import load_file
 
         state = load_file(str(weights))
-    except Exception as exc:  # safetensors raises its own error types for truncated or foreign files
+    except Exception as exc:  # noqa: BLE001 (safetensors raises its own error types for truncated or foreign files)
         raise DiffuhandError(f"{weights}: not a readable safetensors file ({exc.__class__.__name__})") from None
     return cfg, state

@@ -71,7 +71,9 @@ def convert(joints, src: str, dst: str):
 def mirror(joints):
     """Negate x: a left hand becomes a right hand (and back), in the camera frame (..., 21, 3)."""
     sign = np.array([-1.0, 1.0, 1.0])
-    return joints * (torch.as_tensor(sign, dtype=joints.dtype, device=joints.device) if torch.is_tensor(joints) else sign)
+    return joints * (
+        torch.as_tensor(sign, dtype=joints.dtype, device=joints.device) if torch.is_tensor(joints) else sign
+    )
 
 
 def stb_palm_to_wrist(joints, factor: float = 2.0):

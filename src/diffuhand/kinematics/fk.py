@@ -23,9 +23,17 @@ def euler_zyx_to_rotmat(euler: torch.Tensor) -> torch.Tensor:
     c, s = torch.cos(euler), torch.sin(euler)
     cz, cy, cx = c.unbind(-1)
     sz, sy, sx = s.unbind(-1)
-    rows = (cz * cy, cz * sy * sx - sz * cx, cz * sy * cx + sz * sx,
-            sz * cy, sz * sy * sx + cz * cx, sz * sy * cx - cz * sx,
-            -sy, cy * sx, cy * cx)  # fmt: skip
+    rows = (
+        cz * cy,
+        cz * sy * sx - sz * cx,
+        cz * sy * cx + sz * sx,
+        sz * cy,
+        sz * sy * sx + cz * cx,
+        sz * sy * cx - cz * sx,
+        -sy,
+        cy * sx,
+        cy * cx,
+    )
     return torch.stack(rows, dim=-1).unflatten(-1, (3, 3))
 
 
@@ -69,8 +77,10 @@ def forward_kinematics(
         joints (..., 21, 3), and (..., 21, 3, 3) global rotations if ``return_rotations``.
     """
     if angles.shape[-1] != NUM_ANGLES or bone_ratios.shape[-1] != NUM_BONES:
-        raise ValueError(f"expected angles (..., {NUM_ANGLES}) and bone_ratios (..., {NUM_BONES}), "
-                         f"got {tuple(angles.shape)} and {tuple(bone_ratios.shape)}")  # fmt: skip
+        raise ValueError(
+            f"expected angles (..., {NUM_ANGLES}) and bone_ratios (..., {NUM_BONES}), "
+            f"got {tuple(angles.shape)} and {tuple(bone_ratios.shape)}"
+        )
     dtype, device = angles.dtype, angles.device
     anchor = torch.as_tensor(anchor_length, dtype=dtype, device=device)
     shapes = [angles.shape[:-1], bone_ratios.shape[:-1], anchor.shape]
@@ -85,8 +95,11 @@ def forward_kinematics(
     local = local_rotations(angles)
     lay = layout(device)
     rot = local[..., :1, :, :] if root_rotation is None else root_rotation.expand(*batch, 3, 3).unsqueeze(-3)
-    pos = (angles.new_zeros(*batch, 1, 3) if root_position is None
-           else root_position.to(dtype).expand(*batch, 3).unsqueeze(-2))  # fmt: skip
+    pos = (
+        angles.new_zeros(*batch, 1, 3)
+        if root_position is None
+        else root_position.to(dtype).expand(*batch, 3).unsqueeze(-2)
+    )
     rots, poss = [rot], [pos]
     for nodes, slots in zip(lay.level_nodes, lay.level_parent_slot):
         # equation (7): R_i = R_j R'_i ;  p_i = R_i o_i + p_j with o_i = (length_i, 0, 0)

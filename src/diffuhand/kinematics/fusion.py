@@ -32,7 +32,7 @@ from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx
 from diffuhand.kinematics.ik import _jacobian, _problem, fit_ik
 from diffuhand.kinematics.limits import Limits, load_limits
-from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_ANGLES, NUM_BONES, NUM_JOINTS, PARENTS
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_BONES, NUM_JOINTS, PARENTS
 
 #: the fingers' phalanges (bone k ends at joint k): their directions do not depend on a skeleton convention
 PHALANGES = (2, 3, 4, 6, 7, 8, 10, 11, 12, 14, 15, 16, 18, 19, 20)
@@ -95,7 +95,9 @@ class _MixturePrior:
         self.means = torch.as_tensor(prior.means, dtype=dtype)
         chol = torch.linalg.cholesky(torch.as_tensor(prior.covariances, dtype=dtype))
         self.inv_chol = torch.linalg.inv(chol)  # (K, D, D): whitens a deviation from a component's mean
-        self.log_norm = torch.log(torch.as_tensor(prior.weights, dtype=dtype)) - torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+        self.log_norm = torch.log(torch.as_tensor(prior.weights, dtype=dtype)) - torch.log(
+            torch.diagonal(chol, dim1=-2, dim2=-1)
+        ).sum(-1)
 
     def whitened(self, angles: torch.Tensor) -> torch.Tensor:
         """(N, K, D) whitened deviations of ``angles`` (N, 41) from every component."""
@@ -136,7 +138,15 @@ class _Terms:
     the root position (3) and the free angles (Fa)."""
 
     def __init__(self, uv, K, dirs, box, ratios, anchor, weights: FusionWeights, prior: _MixturePrior | None, prob):
-        self.uv, self.K, self.dirs, self.ratios, self.anchor, self.prob, self.prior = uv, K, dirs, ratios, anchor, prob, prior
+        self.uv, self.K, self.dirs, self.ratios, self.anchor, self.prob, self.prior = (
+            uv,
+            K,
+            dirs,
+            ratios,
+            anchor,
+            prob,
+            prior,
+        )
         self.w2d = 1.0 / (weights.sigma_2d * box)[:, None, None]  # (N, 1, 1)
         self.wdir = 1.0 / weights.sigma_dir
         self.wprior = float(weights.prior) ** 0.5
@@ -234,9 +244,20 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
     return it
 
 
-def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = ADULT_ANCHOR_MM, weights: FusionWeights | None = None,
-                   prior=None, limits: Limits | None = None, max_iter: int = 20, tol: float = 1e-4,
-                   init_iter: int = 2) -> FusionResult:  # fmt: skip
+def fuse_keypoints(
+    uv,
+    K,
+    world,
+    bone_ratios,
+    *,
+    anchor_mm: float = ADULT_ANCHOR_MM,
+    weights: FusionWeights | None = None,
+    prior=None,
+    limits: Limits | None = None,
+    max_iter: int = 20,
+    tol: float = 1e-4,
+    init_iter: int = 2,
+) -> FusionResult:
     """Fit the hand model to detected 2D keypoints and a detector's 3D estimate (see the module docstring).
 
     Args:
@@ -256,7 +277,9 @@ def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = ADULT_ANCHOR
     uv = torch.as_tensor(np.asarray(uv, dtype=np.float64))
     world = torch.as_tensor(np.asarray(world, dtype=np.float64))
     if uv.ndim != 3 or uv.shape[1:] != (NUM_JOINTS, 2) or world.shape != (*uv.shape[:2], 3):
-        raise DiffuhandError(f"expected uv (N, 21, 2) and world (N, 21, 3), got {tuple(uv.shape)} and {tuple(world.shape)}")
+        raise DiffuhandError(
+            f"expected uv (N, 21, 2) and world (N, 21, 3), got {tuple(uv.shape)} and {tuple(world.shape)}"
+        )
     if not (torch.isfinite(uv).all() and torch.isfinite(world).all()):
         raise DiffuhandError("keypoints must be finite")
     n = uv.shape[0]
@@ -294,9 +317,16 @@ def fuse_keypoints(uv, K, world, bone_ratios, *, anchor_mm: float = ADULT_ANCHOR
     angles = st["angles"].clone()
     angles[:, :3] = rotmat_to_euler_zyx(st["rot0"])
     uv_fit, _ = _project(st["joints"], K)
-    return FusionResult(angles=angles, bone_ratios=ratios.clone(), root_rotation=st["rot0"], root_position=st["pos"],
-                        joints=st["joints"], reprojection_px=(uv_fit - uv).norm(dim=-1).mean(-1),
-                        joint_std=_posterior_std(st, terms), iterations=it)  # fmt: skip
+    return FusionResult(
+        angles=angles,
+        bone_ratios=ratios.clone(),
+        root_rotation=st["rot0"],
+        root_position=st["pos"],
+        joints=st["joints"],
+        reprojection_px=(uv_fit - uv).norm(dim=-1).mean(-1),
+        joint_std=_posterior_std(st, terms),
+        iterations=it,
+    )
 
 
 def _posterior_std(st: dict, terms: _Terms) -> torch.Tensor:

@@ -30,7 +30,7 @@ from diffuhand.kinematics.skeleton import (
     PARENTS,
     layout,
     subtree_mask,
-)  # fmt: skip
+)
 
 #: Bumped whenever the solver's results change, so cached fits (``diffuhand limits --cache``) are not reused.
 SOLVER_VERSION = 4
@@ -159,7 +159,11 @@ def _initialise(target: torch.Tensor, prob: _Problem, n_twists: int = 17):
     bones = (target[:, 1:] - target[:, torch.tensor(PARENTS[1:])]).norm(dim=-1)
     ratios = torch.minimum(torch.maximum(bones / scale[:, None], prob.rmin), prob.rmax)
     twist = [i for i in prob.free_a.tolist() if ANGLE_AXIS[i] == 2]
-    frac = torch.linspace(0.0, 1.0, n_twists, dtype=target.dtype, device=target.device) if n_twists > 1 else target.new_zeros(1)
+    frac = (
+        torch.linspace(0.0, 1.0, n_twists, dtype=target.dtype, device=target.device)
+        if n_twists > 1
+        else target.new_zeros(1)
+    )
     angles = prob.neutral_a.expand(n_twists, n, NUM_ANGLES).clone()
     angles[:, :, twist] = prob.amin[twist] + frac[:, None, None] * (prob.amax[twist] - prob.amin[twist])
 
@@ -240,7 +244,9 @@ def _lm_step(st: dict, target, w, pw, prob: _Problem):
     new = dict(st)
     new["rot0"] = rot0 @ roma.rotvec_to_rotmat(step[:, 0:3])
     new["pos"] = pos + step[:, 3:6]
-    new["logs"] = torch.minimum(torch.maximum(logs + step[:, 6], st["logs_mid"] - _LOG_SCALE_BOX), st["logs_mid"] + _LOG_SCALE_BOX)
+    new["logs"] = torch.minimum(
+        torch.maximum(logs + step[:, 6], st["logs_mid"] - _LOG_SCALE_BOX), st["logs_mid"] + _LOG_SCALE_BOX
+    )
     new["angles"] = angles.clone()
     new["angles"][:, fa] = torch.minimum(torch.maximum(angles[:, fa] + step[:, sl], prob.amin[fa]), prob.amax[fa])
     new["ratios"] = ratios.clone()
@@ -295,10 +301,18 @@ def _size_of(target: torch.Tensor, w: torch.Tensor, prob: _Problem) -> torch.Ten
 
 def _start(rot0, pos, logs, angles, ratios, target, w, pw, prob: _Problem, logs_mid=None) -> dict:
     joints, rots = _model(rot0, pos, logs, angles, ratios)
-    return {"rot0": rot0, "pos": pos, "logs": logs, "angles": angles, "ratios": ratios, "joints": joints, "rots": rots,
-            "logs_mid": _size_of(target, w, prob) if logs_mid is None else logs_mid,
-            "cost": _cost(joints, angles, target, w, pw, prob),
-            "lam": torch.full((target.shape[0],), 1e-3, dtype=target.dtype, device=target.device)}  # fmt: skip
+    return {
+        "rot0": rot0,
+        "pos": pos,
+        "logs": logs,
+        "angles": angles,
+        "ratios": ratios,
+        "joints": joints,
+        "rots": rots,
+        "logs_mid": _size_of(target, w, prob) if logs_mid is None else logs_mid,
+        "cost": _cost(joints, angles, target, w, pw, prob),
+        "lam": torch.full((target.shape[0],), 1e-3, dtype=target.dtype, device=target.device),
+    }
 
 
 def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: float, tol: float, retry: float):
@@ -320,9 +334,21 @@ def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: flo
         flipped = st["angles"][idx].clone()
         turned = flipped[:, twist] - torch.pi * torch.sign(flipped[:, twist])
         flipped[:, twist] = torch.minimum(torch.maximum(turned, prob.amin[twist]), prob.amax[twist])
-        flipped = _point_bones(t, st["rot0"][idx], st["pos"][idx], st["logs"][idx].exp(), flipped, st["ratios"][idx], prob)
-        alt = _start(st["rot0"][idx], st["pos"][idx], st["logs"][idx], flipped, st["ratios"][idx], t, ww, pp, prob,
-                     st["logs_mid"][idx])
+        flipped = _point_bones(
+            t, st["rot0"][idx], st["pos"][idx], st["logs"][idx].exp(), flipped, st["ratios"][idx], prob
+        )
+        alt = _start(
+            st["rot0"][idx],
+            st["pos"][idx],
+            st["logs"][idx],
+            flipped,
+            st["ratios"][idx],
+            t,
+            ww,
+            pp,
+            prob,
+            st["logs_mid"][idx],
+        )
         it = max(it, _descend(alt, t, ww, pp, floor[idx], prob, max_iter, tol))
         better = alt["cost"] < st["cost"][idx]
         for k in st:
@@ -371,7 +397,9 @@ def fit_ik(
     if valid is None:
         mask = torch.ones(target.shape[:2], dtype=torch.bool)
     else:
-        mask = torch.as_tensor(np.asarray(valid) if not torch.is_tensor(valid) else valid).reshape(-1, NUM_JOINTS).bool()
+        mask = (
+            torch.as_tensor(np.asarray(valid) if not torch.is_tensor(valid) else valid).reshape(-1, NUM_JOINTS).bool()
+        )
     mask = mask & torch.isfinite(target).all(-1)
     if not bool(mask.any(-1).all()):
         raise DiffuhandError("every pose needs at least one valid, finite joint")
@@ -387,7 +415,9 @@ def fit_ik(
         starts = tqdm(starts, desc="IK", unit="chunk")
     with torch.no_grad():
         for s in starts:
-            out = _solve_chunk(target[s : s + chunk_size], mask[s : s + chunk_size], prob, max_iter, prior_weight, tol, retry)
+            out = _solve_chunk(
+                target[s : s + chunk_size], mask[s : s + chunk_size], prob, max_iter, prior_weight, tol, retry
+            )
             iters = max(iters, out[-1])
             outs.append(out[:-1])
     rot0, pos, scale, angles, ratios, fitted = (torch.cat(x) for x in zip(*outs))

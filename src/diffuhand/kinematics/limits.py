@@ -19,7 +19,16 @@ import torch
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_write_text
-from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, ANCHOR_BONE, ANGLE_NAMES, BONE_NAMES, NUM_ANGLES, NUM_BONES, PINNED_ANGLES, ROOT_ANGLES
+from diffuhand.kinematics.skeleton import (
+    ADULT_ANCHOR_MM,
+    ANCHOR_BONE,
+    ANGLE_NAMES,
+    BONE_NAMES,
+    NUM_ANGLES,
+    NUM_BONES,
+    PINNED_ANGLES,
+    ROOT_ANGLES,
+)
 
 LIMITS_FORMAT = "diffuhand-limits"
 LIMITS_VERSION = 1
@@ -27,14 +36,24 @@ LIMITS_VERSION = 1
 # Wide anatomical bounds in degrees, (min, max) per kind of node: the search box for the first IK pass from
 # which the shipped limits are derived. They only exclude what no hand can do (a finger bent backwards 90 deg).
 _ANATOMICAL_DEG: dict[str, tuple[float, float]] = {
-    "root.abd": (-180.0, 180.0), "root.flex": (-90.0, 90.0), "root.twist": (-180.0, 180.0),
-    "base.abd": (-90.0, 90.0), "base.flex": (-75.0, 75.0), "base.twist": (-90.0, 90.0),
-    "thumb_cmc.abd": (-90.0, 90.0), "thumb_cmc.flex": (-90.0, 90.0), "thumb_cmc.twist": (-120.0, 120.0),
-    "thumb_mcp.abd": (-60.0, 60.0), "thumb_mcp.flex": (-60.0, 110.0), "thumb_mcp.twist": (0.0, 0.0),
+    "root.abd": (-180.0, 180.0),
+    "root.flex": (-90.0, 90.0),
+    "root.twist": (-180.0, 180.0),
+    "base.abd": (-90.0, 90.0),
+    "base.flex": (-75.0, 75.0),
+    "base.twist": (-90.0, 90.0),
+    "thumb_cmc.abd": (-90.0, 90.0),
+    "thumb_cmc.flex": (-90.0, 90.0),
+    "thumb_cmc.twist": (-120.0, 120.0),
+    "thumb_mcp.abd": (-60.0, 60.0),
+    "thumb_mcp.flex": (-60.0, 110.0),
+    "thumb_mcp.twist": (0.0, 0.0),
     "thumb_ip.flex": (-60.0, 120.0),
-    "mcp.abd": (-60.0, 60.0), "mcp.flex": (-75.0, 120.0),
-    "pip.flex": (-45.0, 135.0), "dip.flex": (-45.0, 120.0),
-}  # fmt: skip
+    "mcp.abd": (-60.0, 60.0),
+    "mcp.flex": (-75.0, 120.0),
+    "pip.flex": (-45.0, 135.0),
+    "dip.flex": (-45.0, 120.0),
+}
 _ANATOMICAL_RATIO = (0.1, 2.0)
 
 
@@ -80,13 +99,17 @@ class Limits:
     # -- tensors -------------------------------------------------------------------------------------------
     def angle_bounds(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):
         """(min, max) as (41,) tensors in radians."""
-        return (torch.as_tensor(self.angle_min, dtype=dtype, device=device),
-                torch.as_tensor(self.angle_max, dtype=dtype, device=device))  # fmt: skip
+        return (
+            torch.as_tensor(self.angle_min, dtype=dtype, device=device),
+            torch.as_tensor(self.angle_max, dtype=dtype, device=device),
+        )
 
     def ratio_bounds(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):
         """(min, max) as (20,) tensors."""
-        return (torch.as_tensor(self.ratio_min, dtype=dtype, device=device),
-                torch.as_tensor(self.ratio_max, dtype=dtype, device=device))  # fmt: skip
+        return (
+            torch.as_tensor(self.ratio_min, dtype=dtype, device=device),
+            torch.as_tensor(self.ratio_max, dtype=dtype, device=device),
+        )
 
     def normalise_angles(self, x: torch.Tensor) -> torch.Tensor:
         """Equation (1) on raw network outputs ``x`` (..., 41) -> angles (..., 41) within the limits."""
@@ -98,14 +121,17 @@ class Limits:
         lo, hi = self.ratio_bounds(x.dtype, x.device)
         return sine_normalise(x, lo, hi)
 
-    def contains(self, angles: torch.Tensor | np.ndarray, ratios: torch.Tensor | np.ndarray | None = None,
-                 tol: float = 1e-9) -> bool:  # fmt: skip
+    def contains(
+        self, angles: torch.Tensor | np.ndarray, ratios: torch.Tensor | np.ndarray | None = None, tol: float = 1e-9
+    ) -> bool:
         """True when every angle (and ratio, if given) lies within its limits, up to ``tol``."""
         a = torch.as_tensor(angles, dtype=torch.float64)
         ok = bool(((a >= torch.as_tensor(self.angle_min) - tol) & (a <= torch.as_tensor(self.angle_max) + tol)).all())
         if ratios is not None:
             r = torch.as_tensor(ratios, dtype=torch.float64)
-            ok &= bool(((r >= torch.as_tensor(self.ratio_min) - tol) & (r <= torch.as_tensor(self.ratio_max) + tol)).all())
+            ok &= bool(
+                ((r >= torch.as_tensor(self.ratio_min) - tol) & (r <= torch.as_tensor(self.ratio_max) + tol)).all()
+            )
         return ok
 
     # -- files ---------------------------------------------------------------------------------------------
@@ -116,7 +142,11 @@ class Limits:
             "version": LIMITS_VERSION,
             "angle_unit": "degree",
             "angles": {
-                n: {"min": round(float(deg(lo)), 4), "max": round(float(deg(hi)), 4), "neutral": round(float(deg(c)), 4)}
+                n: {
+                    "min": round(float(deg(lo)), 4),
+                    "max": round(float(deg(hi)), 4),
+                    "neutral": round(float(deg(c)), 4),
+                }
                 for n, lo, hi, c in zip(ANGLE_NAMES, self.angle_min, self.angle_max, self.angle_neutral)
             },
             "bone_ratios": {
@@ -133,7 +163,9 @@ class Limits:
             if data.get("format") != LIMITS_FORMAT:
                 raise DiffuhandError(f"{source}: not a {LIMITS_FORMAT} file")
             if data.get("version") != LIMITS_VERSION:
-                raise DiffuhandError(f"{source}: limits version {data.get('version')} is not supported (want {LIMITS_VERSION})")
+                raise DiffuhandError(
+                    f"{source}: limits version {data.get('version')} is not supported (want {LIMITS_VERSION})"
+                )
             a, r = data["angles"], data["bone_ratios"]
             missing = [n for n in ANGLE_NAMES if n not in a] + [n for n in BONE_NAMES if n not in r]
             if missing:
@@ -167,8 +199,15 @@ def anatomical_limits() -> Limits:
     rlo = np.full(NUM_BONES, _ANATOMICAL_RATIO[0])
     rhi = np.full(NUM_BONES, _ANATOMICAL_RATIO[1])
     rlo[ANCHOR_BONE] = rhi[ANCHOR_BONE] = 1.0
-    return Limits(lo, hi, np.zeros(NUM_ANGLES), rlo, rhi, np.full(NUM_BONES, 0.5),
-                  provenance={"method": "hand-written anatomical bounds"})  # fmt: skip
+    return Limits(
+        lo,
+        hi,
+        np.zeros(NUM_ANGLES),
+        rlo,
+        rhi,
+        np.full(NUM_BONES, 0.5),
+        provenance={"method": "hand-written anatomical bounds"},
+    )
 
 
 _DEFAULT: Limits | None = None
@@ -243,7 +282,7 @@ def derive_limits(
         "method": "robust percentiles of IK fits",
         "percentiles": list(percentiles),
         "margin": margin,
-        "poses": int(len(angles)),
+        "poses": len(angles),
         "created": _dt.date.today().isoformat(),
         **(provenance or {}),
     }

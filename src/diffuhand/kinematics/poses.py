@@ -28,12 +28,30 @@ def _splay(table: dict[str, float], fingers=("index", "middle", "ring", "pinky")
     return {f"{f}_mcp.abd": table[f] for f in fingers}
 
 
-_THUMB_OUT = {"thumb_cmc.abd": -5.0, "thumb_cmc.flex": -20.0, "thumb_cmc.twist": 0.0,
-              "thumb_mcp.abd": 0.0, "thumb_mcp.flex": -5.0, "thumb_ip.flex": 0.0}  # fmt: skip
-_THUMB_TUCKED = {"thumb_cmc.abd": -45.0, "thumb_cmc.flex": 35.0, "thumb_cmc.twist": -40.0,
-                 "thumb_mcp.abd": -10.0, "thumb_mcp.flex": 45.0, "thumb_ip.flex": 50.0}  # fmt: skip
-_THUMB_UP = {"thumb_cmc.abd": -10.0, "thumb_cmc.flex": -25.0, "thumb_cmc.twist": -60.0,
-             "thumb_mcp.abd": 0.0, "thumb_mcp.flex": -10.0, "thumb_ip.flex": 0.0}  # fmt: skip
+_THUMB_OUT = {
+    "thumb_cmc.abd": -5.0,
+    "thumb_cmc.flex": -20.0,
+    "thumb_cmc.twist": 0.0,
+    "thumb_mcp.abd": 0.0,
+    "thumb_mcp.flex": -5.0,
+    "thumb_ip.flex": 0.0,
+}
+_THUMB_TUCKED = {
+    "thumb_cmc.abd": -45.0,
+    "thumb_cmc.flex": 35.0,
+    "thumb_cmc.twist": -40.0,
+    "thumb_mcp.abd": -10.0,
+    "thumb_mcp.flex": 45.0,
+    "thumb_ip.flex": 50.0,
+}
+_THUMB_UP = {
+    "thumb_cmc.abd": -10.0,
+    "thumb_cmc.flex": -25.0,
+    "thumb_cmc.twist": -60.0,
+    "thumb_mcp.abd": 0.0,
+    "thumb_mcp.flex": -10.0,
+    "thumb_ip.flex": 0.0,
+}
 
 #: articulations (degrees) of each named pose; everything else stays at the neutral pose.
 NAMED_POSES: dict[str, dict[str, float]] = {
@@ -41,25 +59,58 @@ NAMED_POSES: dict[str, dict[str, float]] = {
     "open": {**_fingers(_EXTENDED), **_splay(_SPREAD), **_THUMB_OUT},
     "flat": {**_fingers(_EXTENDED), **_splay(_TOGETHER), **_THUMB_OUT, "thumb_cmc.abd": -30.0},
     "fist": {**_fingers(_CURLED), **_splay(_TOGETHER), **_THUMB_TUCKED},
-    "point": {**_fingers(_CURLED, ("middle", "ring", "pinky")), **_fingers(_EXTENDED, ("index",)),
-              **_splay(_TOGETHER), **_THUMB_TUCKED},  # fmt: skip
-    "peace": {**_fingers(_CURLED, ("ring", "pinky")), **_fingers(_EXTENDED, ("index", "middle")),
-              **_splay(_SPREAD), **_THUMB_TUCKED},  # fmt: skip
-    "rock": {**_fingers(_CURLED, ("middle", "ring")), **_fingers(_EXTENDED, ("index", "pinky")),
-             **_splay(_SPREAD), **_THUMB_TUCKED},  # fmt: skip
+    "point": {
+        **_fingers(_CURLED, ("middle", "ring", "pinky")),
+        **_fingers(_EXTENDED, ("index",)),
+        **_splay(_TOGETHER),
+        **_THUMB_TUCKED,
+    },
+    "peace": {
+        **_fingers(_CURLED, ("ring", "pinky")),
+        **_fingers(_EXTENDED, ("index", "middle")),
+        **_splay(_SPREAD),
+        **_THUMB_TUCKED,
+    },
+    "rock": {
+        **_fingers(_CURLED, ("middle", "ring")),
+        **_fingers(_EXTENDED, ("index", "pinky")),
+        **_splay(_SPREAD),
+        **_THUMB_TUCKED,
+    },
     "thumbs_up": {**_fingers(_CURLED), **_splay(_TOGETHER), **_THUMB_UP},
     # thumb angles of these two were solved once (thumb tip 6 mm from the index tip) and rounded
-    "pinch": {"index_mcp.flex": 40.0, "index_pip.flex": 55.0, "index_dip.flex": 30.0, "middle_mcp.flex": 30.0,
-              "middle_pip.flex": 45.0, "thumb_cmc.abd": -28.0, "thumb_cmc.flex": 14.0, "thumb_cmc.twist": -45.0,
-              "thumb_mcp.abd": -18.0, "thumb_mcp.flex": 16.0, "thumb_ip.flex": 16.0},  # fmt: skip
-    "ok": {**_fingers(_EXTENDED, ("middle", "ring", "pinky")), **_splay(_SPREAD, ("middle", "ring", "pinky")),
-           "index_mcp.flex": 45.0, "index_pip.flex": 70.0, "index_dip.flex": 45.0, "thumb_cmc.abd": 0.0,
-           "thumb_cmc.flex": 8.0, "thumb_cmc.twist": -51.0, "thumb_mcp.abd": -33.0, "thumb_mcp.flex": 36.0,
-           "thumb_ip.flex": 56.0},  # fmt: skip
+    "pinch": {
+        "index_mcp.flex": 40.0,
+        "index_pip.flex": 55.0,
+        "index_dip.flex": 30.0,
+        "middle_mcp.flex": 30.0,
+        "middle_pip.flex": 45.0,
+        "thumb_cmc.abd": -28.0,
+        "thumb_cmc.flex": 14.0,
+        "thumb_cmc.twist": -45.0,
+        "thumb_mcp.abd": -18.0,
+        "thumb_mcp.flex": 16.0,
+        "thumb_ip.flex": 16.0,
+    },
+    "ok": {
+        **_fingers(_EXTENDED, ("middle", "ring", "pinky")),
+        **_splay(_SPREAD, ("middle", "ring", "pinky")),
+        "index_mcp.flex": 45.0,
+        "index_pip.flex": 70.0,
+        "index_dip.flex": 45.0,
+        "thumb_cmc.abd": 0.0,
+        "thumb_cmc.flex": 8.0,
+        "thumb_cmc.twist": -51.0,
+        "thumb_mcp.abd": -33.0,
+        "thumb_mcp.flex": 36.0,
+        "thumb_ip.flex": 56.0,
+    },
 }
 
 
-def named_pose(name: str, limits: Limits | None = None, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+def named_pose(
+    name: str, limits: Limits | None = None, dtype: torch.dtype = torch.float64
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The (41,) angles in radians and (20,) neutral bone ratios of the pose called ``name``."""
     limits = limits or load_limits()
     try:
@@ -73,7 +124,9 @@ def named_pose(name: str, limits: Limits | None = None, dtype: torch.dtype = tor
     return torch.clamp(angles, lo, hi), torch.as_tensor(limits.ratio_neutral, dtype=dtype).clone()
 
 
-def named_poses(limits: Limits | None = None, dtype: torch.dtype = torch.float64) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+def named_poses(
+    limits: Limits | None = None, dtype: torch.dtype = torch.float64
+) -> tuple[list[str], torch.Tensor, torch.Tensor]:
     """All named poses: names, angles (P, 41) radians, bone ratios (P, 20)."""
     names = list(NAMED_POSES)
     pairs = [named_pose(n, limits, dtype) for n in names]

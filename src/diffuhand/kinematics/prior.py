@@ -43,9 +43,15 @@ class PosePrior:
         return np.clip(out, limits.angle_min, limits.angle_max)
 
     def save(self, path: str | Path) -> None:
-        data = {"format": PRIOR_FORMAT, "version": 1, "angle_index": self.angle_index.tolist(),
-                "weights": self.weights.tolist(), "means": self.means.round(6).tolist(),
-                "covariances": self.covariances.round(8).tolist(), "provenance": self.provenance}  # fmt: skip
+        data = {
+            "format": PRIOR_FORMAT,
+            "version": 1,
+            "angle_index": self.angle_index.tolist(),
+            "weights": self.weights.tolist(),
+            "means": self.means.round(6).tolist(),
+            "covariances": self.covariances.round(8).tolist(),
+            "provenance": self.provenance,
+        }
         atomic_write_text(Path(path), json.dumps(data) + "\n")
 
     @classmethod
@@ -58,8 +64,13 @@ class PosePrior:
             d = json.loads(text)
             if d.get("format") != PRIOR_FORMAT:
                 raise DiffuhandError(f"{path}: not a {PRIOR_FORMAT} file")
-            return cls(np.array(d["angle_index"]), np.array(d["weights"]), np.array(d["means"]),
-                       np.array(d["covariances"]), d.get("provenance", {}))  # fmt: skip
+            return cls(
+                np.array(d["angle_index"]),
+                np.array(d["weights"]),
+                np.array(d["means"]),
+                np.array(d["covariances"]),
+                d.get("provenance", {}),
+            )
         except (OSError, ValueError, KeyError) as exc:
             raise DiffuhandError(f"{path or 'shipped pose prior'}: cannot read ({exc.__class__.__name__})") from None
 
@@ -69,8 +80,9 @@ def default_prior() -> PosePrior:
     return PosePrior.load()
 
 
-def fit_prior(angles: np.ndarray, limits: Limits, components: int = 12, iterations: int = 100, seed: int = 0,
-              reg: float = 1e-4) -> PosePrior:  # fmt: skip
+def fit_prior(
+    angles: np.ndarray, limits: Limits, components: int = 12, iterations: int = 100, seed: int = 0, reg: float = 1e-4
+) -> PosePrior:
     """EM for a full-covariance Gaussian mixture on the free articulation angles of ``angles`` (N, 41)."""
     free = np.nonzero(limits.angle_max > limits.angle_min)[0]
     free = free[free >= 3]
@@ -95,7 +107,9 @@ def fit_prior(angles: np.ndarray, limits: Limits, components: int = 12, iteratio
         for k in range(components):
             chol = np.linalg.cholesky(covs[k])
             z = np.linalg.solve(chol, (x - means[k]).T)
-            logp[:, k] = np.log(weights[k]) - 0.5 * (z**2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * d * np.log(2 * np.pi)
+            logp[:, k] = (
+                np.log(weights[k]) - 0.5 * (z**2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * d * np.log(2 * np.pi)
+            )
         resp = np.exp(logp - logp.max(1, keepdims=True))
         resp /= resp.sum(1, keepdims=True)
         # M step

@@ -53,12 +53,27 @@ FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 
 JOINT_NAMES: tuple[str, ...] = (
     "wrist",
-    "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip",
-    "index_mcp", "index_pip", "index_dip", "index_tip",
-    "middle_mcp", "middle_pip", "middle_dip", "middle_tip",
-    "ring_mcp", "ring_pip", "ring_dip", "ring_tip",
-    "pinky_mcp", "pinky_pip", "pinky_dip", "pinky_tip",
-)  # fmt: skip
+    "thumb_cmc",
+    "thumb_mcp",
+    "thumb_ip",
+    "thumb_tip",
+    "index_mcp",
+    "index_pip",
+    "index_dip",
+    "index_tip",
+    "middle_mcp",
+    "middle_pip",
+    "middle_dip",
+    "middle_tip",
+    "ring_mcp",
+    "ring_pip",
+    "ring_dip",
+    "ring_tip",
+    "pinky_mcp",
+    "pinky_pip",
+    "pinky_dip",
+    "pinky_tip",
+)
 
 #: Parent of every joint in the canonical order (-1 for the root).
 PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19)
@@ -112,8 +127,13 @@ NUM_FINGER_ANGLES = NUM_ANGLES - NUM_ROOT_ANGLES
 ROTATION_9D = 9
 
 #: Angles fixed at zero because they are redundant with others (see the module docstring).
-PINNED_ANGLES: tuple[str, ...] = ("middle_base.abd", "middle_base.flex", "middle_base.twist",
-                                  "thumb_base.twist", "thumb_mcp.twist")  # fmt: skip
+PINNED_ANGLES: tuple[str, ...] = (
+    "middle_base.abd",
+    "middle_base.flex",
+    "middle_base.twist",
+    "thumb_base.twist",
+    "thumb_mcp.twist",
+)
 
 
 def angle_index(name: str) -> int:

@@ -48,22 +48,31 @@ class Skeleton:
             raise DiffuhandError(f"skeleton {self.name!r}: bone_ratios must hold {NUM_BONES} finite numbers")
 
     def to_json(self) -> dict:
-        return {"bone_ratios": dict(zip(BONE_NAMES, np.round(self.bone_ratios, 6).tolist())),
-                "anchor_mm": round(float(self.anchor_mm), 3), "provenance": self.provenance}  # fmt: skip
+        return {
+            "bone_ratios": dict(zip(BONE_NAMES, np.round(self.bone_ratios, 6).tolist())),
+            "anchor_mm": round(float(self.anchor_mm), 3),
+            "provenance": self.provenance,
+        }
 
 
-def skeleton_from_fits(name: str, ratios: np.ndarray, anchor_mm: np.ndarray, provenance: dict | None = None) -> Skeleton:
+def skeleton_from_fits(
+    name: str, ratios: np.ndarray, anchor_mm: np.ndarray, provenance: dict | None = None
+) -> Skeleton:
     """The skeleton of IK-fitted poses: mean of their bone ratios (N, 20) and anchor lengths (N,) (mm)."""
     ratios = np.asarray(ratios, dtype=np.float64)
     if ratios.ndim != 2 or ratios.shape[1] != NUM_BONES or len(ratios) == 0:
         raise DiffuhandError(f"need (N, {NUM_BONES}) bone ratios of at least one pose, got {ratios.shape}")
-    prov = {"poses": int(len(ratios)), "ratio_std": np.round(ratios.std(0), 4).tolist(), **(provenance or {})}
+    prov = {"poses": len(ratios), "ratio_std": np.round(ratios.std(0), 4).tolist(), **(provenance or {})}
     return Skeleton(name, ratios.mean(0), float(np.mean(anchor_mm)), prov)
 
 
 def _read(path: Path | None) -> dict:
     try:
-        text = resources.files("diffuhand.kinematics").joinpath("data/skeletons.json").read_text() if path is None else Path(path).read_text()
+        text = (
+            resources.files("diffuhand.kinematics").joinpath("data/skeletons.json").read_text()
+            if path is None
+            else Path(path).read_text()
+        )
         data = json.loads(text)
     except FileNotFoundError:
         return {"format": SKELETONS_FORMAT, "version": 1, "skeletons": {}}

@@ -36,7 +36,9 @@ def load_lifter(path=None, **options) -> Lifter:
         name = path or "hand"
         path = shipped_weights(name)
         if path is None:
-            raise DiffuhandError(f"this install has no shipped model {name!r}: pass a checkpoint folder made by `diffuhand train`")
+            raise DiffuhandError(
+                f"this install has no shipped model {name!r}: pass a checkpoint folder made by `diffuhand train`"
+            )
     path = Path(path)
     given = {k: v for k, v in options.items() if v is not None}
     if checkpoint_kind(path) == "fusion":
@@ -47,8 +49,11 @@ def load_lifter(path=None, **options) -> Lifter:
         config = FusionConfig(**read_config(path)["model"])
         unused = sorted(k for k in given if k in _NETWORK_OPTIONS and k != "backend")  # a backend choice is harmless
         if unused:
-            warnings.warn(f"{', '.join(unused)}: not used by the fusion lift (it has no diffusion network)", DiffuhandWarning,
-                          stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"{', '.join(unused)}: not used by the fusion lift (it has no diffusion network)",
+                DiffuhandWarning,
+                stacklevel=2,
+            )
         if given.get("skeleton"):
             config = replace(config, skeleton=given["skeleton"])
         return FusionLifter(config)
@@ -57,5 +62,19 @@ def load_lifter(path=None, **options) -> Lifter:
     return NetworkLifter(load_model(path), **{k: v for k, v in given.items() if k in (*_NETWORK_OPTIONS, "skeleton")})
 
 
-__all__ = ["SHIPPED", "FusionConfig", "FusionLifter", "HandInput", "LiftedHand", "Lifter", "NetworkLifter", "as_right",
-           "checkpoint_kind", "load_lifter", "mirror_camera", "photo_camera", "save_fusion", "solve_ik"]
+__all__ = [
+    "SHIPPED",
+    "FusionConfig",
+    "FusionLifter",
+    "HandInput",
+    "LiftedHand",
+    "Lifter",
+    "NetworkLifter",
+    "as_right",
+    "checkpoint_kind",
+    "load_lifter",
+    "mirror_camera",
+    "photo_camera",
+    "save_fusion",
+    "solve_ik",
+]

@@ -66,8 +66,13 @@ class LiftedHand:
     model_joints: np.ndarray
 
     def __post_init__(self):
-        shapes = {"joints": (NUM_JOINTS, 3), "angles": (NUM_ANGLES,), "bone_ratios": (NUM_BONES,),
-                  "uncertainty": (NUM_JOINTS,), "model_joints": (NUM_JOINTS, 3)}  # fmt: skip
+        shapes = {
+            "joints": (NUM_JOINTS, 3),
+            "angles": (NUM_ANGLES,),
+            "bone_ratios": (NUM_BONES,),
+            "uncertainty": (NUM_JOINTS,),
+            "model_joints": (NUM_JOINTS, 3),
+        }
         for name, shape in shapes.items():
             v = np.asarray(getattr(self, name), dtype=np.float64)
             if v.shape != shape:
@@ -85,8 +90,14 @@ class Lifter(Protocol):
     needs_world: bool
     identity: str
 
-    def lift(self, image: np.ndarray | None, hands: list[HandInput], K: np.ndarray,
-             generator: torch.Generator | None = None, camera_known: bool = False) -> list[LiftedHand]: ...  # fmt: skip
+    def lift(
+        self,
+        image: np.ndarray | None,
+        hands: list[HandInput],
+        K: np.ndarray,
+        generator: torch.Generator | None = None,
+        camera_known: bool = False,
+    ) -> list[LiftedHand]: ...
 
 
 def photo_camera(width: int, height: int) -> np.ndarray:

@@ -81,14 +81,20 @@ class FusionLifter:
 
         self.config = config or FusionConfig()
         self.skeleton = load_skeleton(self.config.skeleton)
-        self.weights = FusionWeights(self.config.sigma_2d, self.config.sigma_dir, self.config.prior_weight,
-                                     ALL_BONES if self.config.bones == "all" else PHALANGES)  # fmt: skip
+        self.weights = FusionWeights(
+            self.config.sigma_2d,
+            self.config.sigma_dir,
+            self.config.prior_weight,
+            ALL_BONES if self.config.bones == "all" else PHALANGES,
+        )
         from diffuhand.kinematics import load_limits
         from diffuhand.kinematics.prior import default_prior
 
         # what the fit computes with: its settings, its skeleton, the limits and the prior (so that a temporal
         # model trained on its outputs knows when any of them changed)
-        h = hashlib.sha256(json.dumps({k: v for k, v in asdict(self.config).items() if k != "notes"}, sort_keys=True).encode())
+        h = hashlib.sha256(
+            json.dumps({k: v for k, v in asdict(self.config).items() if k != "notes"}, sort_keys=True).encode()
+        )
         h.update(self.skeleton.bone_ratios.tobytes())
         h.update(json.dumps(load_limits().to_json()["angles"], sort_keys=True).encode())
         prior = default_prior()
@@ -98,15 +104,22 @@ class FusionLifter:
     def options(self) -> dict:
         return {"config": self.config}
 
-    def lift(self, image: np.ndarray | None, hands: list[HandInput], K: np.ndarray,
-             generator: torch.Generator | None = None, camera_known: bool = False) -> list[LiftedHand]:  # fmt: skip
+    def lift(
+        self,
+        image: np.ndarray | None,
+        hands: list[HandInput],
+        K: np.ndarray,
+        generator: torch.Generator | None = None,
+        camera_known: bool = False,
+    ) -> list[LiftedHand]:
         """The hands of one photo (``K``: its intrinsics; ``camera_known``: they are the true ones, not assumed)
         -> one :class:`LiftedHand` each (deterministic)."""
         width = image.shape[1] if image is not None else 2.0 * K[0, 2]
         return self.lift_many([(width, h, K) for h in hands], camera_known=camera_known)
 
-    def lift_many(self, items: list[tuple], generator: torch.Generator | None = None,
-                  camera_known: bool = False) -> list[LiftedHand]:  # fmt: skip
+    def lift_many(
+        self, items: list[tuple], generator: torch.Generator | None = None, camera_known: bool = False
+    ) -> list[LiftedHand]:
         """Hands of any photos in one batch: (image or its width, :class:`HandInput`, K) items."""
         from diffuhand.kinematics.fusion import fuse_keypoints
 
@@ -114,20 +127,40 @@ class FusionLifter:
             return []
         if any(h.keypoints_2d is None or h.world_mm is None for _, h, _ in items):
             raise DiffuhandError("the fusion lift needs the detector's 2D keypoints and its 3D estimate")
-        widths = [x if isinstance(x, int | float) else (x.shape[1] if x is not None else 2.0 * K[0, 2]) for x, _, K in items]
+        widths = [
+            x if isinstance(x, int | float) else (x.shape[1] if x is not None else 2.0 * K[0, 2]) for x, _, K in items
+        ]
         rights = [as_right(h, w) for (_, h, _), w in zip(items, widths)]
-        Ks = np.stack([mirror_camera(K, w) if h.side == "left" else np.asarray(K, dtype=np.float64)
-                       for (_, h, K), w in zip(items, widths)])  # fmt: skip
+        Ks = np.stack(
+            [
+                mirror_camera(K, w) if h.side == "left" else np.asarray(K, dtype=np.float64)
+                for (_, h, K), w in zip(items, widths)
+            ]
+        )
         a = self.config.anchor_mm
         worlds = np.stack([r.world_mm for r in rights])
         if self.config.ray_turn == "on" or (self.config.ray_turn == "known-camera" and camera_known):
             worlds = np.stack([w @ ray_rotation(K, r.keypoints_2d.mean(0)).T for w, r, K in zip(worlds, rights, Ks)])
-        res = fuse_keypoints(np.stack([r.keypoints_2d for r in rights]), Ks, worlds,
-                             self.skeleton.bone_ratios, anchor_mm=a, weights=self.weights)  # fmt: skip
+        res = fuse_keypoints(
+            np.stack([r.keypoints_2d for r in rights]),
+            Ks,
+            worlds,
+            self.skeleton.bone_ratios,
+            anchor_mm=a,
+            weights=self.weights,
+        )
         rel = (res.joints - res.root_position[:, None]).numpy() / a
-        return [LiftedHand(joints=rel[i], angles=res.angles[i].numpy(), bone_ratios=res.bone_ratios[i].numpy(),
-                           root_rotation=res.root_rotation[i].numpy(), uncertainty=res.joint_std[i].numpy() / a,
-                           model_joints=rel[i]) for i in range(len(items))]  # fmt: skip
+        return [
+            LiftedHand(
+                joints=rel[i],
+                angles=res.angles[i].numpy(),
+                bone_ratios=res.bone_ratios[i].numpy(),
+                root_rotation=res.root_rotation[i].numpy(),
+                uncertainty=res.joint_std[i].numpy() / a,
+                model_joints=rel[i],
+            )
+            for i in range(len(items))
+        ]
 
 
 def ray_rotation(K: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -151,6 +184,8 @@ def save_fusion(folder: str | Path, config: FusionConfig, extra: dict | None = N
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "config.json", json.dumps({"format": MODEL_FORMAT, "version": 1, "model": asdict(config),
-                                                          **(extra or {})}, indent=1) + "\n")  # fmt: skip
+    atomic_write_text(
+        folder / "config.json",
+        json.dumps({"format": MODEL_FORMAT, "version": 1, "model": asdict(config), **(extra or {})}, indent=1) + "\n",
+    )
     return folder

@@ -33,8 +33,13 @@ def solve_ik(joints: torch.Tensor, tol: float = 1e-3) -> dict:
     fit = fit_ik(joints.double(), retry=float("inf"), tol=tol)
     scale = fit.anchor_length[:, None, None]
     fitted = (fit.joints - fit.root_position[:, None]) / scale
-    return {"joints": fitted.float(), "angles": fit.angles.float(), "ratios": fit.bone_ratios.float(),
-            "root_rotation": fit.root_rotation.float(), "diffusion_joints": joints}  # fmt: skip
+    return {
+        "joints": fitted.float(),
+        "angles": fit.angles.float(),
+        "ratios": fit.bone_ratios.float(),
+        "root_rotation": fit.root_rotation.float(),
+        "diffusion_joints": joints,
+    }
 
 
 def unet_backend(model, backend: str) -> tuple[str, object | None]:
@@ -59,8 +64,12 @@ def unet_backend(model, backend: str) -> tuple[str, object | None]:
     try:
         runner = OnnxUNet(model.diffusion.unet, model.onnx_file)
     except DiffuhandError as exc:
-        warnings.warn(f"{model.onnx_file}: not used ({exc}); the diffusion network runs in torch (same output, "
-                      "slower; --backend torch says so quietly)", DiffuhandWarning, stacklevel=4)  # fmt: skip
+        warnings.warn(
+            f"{model.onnx_file}: not used ({exc}); the diffusion network runs in torch (same output, "
+            "slower; --backend torch says so quietly)",
+            DiffuhandWarning,
+            stacklevel=4,
+        )
         return "torch", model.diffusion.unet
     log.debug("diffusion U-Net in ONNX Runtime (%s)", model.onnx_file)
     return "onnx", runner
@@ -92,8 +101,15 @@ class NetworkLifter:
 
     needs_world = False
 
-    def __init__(self, model, ik: str = "solver", backend: str = "auto", sampler=None, skeleton: str | None = None,
-                 guide_world: float = 0.0):  # fmt: skip
+    def __init__(
+        self,
+        model,
+        ik: str = "solver",
+        backend: str = "auto",
+        sampler=None,
+        skeleton: str | None = None,
+        guide_world: float = 0.0,
+    ):
         if ik not in ("solver", "mlp", "none"):
             raise ValueError(f"ik must be 'solver', 'mlp' or 'none', got {ik!r}")
         if backend not in ("auto", "torch", "onnx"):
@@ -127,8 +143,14 @@ class NetworkLifter:
 
     def options(self) -> dict:
         """This lifter's constructor arguments (to make another like it)."""
-        return {"model": self.model, "ik": self.ik, "backend": self.backend_asked, "sampler": self.sampler,
-                "skeleton": self.skeleton, "guide_world": self.guide_world}  # fmt: skip
+        return {
+            "model": self.model,
+            "ik": self.ik,
+            "backend": self.backend_asked,
+            "sampler": self.sampler,
+            "skeleton": self.skeleton,
+            "guide_world": self.guide_world,
+        }
 
     def _inputs(self, items: list[tuple]) -> dict:
         """The model's inputs for (image, hand, K) items, each hand as a right hand: crops, crop keypoints or
@@ -157,8 +179,11 @@ class NetworkLifter:
                 Kh = mirror_camera(K, width) if h.side == "left" else K
                 rect = hand_rect(r.keypoints_2d)
                 o = default_landmark_net()(right_image(image, h.side), [rect])
-                conds.append(landmark_condition(o.features, o.world, o.keypoints_2d, np.array([[rect.cx, rect.cy]]),
-                                                np.array([rect.side]), Kh)[0])  # fmt: skip
+                conds.append(
+                    landmark_condition(
+                        o.features, o.world, o.keypoints_2d, np.array([[rect.cx, rect.cy]]), np.array([rect.side]), Kh
+                    )[0]
+                )
             out["landmarks"] = torch.as_tensor(np.stack(conds))
             return out
         size = m.cfg.input_size
@@ -172,8 +197,16 @@ class NetworkLifter:
                 if image is None:
                     raise DiffuhandError("an image-conditioned model needs the photo")
                 img = right_image(image, h.side)
-            s = HandSample(joints_3d=np.zeros((21, 3)), valid=np.ones(21, bool), handedness="right", dataset="input",
-                           index=0, image=img, K=K, joints_2d=uv)  # fmt: skip
+            s = HandSample(
+                joints_3d=np.zeros((21, 3)),
+                valid=np.ones(21, bool),
+                handedness="right",
+                dataset="input",
+                index=0,
+                image=img,
+                K=K,
+                joints_2d=uv,
+            )
             c = crop_sample(s, size, box=r.box)
             crops.append(c.image)
             kps.append(c.joints_2d)
@@ -192,8 +225,9 @@ class NetworkLifter:
         parents = torch.tensor([PARENTS[b] for b in ALL_BONES])
         if any(h.world_mm is None for _, h, _ in items):
             raise DiffuhandError("guidance towards the detector's 3D needs its 3D estimate (world landmarks)")
-        w = torch.tensor(np.stack([h.world_mm * (MIRROR if h.side == "left" else 1.0) for _, h, _ in items]),
-                         dtype=torch.float32)  # fmt: skip
+        w = torch.tensor(
+            np.stack([h.world_mm * (MIRROR if h.side == "left" else 1.0) for _, h, _ in items]), dtype=torch.float32
+        )
         d = w[:, bones] - w[:, parents]
         d = (d / d.norm(dim=-1, keepdim=True).clamp_min(1e-9)).repeat_interleave(samples, 0)
 
@@ -203,16 +237,23 @@ class NetworkLifter:
 
         return residual
 
-    def lift(self, image: np.ndarray | None, hands: list[HandInput], K: np.ndarray,
-             generator: torch.Generator | None = None, camera_known: bool = False) -> list[LiftedHand]:  # fmt: skip
+    def lift(
+        self,
+        image: np.ndarray | None,
+        hands: list[HandInput],
+        K: np.ndarray,
+        generator: torch.Generator | None = None,
+        camera_known: bool = False,
+    ) -> list[LiftedHand]:
         """The hands of one photo (``K``: its intrinsics) -> one :class:`LiftedHand` each."""
         return self.lift_many([(image, h, K) for h in hands], generator)
 
     # no_grad, not inference_mode: tensors a library caches on first use (roma's constants) would otherwise
     # become inference tensors and break any later training in the same process
     @torch.no_grad()
-    def lift_many(self, items: list[tuple], generator: torch.Generator | None = None,
-                  camera_known: bool = False) -> list[LiftedHand]:  # fmt: skip
+    def lift_many(
+        self, items: list[tuple], generator: torch.Generator | None = None, camera_known: bool = False
+    ) -> list[LiftedHand]:
         """Hands of any photos in one batch: (image or None, :class:`HandInput`, K (3, 3)) items -> one
         :class:`LiftedHand` each (how evaluation runs over a data set)."""
         if not items:
@@ -228,12 +269,27 @@ class NetworkLifter:
             guide = self._guide(items, sampler.samples)
         if guide is not None:
             with torch.no_grad():  # the sampler turns gradients on for the guidance itself
-                res = self.model.predict(x["images"], x["keypoints"], self.sampler, generator=generator,
-                                         ik_mlp=self.ik == "mlp", unet=self.unet, landmarks=x["landmarks"],
-                                         guide=guide, guide_scale=self.guide_world)  # fmt: skip
+                res = self.model.predict(
+                    x["images"],
+                    x["keypoints"],
+                    self.sampler,
+                    generator=generator,
+                    ik_mlp=self.ik == "mlp",
+                    unet=self.unet,
+                    landmarks=x["landmarks"],
+                    guide=guide,
+                    guide_scale=self.guide_world,
+                )
         else:
-            res = self.model.predict(x["images"], x["keypoints"], self.sampler, generator=generator,
-                                     ik_mlp=self.ik == "mlp", unet=self.unet, landmarks=x["landmarks"])  # fmt: skip
+            res = self.model.predict(
+                x["images"],
+                x["keypoints"],
+                self.sampler,
+                generator=generator,
+                ik_mlp=self.ik == "mlp",
+                unet=self.unet,
+                landmarks=x["landmarks"],
+            )
         model_joints = res.model_joints
         if res.samples is not None and self.ik == "solver":  # the sample mean fitted by our IK solver
             res = {**res, **solve_ik(model_joints)}
@@ -248,11 +304,14 @@ class NetworkLifter:
         out = []
         for i in range(len(items)):
             unc = res["uncertainty"][i].double().numpy() if spread_known else np.full(21, np.nan)
-            out.append(LiftedHand(
-                joints=joints[i].numpy(),
-                angles=res["angles"][i].numpy() if "angles" in res else np.full(41, np.nan),
-                bone_ratios=ratios[i].numpy() if ratios is not None else np.full(20, np.nan),
-                root_rotation=res["root_rotation"][i].double().numpy() if "root_rotation" in res else None,
-                uncertainty=unc, model_joints=model_joints[i].double().numpy(),
-            ))  # fmt: skip
+            out.append(
+                LiftedHand(
+                    joints=joints[i].numpy(),
+                    angles=res["angles"][i].numpy() if "angles" in res else np.full(41, np.nan),
+                    bone_ratios=ratios[i].numpy() if ratios is not None else np.full(20, np.nan),
+                    root_rotation=res["root_rotation"][i].double().numpy() if "root_rotation" in res else None,
+                    uncertainty=unc,
+                    model_joints=model_joints[i].double().numpy(),
+                )
+            )
         return out

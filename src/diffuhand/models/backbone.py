@@ -50,10 +50,12 @@ def load_resnet_weights(net: nn.Module, path: str | Path) -> None:
             state = state.get("state_dict", state) if isinstance(state, dict) else state
     except FileNotFoundError:
         raise DiffuhandError(f"{path}: no such file") from None
-    except Exception as exc:  # corrupt or foreign files raise many types; report one line
+    except Exception as exc:  # noqa: BLE001 (corrupt or foreign files raise many types; report one line)
         raise DiffuhandError(f"{path}: not a readable weights file ({exc.__class__.__name__})") from None
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     missing, unexpected = net.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("fc.")]
     if missing or unexpected:
-        raise DiffuhandError(f"{path}: does not match the ResNet ({len(missing)} missing, {len(unexpected)} unexpected keys)")
+        raise DiffuhandError(
+            f"{path}: does not match the ResNet ({len(missing)} missing, {len(unexpected)} unexpected keys)"
+        )

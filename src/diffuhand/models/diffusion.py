@@ -40,8 +40,9 @@ class SamplerConfig:
             raise ValueError(f"bad sampler {self}: kind ddpm or ddim, steps >= 1, samples >= 1")
 
 
-def override_sampler(base: dict | SamplerConfig, changes: dict | SamplerConfig | None = None,
-                     timesteps: int | None = None) -> SamplerConfig:  # fmt: skip
+def override_sampler(
+    base: dict | SamplerConfig, changes: dict | SamplerConfig | None = None, timesteps: int | None = None
+) -> SamplerConfig:
     """``base`` (e.g. a checkpoint's sampler) with the fields of ``changes`` replaced (e.g. ``{"samples": 1}``).
 
     Raises ValueError (one line, "bad sampler ...") for an unknown field or kind, steps or samples < 1, or more
@@ -70,14 +71,24 @@ class DiffusionHead(nn.Module):
         cond_channels: per-joint channels the conditioning vector is projected to.
     """
 
-    def __init__(self, cond_dim: int = 256, timesteps: int = 50, channels: tuple[int, int, int] = (64, 128, 256),
-                 time_dim: int = 128, cond_channels: int = 32):  # fmt: skip
+    def __init__(
+        self,
+        cond_dim: int = 256,
+        timesteps: int = 50,
+        channels: tuple[int, int, int] = (64, 128, 256),
+        time_dim: int = 128,
+        cond_channels: int = 32,
+    ):
         super().__init__()
         self.unet = UNet1d(cond_dim=cond_dim, channels=channels, t_dim=time_dim, cond_channels=cond_channels)
         self.runner = None  # what sampling calls instead of the U-Net module (an ONNX Runtime session): use_backend
         self.timesteps = timesteps
-        self.train_scheduler = DDPMScheduler(num_train_timesteps=timesteps, beta_schedule="squaredcos_cap_v2",
-                                             clip_sample=False, prediction_type="epsilon")  # fmt: skip
+        self.train_scheduler = DDPMScheduler(
+            num_train_timesteps=timesteps,
+            beta_schedule="squaredcos_cap_v2",
+            clip_sample=False,
+            prediction_type="epsilon",
+        )
 
     def use_backend(self, backend: str = "torch", onnx_model=None, threads: int | None = None) -> None:
         """Sampling runs the U-Net in ``"torch"`` (eager) or ``"onnx"`` (ONNX Runtime, from ``onnx_model``: a file or
@@ -116,8 +127,15 @@ class DiffusionHead(nn.Module):
         return torch.nn.functional.mse_loss(pred, noise)
 
     @torch.no_grad()
-    def sample(self, cond: torch.Tensor, cfg: SamplerConfig | None = None, generator: torch.Generator | None = None,
-               unet=None, guide=None, guide_scale: float = 0.0) -> torch.Tensor:  # fmt: skip
+    def sample(
+        self,
+        cond: torch.Tensor,
+        cfg: SamplerConfig | None = None,
+        generator: torch.Generator | None = None,
+        unet=None,
+        guide=None,
+        guide_scale: float = 0.0,
+    ) -> torch.Tensor:
         """(B, cond_dim) -> (B, S, 21, 3) joints, S = ``cfg.samples``, all drawn in one batch. ``unet``: what to
         call at each step (the U-Net module or an ONNX Runtime runner of it; default: :meth:`use_backend`'s).
 

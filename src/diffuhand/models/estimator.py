@@ -138,14 +138,23 @@ class HandPoseModel(nn.Module):
         self.landmarks = LandmarkEncoder(d, cfg.landmark_hidden, cfg.landmark_dropout) if landmarks else None
         cond_dim = d * (2 if cfg.condition == "both" else 1)
         self.baseline = BaselineHead(cond_dim, cfg.baseline_hidden) if cfg.kind == "baseline" else None
-        self.diffusion = (DiffusionHead(cond_dim, cfg.timesteps, cfg.unet_channels, cfg.time_dim, cfg.cond_channels)
-                          if cfg.kind != "baseline" else None)  # fmt: skip
+        self.diffusion = (
+            DiffusionHead(cond_dim, cfg.timesteps, cfg.unet_channels, cfg.time_dim, cfg.cond_channels)
+            if cfg.kind != "baseline"
+            else None
+        )
         self.ik = IKMLP(cfg.ik_hidden) if cfg.kind == "diffusion_ik" else None
-        self.onnx_file: Path | None = None  # the U-Net exported for ONNX Runtime (load_model: the checkpoint's unet.onnx)
+        self.onnx_file: Path | None = (
+            None  # the U-Net exported for ONNX Runtime (load_model: the checkpoint's unet.onnx)
+        )
         self.onnx_on_first_use = False  # a shipped model: no unet.onnx in the package, exported once into the cache
 
-    def condition(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,
-                  landmarks: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    def condition(
+        self,
+        images: torch.Tensor | None = None,
+        keypoints: torch.Tensor | None = None,
+        landmarks: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The head's conditioning (B, cond_dim) from what the model is conditioned on: ``images`` (B, 3, S, S),
         ``keypoints`` (B, 21, 2) crop pixels, or ``landmarks`` (B, CONDITION_DIM) (:func:`~diffuhand.models.
         landmarks.landmark_condition`)."""
@@ -165,10 +174,18 @@ class HandPoseModel(nn.Module):
         return torch.cat(parts, dim=-1)
 
     @torch.no_grad()
-    def predict(self, images: torch.Tensor | None = None, keypoints: torch.Tensor | None = None,
-                sampler: SamplerConfig | None = None, generator: torch.Generator | None = None,
-                ik_mlp: bool = True, unet=None, landmarks: torch.Tensor | None = None, guide=None,
-                guide_scale: float = 0.0) -> HandPoseOutput:  # fmt: skip
+    def predict(
+        self,
+        images: torch.Tensor | None = None,
+        keypoints: torch.Tensor | None = None,
+        sampler: SamplerConfig | None = None,
+        generator: torch.Generator | None = None,
+        ik_mlp: bool = True,
+        unet=None,
+        landmarks: torch.Tensor | None = None,
+        guide=None,
+        guide_scale: float = 0.0,
+    ) -> HandPoseOutput:
         """``ik_mlp=False`` skips the IK MLP (for a caller that fits the sample mean with the IK solver instead);
         ``unet``: the diffusion network to run (see :meth:`DiffusionHead.sample`); ``landmarks``: the condition
         of a landmark-network model; ``guide``, ``guide_scale``: diffusion posterior sampling towards an
@@ -180,7 +197,11 @@ class HandPoseModel(nn.Module):
         sampler = sampler or SamplerConfig(**self.cfg.sampler)
         samples = self.diffusion.sample(cond, sampler, generator, unet, guide, guide_scale)  # (B, S, 21, 3)
         mean = samples.mean(1)
-        spread = samples.std(1, unbiased=False).norm(dim=-1) if samples.shape[1] > 1 else torch.zeros(mean.shape[:2], device=cond.device)
+        spread = (
+            samples.std(1, unbiased=False).norm(dim=-1)
+            if samples.shape[1] > 1
+            else torch.zeros(mean.shape[:2], device=cond.device)
+        )
         if self.ik is not None and ik_mlp:
             return HandPoseOutput(**self.ik(mean), uncertainty=spread, samples=samples, diffusion_joints=mean)
         return HandPoseOutput(joints=mean, uncertainty=spread, samples=samples)
@@ -197,7 +218,9 @@ def load_model(path) -> HandPoseModel:
         model = HandPoseModel(mcfg)
         model.load_state_dict(state, strict=True)
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
-        raise DiffuhandError(f"{path}: weights do not fit their configuration ({exc.__class__.__name__}: {str(exc)[:100]})") from None
+        raise DiffuhandError(
+            f"{path}: weights do not fit their configuration ({exc.__class__.__name__}: {str(exc)[:100]})"
+        ) from None
     from diffuhand.io.weights import checkpoint_folder
     from diffuhand.models.onnx import ONNX_FILE
 

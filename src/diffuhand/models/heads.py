@@ -7,6 +7,8 @@ in anchor lengths (the wrist -> index MCP bone is 1), camera frame.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 from torch import nn
 
@@ -17,7 +19,7 @@ from diffuhand.kinematics.skeleton import NUM_BONES, NUM_FINGER_ANGLES, NUM_JOIN
 
 def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-2], sizes[1:-1]):
+    for a, b in pairwise(sizes[:-1]):
         layers += [nn.Linear(a, b), nn.LayerNorm(b), nn.GELU()] + ([nn.Dropout(dropout)] if dropout else [])
     layers.append(nn.Linear(sizes[-2], sizes[-1]))
     return nn.Sequential(*layers)
@@ -39,7 +41,9 @@ class KinematicOutput(nn.Module):
         from diffuhand.kinematics.limits import sine_normalise
 
         rot = rotation_from_9d(root9 + torch.eye(3, device=root9.device, dtype=root9.dtype).flatten())
-        angles = sine_normalise(torch.nn.functional.pad(raw_angles, (NUM_ROOT_ANGLES, 0)), self.a_lo, self.a_hi)  # root: 0
+        angles = sine_normalise(
+            torch.nn.functional.pad(raw_angles, (NUM_ROOT_ANGLES, 0)), self.a_lo, self.a_hi
+        )  # root: 0
         ratios = sine_normalise(raw_ratios, self.r_lo, self.r_hi)
         return rot, angles, ratios
 

@@ -27,8 +27,13 @@ class KeypointEncoder(nn.Module):
         return self.net(normalise_keypoints(uv).flatten(1))
 
 
-def random_projection(joints: torch.Tensor, generator: torch.Generator | None = None, noise_px: float = 0.0,
-                      rotation: torch.Tensor | None = None, distance: torch.Tensor | None = None):  # fmt: skip
+def random_projection(
+    joints: torch.Tensor,
+    generator: torch.Generator | None = None,
+    noise_px: float = 0.0,
+    rotation: torch.Tensor | None = None,
+    distance: torch.Tensor | None = None,
+):
     """Camera-frame joints (B, 21, 3), wrist-relative in any unit -> (uv (B, 21, 2), joints rotated (B, 21, 3)).
 
     A random rotation (uniform), a distance of 3-10 hand sizes and a focal length that fills a 256 px image;

@@ -26,8 +26,14 @@ from diffuhand.models.heads import mlp
 CONDITION_DIM = FEATURE_DIM + NUM_JOINTS * 3 + NUM_JOINTS * 2 + 2
 
 
-def landmark_condition(features: np.ndarray, world: np.ndarray, keypoints_2d: np.ndarray, rect_centre: np.ndarray,
-                       rect_side: np.ndarray, K: np.ndarray) -> np.ndarray:  # fmt: skip
+def landmark_condition(
+    features: np.ndarray,
+    world: np.ndarray,
+    keypoints_2d: np.ndarray,
+    rect_centre: np.ndarray,
+    rect_side: np.ndarray,
+    K: np.ndarray,
+) -> np.ndarray:
     """(N, :data:`CONDITION_DIM`) float32 from one landmark pass per hand.
 
     Args:
@@ -42,8 +48,9 @@ def landmark_condition(features: np.ndarray, world: np.ndarray, keypoints_2d: np
     uv = (np.asarray(keypoints_2d, dtype=np.float64) - np.asarray(rect_centre, dtype=np.float64)[:, None]) / side
     K = np.broadcast_to(np.asarray(K, dtype=np.float64), (n, 3, 3))
     ray = (np.asarray(rect_centre) - K[:, :2, 2]) / np.stack([K[:, 0, 0], K[:, 1, 1]], -1)
-    return np.concatenate([np.asarray(features, dtype=np.float64).reshape(n, -1), w.reshape(n, -1), uv.reshape(n, -1),
-                           ray], -1).astype(np.float32)  # fmt: skip
+    return np.concatenate(
+        [np.asarray(features, dtype=np.float64).reshape(n, -1), w.reshape(n, -1), uv.reshape(n, -1), ray], -1
+    ).astype(np.float32)
 
 
 class LandmarkEncoder(nn.Module):

@@ -53,8 +53,15 @@ def export_unet(unet: UNet1d) -> bytes:
 
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's notes on axis names and opset conversion
-            program = torch.onnx.export(unet, example, dynamo=True, input_names=["x", "t", "cond"], output_names=["eps"],
-                                        dynamic_shapes=({0: batch}, {0: batch}, {0: batch}), verbose=False)  # fmt: skip
+            program = torch.onnx.export(
+                unet,
+                example,
+                dynamo=True,
+                input_names=["x", "t", "cond"],
+                output_names=["eps"],
+                dynamic_shapes=({0: batch}, {0: batch}, {0: batch}),
+                verbose=False,
+            )
     finally:
         unet.train(was_training)
     proto = program.model_proto
@@ -139,6 +146,9 @@ class OnnxUNet:
             raise DiffuhandError("the ONNX model was exported from other weights than this model's U-Net")
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, cond_map: torch.Tensor) -> torch.Tensor:
-        feed = {"x": x.float().contiguous().numpy(), "t": t.long().contiguous().numpy(),
-                "cond": cond_map.float().contiguous().numpy()}  # fmt: skip
+        feed = {
+            "x": x.float().contiguous().numpy(),
+            "t": t.long().contiguous().numpy(),
+            "cond": cond_map.float().contiguous().numpy(),
+        }
         return torch.from_numpy(self.session.run(None, feed)[0])

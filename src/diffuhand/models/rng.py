@@ -20,7 +20,9 @@ def rand(size, generator: torch.Generator | None = None, device=None, dtype: tor
     return torch.rand(size, generator=generator, device=_source(generator, device), dtype=dtype).to(device)
 
 
-def randn(size, generator: torch.Generator | None = None, device=None, dtype: torch.dtype | None = None) -> torch.Tensor:
+def randn(
+    size, generator: torch.Generator | None = None, device=None, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """Standard normal of ``size`` on ``device``."""
     return torch.randn(size, generator=generator, device=_source(generator, device), dtype=dtype).to(device)
 
@@ -30,8 +32,9 @@ def randint(low: int, high: int, size, generator: torch.Generator | None = None,
     return torch.randint(low, high, size, generator=generator, device=_source(generator, device)).to(device)
 
 
-def random_rotation(n: int, generator: torch.Generator | None = None, device=None,
-                    dtype: torch.dtype = torch.float32) -> torch.Tensor:  # fmt: skip
+def random_rotation(
+    n: int, generator: torch.Generator | None = None, device=None, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """(n, 3, 3) rotations, uniform on SO(3): a normalised Gaussian quaternion (uniform on the 3-sphere)."""
     quat = torch.nn.functional.normalize(randn((n, 4), generator, device, dtype), dim=-1)
     return roma.unitquat_to_rotmat(quat)

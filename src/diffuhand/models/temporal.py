@@ -19,7 +19,6 @@ from torch import nn
 from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_FINGER_ANGLES, NUM_JOINTS, ROTATION_9D
 from diffuhand.models.heads import KinematicOutput
 
-
 #: ``mode`` of the temporal model: "joints", the paper's (each frame's pose read from the window's joints
 #: alone), or "residual" (a correction of each frame's own pose, its angles and root rotation, from the window's
 #: joints, angles and spreads; the correction starts at zero, so an untrained model is the single frame)
@@ -87,8 +86,9 @@ class TemporalTransformer(nn.Module):
         self.embed = nn.Linear(NUM_JOINTS * 3 if cfg.mode == "joints" else RESIDUAL_INPUTS, cfg.d_model)
         self.mask_token = nn.Parameter(torch.zeros(cfg.d_model))  # stands in for a hidden frame's joints
         self.register_buffer("position", sinusoidal_encoding(cfg.window, cfg.d_model), persistent=False)
-        layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.heads, 4 * cfg.d_model, cfg.dropout, batch_first=True,
-                                           norm_first=True, activation="gelu")  # fmt: skip
+        layer = nn.TransformerEncoderLayer(
+            cfg.d_model, cfg.heads, 4 * cfg.d_model, cfg.dropout, batch_first=True, norm_first=True, activation="gelu"
+        )
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.d_model)
         self.out = KinematicOutput()
@@ -101,9 +101,15 @@ class TemporalTransformer(nn.Module):
             nn.init.zeros_(self.delta.weight)
             nn.init.zeros_(self.delta.bias)
 
-    def forward(self, joints: torch.Tensor, mask: torch.Tensor | None = None, angles: torch.Tensor | None = None,
-                root_rotation: torch.Tensor | None = None, ratios: torch.Tensor | None = None,
-                spread: torch.Tensor | None = None) -> dict:  # fmt: skip
+    def forward(
+        self,
+        joints: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        angles: torch.Tensor | None = None,
+        root_rotation: torch.Tensor | None = None,
+        ratios: torch.Tensor | None = None,
+        spread: torch.Tensor | None = None,
+    ) -> dict:
         """joints (B, W, 21, 3), mask (B, W) True = hidden -> dict of joints (B, W, 21, 3), angles (B, W, 41),
         ratios (B, 20), root_rotation (B, W, 3, 3), canonical (B, W, 21, 3).
 
@@ -161,8 +167,9 @@ class TemporalTransformer(nn.Module):
         return out
 
 
-def random_frame_mask(b: int, w: int, max_fraction: float, generator: torch.Generator | None = None,
-                      device=None) -> torch.Tensor:  # fmt: skip
+def random_frame_mask(
+    b: int, w: int, max_fraction: float, generator: torch.Generator | None = None, device=None
+) -> torch.Tensor:
     """(b, w) bool on ``device``: per window, k ~ U{0..floor(max_fraction * w)} frames hidden at random positions."""
     from diffuhand.models import rng
 
@@ -174,9 +181,16 @@ def random_frame_mask(b: int, w: int, max_fraction: float, generator: torch.Gene
 
 
 @torch.no_grad()
-def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.ndarray | None = None,
-                    batch_size: int = 256, angles: np.ndarray | None = None, root_rotation: np.ndarray | None = None,
-                    ratios: np.ndarray | None = None, spread: np.ndarray | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+def smooth_sequence(
+    model: TemporalTransformer,
+    joints: np.ndarray,
+    found: np.ndarray | None = None,
+    batch_size: int = 256,
+    angles: np.ndarray | None = None,
+    root_rotation: np.ndarray | None = None,
+    ratios: np.ndarray | None = None,
+    spread: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """Run the temporal model over a whole sequence with a window centred on every frame.
 
     Args:
@@ -196,6 +210,7 @@ def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.nd
     found = np.ones(t, dtype=bool) if found is None else np.asarray(found, dtype=bool)
     w = model.cfg.window
     half = w // 2
+
     def pad(a, fill=0.0):
         a = np.asarray(a, dtype=np.float32)
         edge = np.full((half, *a.shape[1:]), fill, np.float32)
@@ -208,8 +223,12 @@ def smooth_sequence(model: TemporalTransformer, joints: np.ndarray, found: np.nd
             raise ValueError("a residual temporal model needs each frame's angles, root rotation and bone ratios")
         rot = np.where(found[:, None, None], np.nan_to_num(np.asarray(root_rotation, dtype=np.float32)), np.eye(3))
         eye = np.tile(np.eye(3, dtype=np.float32), (half, 1, 1))  # padding: hidden, never read (nearest visible)
-        extra = {"angles": pad(angles), "root_rotation": np.concatenate([eye, rot.astype(np.float32), eye]),
-                 "ratios": pad(ratios), "spread": pad(spread if spread is not None else np.full((t, NUM_JOINTS), np.nan), np.nan)}
+        extra = {
+            "angles": pad(angles),
+            "root_rotation": np.concatenate([eye, rot.astype(np.float32), eye]),
+            "ratios": pad(ratios),
+            "spread": pad(spread if spread is not None else np.full((t, NUM_JOINTS), np.nan), np.nan),
+        }
     pad_m = np.concatenate([np.ones(half, bool), ~found, np.ones(half, bool)])
     idx = np.arange(t)[:, None] + np.arange(w)[None]  # window of frame i: padded rows i .. i + w - 1
     hidden = pad_m[idx]

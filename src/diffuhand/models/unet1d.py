@@ -52,8 +52,13 @@ class UNet1d(nn.Module):
     Shapes: x_t (B, 21, 3) joints in anchor lengths, t (B,) integer steps in [0, T), output (B, 21, 3) the noise.
     """
 
-    def __init__(self, cond_dim: int = 256, channels: tuple[int, int, int] = (64, 128, 256), t_dim: int = 128,
-                 cond_channels: int = 32):  # fmt: skip
+    def __init__(
+        self,
+        cond_dim: int = 256,
+        channels: tuple[int, int, int] = (64, 128, 256),
+        t_dim: int = 128,
+        cond_channels: int = 32,
+    ):
         super().__init__()
         c1, c2, c3 = channels
         self.t_dim = t_dim

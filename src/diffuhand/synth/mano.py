@@ -26,8 +26,11 @@ MANO_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
 #: fingertip vertices (thumb, index, middle, ring, pinky) of the right-hand MANO mesh, as in smplx's vertex_ids
 MANO_TIP_VERTICES = (744, 320, 443, 554, 671)
 # object reconstruction and the plain containers chumpy's state holds, under Python 3 and Python 2 names
-_ALLOWED = NUMPY_CLASSES | {(m, n) for m in ("builtins", "__builtin__") for n in ("object", "set", "frozenset")} | {
-    ("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor")}
+_ALLOWED = (
+    NUMPY_CLASSES
+    | {(m, n) for m in ("builtins", "__builtin__") for n in ("object", "set", "frozenset")}
+    | {("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor")}
+)
 _KEYS = ("v_template", "weights", "J_regressor", "f", "kintree_table", "posedirs")
 
 
@@ -113,21 +116,36 @@ class ManoPoser:
         rest21 = mano.rest_joints21() * 1000.0
         fit = fit_ik(torch.as_tensor(rest21)[None], limits=anatomical_limits())
         self.rest_fit_mm = float(fit.residual[0])
-        _, rot = forward_kinematics(torch.as_tensor(fit.angles[0]), torch.as_tensor(fit.bone_ratios[0]),
-                                    float(fit.anchor_length[0]), torch.as_tensor(fit.root_rotation[0]),
-                                    return_rotations=True)  # fmt: skip
+        _, rot = forward_kinematics(
+            torch.as_tensor(fit.angles[0]),
+            torch.as_tensor(fit.bone_ratios[0]),
+            float(fit.anchor_length[0]),
+            torch.as_tensor(fit.root_rotation[0]),
+            return_rotations=True,
+        )
         self.rest_rot = rot.numpy()
         self.rest_anchor_mm = float(fit.anchor_length[0])
         canon_of_mano = {m: c for c, m in enumerate(ORDERS["mano"]) if m < 16}
         self.node = np.array([0 if k == 0 else canon_of_mano[k] + 1 for k in range(16)])
 
-    def pose(self, angles: np.ndarray, ratios: np.ndarray, anchor_mm: float, root_rotation: np.ndarray,
-             root_position: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def pose(
+        self,
+        angles: np.ndarray,
+        ratios: np.ndarray,
+        anchor_mm: float,
+        root_rotation: np.ndarray,
+        root_position: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """-> vertices (778, 3) mm in the camera frame, and the posed joints (21, 3) mm (canonical order)."""
         from diffuhand.kinematics import forward_kinematics
 
-        _, rot = forward_kinematics(torch.as_tensor(angles, dtype=torch.float64), torch.as_tensor(ratios, dtype=torch.float64),
-                                    anchor_mm, torch.as_tensor(root_rotation, dtype=torch.float64), return_rotations=True)  # fmt: skip
+        _, rot = forward_kinematics(
+            torch.as_tensor(angles, dtype=torch.float64),
+            torch.as_tensor(ratios, dtype=torch.float64),
+            anchor_mm,
+            torch.as_tensor(root_rotation, dtype=torch.float64),
+            return_rotations=True,
+        )
         rot = rot.numpy()
         m = self.mano
         g = np.einsum("kab,kcb->kac", rot[self.node], self.rest_rot[self.node])  # change of global rotation

@@ -21,9 +21,18 @@ from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.limits import anatomical_limits
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, FINGERS
 
-WEBXR_JOINTS = ("wrist", "thumb-metacarpal", "thumb-phalanx-proximal", "thumb-phalanx-distal", "thumb-tip",
-                *(f"{f}-finger-{p}" for f in FINGERS[1:]
-                  for p in ("metacarpal", "phalanx-proximal", "phalanx-intermediate", "phalanx-distal", "tip")))  # fmt: skip
+WEBXR_JOINTS = (
+    "wrist",
+    "thumb-metacarpal",
+    "thumb-phalanx-proximal",
+    "thumb-phalanx-distal",
+    "thumb-tip",
+    *(
+        f"{f}-finger-{p}"
+        for f in FINGERS[1:]
+        for p in ("metacarpal", "phalanx-proximal", "phalanx-intermediate", "phalanx-distal", "tip")
+    ),
+)
 
 #: canonical joint -> the WebXR joint at the same place
 CANONICAL_FROM_WEBXR = (0, 1, 2, 3, 4, *(j for f in range(4) for j in (6 + 5 * f, 7 + 5 * f, 8 + 5 * f, 9 + 5 * f)))
@@ -72,14 +81,20 @@ class HandMesh:
 def _accessor(gltf, blob: bytes, index: int) -> np.ndarray:
     acc = gltf.accessors[index]
     view = gltf.bufferViews[acc.bufferView]
-    dtype = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}[acc.componentType]
+    dtype = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}[
+        acc.componentType
+    ]
     width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}[acc.type]
     start = (view.byteOffset or 0) + (acc.byteOffset or 0)
     item = np.dtype(dtype).itemsize * width
     stride = view.byteStride or item
     raw = np.frombuffer(blob, dtype=np.uint8, count=stride * (acc.count - 1) + item, offset=start)
     rows = np.lib.stride_tricks.as_strided(raw, shape=(acc.count, item), strides=(stride, 1))
-    return np.ascontiguousarray(rows).view(dtype).reshape(acc.count, width) if width > 1 else np.ascontiguousarray(rows).view(dtype).ravel()
+    return (
+        np.ascontiguousarray(rows).view(dtype).reshape(acc.count, width)
+        if width > 1
+        else np.ascontiguousarray(rows).view(dtype).ravel()
+    )
 
 
 def load_gltf_hand(path: str | Path) -> dict[str, np.ndarray]:
@@ -125,16 +140,30 @@ def hand_mesh_from_gltf(path: str | Path) -> HandMesh:
     fit = fit_ik(target, limits=anatomical_limits())
     w = g["skin_weights"]
     return HandMesh(
-        vertices=g["vertices"] * 1000.0, faces=g["faces"], normals=g["normals"], uv=g["uv"],
-        skin_joints=g["skin_joints"], skin_weights=w / np.maximum(w.sum(1, keepdims=True), 1e-12),
-        rest_angles=fit.angles.numpy(), rest_ratios=fit.bone_ratios.numpy(), rest_anchor=float(fit.anchor_length),
-        rest_root=fit.root_rotation.numpy(), rest_position=fit.root_position.numpy(), rest_joints=fit.joints.numpy(),
+        vertices=g["vertices"] * 1000.0,
+        faces=g["faces"],
+        normals=g["normals"],
+        uv=g["uv"],
+        skin_joints=g["skin_joints"],
+        skin_weights=w / np.maximum(w.sum(1, keepdims=True), 1e-12),
+        rest_angles=fit.angles.numpy(),
+        rest_ratios=fit.bone_ratios.numpy(),
+        rest_anchor=float(fit.anchor_length),
+        rest_root=fit.root_rotation.numpy(),
+        rest_position=fit.root_position.numpy(),
+        rest_joints=fit.joints.numpy(),
         fit_residual_mm=float(fit.residual),
-    )  # fmt: skip
+    )
 
 
-def pose_mesh(mesh: HandMesh, angles: np.ndarray, ratios: np.ndarray, anchor_mm: float,
-              root_rotation: np.ndarray, root_position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def pose_mesh(
+    mesh: HandMesh,
+    angles: np.ndarray,
+    ratios: np.ndarray,
+    anchor_mm: float,
+    root_rotation: np.ndarray,
+    root_position: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Skin the mesh to a pose of the model.
 
     Args:
@@ -145,12 +174,22 @@ def pose_mesh(mesh: HandMesh, angles: np.ndarray, ratios: np.ndarray, anchor_mm:
         vertices (V, 3) mm in the camera frame, and the model's joints (21, 3) mm (the labels).
     """
     f64 = torch.float64
-    _, r_rest = forward_kinematics(torch.as_tensor(mesh.rest_angles, dtype=f64), torch.as_tensor(mesh.rest_ratios, dtype=f64),
-                                   mesh.rest_anchor, torch.as_tensor(mesh.rest_root, dtype=f64),
-                                   torch.as_tensor(mesh.rest_position, dtype=f64), return_rotations=True)  # fmt: skip
-    joints, r_new = forward_kinematics(torch.as_tensor(angles, dtype=f64), torch.as_tensor(ratios, dtype=f64), anchor_mm,
-                                       torch.as_tensor(root_rotation, dtype=f64), torch.as_tensor(root_position, dtype=f64),
-                                       return_rotations=True)  # fmt: skip
+    _, r_rest = forward_kinematics(
+        torch.as_tensor(mesh.rest_angles, dtype=f64),
+        torch.as_tensor(mesh.rest_ratios, dtype=f64),
+        mesh.rest_anchor,
+        torch.as_tensor(mesh.rest_root, dtype=f64),
+        torch.as_tensor(mesh.rest_position, dtype=f64),
+        return_rotations=True,
+    )
+    joints, r_new = forward_kinematics(
+        torch.as_tensor(angles, dtype=f64),
+        torch.as_tensor(ratios, dtype=f64),
+        anchor_mm,
+        torch.as_tensor(root_rotation, dtype=f64),
+        torch.as_tensor(root_position, dtype=f64),
+        return_rotations=True,
+    )
     joints, r_rest, r_new = joints.numpy(), r_rest.numpy(), r_new.numpy()
     scale = anchor_mm / mesh.rest_anchor
     stretch = np.ones((21, 3))
@@ -170,7 +209,9 @@ def mirror_mesh(vertices: np.ndarray, faces: np.ndarray, side: str) -> tuple[np.
     return (vertices * np.array([-1.0, 1.0, 1.0]), faces[:, ::-1]) if side == "left" else (vertices, faces)
 
 
-def posed_mesh(result, anchor_mm: float = ADULT_ANCHOR_MM, mesh: HandMesh | None = None) -> tuple[np.ndarray, np.ndarray]:
+def posed_mesh(
+    result, anchor_mm: float = ADULT_ANCHOR_MM, mesh: HandMesh | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The MIT-licensed rigged hand skinned to a result's angles and ratios (the renderer's skinning).
 
     ``result``: a :class:`~diffuhand.pipeline.HandResult` (or anything with its ``handedness``, ``angles``,

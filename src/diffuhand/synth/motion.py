@@ -5,11 +5,11 @@ camera), so that the temporal model learns from how hands really move."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.spatial.transform import Rotation, Slerp
-
-from functools import lru_cache
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.limits import Limits
@@ -17,8 +17,9 @@ from diffuhand.kinematics.prior import PosePrior
 from diffuhand.synth.scene import SceneConfig, background, camera_for, hand_rotation, sample_hand_pose, scene_background
 
 
-def plan_sequence(rng: np.random.Generator, length: int, limits: Limits, prior: PosePrior, cfg: SceneConfig,
-                  key_every: int = 8) -> dict:  # fmt: skip
+def plan_sequence(
+    rng: np.random.Generator, length: int, limits: Limits, prior: PosePrior, cfg: SceneConfig, key_every: int = 8
+) -> dict:
     """Per-frame (angles, ratios, anchor, rotation, position, side) of one hand, plus the sequence's K and
     background. Angles are clipped to the limits after interpolation (splines may overshoot)."""
     n_keys = max(2, int(np.ceil((length - 1) / key_every)) + 1)
@@ -39,8 +40,16 @@ def plan_sequence(rng: np.random.Generator, length: int, limits: Limits, prior: 
     side = "left" if rng.random() < cfg.p_left else "right"
     centre = positions.mean(0)
     extent = 2.2 * anchor + float(np.ptp(positions[:, :2], axis=0).max())
-    return {"angles": angles, "ratios": ratios, "anchor": anchor, "rotations": rotations, "positions": positions,
-            "side": side, "K": camera_for(rng, centre, extent, cfg), "background": background(rng, cfg.size, cfg.backgrounds)}  # fmt: skip
+    return {
+        "angles": angles,
+        "ratios": ratios,
+        "anchor": anchor,
+        "rotations": rotations,
+        "positions": positions,
+        "side": side,
+        "K": camera_for(rng, centre, extent, cfg),
+        "background": background(rng, cfg.size, cfg.backgrounds),
+    }
 
 
 def parse_motion_source(source: str) -> tuple[str, str, str]:
@@ -102,14 +111,32 @@ def plan_replay(rng: np.random.Generator, length: int, seq: int, cfg: SceneConfi
     ratios = np.median(fit.bone_ratios.numpy(), axis=0)
     angles = fit.angles.numpy()[t]
     # frame the whole motion: every joint of every frame, as the camera will see it (a left hand mirrored)
-    joints = forward_kinematics(torch.as_tensor(angles), torch.as_tensor(ratios), anchor, torch.as_tensor(rotations),
-                                torch.as_tensor(positions)).numpy().reshape(-1, 3)  # fmt: skip
+    joints = (
+        forward_kinematics(
+            torch.as_tensor(angles),
+            torch.as_tensor(ratios),
+            anchor,
+            torch.as_tensor(rotations),
+            torch.as_tensor(positions),
+        )
+        .numpy()
+        .reshape(-1, 3)
+    )
     joints = joints * np.array([-1.0, 1.0, 1.0]) if side == "left" else joints
     lo, hi = joints.min(0), joints.max(0)
     extent = float((hi - lo)[:2].max()) + 40.0
     if side == "left":  # the plan holds the seen hand's root (render_sample poses its mirror: m R m, m p)
         m = np.diag([-1.0, 1.0, 1.0])
         rotations, positions = m @ rotations @ m, positions @ m
-    return {"angles": angles, "ratios": ratios, "anchor": anchor, "rotations": rotations, "positions": positions,
-            "side": side, "K": camera_for(rng, (lo + hi) / 2, extent, cfg), "background": scene_background(rng, cfg),
-            "source": seqs[k][0], "start": start}  # fmt: skip
+    return {
+        "angles": angles,
+        "ratios": ratios,
+        "anchor": anchor,
+        "rotations": rotations,
+        "positions": positions,
+        "side": side,
+        "K": camera_for(rng, (lo + hi) / 2, extent, cfg),
+        "background": scene_background(rng, cfg),
+        "source": seqs[k][0],
+        "start": start,
+    }

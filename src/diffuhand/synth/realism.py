@@ -28,8 +28,14 @@ _RING = 24  # vertices around the forearm
 def _tube(xs: np.ndarray, half_width: np.ndarray, half_thickness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An elliptical tube along x through rings at ``xs`` (hand frame: y radial, z dorsal): vertices, faces."""
     a = np.linspace(0, 2 * np.pi, _RING, endpoint=False)
-    v = np.stack([np.repeat(xs, _RING), (half_width[:, None] * np.cos(a)).ravel(),
-                  (half_thickness[:, None] * np.sin(a)).ravel()], -1)  # fmt: skip
+    v = np.stack(
+        [
+            np.repeat(xs, _RING),
+            (half_width[:, None] * np.cos(a)).ravel(),
+            (half_thickness[:, None] * np.sin(a)).ravel(),
+        ],
+        -1,
+    )
     faces = []
     for r in range(len(xs) - 1):
         for k in range(_RING):
@@ -38,8 +44,15 @@ def _tube(xs: np.ndarray, half_width: np.ndarray, half_thickness: np.ndarray) ->
     return v, np.asarray(faces, dtype=np.int64)
 
 
-def forearm_items(rng: np.random.Generator, anchor_mm: float, rotation: np.ndarray, position: np.ndarray,
-                  tone: np.ndarray, mirror: bool, p_sleeve: float) -> list[MeshItem]:  # fmt: skip
+def forearm_items(
+    rng: np.random.Generator,
+    anchor_mm: float,
+    rotation: np.ndarray,
+    position: np.ndarray,
+    tone: np.ndarray,
+    mirror: bool,
+    p_sleeve: float,
+) -> list[MeshItem]:
     """The forearm of a right-hand model posed by (``rotation``, ``position``) (camera frame, mm), bent at the
     wrist by a random flexion and deviation; with probability ``p_sleeve`` its proximal part in a sleeve.
     ``mirror``: the hand is drawn as a left hand (x mirrored)."""
@@ -64,8 +77,14 @@ def forearm_items(rng: np.random.Generator, anchor_mm: float, rotation: np.ndarr
     return items
 
 
-def skin_colors(rng: np.random.Generator, tone: np.ndarray, vertices: np.ndarray, normals_hand: np.ndarray,
-                tips: np.ndarray, anchor_mm: float) -> np.ndarray:  # fmt: skip
+def skin_colors(
+    rng: np.random.Generator,
+    tone: np.ndarray,
+    vertices: np.ndarray,
+    normals_hand: np.ndarray,
+    tips: np.ndarray,
+    anchor_mm: float,
+) -> np.ndarray:
     """(V, 3) colours of the rest mesh: ``tone`` with a blotchy texture, a lighter and pinker palm (palmar skin
     has little melanin, most visible on dark skin) and nails on the dorsal side of the fingertips.
 

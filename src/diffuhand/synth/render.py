@@ -71,9 +71,11 @@ def _offscreen(width: int, height: int):
 
         if _OFFSCREEN is None:
             _OFFSCREEN = pyrender.OffscreenRenderer(width, height)
-    except Exception as exc:  # missing libEGL surfaces as an ImportError, a ctypes or a GL error
-        raise DiffuhandError(f"the offscreen renderer is unavailable ({exc.__class__.__name__}: {str(exc)[:120]}); "
-                             "install Mesa's EGL (Debian: libegl1 libegl-mesa0 libgl1-mesa-dri)") from None  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 (missing libEGL: an ImportError, a ctypes or a GL error)
+        raise DiffuhandError(
+            f"the offscreen renderer is unavailable ({exc.__class__.__name__}: {str(exc)[:120]}); "
+            "install Mesa's EGL (Debian: libegl1 libegl-mesa0 libgl1-mesa-dri)"
+        ) from None
     _OFFSCREEN.viewport_width, _OFFSCREEN.viewport_height = width, height
     return _OFFSCREEN
 
@@ -100,8 +102,12 @@ class Renderer:
     def _mesh(self, item: MeshItem):
         import trimesh
 
-        tm = trimesh.Trimesh(item.vertices @ _GL / 1000.0, item.faces, process=False,
-                             vertex_colors=(np.clip(item.colors, 0, 1) * 255).astype(np.uint8))  # fmt: skip
+        tm = trimesh.Trimesh(
+            item.vertices @ _GL / 1000.0,
+            item.faces,
+            process=False,
+            vertex_colors=(np.clip(item.colors, 0, 1) * 255).astype(np.uint8),
+        )
         # no material: pyrender then shades with the vertex colours (skin tone and texture)
         return self.pyrender.Mesh.from_trimesh(tm, smooth=True)
 
@@ -111,10 +117,14 @@ class Renderer:
         nodes = [scene.add(self._mesh(it)) for it in items]
         cam = pr.IntrinsicsCamera(fx=K[0, 0], fy=K[1, 1], cx=K[0, 2], cy=K[1, 2], znear=0.02, zfar=10.0)
         scene.add(cam, pose=np.eye(4))
-        scene.add(pr.DirectionalLight(color=light.color, intensity=light.intensity), pose=_light_pose(light.directional))
+        scene.add(
+            pr.DirectionalLight(color=light.color, intensity=light.intensity), pose=_light_pose(light.directional)
+        )
         if light.fill > 0:
-            scene.add(pr.DirectionalLight(color=light.color, intensity=light.intensity * light.fill),
-                      pose=_light_pose(light.fill_direction))  # fmt: skip
+            scene.add(
+                pr.DirectionalLight(color=light.color, intensity=light.intensity * light.fill),
+                pose=_light_pose(light.fill_direction),
+            )
         offscreen = self.renderer
         color, depth = offscreen.render(scene, flags=pr.RenderFlags.RGBA)
         # per-item depth for the label mask: which item is nearest at each pixel

@@ -14,13 +14,23 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from diffuhand.kinematics.limits import Limits, load_limits
-from diffuhand.synth.mesh import HandMesh, default_hand_mesh, pose_mesh
 from diffuhand.kinematics.prior import PosePrior, default_prior
+from diffuhand.synth.mesh import HandMesh, default_hand_mesh, pose_mesh
 from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
 # skin tones (linear-ish RGB) from light to dark
-SKIN_TONES = np.array([[0.96, 0.80, 0.69], [0.92, 0.72, 0.60], [0.85, 0.64, 0.50], [0.76, 0.55, 0.41],
-                       [0.62, 0.43, 0.31], [0.48, 0.32, 0.22], [0.36, 0.24, 0.16], [0.26, 0.17, 0.12]])  # fmt: skip
+SKIN_TONES = np.array(
+    [
+        [0.96, 0.80, 0.69],
+        [0.92, 0.72, 0.60],
+        [0.85, 0.64, 0.50],
+        [0.76, 0.55, 0.41],
+        [0.62, 0.43, 0.31],
+        [0.48, 0.32, 0.22],
+        [0.36, 0.24, 0.16],
+        [0.26, 0.17, 0.12],
+    ]
+)
 
 
 @dataclass
@@ -63,14 +73,20 @@ BACKGROUND_STYLES = ("procedural", "clutter", "mixed")
 #: named scene variants: "legacy" the renders of issue 4, "photo" with every photo-likeness lever on
 SCENE_VARIANTS = {
     "legacy": {},
-    "photo": {"p_forearm": 0.9, "skin_detail": True, "fill_light": True, "background_style": "mixed",
-              "background_blur": 3.0, "camera": True},
+    "photo": {
+        "p_forearm": 0.9,
+        "skin_detail": True,
+        "fill_light": True,
+        "background_style": "mixed",
+        "background_blur": 3.0,
+        "camera": True,
+    },
     "forearm": {"p_forearm": 0.9},
     "skin": {"skin_detail": True},
     "light": {"fill_light": True},
     "background": {"background_style": "mixed", "background_blur": 3.0},
     "camera": {"camera": True},
-}  # fmt: skip
+}
 
 
 def scene_variant(name: str, cfg: SceneConfig | None = None) -> SceneConfig:
@@ -127,7 +143,7 @@ def background(rng: np.random.Generator, size: int, folder: Path | None = None) 
     yy, xx = np.mgrid[0:size, 0:size] / size
     if kind == 0:  # gradient
         a = rng.uniform(0, 2 * np.pi)
-        t = (np.cos(a) * xx + np.sin(a) * yy)
+        t = np.cos(a) * xx + np.sin(a) * yy
         t = (t - t.min()) / max(np.ptp(t), 1e-9)
     elif kind == 1:  # clouds
         t = _smooth_noise(rng, size)
@@ -148,7 +164,9 @@ def scene_background(rng: np.random.Generator, cfg: SceneConfig) -> np.ndarray:
     if cfg.background_style == "clutter" or (cfg.background_style == "mixed" and rng.random() < 0.8):
         from diffuhand.synth.realism import clutter_background
 
-        bg = clutter_background(rng, cfg.size) if cfg.backgrounds is None else background(rng, cfg.size, cfg.backgrounds)
+        bg = (
+            clutter_background(rng, cfg.size) if cfg.backgrounds is None else background(rng, cfg.size, cfg.backgrounds)
+        )
     else:
         bg = background(rng, cfg.size, cfg.backgrounds)
     if cfg.background_blur:
@@ -231,7 +249,7 @@ def _motion_blur(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     k = np.zeros((n, n))
     c = (n - 1) / 2
     for t in np.linspace(-c, c, 4 * n):
-        k[int(round(c + t * np.sin(a))), int(round(c + t * np.cos(a)))] = 1.0
+        k[round(c + t * np.sin(a)), round(c + t * np.cos(a))] = 1.0
     k /= k.sum()
     return np.stack([convolve(img[..., i].astype(np.float64), k, mode="nearest") for i in range(3)], -1)
 
@@ -246,14 +264,24 @@ def camera_for(rng: np.random.Generator, centre: np.ndarray, extent: float, cfg:
 def sample_hand_pose(rng: np.random.Generator, limits: Limits, prior: PosePrior, cfg: SceneConfig):
     """Angles (41,), ratios (20,), anchor (mm): a right-hand pose from the prior, inside the limits."""
     angles = prior.sample(1, rng, limits, spread=cfg.prior_spread)[0]
-    ratios = np.clip(limits.ratio_neutral * (1 + rng.normal(size=20) * cfg.ratio_jitter), limits.ratio_min, limits.ratio_max)
+    ratios = np.clip(
+        limits.ratio_neutral * (1 + rng.normal(size=20) * cfg.ratio_jitter), limits.ratio_min, limits.ratio_max
+    )
     return angles, ratios, float(rng.uniform(*cfg.anchor_mm))
 
 
-def render_sample(rng: np.random.Generator, renderer: Renderer, cfg: SceneConfig, mesh: HandMesh | None = None,
-                  limits: Limits | None = None, prior: PosePrior | None = None, poses=None,
-                  K: np.ndarray | None = None, background_image: np.ndarray | None = None,
-                  style_seed: int | None = None):  # fmt: skip
+def render_sample(
+    rng: np.random.Generator,
+    renderer: Renderer,
+    cfg: SceneConfig,
+    mesh: HandMesh | None = None,
+    limits: Limits | None = None,
+    prior: PosePrior | None = None,
+    poses=None,
+    K: np.ndarray | None = None,
+    background_image: np.ndarray | None = None,
+    style_seed: int | None = None,
+):
     """One image (size, size, 3) uint8, its hand mask (labels 1, 2), K, and a :class:`HandLabel` per hand.
 
     ``poses``: optional list of per-hand (angles, ratios, anchor, root_rotation, root_position, side) to render
@@ -264,7 +292,6 @@ def render_sample(rng: np.random.Generator, renderer: Renderer, cfg: SceneConfig
     mesh = mesh or default_hand_mesh()
     limits = limits or load_limits()
     prior = prior or default_prior()
-    size = cfg.size
     if poses is None:
         n_hands = 2 if rng.random() < cfg.p_two_hands else 1
         z = rng.uniform(*cfg.distance_mm)
@@ -276,8 +303,11 @@ def render_sample(rng: np.random.Generator, renderer: Renderer, cfg: SceneConfig
             if n_hands == 2:
                 side = ("right", "left")[h]
             rot = hand_rotation(rng, cfg)
-            pos = centre + (np.r_[rng.normal(size=2) * 0.4 * anchor, rng.normal() * 20] if n_hands == 1
-                            else np.r_[(h - 0.5) * 1.6 * anchor, rng.normal(size=2) * 25])  # fmt: skip
+            pos = centre + (
+                np.r_[rng.normal(size=2) * 0.4 * anchor, rng.normal() * 20]
+                if n_hands == 1
+                else np.r_[(h - 0.5) * 1.6 * anchor, rng.normal(size=2) * 25]
+            )
             poses.append((angles, ratios, anchor, rot, pos, side))
     items, labels_geo = [], []
     for h, (angles, ratios, anchor, rot, pos, side) in enumerate(poses):
@@ -305,12 +335,21 @@ def render_sample(rng: np.random.Generator, renderer: Renderer, cfg: SceneConfig
     d = style.normal(size=3) * 0.6 + [0, 0, 1.0]
     if cfg.fill_light:  # softer, as indoors: more ambient and a bounce light from elsewhere, warm or cool
         tint = 1.0 + style.normal(0, 0.05, 3)
-        light = Lighting(ambient=float(style.uniform(0.3, 0.7)), directional=tuple(d), intensity=float(style.uniform(1.5, 4.0)),
-                         color=tuple(np.clip(tint / tint.max(), 0.5, 1.0)), fill=float(style.uniform(0.2, 0.6)),
-                         fill_direction=tuple(-d + style.normal(size=3) * 0.5))  # fmt: skip
+        light = Lighting(
+            ambient=float(style.uniform(0.3, 0.7)),
+            directional=tuple(d),
+            intensity=float(style.uniform(1.5, 4.0)),
+            color=tuple(np.clip(tint / tint.max(), 0.5, 1.0)),
+            fill=float(style.uniform(0.2, 0.6)),
+            fill_direction=tuple(-d + style.normal(size=3) * 0.5),
+        )
     else:
-        light = Lighting(ambient=float(style.uniform(0.15, 0.5)), directional=tuple(d), intensity=float(style.uniform(1.0, 4.0)),
-                         color=tuple(1.0 - style.uniform(0, 0.15, 3)))  # fmt: skip
+        light = Lighting(
+            ambient=float(style.uniform(0.15, 0.5)),
+            directional=tuple(d),
+            intensity=float(style.uniform(1.0, 4.0)),
+            color=tuple(1.0 - style.uniform(0, 0.15, 3)),
+        )
     color, depth, mask, alpha = renderer.render(items, K, light)
     bg = (scene_background(rng, cfg) if background_image is None else background_image).astype(np.float64)
     a = (alpha.astype(np.float64) / 255.0)[..., None]

@@ -56,8 +56,8 @@ def _init_worker(cfg_dict: dict, single_thread: bool = False) -> None:
 def render_image(i: int, seed: int, sequence_length: int, cfg, renderer):
     """Image ``i`` of a data set: (image, mask, K, hands, sequence, frame)."""
     from diffuhand.kinematics.limits import load_limits
-    from diffuhand.synth.motion import plan_sequence
     from diffuhand.kinematics.prior import default_prior
+    from diffuhand.synth.motion import plan_sequence
     from diffuhand.synth.scene import render_sample
 
     if sequence_length > 1:
@@ -73,11 +73,24 @@ def render_image(i: int, seed: int, sequence_length: int, cfg, renderer):
                 plan = plan_sequence(plan_rng, sequence_length, load_limits(), default_prior(), cfg)
             _PLAN.update(key=key, plan=plan)
         plan = _PLAN["plan"]
-        pose = (plan["angles"][frame], plan["ratios"], plan["anchor"], plan["rotations"][frame],
-                plan["positions"][frame], plan["side"])  # fmt: skip
+        pose = (
+            plan["angles"][frame],
+            plan["ratios"],
+            plan["anchor"],
+            plan["rotations"][frame],
+            plan["positions"][frame],
+            plan["side"],
+        )
         rng = np.random.default_rng([seed, 2, i])
-        image, mask, K, hands = render_sample(rng, renderer, cfg, poses=[pose], K=plan["K"],
-                                              background_image=plan["background"], style_seed=seed * 1000003 + seq)  # fmt: skip
+        image, mask, K, hands = render_sample(
+            rng,
+            renderer,
+            cfg,
+            poses=[pose],
+            K=plan["K"],
+            background_image=plan["background"],
+            style_seed=seed * 1000003 + seq,
+        )
         return image, mask, K, hands, seq, frame
     image, mask, K, hands = render_sample(np.random.default_rng([seed, 0, i]), renderer, cfg)
     return image, mask, K, hands, -1, -1
@@ -89,13 +102,22 @@ def _render_chunk(job: tuple) -> int:
 
     cfg, renderer = _STATE["cfg"], _STATE["renderer"]
     n = stop - start
-    lab = {"index": np.arange(start, stop), "K": np.zeros((n, 3, 3)), "n_hands": np.zeros(n, np.int8),
-           "sequence": np.full(n, -1, np.int32), "frame": np.full(n, -1, np.int32),
-           "handedness": np.full((n, 2), -1, np.int8), "joints_3d": np.zeros((n, 2, 21, 3), np.float32),
-           "joints_2d": np.zeros((n, 2, 21, 2), np.float32), "visible": np.zeros((n, 2, 21), bool),
-           "angles": np.zeros((n, 2, 41), np.float32), "ratios": np.zeros((n, 2, 20), np.float32),
-           "anchor_mm": np.zeros((n, 2), np.float32), "root_rotation": np.zeros((n, 2, 3, 3), np.float32),
-           "root_position": np.zeros((n, 2, 3), np.float32)}  # fmt: skip
+    lab = {
+        "index": np.arange(start, stop),
+        "K": np.zeros((n, 3, 3)),
+        "n_hands": np.zeros(n, np.int8),
+        "sequence": np.full(n, -1, np.int32),
+        "frame": np.full(n, -1, np.int32),
+        "handedness": np.full((n, 2), -1, np.int8),
+        "joints_3d": np.zeros((n, 2, 21, 3), np.float32),
+        "joints_2d": np.zeros((n, 2, 21, 2), np.float32),
+        "visible": np.zeros((n, 2, 21), bool),
+        "angles": np.zeros((n, 2, 41), np.float32),
+        "ratios": np.zeros((n, 2, 20), np.float32),
+        "anchor_mm": np.zeros((n, 2), np.float32),
+        "root_rotation": np.zeros((n, 2, 3, 3), np.float32),
+        "root_position": np.zeros((n, 2, 3), np.float32),
+    }
     for r, i in enumerate(range(start, stop)):
         image, mask, K, hands, seq, frame = render_image(i, seed, sequence_length, cfg, renderer)
         with atomic_path(out / "images" / f"{i:08d}.jpg") as tmp:
@@ -105,7 +127,11 @@ def _render_chunk(job: tuple) -> int:
         lab["K"][r], lab["n_hands"][r], lab["sequence"][r], lab["frame"][r] = K, len(hands), seq, frame
         for h, hand in enumerate(hands):
             lab["handedness"][r, h] = 0 if hand.handedness == "right" else 1
-            lab["joints_3d"][r, h], lab["joints_2d"][r, h], lab["visible"][r, h] = hand.joints_3d, hand.joints_2d, hand.visible
+            lab["joints_3d"][r, h], lab["joints_2d"][r, h], lab["visible"][r, h] = (
+                hand.joints_3d,
+                hand.joints_2d,
+                hand.visible,
+            )
             lab["angles"][r, h], lab["ratios"][r, h], lab["anchor_mm"][r, h] = hand.angles, hand.ratios, hand.anchor_mm
             lab["root_rotation"][r, h], lab["root_position"][r, h] = hand.root_rotation, hand.root_position
     with atomic_path(out / "labels" / f"{c:05d}.npz") as tmp, open(tmp, "wb") as fh:
@@ -113,15 +139,31 @@ def _render_chunk(job: tuple) -> int:
     return n
 
 
-def write_dataset(out: Path, count: int, cfg, seed: int = 0, workers: int = 1, chunk: int = 256,
-                  sequence_length: int = 0, progress: bool = True) -> dict:  # fmt: skip
+def write_dataset(
+    out: Path,
+    count: int,
+    cfg,
+    seed: int = 0,
+    workers: int = 1,
+    chunk: int = 256,
+    sequence_length: int = 0,
+    progress: bool = True,
+) -> dict:
     """Render ``count`` images into ``out`` (see the module docstring); returns the meta record."""
     if count < 1 or chunk < 1 or workers < 1:
         raise DiffuhandError("--count, --chunk and --workers must be >= 1")
     out = Path(out)
     cfg_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
-    meta = {"format": FORMAT, "version": VERSION, "count": count, "size": cfg.size, "seed": seed, "chunk": chunk,
-            "sequence_length": sequence_length, "config": cfg_dict}  # fmt: skip
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "count": count,
+        "size": cfg.size,
+        "seed": seed,
+        "chunk": chunk,
+        "sequence_length": sequence_length,
+        "config": cfg_dict,
+    }
     meta = json.loads(json.dumps(meta))  # tuples as lists, as they come back from the file
     meta_path = out / "meta.json"
     if meta_path.exists():
@@ -135,8 +177,11 @@ def write_dataset(out: Path, count: int, cfg, seed: int = 0, workers: int = 1, c
         (out / sub).mkdir(parents=True, exist_ok=True)
     atomic_write_text(meta_path, json.dumps(meta, indent=1) + "\n")
     n_chunks = (count + chunk - 1) // chunk
-    jobs = [(out, c, c * chunk, min(count, (c + 1) * chunk), seed, sequence_length) for c in range(n_chunks)
-            if not (out / "labels" / f"{c:05d}.npz").exists()]  # fmt: skip
+    jobs = [
+        (out, c, c * chunk, min(count, (c + 1) * chunk), seed, sequence_length)
+        for c in range(n_chunks)
+        if not (out / "labels" / f"{c:05d}.npz").exists()
+    ]
     from tqdm import tqdm
 
     bar = tqdm(total=sum(j[3] - j[2] for j in jobs), desc="rendering", unit="img", disable=not progress or None)

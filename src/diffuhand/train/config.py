@@ -95,8 +95,9 @@ def _section(name: str, value: Any, cls: type) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(value) - known)
     if unknown:
-        raise DiffuhandError(f"configuration section {name!r}: unknown key(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(sorted(known))})")  # fmt: skip
+        raise DiffuhandError(
+            f"configuration section {name!r}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
     return cls(**value)
 
 

@@ -52,10 +52,16 @@ class CropSet(Dataset):
         # synthetic labels carry the right-hand model's root rotation (valid for flipped left hands too)
         rot = crop.extra.get("root_rotation")
         rot = np.asarray(rot) if rot is not None else hand_frame(torch.as_tensor(j)).numpy()
-        out = {"image": views[0], "joints": torch.tensor(rel, dtype=torch.float32),
-               "canonical": torch.tensor(rel @ rot, dtype=torch.float32), "anchor_mm": torch.tensor(anchor, dtype=torch.float32),
-               "root_mm": torch.tensor(j[0], dtype=torch.float32), "K": torch.tensor(crop.K, dtype=torch.float32),
-               "uv": torch.tensor(crop.joints_2d, dtype=torch.float32), "valid": torch.tensor(crop.valid)}  # fmt: skip
+        out = {
+            "image": views[0],
+            "joints": torch.tensor(rel, dtype=torch.float32),
+            "canonical": torch.tensor(rel @ rot, dtype=torch.float32),
+            "anchor_mm": torch.tensor(anchor, dtype=torch.float32),
+            "root_mm": torch.tensor(j[0], dtype=torch.float32),
+            "K": torch.tensor(crop.K, dtype=torch.float32),
+            "uv": torch.tensor(crop.joints_2d, dtype=torch.float32),
+            "valid": torch.tensor(crop.valid),
+        }
         if self.views > 1:
             out["image2"] = views[1]
         return out

@@ -46,8 +46,12 @@ def _hand_targets(sample) -> dict[str, np.ndarray]:
     rel = (j - j[0]) / anchor
     rot = sample.extra.get("root_rotation")
     rot = np.asarray(rot) if rot is not None else hand_frame(torch.as_tensor(j)).numpy()
-    return {"joints": rel.astype(np.float32), "canonical": (rel @ rot).astype(np.float32), "anchor_mm": np.float32(anchor),
-            "valid": np.asarray(sample.valid, dtype=bool)}  # fmt: skip
+    return {
+        "joints": rel.astype(np.float32),
+        "canonical": (rel @ rot).astype(np.float32),
+        "anchor_mm": np.float32(anchor),
+        "valid": np.asarray(sample.valid, dtype=bool),
+    }
 
 
 def cache_chunk(dataset: HandDataset, indices: list[int], seed: int, net=None) -> dict[str, np.ndarray]:
@@ -57,14 +61,29 @@ def cache_chunk(dataset: HandDataset, indices: list[int], seed: int, net=None) -
 
     net = net or default_landmark_net()
     rng = np.random.default_rng([seed, indices[0] if indices else 0])
-    out: dict[str, list] = {k: [] for k in ("landmarks", "joints", "canonical", "anchor_mm", "valid", "index",
-                                            "world", "keypoints_2d", "presence", "right_score")}  # fmt: skip
+    out: dict[str, list] = {
+        k: []
+        for k in (
+            "landmarks",
+            "joints",
+            "canonical",
+            "anchor_mm",
+            "valid",
+            "index",
+            "world",
+            "keypoints_2d",
+            "presence",
+            "right_score",
+        )
+    }
     for i in indices:
         s = to_right_hand(dataset[i])
         box = float(np.ptp(s.joints_2d, axis=0).max())
         rect = hand_rect(s.joints_2d + rng.normal(size=(21, 2)) * KEYPOINT_NOISE * box)
         o = net(s.image, [rect])
-        cond = landmark_condition(o.features, o.world, o.keypoints_2d, np.array([[rect.cx, rect.cy]]), np.array([rect.side]), s.K)
+        cond = landmark_condition(
+            o.features, o.world, o.keypoints_2d, np.array([[rect.cx, rect.cy]]), np.array([rect.side]), s.K
+        )
         for k, v in _hand_targets(s).items():
             out[k].append(v)
         out["landmarks"].append(cond[0])
@@ -108,7 +127,12 @@ class LandmarkSet(Dataset):
 
     def __getitem__(self, i) -> dict:
         i, _ = item_and_epoch(i)  # the step sampler passes (index, epoch); the cache has one crop per hand
-        return {"landmarks": self.cond[i], "joints": self.joints[i], "canonical": self.canonical[i], "valid": self.valid[i]}
+        return {
+            "landmarks": self.cond[i],
+            "joints": self.joints[i],
+            "canonical": self.canonical[i],
+            "valid": self.valid[i],
+        }
 
 
 def build_landmark_set(specs: list[dict], out: Path, seed: int = 0, progress: bool = True) -> LandmarkSet:
@@ -118,6 +142,12 @@ def build_landmark_set(specs: list[dict], out: Path, seed: int = 0, progress: bo
     parts = []
     for k, spec in enumerate(specs):
         ds = open_dataset(spec["name"], spec["root"], spec.get("split"))
-        parts.append(cache_landmarks(ds, Path(out) / f"landmarks-{k}-{spec['name']}-{spec.get('split') or 'all'}", seed + k, progress))
+        parts.append(
+            cache_landmarks(
+                ds, Path(out) / f"landmarks-{k}-{spec['name']}-{spec.get('split') or 'all'}", seed + k, progress
+            )
+        )
     parts = [p for p in parts if p]
-    return LandmarkSet({key: np.concatenate([p[key] for p in parts]) for key in ("landmarks", "joints", "canonical", "valid")})
+    return LandmarkSet(
+        {key: np.concatenate([p[key] for p in parts]) for key in ("landmarks", "joints", "canonical", "valid")}
+    )

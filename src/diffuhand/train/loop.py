@@ -115,8 +115,10 @@ def load_state(out: Path, model, opt) -> tuple[int, torch.Tensor | None]:
 def warmup_cosine(opt: torch.optim.Optimizer, warmup: int, steps: int, step: int) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``steps``; resumes at ``step``."""
     return torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(warmup, 1)) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)),
-        last_epoch=step - 1)  # fmt: skip
+        opt,
+        lambda s: min(1.0, (s + 1) / max(warmup, 1)) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)),
+        last_epoch=step - 1,
+    )
 
 
 def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, opt, sched, grad_clip: float) -> None:
@@ -144,7 +146,9 @@ def _seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def training_losses(model: HandPoseModel, batch: dict, cfg: TrainConfig, generator: torch.Generator | None = None) -> dict:
+def training_losses(
+    model: HandPoseModel, batch: dict, cfg: TrainConfig, generator: torch.Generator | None = None
+) -> dict:
     w = cfg.loss
     mcfg = model.cfg
     out: dict[str, torch.Tensor] = {}
@@ -167,8 +171,15 @@ def training_losses(model: HandPoseModel, batch: dict, cfg: TrainConfig, generat
         if "canonical" in batch:
             out["canonical"] = losses.l1_joints(pred["canonical"], batch["canonical"], valid)
         if "K" in batch and w.reprojection:
-            out["reprojection"] = losses.reprojection(pred["joints"], batch["anchor_mm"], batch["root_mm"], batch["K"],
-                                                      batch["uv"], float(mcfg.input_size), valid)  # fmt: skip
+            out["reprojection"] = losses.reprojection(
+                pred["joints"],
+                batch["anchor_mm"],
+                batch["root_mm"],
+                batch["K"],
+                batch["uv"],
+                float(mcfg.input_size),
+                valid,
+            )
     else:
         out["diffusion"] = model.diffusion.loss(target, cond, generator)
         if model.ik is not None and torch.rand((), generator=generator) < cfg.train.p_ik:
@@ -203,7 +214,7 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
         import torch.distributed as dist
 
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu")
     seed = int(cfg.train.seed)
     _seed_all(seed + rank)
     out = Path(cfg.train.out)
@@ -224,11 +235,21 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
     elif mcfg.condition == "keypoints":
         data = PoseSet(build_datasets(cfg.data["train"], load_images=False))
     else:
-        data = CropSet(build_datasets(cfg.data["train"]), mcfg.input_size, cfg.train.augment,
-                       views=2 if cfg.loss.contrastive else 1, seed=seed)  # fmt: skip
+        data = CropSet(
+            build_datasets(cfg.data["train"]),
+            mcfg.input_size,
+            cfg.train.augment,
+            views=2 if cfg.loss.contrastive else 1,
+            seed=seed,
+        )
     batch = int(cfg.optim.batch_size)
-    loader = DataLoader(data, batch_size=batch, sampler=StepSampler(len(data), batch, seed, step, rank, world),
-                        num_workers=int(cfg.train.workers), persistent_workers=int(cfg.train.workers) > 0)  # fmt: skip
+    loader = DataLoader(
+        data,
+        batch_size=batch,
+        sampler=StepSampler(len(data), batch, seed, step, rank, world),
+        num_workers=int(cfg.train.workers),
+        persistent_workers=int(cfg.train.workers) > 0,
+    )
     net = LossModule(model, cfg)
     if ddp:  # some branches (the IK MLP, the second view) are not used at every step
         net = torch.nn.parallel.DistributedDataParallel(net, find_unused_parameters=True)
@@ -251,8 +272,12 @@ def train(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True)
         seen += batch * world
         bar.update(1)
         if rank == 0 and (step % int(cfg.train.log_every) == 0 or step == total):
-            row = {"step": step, "lr": sched.get_last_lr()[0], "images_per_s": seen / (time.perf_counter() - t0),
-                   **{k: (float(ls[k].detach()) if k in ls else "") for k in LOG_COLUMNS}}  # fmt: skip
+            row = {
+                "step": step,
+                "lr": sched.get_last_lr()[0],
+                "images_per_s": seen / (time.perf_counter() - t0),
+                **{k: (float(ls[k].detach()) if k in ls else "") for k in LOG_COLUMNS},
+            }
             append_log(log_path, row)
             bar.set_postfix(loss=f"{row['total']:.4f}")
         if rank == 0 and (step % int(cfg.train.checkpoint_every) == 0 or step == total):

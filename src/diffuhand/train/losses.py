@@ -18,8 +18,15 @@ def l1_joints(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | No
     return (err * w).sum() / w.sum().clamp_min(1) / 3
 
 
-def reprojection(pred_rel: torch.Tensor, anchor_mm: torch.Tensor, root_mm: torch.Tensor, K: torch.Tensor,
-                 uv: torch.Tensor, size: float, valid: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+def reprojection(
+    pred_rel: torch.Tensor,
+    anchor_mm: torch.Tensor,
+    root_mm: torch.Tensor,
+    K: torch.Tensor,
+    uv: torch.Tensor,
+    size: float,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
     """L1 between the projection of the prediction (placed at the true wrist, at the true scale) and the 2D joints,
     in units of the crop size."""
     pts = pred_rel * anchor_mm[:, None, None] + root_mm[:, None]

@@ -35,8 +35,20 @@ def _right_rel(j: np.ndarray, handedness: str) -> tuple[np.ndarray, float]:
 
 
 #: the per-frame arrays :func:`per_frame_predictions` gives (see there)
-FRAME_KEYS = ("pred", "final", "angles", "root_rotation", "ratios", "spread", "found", "truth", "truth_skeleton",
-              "anchor_mm", "sequence", "frame")  # fmt: skip
+FRAME_KEYS = (
+    "pred",
+    "final",
+    "angles",
+    "root_rotation",
+    "ratios",
+    "spread",
+    "found",
+    "truth",
+    "truth_skeleton",
+    "anchor_mm",
+    "sequence",
+    "frame",
+)
 
 
 def lifter_skeleton(lifter) -> np.ndarray | None:
@@ -63,7 +75,9 @@ def in_skeleton(truth: np.ndarray, ratios: np.ndarray | None) -> np.ndarray:
     return j.numpy().astype(np.float32)
 
 
-def _projected_sequence(lifter, dataset: HandDataset, idx: list[int], gen: torch.Generator) -> tuple[list, np.ndarray, np.ndarray]:
+def _projected_sequence(
+    lifter, dataset: HandDataset, idx: list[int], gen: torch.Generator
+) -> tuple[list, np.ndarray, np.ndarray]:
     """A 3D-only sequence seen through one random camera, 2D projected with detector-like noise (2 px), lifted
     -> (lifted hands, truth (T, 21, 3), anchor (T,))."""
     from diffuhand.lift import HandInput
@@ -98,21 +112,26 @@ def _detected_sequence(lifter, dataset: HandDataset, idx: list[int], gen: torch.
             truths.append(t)
             anchors.append(a)
             box = float(np.ptp(s.joints_2d, axis=0).max())
-            dets = [d for d in tracker(s.image) if np.linalg.norm(d.keypoints_2d.mean(0) - s.joints_2d.mean(0)) < 0.5 * box]
+            dets = [
+                d for d in tracker(s.image) if np.linalg.norm(d.keypoints_2d.mean(0) - s.joints_2d.mean(0)) < 0.5 * box
+            ]
             if not dets:
                 lifted.append(None)
                 continue
             d = min(dets, key=lambda d: np.linalg.norm(d.keypoints_2d.mean(0) - s.joints_2d.mean(0)))
             hand = HandInput(s.handedness, d.score, d.box, d.keypoints_2d, d.world_mm)  # the true side: tracking's job
             # the render's own camera; MediaPipe's 3D as it comes (no ray turn: a video's camera is seldom known)
-            (x,) = lifter.lift_many([(s.image if getattr(lifter, "needs_image", True) else s.image.shape[1], hand, s.K)], gen)
+            (x,) = lifter.lift_many(
+                [(s.image if getattr(lifter, "needs_image", True) else s.image.shape[1], hand, s.K)], gen
+            )
             lifted.append(x)
     return lifted, np.stack(truths), np.array(anchors)
 
 
 @torch.no_grad()
-def per_frame_predictions(source, dataset: HandDataset, passes: int = 1, seed: int = 0, progress: bool = True,
-                          detector_factory=None) -> dict[str, np.ndarray]:  # fmt: skip
+def per_frame_predictions(
+    source, dataset: HandDataset, passes: int = 1, seed: int = 0, progress: bool = True, detector_factory=None
+) -> dict[str, np.ndarray]:
     """Run the single-frame lift ``source`` (a lifter, or a network made one) over every sequence of ``dataset``,
     through the product's lift path (:mod:`diffuhand.lift`).
 
@@ -155,7 +174,9 @@ def per_frame_predictions(source, dataset: HandDataset, passes: int = 1, seed: i
         out["pred"].append(np.stack([x.model_joints if x else nan for x in lifted]))
         out["final"].append(np.stack([x.joints if x else nan for x in lifted]))
         out["angles"].append(np.stack([x.angles if x else np.full(NUM_ANGLES, np.nan) for x in lifted]))
-        out["root_rotation"].append(np.stack([x.root_rotation if x and x.root_rotation is not None else np.eye(3) for x in lifted]))
+        out["root_rotation"].append(
+            np.stack([x.root_rotation if x and x.root_rotation is not None else np.eye(3) for x in lifted])
+        )
         out["ratios"].append(np.stack([x.bone_ratios if x else np.full(NUM_BONES, np.nan) for x in lifted]))
         out["spread"].append(np.stack([x.uncertainty if x else np.full(NUM_JOINTS, np.nan) for x in lifted]))
         out["found"].append(np.array([x is not None for x in lifted]))
@@ -198,7 +219,9 @@ def windows(data: dict[str, np.ndarray], size: int) -> np.ndarray:
     return starts[:, None] + np.arange(size)[None]
 
 
-def temporal_losses(model: TemporalTransformer, batch: dict[str, torch.Tensor], mask: torch.Tensor, weights: LossWeights) -> dict:
+def temporal_losses(
+    model: TemporalTransformer, batch: dict[str, torch.Tensor], mask: torch.Tensor, weights: LossWeights
+) -> dict:
     """L1 on every frame's joints (hidden frames too: that teaches bridging), on frame-to-frame velocity and (where
     weighted) on acceleration, against ``batch["target"]``. ``batch``: windows (B, W, ...) of :data:`FRAME_KEYS` arrays."""
     if model.cfg.mode == "residual":
@@ -242,7 +265,9 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
             needs_images = getattr(source, "needs_world", False) or getattr(source, "needs_image", False)
             (ds,) = build_datasets([spec], load_images=needs_images)
             passes = int(cfg.train.passes) if split_key == "train" else 1
-            return per_frame_predictions(source, ds, passes, int(cfg.train.seed) + 1000 * k + (split_key != "train"), progress)
+            return per_frame_predictions(
+                source, ds, passes, int(cfg.train.seed) + 1000 * k + (split_key != "train"), progress
+            )
 
         d = cached_predictions(path, make)
         d["sequence"] = d["sequence"] + 1_000_000 * k
@@ -273,8 +298,10 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
     atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=1) + "\n")
     win = training_windows(data, tcfg.window)
     target_key = "truth_skeleton" if cfg.train.target == "skeleton" else "truth"
-    arrays = {k: torch.from_numpy(np.nan_to_num(data[k]) if data[k].dtype.kind == "f" and k != "spread" else data[k])
-              for k in ("pred", "angles", "root_rotation", "ratios", "spread", "found")}  # fmt: skip
+    arrays = {
+        k: torch.from_numpy(np.nan_to_num(data[k]) if data[k].dtype.kind == "f" and k != "spread" else data[k])
+        for k in ("pred", "angles", "root_rotation", "ratios", "spread", "found")
+    }
     arrays["target"] = torch.from_numpy(data[target_key])
     batch = int(cfg.optim.batch_size)
     log_path = out / "log.csv"
@@ -293,8 +320,12 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
         seen += batch
         bar.update(1)
         if step % int(cfg.train.log_every) == 0 or step == total:
-            row = {"step": step, "lr": sched.get_last_lr()[0], "windows_per_s": seen / (time.perf_counter() - t0),
-                   **{k: float(v.detach()) for k, v in ls.items()}}  # fmt: skip
+            row = {
+                "step": step,
+                "lr": sched.get_last_lr()[0],
+                "windows_per_s": seen / (time.perf_counter() - t0),
+                **{k: float(v.detach()) for k, v in ls.items()},
+            }
             append_log(log_path, row)
             bar.set_postfix(loss=f"{row['total']:.4f}")
         if step % int(cfg.train.checkpoint_every) == 0 or step == total:
@@ -304,14 +335,23 @@ def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: boo
         from diffuhand.lift import load_lifter
 
         identity = load_lifter(cfg.train.source, backend="torch").identity
-        save_checkpoint(out / "final", model, tcfg.to_dict(), {"train_config": cfg.to_dict(), "step": step,
-                                                               "source": str(cfg.train.source),
-                                                               "source_identity": identity})  # fmt: skip
+        save_checkpoint(
+            out / "final",
+            model,
+            tcfg.to_dict(),
+            {"train_config": cfg.to_dict(), "step": step, "source": str(cfg.train.source), "source_identity": identity},
+        )
     return out
 
 
-def sequence_measures(pred: np.ndarray, truth: np.ndarray, anchor_mm: np.ndarray, sequence: np.ndarray,
-                      valid: np.ndarray | None = None, per_sequence_scale: bool = False) -> dict:  # fmt: skip
+def sequence_measures(
+    pred: np.ndarray,
+    truth: np.ndarray,
+    anchor_mm: np.ndarray,
+    sequence: np.ndarray,
+    valid: np.ndarray | None = None,
+    per_sequence_scale: bool = False,
+) -> dict:
     """MPJPE (mm, wrist-relative), PA-MPJPE (mm), acceleration error (mm/frame^2) and velocity error (mm/frame),
     each the mean over joints and frames; differences only inside a sequence, over consecutive valid frames.
 
@@ -328,8 +368,10 @@ def sequence_measures(pred: np.ndarray, truth: np.ndarray, anchor_mm: np.ndarray
             r = np.flatnonzero((sequence == s) & valid)
             if len(r):
                 p[sequence == s] *= (p[r] * g[r]).sum() / max((p[r] ** 2).sum(), 1e-12)
-    res = {"mpjpe_mm": float(np.linalg.norm(p[valid] - g[valid], axis=-1).mean()),
-           "pa_mpjpe_mm": pa_mpjpe(p[valid], g[valid]).mean_mm}  # fmt: skip
+    res = {
+        "mpjpe_mm": float(np.linalg.norm(p[valid] - g[valid], axis=-1).mean()),
+        "pa_mpjpe_mm": pa_mpjpe(p[valid], g[valid]).mean_mm,
+    }
     acc, vel = [], []
     for s in np.unique(sequence):
         r = np.flatnonzero(sequence == s)

@@ -12,8 +12,14 @@ from diffuhand.kinematics.skeleton import PARENTS
 BONE_RGB = ((214, 39, 40), (44, 160, 44), (31, 119, 180), (148, 103, 189), (255, 127, 14))
 
 
-def contact_sheet(path: str | Path, images: list[np.ndarray], joints_2d: list[list[np.ndarray]],
-                  visible: list[list[np.ndarray]] | None = None, cols: int = 8, scale: int = 2) -> None:  # fmt: skip
+def contact_sheet(
+    path: str | Path,
+    images: list[np.ndarray],
+    joints_2d: list[list[np.ndarray]],
+    visible: list[list[np.ndarray]] | None = None,
+    cols: int = 8,
+    scale: int = 2,
+) -> None:
     """Write a PNG grid: ``images[i]`` (H, W, 3) uint8 with each of its hands' (21, 2) joints drawn."""
     from PIL import Image, ImageDraw
 

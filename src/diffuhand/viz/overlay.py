@@ -85,8 +85,9 @@ def downscaled(image: np.ndarray, hands: list, body=None, max_side: int = MAX_OV
     return small, hands, body
 
 
-def render_overlay(image: np.ndarray, hands: list, anchor_mm: float, alpha: float = 0.6, body=None,
-                   max_side: int = MAX_OVERLAY_SIDE) -> np.ndarray:  # fmt: skip
+def render_overlay(
+    image: np.ndarray, hands: list, anchor_mm: float, alpha: float = 0.6, body=None, max_side: int = MAX_OVERLAY_SIDE
+) -> np.ndarray:
     """The photo with each hand's posed mesh (placed by :func:`fit_translation` through
     :func:`assumed_intrinsics`) blended in, and the 2D skeletons on top. ``hands``: pipeline HandResults.
 

@@ -86,8 +86,14 @@ def photo_page_data(json_path: Path) -> dict[str, Any]:
 
     doc = json.loads(json_path.read_text())
     image = cv2.imread(str(doc.get("image", "")), cv2.IMREAD_COLOR)
-    data: dict[str, Any] = {"kind": "photo", "name": json_path.stem, "angle_names": doc.get("angle_names", []),
-                            "limits": _limits(), "width": doc.get("width"), "height": doc.get("height")}
+    data: dict[str, Any] = {
+        "kind": "photo",
+        "name": json_path.stem,
+        "angle_names": doc.get("angle_names", []),
+        "limits": _limits(),
+        "width": doc.get("width"),
+        "height": doc.get("height"),
+    }
     if image is not None:
         data["image"], _, _ = _jpeg_b64(image, 1600, 85)
     hands = []
@@ -136,19 +142,29 @@ def video_page_data(jsonl_path: Path, video: Path | None = None) -> dict[str, An
         else:
             images.append(None)
     angle_names = header.get("angle_names") or _angle_names()
-    return {"kind": "video", "name": jsonl_path.stem, "angle_names": angle_names, "limits": _limits(),
-            "width": header.get("width", width), "height": header.get("height", height), "fps": header.get("fps"),
-            "frames": frames, "images": images}
+    return {
+        "kind": "video",
+        "name": jsonl_path.stem,
+        "angle_names": angle_names,
+        "limits": _limits(),
+        "width": header.get("width", width),
+        "height": header.get("height", height),
+        "fps": header.get("fps"),
+        "frames": frames,
+        "images": images,
+    }
 
 
 def render_page(data: dict[str, Any]) -> str:
     """The HTML text of a page from its data (photo or video)."""
     template = _asset("page.html")
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    return (template.replace("/*THREE*/", _asset("three.min.js"))
-            .replace("/*DATA*/null", payload)
-            .replace("/*VIEWER*/", _asset("viewer.js"))
-            .replace("{{TITLE}}", str(data.get("name", "diffuhand"))))
+    return (
+        template.replace("/*THREE*/", _asset("three.min.js"))
+        .replace("/*DATA*/null", payload)
+        .replace("/*VIEWER*/", _asset("viewer.js"))
+        .replace("{{TITLE}}", str(data.get("name", "diffuhand")))
+    )
 
 
 def write_pages(out_dir: str | Path, dest: str | Path | None = None, videos: list[Path] | None = None) -> list[Path]:

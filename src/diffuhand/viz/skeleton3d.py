@@ -73,8 +73,15 @@ def plot_fits(
     handles = [Line2D([], [], color=c, lw=2, label=f) for c, f in zip(FINGER_COLOURS, FINGERS)]
     if given is not None:
         handles.append(Line2D([], [], color="k", marker="o", ls="", ms=3, label="input joints"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
-               title=f"camera frame, {unit}; seen along +z with y down", title_fontsize=8)  # fmt: skip
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=len(handles),
+        fontsize=8,
+        frameon=False,
+        title=f"camera frame, {unit}; seen along +z with y down",
+        title_fontsize=8,
+    )
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
