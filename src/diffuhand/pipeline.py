@@ -20,10 +20,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from diffuhand.detect import MediaPipeHands
 from diffuhand.errors import DiffuhandError, DiffuhandWarning
+from diffuhand.io.images import VIDEO_SUFFIXES, image_from_array, read_image
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_JOINTS
+from diffuhand.lift import NetworkLifter
+from diffuhand.lift import solve_ik as _solve
 from diffuhand.lift.base import HandInput, photo_camera
+from diffuhand.models.temporal import smooth_sequence
 from diffuhand.synth.mesh import mirror_mesh, posed_mesh  # noqa: F401 (re-exported: a result's mesh)
+from diffuhand.tracking import distinct_hands, link_tracks, one_result_per_hand, track_sides
 
 #: the hand size of the millimetre output (one constant for the whole package)
 DEFAULT_ANCHOR_MM = ADULT_ANCHOR_MM
@@ -75,13 +81,11 @@ class HandResult:
 def as_image(image) -> np.ndarray:
     """A photo as the estimator takes it -> (H, W, 3) uint8 RGB: a file's path (str or Path, read as the CLI reads
     it) or an array in any layout a photo file holds (:func:`~diffuhand.io.images.image_from_array`)."""
-    from diffuhand.io.images import image_from_array, read_image
 
     return read_image(image) if isinstance(image, str | Path) else image_from_array(image)
 
 
 def _is_video_path(x) -> bool:
-    from diffuhand.io.images import VIDEO_SUFFIXES
 
     return isinstance(x, str | Path) and Path(x).suffix.lower() in VIDEO_SUFFIXES
 
@@ -120,7 +124,6 @@ class Estimator:
         skeleton: str | None = None,
         camera: np.ndarray | None = None,
     ):
-        from diffuhand.lift import NetworkLifter
 
         if hasattr(model, "lift"):
             self.lifter = model
@@ -207,8 +210,6 @@ class Estimator:
         hand by where they are, and each track takes the side most of its labels give, weighted by their scores
         (:mod:`diffuhand.tracking`: MediaPipe's label flips now and then); a frame whose label disagreed is lifted
         again as that side. With a temporal model each track is then smoothed (:func:`smooth_tracks`)."""
-        from diffuhand.detect import MediaPipeHands
-        from diffuhand.tracking import distinct_hands, link_tracks, one_result_per_hand, track_sides
 
         per_frame: list[list[HandResult]] = []
         kept: list[list[tuple]] = []  # per frame and hand what lifts it again: (image or patch, hand, K)
@@ -364,7 +365,6 @@ def check_pairing(temporal, lifter) -> None:
 
 def solve_ik(joints: torch.Tensor, tol: float = 1e-3) -> dict:
     """See :func:`diffuhand.lift.solve_ik` (kept here for callers of earlier releases)."""
-    from diffuhand.lift import solve_ik as _solve
 
     return _solve(joints, tol)
 
@@ -378,8 +378,6 @@ def smooth_tracks(
     Frames where a track was not found are bridged when a found frame lies within half a window (``status``
     "bridged", no 2D joints or box), otherwise left out: nothing is invented beyond the model's window, and no
     bridged hand stands where another track's hand was found (:func:`~diffuhand.tracking.one_result_per_hand`)."""
-    from diffuhand.models.temporal import smooth_sequence
-    from diffuhand.tracking import one_result_per_hand
 
     t = len(frames)
     out: list[list[HandResult]] = [[] for _ in range(t)]

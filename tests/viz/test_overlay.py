@@ -31,6 +31,7 @@ def test_a_large_photo_is_drawn_at_a_bounded_size(monkeypatch):
     the pixels: a 60 MP photo took 7.5 GB), the joints where they were, scaled."""
     from diffuhand.pipeline import HandResult
     from diffuhand.synth import render
+    from diffuhand.viz import overlay
     from diffuhand.viz.overlay import MAX_OVERLAY_SIDE, render_overlay
 
     sizes = []
@@ -49,6 +50,7 @@ def test_a_large_photo_is_drawn_at_a_bounded_size(monkeypatch):
             )
 
     monkeypatch.setattr(render, "Renderer", Renderer)
+    monkeypatch.setattr(overlay, "Renderer", Renderer)  # bound at import there
     _, angles, ratios = named_poses()
     from diffuhand.kinematics.fk import forward_kinematics
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from diffuhand.data.dexycb import open_dexycb
+from diffuhand.data.freihand import open_freihand
+from diffuhand.data.ge2019 import open_ge2019
+from diffuhand.data.interhand import open_interhand
+from diffuhand.data.rhd import open_rhd
 from diffuhand.data.schema import HandDataset
+from diffuhand.data.stb import open_stb
+from diffuhand.data.synth import open_synth
 from diffuhand.errors import DiffuhandError
 
 
 def _readers() -> dict[str, tuple[Callable[..., HandDataset], str]]:
-    from diffuhand.data.dexycb import open_dexycb
-    from diffuhand.data.freihand import open_freihand
-    from diffuhand.data.ge2019 import open_ge2019
-    from diffuhand.data.interhand import open_interhand
-    from diffuhand.data.rhd import open_rhd
-    from diffuhand.data.stb import open_stb
-    from diffuhand.data.synth import open_synth
 
     return {
         "rhd": (open_rhd, "evaluation"),

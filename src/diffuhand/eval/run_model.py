@@ -8,8 +8,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from diffuhand.data.crops import unflip_joints
+from diffuhand.data.crops import square_box, unflip_joints
 from diffuhand.data.schema import HandDataset
+from diffuhand.detect import MediaPipeHands
+from diffuhand.lift import HandInput, NetworkLifter
 from diffuhand.models.diffusion import SamplerConfig
 
 
@@ -24,7 +26,6 @@ def detect_dataset(dataset: HandDataset, limit: int | None = None, progress: boo
 
     Returns ``keypoints_2d`` (N, 21, 2) pixels, ``world_mm`` (N, 21, 3) MediaPipe's 3D moved to the true wrist
     (its scale and rotation are its own), ``found`` (N,) bool; rows of missed hands are NaN."""
-    from diffuhand.detect import MediaPipeHands
 
     n = len(dataset) if limit is None else min(limit, len(dataset))
     kps, world = np.full((n, 21, 2), np.nan), np.full((n, 21, 3), np.nan)
@@ -69,8 +70,6 @@ def predict_dataset(
         ``final`` (N, 21, 3) mm in each sample's camera frame; for a diffusion network ``diffusion`` (the sample
         mean before any IK); ``uncertainty_mm`` (N, 21).
     """
-    from diffuhand.data.crops import square_box
-    from diffuhand.lift import HandInput, NetworkLifter
 
     if ik not in ("model", "solver"):
         raise ValueError(f"ik must be 'model' or 'solver', got {ik!r}")

@@ -7,10 +7,13 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from diffuhand import shipped_weights
 from diffuhand.errors import DiffuhandError, DiffuhandWarning
+from diffuhand.io.weights import read_config
 from diffuhand.lift.base import HandInput, LiftedHand, Lifter, as_right, mirror_camera, photo_camera
 from diffuhand.lift.fusion import FusionConfig, FusionLifter, save_fusion
 from diffuhand.lift.network import NetworkLifter, solve_ik
+from diffuhand.models.estimator import load_model
 
 #: names of the models shipped in the package (``diffuhand.load("keypoints")``, ``--model keypoints``)
 SHIPPED = ("hand", "keypoints")
@@ -19,7 +22,6 @@ _NETWORK_OPTIONS = ("ik", "backend", "sampler", "guide_world")
 
 def checkpoint_kind(path) -> str:
     """The ``model.kind`` of a checkpoint folder's config.json (one-line errors for a missing or foreign file)."""
-    from diffuhand.io.weights import read_config
 
     return str(read_config(path)["model"].get("kind", ""))
 
@@ -30,7 +32,6 @@ def load_lifter(path=None, **options) -> Lifter:
     ``options``: for a network, :class:`NetworkLifter`'s (``ik``, ``backend``, ``sampler``, ``skeleton``,
     ``guide_world``); for the fusion lift, ``skeleton`` overrides its skeleton convention. Options the model
     does not use are refused with a warning, not silently dropped."""
-    from diffuhand import shipped_weights
 
     if path is None or (isinstance(path, str) and path in SHIPPED):
         name = path or "hand"
@@ -57,7 +58,6 @@ def load_lifter(path=None, **options) -> Lifter:
         if given.get("skeleton"):
             config = replace(config, skeleton=given["skeleton"])
         return FusionLifter(config)
-    from diffuhand.models.estimator import load_model
 
     return NetworkLifter(load_model(path), **{k: v for k, v in given.items() if k in (*_NETWORK_OPTIONS, "skeleton")})
 

@@ -19,7 +19,13 @@ import numpy as np
 import torch
 
 from diffuhand.errors import DiffuhandError
+from diffuhand.io.files import atomic_write_text
+from diffuhand.io.weights import MODEL_FORMAT
+from diffuhand.kinematics import load_limits
+from diffuhand.kinematics.fusion import ALL_BONES, PHALANGES, FusionWeights, fuse_keypoints
+from diffuhand.kinematics.prior import default_prior
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM
+from diffuhand.kinematics.skeletons import load_skeleton
 from diffuhand.lift.base import HandInput, LiftedHand, as_right, mirror_camera
 
 #: which bones' directions of the detector's 3D are used
@@ -76,8 +82,6 @@ class FusionLifter:
     needs_image = False
 
     def __init__(self, config: FusionConfig | None = None):
-        from diffuhand.kinematics.fusion import ALL_BONES, PHALANGES, FusionWeights
-        from diffuhand.kinematics.skeletons import load_skeleton
 
         self.config = config or FusionConfig()
         self.skeleton = load_skeleton(self.config.skeleton)
@@ -87,8 +91,6 @@ class FusionLifter:
             self.config.prior_weight,
             ALL_BONES if self.config.bones == "all" else PHALANGES,
         )
-        from diffuhand.kinematics import load_limits
-        from diffuhand.kinematics.prior import default_prior
 
         # what the fit computes with: its settings, its skeleton, the limits and the prior (so that a temporal
         # model trained on its outputs knows when any of them changed)
@@ -121,7 +123,6 @@ class FusionLifter:
         self, items: list[tuple], generator: torch.Generator | None = None, camera_known: bool = False
     ) -> list[LiftedHand]:
         """Hands of any photos in one batch: (image or its width, :class:`HandInput`, K) items."""
-        from diffuhand.kinematics.fusion import fuse_keypoints
 
         if not items:
             return []
@@ -179,8 +180,6 @@ def ray_rotation(K: np.ndarray, uv: np.ndarray) -> np.ndarray:
 
 def save_fusion(folder: str | Path, config: FusionConfig, extra: dict | None = None) -> Path:
     """A fusion checkpoint: ``config.json`` (``model`` = the configuration, plus ``extra``)."""
-    from diffuhand.io.files import atomic_write_text
-    from diffuhand.io.weights import MODEL_FORMAT
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,11 @@ from diffuhand.data.augment import to_tensor
 from diffuhand.data.crops import crop_sample
 from diffuhand.data.schema import HandSample
 from diffuhand.errors import DiffuhandError, DiffuhandWarning
+from diffuhand.kinematics import fit_ik
+from diffuhand.kinematics.fusion import ALL_BONES
+from diffuhand.kinematics.skeleton import PARENTS
 from diffuhand.lift.base import MIRROR, HandInput, LiftedHand, as_right, mirror_camera
+from diffuhand.models.onnx import OnnxUNet
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +30,6 @@ def solve_ik(joints: torch.Tensor, tol: float = 1e-3) -> dict:
     limits: ``joints`` (anchor length 1, wrist at 0), ``angles``, ``ratios``, ``root_rotation``,
     ``diffusion_joints``. ``tol``: the solver's relative-gain stop (1e-3 moves the joints 0.009 mm on average
     from a fit run to 1e-5 on 300 synthetic test hands; one hand 19.2 -> 15.9 ms, benchmarks/bench_speed.py)."""
-    from diffuhand.kinematics import fit_ik
 
     # no second start: a network's joints are never exactly a model pose, so every one would be solved twice;
     # measured on the real-world set: same PA-MPJPE (12.57 mm), 127 -> 98 ms per hand at batch 1
@@ -49,7 +52,6 @@ def unet_backend(model, backend: str) -> tuple[str, object | None]:
         return "torch", None
     if backend == "torch":
         return "torch", model.diffusion.unet
-    from diffuhand.models.onnx import OnnxUNet
 
     if model.onnx_file is None and getattr(model, "onnx_on_first_use", False):  # a shipped model: its export, cached
         from diffuhand.models.onnx import cached_unet_onnx
@@ -218,8 +220,6 @@ class NetworkLifter:
 
     def _guide(self, items: list[tuple], samples: int):
         """Diffusion posterior sampling's residual: the bone directions of the detector's 3D estimate."""
-        from diffuhand.kinematics.fusion import ALL_BONES
-        from diffuhand.kinematics.skeleton import PARENTS
 
         bones = torch.tensor(ALL_BONES)
         parents = torch.tensor([PARENTS[b] for b in ALL_BONES])

@@ -14,11 +14,14 @@ import torch
 from diffusers.utils import BaseOutput
 from torch import nn
 
+from diffuhand.errors import DiffuhandError
+from diffuhand.io.weights import checkpoint_folder, read_checkpoint
 from diffuhand.models.backbone import Backbone
 from diffuhand.models.diffusion import DiffusionHead, SamplerConfig
 from diffuhand.models.heads import IKMLP, BaselineHead
 from diffuhand.models.keypoints import KeypointEncoder
 from diffuhand.models.landmarks import LandmarkEncoder
+from diffuhand.models.onnx import ONNX_FILE
 
 KINDS = ("baseline", "diffusion", "diffusion_ik")
 CONDITIONS = ("image", "keypoints", "both", "landmarks")
@@ -209,8 +212,6 @@ class HandPoseModel(nn.Module):
 
 def load_model(path) -> HandPoseModel:
     """A trained :class:`HandPoseModel` from a checkpoint (safetensors + config.json), in eval mode."""
-    from diffuhand.errors import DiffuhandError
-    from diffuhand.io.weights import read_checkpoint
 
     cfg, state = read_checkpoint(path)
     try:
@@ -221,8 +222,6 @@ def load_model(path) -> HandPoseModel:
         raise DiffuhandError(
             f"{path}: weights do not fit their configuration ({exc.__class__.__name__}: {str(exc)[:100]})"
         ) from None
-    from diffuhand.io.weights import checkpoint_folder
-    from diffuhand.models.onnx import ONNX_FILE
 
     folder = checkpoint_folder(path)
     onnx = folder / ONNX_FILE

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from diffuhand.kinematics import forward_kinematics, rotation_from_9d
-from diffuhand.kinematics.limits import Limits, load_limits
+from diffuhand.kinematics.limits import Limits, load_limits, sine_normalise
 from diffuhand.kinematics.skeleton import NUM_BONES, NUM_FINGER_ANGLES, NUM_JOINTS, NUM_ROOT_ANGLES, ROTATION_9D
 
 
@@ -38,7 +38,6 @@ class KinematicOutput(nn.Module):
 
     def decode(self, root9: torch.Tensor, raw_angles: torch.Tensor, raw_ratios: torch.Tensor):
         """Raw vectors -> (root rotation (..., 3, 3), angles (..., 41) rad, ratios (..., 20)), within the limits."""
-        from diffuhand.kinematics.limits import sine_normalise
 
         rot = rotation_from_9d(root9 + torch.eye(3, device=root9.device, dtype=root9.dtype).flatten())
         angles = sine_normalise(

@@ -8,6 +8,7 @@ import roma
 import torch
 from torch import nn
 
+from diffuhand.models import rng
 from diffuhand.models.heads import mlp
 
 
@@ -41,7 +42,6 @@ def random_projection(
     camera-frame target that goes with the 2D). ``rotation`` (B, 3, 3) and ``distance`` (B,) in hand sizes fix
     the camera instead (e.g. one camera for every frame of a sequence). Everything is made on the joints' device
     (``generator`` may be a CPU one: :mod:`diffuhand.models.rng`)."""
-    from diffuhand.models import rng
 
     b, dev, dt = joints.shape[0], joints.device, joints.dtype
     if rotation is not None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from diffuhand.errors import DiffuhandError
+from diffuhand.io.files import atomic_path
 from diffuhand.models.unet1d import _LEN, UNet1d
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,6 @@ def cache_dir() -> Path:
 def cached_unet_onnx(unet: UNet1d) -> Path | None:
     """The U-Net as ONNX, exported once into :func:`cache_dir` under its weights' hash and read from there after;
     None where it cannot be made (the exporter missing, a read-only cache): the caller then runs torch."""
-    from diffuhand.io.files import atomic_path
 
     path = cache_dir() / f"unet-{weights_hash(unet)[:16]}.onnx"
     if path.is_file():
@@ -100,7 +100,6 @@ def cached_unet_onnx(unet: UNet1d) -> Path | None:
 
 def write_unet_onnx(unet: UNet1d, folder: str | Path) -> Path:
     """Export the U-Net to ``folder/unet.onnx`` (written atomically)."""
-    from diffuhand.io.files import atomic_path
 
     data = export_unet(unet)
     path = Path(folder) / ONNX_FILE

@@ -16,7 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from diffuhand.errors import DiffuhandError
+from diffuhand.io.weights import read_checkpoint
+from diffuhand.kinematics.limits import inverse_sine_normalise, sine_normalise
 from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_FINGER_ANGLES, NUM_JOINTS, ROTATION_9D
+from diffuhand.models import rng
 from diffuhand.models.heads import KinematicOutput
 
 #: ``mode`` of the temporal model: "joints", the paper's (each frame's pose read from the window's joints
@@ -137,8 +141,6 @@ class TemporalTransformer(nn.Module):
     def _residual(self, joints, mask, angles, root_rotation, ratios, spread) -> dict:
         import roma
 
-        from diffuhand.kinematics.limits import inverse_sine_normalise, sine_normalise
-
         if angles is None or root_rotation is None or ratios is None:
             raise ValueError("the residual temporal model needs each frame's angles, root rotation and bone ratios")
         b, w = joints.shape[:2]
@@ -171,7 +173,6 @@ def random_frame_mask(
     b: int, w: int, max_fraction: float, generator: torch.Generator | None = None, device=None
 ) -> torch.Tensor:
     """(b, w) bool on ``device``: per window, k ~ U{0..floor(max_fraction * w)} frames hidden at random positions."""
-    from diffuhand.models import rng
 
     kmax = math.floor(max_fraction * w)
     k = rng.randint(0, kmax + 1, (b, 1), generator, device)
@@ -254,8 +255,6 @@ def load_temporal(path) -> TemporalTransformer:
     """A trained temporal model from a checkpoint folder (safetensors + config.json), in eval mode. Its
     ``source_identity`` is the identity of the single-frame lift it was trained on (:mod:`diffuhand.lift`), where
     the checkpoint records it (older ones do not)."""
-    from diffuhand.errors import DiffuhandError
-    from diffuhand.io.weights import read_checkpoint
 
     cfg, state = read_checkpoint(path)
     try:

@@ -19,7 +19,9 @@ import torch
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.pickles import NUMPY_CLASSES, StateOnly, load_restricted
+from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.conventions import ORDERS
+from diffuhand.kinematics.limits import anatomical_limits
 
 #: MANO's 16 joints' parents (wrist; index, middle, pinky, ring, thumb 1-3)
 MANO_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
@@ -109,8 +111,6 @@ class ManoPoser:
     leaving c (c + 1; the wrist follows the root)."""
 
     def __init__(self, mano: ManoModel):
-        from diffuhand.kinematics import fit_ik, forward_kinematics
-        from diffuhand.kinematics.limits import anatomical_limits
 
         self.mano = mano
         rest21 = mano.rest_joints21() * 1000.0
@@ -137,7 +137,6 @@ class ManoPoser:
         root_position: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """-> vertices (778, 3) mm in the camera frame, and the posed joints (21, 3) mm (canonical order)."""
-        from diffuhand.kinematics import forward_kinematics
 
         _, rot = forward_kinematics(
             torch.as_tensor(angles, dtype=torch.float64),

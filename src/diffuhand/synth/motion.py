@@ -11,7 +11,9 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.spatial.transform import Rotation, Slerp
 
+from diffuhand.data import open_dataset
 from diffuhand.errors import DiffuhandError
+from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.limits import Limits
 from diffuhand.kinematics.prior import PosePrior
 from diffuhand.synth.scene import SceneConfig, background, camera_for, hand_rotation, sample_hand_pose, scene_background
@@ -63,7 +65,6 @@ def parse_motion_source(source: str) -> tuple[str, str, str]:
 @lru_cache(maxsize=4)
 def _source_sequences(source: str) -> list[tuple[str, np.ndarray, str]]:
     """The sequences of a motion source: (id, joints (T, 21, 3) mm, side), in a fixed order."""
-    from diffuhand.data import open_dataset
 
     reader, root, split = parse_motion_source(source)
     ds = open_dataset(reader, root, split, load_images=False)
@@ -78,7 +79,6 @@ def _source_sequences(source: str) -> list[tuple[str, np.ndarray, str]]:
 @lru_cache(maxsize=8)
 def _fitted(source: str, k: int):
     """IK fit of every frame of sequence ``k`` of the source, as the right-hand model."""
-    from diffuhand.kinematics import fit_ik
 
     _, joints, side = _source_sequences(source)[k]
     right = joints * np.array([-1.0, 1.0, 1.0]) if side == "left" else joints
@@ -93,8 +93,6 @@ def plan_replay(rng: np.random.Generator, length: int, seq: int, cfg: SceneConfi
     played to their end and then held still."""
     import torch
     from scipy.spatial.transform import Rotation
-
-    from diffuhand.kinematics import forward_kinematics
 
     seqs = _source_sequences(cfg.motion_source)
     k = seq % len(seqs)

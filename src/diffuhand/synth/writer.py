@@ -29,6 +29,11 @@ import numpy as np
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_path, atomic_write_text
+from diffuhand.kinematics.limits import load_limits
+from diffuhand.kinematics.prior import default_prior
+from diffuhand.synth.motion import plan_sequence
+from diffuhand.synth.render import Renderer
+from diffuhand.synth.scene import SceneConfig, render_sample
 
 FORMAT = "diffuhand-synth"
 VERSION = 1
@@ -46,8 +51,6 @@ def _init_worker(cfg_dict: dict, single_thread: bool = False) -> None:
 
         os.environ["LP_NUM_THREADS"] = "1"
         torch.set_num_threads(1)
-    from diffuhand.synth.render import Renderer
-    from diffuhand.synth.scene import SceneConfig
 
     cfg = SceneConfig(**{**cfg_dict, "backgrounds": Path(cfg_dict["backgrounds"]) if cfg_dict["backgrounds"] else None})
     _STATE.update(cfg=cfg, renderer=Renderer(cfg.size))
@@ -55,10 +58,6 @@ def _init_worker(cfg_dict: dict, single_thread: bool = False) -> None:
 
 def render_image(i: int, seed: int, sequence_length: int, cfg, renderer):
     """Image ``i`` of a data set: (image, mask, K, hands, sequence, frame)."""
-    from diffuhand.kinematics.limits import load_limits
-    from diffuhand.kinematics.prior import default_prior
-    from diffuhand.synth.motion import plan_sequence
-    from diffuhand.synth.scene import render_sample
 
     if sequence_length > 1:
         seq, frame = divmod(i, sequence_length)

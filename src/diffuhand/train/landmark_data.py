@@ -19,9 +19,13 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from diffuhand.data import open_dataset
 from diffuhand.data.crops import to_right_hand
 from diffuhand.data.schema import HandDataset
+from diffuhand.detect.landmarks import default_landmark_net, hand_rect
 from diffuhand.io.files import atomic_path
+from diffuhand.kinematics.ik import hand_frame
+from diffuhand.models.landmarks import landmark_condition
 from diffuhand.train.data import item_and_epoch
 
 #: hands per cache file
@@ -39,7 +43,6 @@ def _usable(rec: dict) -> bool:
 
 
 def _hand_targets(sample) -> dict[str, np.ndarray]:
-    from diffuhand.kinematics.ik import hand_frame
 
     j = sample.joints_3d
     anchor = float(np.linalg.norm(j[5] - j[0]))
@@ -56,8 +59,6 @@ def _hand_targets(sample) -> dict[str, np.ndarray]:
 
 def cache_chunk(dataset: HandDataset, indices: list[int], seed: int, net=None) -> dict[str, np.ndarray]:
     """One landmark pass per hand of ``dataset[indices]`` -> arrays (see the module docstring)."""
-    from diffuhand.detect.landmarks import default_landmark_net, hand_rect
-    from diffuhand.models.landmarks import landmark_condition
 
     net = net or default_landmark_net()
     rng = np.random.default_rng([seed, indices[0] if indices else 0])
@@ -137,7 +138,6 @@ class LandmarkSet(Dataset):
 
 def build_landmark_set(specs: list[dict], out: Path, seed: int = 0, progress: bool = True) -> LandmarkSet:
     """The :class:`LandmarkSet` of data-set specs (``{"name", "root", "split"}``), cached under ``out``."""
-    from diffuhand.data import open_dataset
 
     parts = []
     for k, spec in enumerate(specs):

@@ -20,12 +20,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from diffuhand.data.crops import square_box
 from diffuhand.data.schema import HandDataset
-from diffuhand.io.files import atomic_path
+from diffuhand.eval.metrics import pa_mpjpe
+from diffuhand.io.files import atomic_path, atomic_write_text
 from diffuhand.io.weights import save_checkpoint
+from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_JOINTS
+from diffuhand.lift import HandInput, NetworkLifter, load_lifter
+from diffuhand.models import rng
+from diffuhand.models.keypoints import random_projection
+from diffuhand.models.rng import random_rotation
 from diffuhand.models.temporal import TemporalConfig, TemporalTransformer, load_temporal, random_frame_mask  # noqa: F401 (load_temporal: re-exported)
 from diffuhand.train.config import LossWeights, TrainConfig
+from diffuhand.train.data import build_datasets
+from diffuhand.train.loop import _seed_all, append_log, load_state, optimizer_step, save_state, warmup_cosine
 
 
 def _right_rel(j: np.ndarray, handedness: str) -> tuple[np.ndarray, float]:
@@ -68,7 +77,6 @@ def in_skeleton(truth: np.ndarray, ratios: np.ndarray | None) -> np.ndarray:
     same angles and orientation (fitted by our IK), the skeleton convention of the lift (unchanged if None)."""
     if ratios is None:
         return truth
-    from diffuhand.kinematics import fit_ik, forward_kinematics
 
     fit = fit_ik(torch.as_tensor(truth, dtype=torch.float64))
     j = forward_kinematics(fit.angles, torch.as_tensor(ratios).expand(len(truth), -1), 1.0, fit.root_rotation)
@@ -80,9 +88,6 @@ def _projected_sequence(
 ) -> tuple[list, np.ndarray, np.ndarray]:
     """A 3D-only sequence seen through one random camera, 2D projected with detector-like noise (2 px), lifted
     -> (lifted hands, truth (T, 21, 3), anchor (T,))."""
-    from diffuhand.lift import HandInput
-    from diffuhand.models import rng
-    from diffuhand.models.keypoints import random_projection
 
     rel, anchors = zip(*(_right_rel(dataset.records[k]["joints_3d"], dataset.records[k]["handedness"]) for k in idx))
     rel_t = torch.tensor(np.stack(rel), dtype=torch.float32)
@@ -93,7 +98,6 @@ def _projected_sequence(
     # the virtual camera of random_projection: 256 px, principal point at its centre
     f = float(128.0 * dist[0] / 2.5)
     K = np.array([[f, 0.0, 128.0], [0.0, f, 128.0], [0.0, 0.0, 1.0]])
-    from diffuhand.data.crops import square_box
 
     items = [(None, HandInput("right", 1.0, square_box(u), u, None), K) for u in uv.double().numpy()]
     return lifter.lift_many(items, gen), truth.numpy(), np.array(anchors)
@@ -102,7 +106,6 @@ def _projected_sequence(
 def _detected_sequence(lifter, dataset: HandDataset, idx: list[int], gen: torch.Generator, detector_factory) -> tuple:
     """A rendered sequence through MediaPipe's video tracker and the lift, frame by frame as ``predict`` runs a
     video (each frame's camera: the render's) -> (lifted hand or None per frame, truth (T, 21, 3), anchor (T,))."""
-    from diffuhand.lift import HandInput
 
     lifted, truths, anchors = [], [], []
     with detector_factory() as tracker:
@@ -146,7 +149,6 @@ def per_frame_predictions(
     ``truth_skeleton`` (N, 21, 3) the truth drawn with the lift's skeleton convention, ``anchor_mm`` (N,),
     ``sequence`` (N,) int (one id per sequence and pass), ``frame`` (N,) int. Right hands, wrist at the origin,
     anchor lengths, camera frame."""
-    from diffuhand.lift import NetworkLifter
 
     lifter = source if hasattr(source, "lift_many") else NetworkLifter(source, backend="torch")
     images = bool(dataset.records) and dataset.records[0].get("image_path") is not None and dataset.load_images
@@ -191,7 +193,6 @@ def per_frame_predictions(
 
 def _random_rotation(gen: torch.Generator | None, device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(1, 3, 3) uniform random rotation on ``device``."""
-    from diffuhand.models.rng import random_rotation
 
     return random_rotation(1, gen, device, dtype)
 
@@ -248,8 +249,6 @@ def training_windows(data: dict[str, np.ndarray], size: int, min_found: float = 
 
 def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dict[str, np.ndarray]:
     """The cached per-frame predictions of ``cfg.data[split_key]`` (a list of data-set specs)."""
-    from diffuhand.lift import load_lifter
-    from diffuhand.train.data import build_datasets
 
     out = Path(cfg.train.out)
     source = None
@@ -277,8 +276,6 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
 
 def train_temporal(cfg: TrainConfig, max_steps: int | None = None, progress: bool = True) -> Path:
     """Train the temporal model of ``cfg`` (model.kind == "temporal"); resumable, seeded, CSV-logged."""
-    from diffuhand.io.files import atomic_write_text
-    from diffuhand.train.loop import _seed_all, append_log, load_state, optimizer_step, save_state, warmup_cosine
 
     out = Path(cfg.train.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -357,7 +354,6 @@ def sequence_measures(
 
     ``valid`` (N,) bool: frames to measure (default all). ``per_sequence_scale``: the prediction is first scaled
     by the one least-squares factor of its sequence (a video does not tell a hand's size, but it is one size)."""
-    from diffuhand.eval.metrics import pa_mpjpe
 
     valid = np.ones(len(pred), bool) if valid is None else np.asarray(valid, dtype=bool)
     p = pred * anchor_mm[:, None, None]  # both wrist-relative already (the contract of the module)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from diffuhand.data import open_dataset
+from diffuhand.data.schema import load_rgb
 from diffuhand.io.files import atomic_path
 from diffuhand.kinematics.skeleton import PARENTS
 
@@ -43,14 +45,12 @@ def contact_sheet(
 
 def synth_contact_sheet(root: str | Path, path: str | Path, count: int = 24) -> None:
     """The first ``count`` images of a ``diffuhand synth`` folder with their labels."""
-    from diffuhand.data import open_dataset
 
     ds = open_dataset("synth", root, load_images=False)
     by_image: dict[int, list[int]] = {}
     for i, rec in enumerate(ds.records):
         by_image.setdefault(rec["extra"]["image_index"], []).append(i)
     picks = sorted(by_image)[:count]
-    from diffuhand.data.schema import load_rgb
 
     images = [load_rgb(ds.records[by_image[p][0]]["image_path"]) for p in picks]
     joints = [[ds.records[i]["joints_2d"] for i in by_image[p]] for p in picks]

@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from diffuhand.kinematics.skeleton import PARENTS
+from diffuhand.synth.mesh import posed_mesh
+from diffuhand.synth.render import Lighting, MeshItem, Renderer
+from diffuhand.viz.skeleton3d import new_figure
 
 FINGER_COLOURS = ((230, 60, 60), (240, 170, 30), (60, 190, 60), (40, 140, 230), (170, 80, 220))
 #: an overlay's longest side in pixels: a larger photo is drawn downscaled (the mesh renderer's memory grows with
@@ -93,8 +96,6 @@ def render_overlay(
 
     A photo larger than ``max_side`` pixels on its longest side is drawn downscaled to it (:func:`downscaled`):
     the result is then that size, not the photo's."""
-    from diffuhand.synth.mesh import posed_mesh
-    from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
     image, hands, body = downscaled(image, hands, body, max_side)
     h, w = image.shape[:2]
@@ -120,7 +121,6 @@ def render_overlay(
 
 def plot_hands_3d(hands: list, path, title: str = "") -> None:
     """A 3D view of the hands' skeletons (mm, wrist-relative, camera frame; left hands beside right ones)."""
-    from diffuhand.viz.skeleton3d import new_figure
 
     fig = new_figure((4 * max(1, len(hands)), 4))
     for k, hand in enumerate(hands):

@@ -18,6 +18,7 @@ import numpy as np
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_path
+from diffuhand.kinematics.limits import ANGLE_NAMES, load_limits
 
 #: Longest side (pixels) of the video frames embedded in a page, and their JPEG quality.
 VIDEO_FRAME_SIDE = 320
@@ -56,14 +57,12 @@ def _read_obj(path: Path) -> dict[str, str]:
 
 
 def _limits() -> dict[str, list[float]]:
-    from diffuhand.kinematics.limits import load_limits
 
     lim = load_limits()
     return {"min": [round(float(x), 5) for x in lim.angle_min], "max": [round(float(x), 5) for x in lim.angle_max]}
 
 
 def _angle_names() -> list[str]:
-    from diffuhand.kinematics.limits import ANGLE_NAMES
 
     return list(ANGLE_NAMES)
 
