@@ -110,3 +110,13 @@ def test_demo_runs_on_the_bundled_inputs(tmp_path, capsys):
     assert len(two["hands"]) == 2
     frames = [json.loads(x) for x in (tmp_path / "motion.jsonl").read_text().splitlines()]
     assert len(frames) == 48 and sum(bool(f["hands"]) for f in frames) > 30
+
+
+def test_shipped_temporal_model_was_trained_on_the_shipped_lift(recwarn):
+    """Issue 17: the temporal model that ships was trained on the outputs of the lift that ships (its recorded
+    identity is the lift's), so loading the default pair warns of nothing; it refines each frame's own pose
+    (residual mode) rather than replacing it."""
+    est = diffuhand.load()
+    assert est.temporal is not None and est.temporal.source_identity == est.lifter.identity
+    assert not [w for w in recwarn if "another single-frame model" in str(w.message)]
+    assert est.temporal.cfg.mode == "residual"
