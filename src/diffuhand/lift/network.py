@@ -267,20 +267,8 @@ class NetworkLifter:
 
             sampler = self.sampler or SamplerConfig(**self.model.cfg.sampler)
             guide = self._guide(items, sampler.samples)
-        if guide is not None:
-            with torch.no_grad():  # the sampler turns gradients on for the guidance itself
-                res = self.model.predict(
-                    x["images"],
-                    x["keypoints"],
-                    self.sampler,
-                    generator=generator,
-                    ik_mlp=self.ik == "mlp",
-                    unet=self.unet,
-                    landmarks=x["landmarks"],
-                    guide=guide,
-                    guide_scale=self.guide_world,
-                )
-        else:
+        guided = {"guide": guide, "guide_scale": self.guide_world} if guide is not None else {}
+        with torch.no_grad():  # the sampler turns gradients on for the guidance itself
             res = self.model.predict(
                 x["images"],
                 x["keypoints"],
@@ -289,6 +277,7 @@ class NetworkLifter:
                 ik_mlp=self.ik == "mlp",
                 unet=self.unet,
                 landmarks=x["landmarks"],
+                **guided,
             )
         model_joints = res.model_joints
         if res.samples is not None and self.ik == "solver":  # the sample mean fitted by our IK solver
