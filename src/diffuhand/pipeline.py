@@ -24,8 +24,6 @@ from diffuhand.detect import MediaPipeHands
 from diffuhand.errors import DiffuhandError, DiffuhandWarning
 from diffuhand.io.images import VIDEO_SUFFIXES, image_from_array, read_image
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_JOINTS
-from diffuhand.lift import NetworkLifter
-from diffuhand.lift import solve_ik as _solve
 from diffuhand.lift.base import HandInput, photo_camera
 from diffuhand.models.temporal import smooth_sequence
 from diffuhand.synth.mesh import mirror_mesh, posed_mesh  # noqa: F401 (re-exported: a result's mesh)
@@ -128,6 +126,8 @@ class Estimator:
         if hasattr(model, "lift"):
             self.lifter = model
         else:
+            from diffuhand.lift.network import NetworkLifter  # start-up: only a network lift loads diffusers
+
             self.lifter = NetworkLifter(model, ik=ik, backend=backend, sampler=sampler, skeleton=skeleton)
         self.temporal = temporal
         self.detector = detector
@@ -357,7 +357,7 @@ def check_pairing(temporal, lifter) -> None:
     if trained_on and trained_on != lifter.identity:
         warnings.warn(
             f"the temporal model was trained on the outputs of another single-frame model ({trained_on}, "
-            f"not {lifter.identity}): its smoothing may make frames worse; retrain it (docs/temporal.md)",
+            f"not {lifter.identity}): its smoothing may make frames worse; retrain it (docs/training.md)",
             DiffuhandWarning,
             stacklevel=3,
         )
@@ -366,7 +366,9 @@ def check_pairing(temporal, lifter) -> None:
 def solve_ik(joints: torch.Tensor, tol: float = 1e-3) -> dict:
     """See :func:`diffuhand.lift.solve_ik` (kept here for callers of earlier releases)."""
 
-    return _solve(joints, tol)
+    from diffuhand.lift.network import solve_ik as solve
+
+    return solve(joints, tol)
 
 
 def smooth_tracks(

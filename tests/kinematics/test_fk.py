@@ -176,3 +176,47 @@ def test_euler_closed_form_equals_roma(dtype):
     torch.testing.assert_close(
         euler_zyx_to_rotmat(rotmat_to_euler_zyx(r)), r, rtol=0, atol=1e-5 if dtype == torch.float32 else 1e-10
     )
+
+
+def test_rotation_conversions_match_roma():
+    """The written-out conversions of the photo path (no roma import at start-up) against roma as the reference:
+    rotation vectors (tiny ones through the Taylor branch, near half turns) and ZYX Euler angles, with the round
+    trip through euler_zyx_to_rotmat at and near gimbal lock."""
+    from diffuhand.kinematics.fk import euler_zyx_to_rotmat, rotmat_to_euler_zyx, rotvec_to_rotmat
+
+    g = torch.Generator().manual_seed(0)
+    axes = torch.nn.functional.normalize(torch.randn(400, 3, generator=g, dtype=torch.float64), dim=-1)
+    angles = torch.cat(
+        [
+            torch.rand(300, generator=g, dtype=torch.float64) * torch.pi,
+            torch.tensor([0.0, 1e-9, 1e-5, 1e-4], dtype=torch.float64).repeat(25),
+        ]
+    )
+    rotvec = axes * angles[:, None]
+    torch.testing.assert_close(rotvec_to_rotmat(rotvec), roma.rotvec_to_rotmat(rotvec), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        rotvec_to_rotmat(rotvec.float()), roma.rotvec_to_rotmat(rotvec.float()), rtol=0, atol=1e-6
+    )
+    rot = roma.random_rotmat(500, dtype=torch.float64)
+    torch.testing.assert_close(rotmat_to_euler_zyx(rot), roma.rotmat_to_euler("ZYX", rot), rtol=0, atol=1e-9)
+    euler = torch.stack(
+        [
+            torch.rand(6, dtype=torch.float64) * 6 - 3,
+            torch.tensor([torch.pi / 2, -torch.pi / 2, torch.pi / 2 - 1e-7, 0.3, -1.2, 1.5], dtype=torch.float64),
+            torch.rand(6, dtype=torch.float64) * 6 - 3,
+        ],
+        dim=-1,
+    )
+    back = euler_zyx_to_rotmat(rotmat_to_euler_zyx(euler_zyx_to_rotmat(euler)))
+    torch.testing.assert_close(back, euler_zyx_to_rotmat(euler), rtol=0, atol=1e-7)
+
+
+def test_the_photo_path_does_not_import_training_or_network_libraries():
+    """Start-up (issue 15): importing the pipeline loads neither roma (its import pulls in torch._dynamo) nor
+    diffusers (the network lift's); both load when a network or training needs them."""
+    import subprocess
+    import sys
+
+    code = "import sys, diffuhand.pipeline; print(sorted(m for m in ('roma', 'diffusers', 'torch._dynamo') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True).stdout.strip()
+    assert out == "[]", out

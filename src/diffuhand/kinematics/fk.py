@@ -8,7 +8,6 @@ bone ratios (..., 20); anchor length (...) or a float, in the unit the joints co
 
 from __future__ import annotations
 
-import roma
 import torch
 
 from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_JOINTS, layout
@@ -37,13 +36,52 @@ def euler_zyx_to_rotmat(euler: torch.Tensor) -> torch.Tensor:
     return torch.stack(rows, dim=-1).unflatten(-1, (3, 3))
 
 
+#: cos(y) under which a rotation is at gimbal lock for :func:`rotmat_to_euler_zyx` (x is then set to 0)
+_GIMBAL_COS = 1e-9
+
+
 def rotmat_to_euler_zyx(rotmat: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`euler_zyx_to_rotmat`: (..., 3, 3) -> (..., 3), y within [-pi/2, pi/2]."""
-    return roma.rotmat_to_euler("ZYX", rotmat)
+    """Inverse of :func:`euler_zyx_to_rotmat`: (..., 3, 3) -> (..., 3), y within [-pi/2, pi/2]; at gimbal lock
+    (y = +-pi/2) x is 0 and z carries the rest.
+
+    Equal to ``roma.rotmat_to_euler("ZYX", rotmat)`` away from gimbal lock (tested). Written out, with
+    :func:`rotvec_to_rotmat`, so that the photo path never imports roma: its import pulls in ``torch._dynamo``,
+    2.5-4 s of every start-up on this project's CPU (``python -X importtime``)."""
+    r = rotmat
+    cy = torch.hypot(r[..., 0, 0], r[..., 1, 0])
+    y = torch.atan2(-r[..., 2, 0], cy)
+    lock = cy < _GIMBAL_COS
+    x = torch.where(lock, torch.zeros_like(cy), torch.atan2(r[..., 2, 1], r[..., 2, 2]))
+    z = torch.where(lock, torch.atan2(-r[..., 0, 1], r[..., 1, 1]), torch.atan2(r[..., 1, 0], r[..., 0, 0]))
+    return torch.stack([z, y, x], dim=-1)
+
+
+#: squared angle (rad^2) under which :func:`rotvec_to_rotmat` uses the Taylor series of its coefficients
+_SMALL_ANGLE2 = 1e-8
+
+
+def rotvec_to_rotmat(rotvec: torch.Tensor) -> torch.Tensor:
+    """Rotation vectors (..., 3) (axis times angle, radians) -> rotation matrices (..., 3, 3), Rodrigues' formula
+    R = I + sin(t)/t K + (1 - cos(t))/t^2 K^2 with K the cross-product matrix of the vector and t its norm.
+
+    Equal to ``roma.rotvec_to_rotmat`` (tested); see :func:`rotmat_to_euler_zyx` for why it is written out."""
+    t2 = (rotvec * rotvec).sum(-1)[..., None, None]
+    small = t2 < _SMALL_ANGLE2
+    t2s = torch.where(small, torch.ones_like(t2), t2)  # no division by ~0 in the branch not taken
+    t = t2s.sqrt()
+    a = torch.where(small, 1.0 - t2 / 6.0, torch.sin(t) / t)
+    b = torch.where(small, 0.5 - t2 / 24.0, (1.0 - torch.cos(t)) / t2s)
+    x, y, z = rotvec.unbind(-1)
+    zero = torch.zeros_like(x)
+    k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).unflatten(-1, (3, 3))
+    eye = torch.eye(3, dtype=rotvec.dtype, device=rotvec.device)
+    return eye + a * k + b * (k @ k)
 
 
 def rotation_from_9d(x: torch.Tensor) -> torch.Tensor:
     """The 9-D root-rotation form (section 2.2): (..., 9) -> the nearest rotation matrix (..., 3, 3) by SVD."""
+    import roma  # networks only: not on the photo path's start-up (see rotmat_to_euler_zyx)
+
     return roma.special_procrustes(x.unflatten(-1, (3, 3)))
 
 

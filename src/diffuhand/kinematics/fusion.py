@@ -25,11 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import roma
 import torch
 
 from diffuhand.errors import DiffuhandError
-from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx
+from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx, rotvec_to_rotmat
 from diffuhand.kinematics.ik import _jacobian, _problem, fit_ik
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_BONES, NUM_JOINTS, PARENTS
@@ -223,7 +222,7 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
         chol, _ = torch.linalg.cholesky_ex(a_mat)
         step = -torch.cholesky_solve(g[..., None], chol)[..., 0]
         step = torch.where(torch.isfinite(step) & ~done[:, None], step, torch.zeros_like(step))
-        new = {"rot0": st["rot0"] @ roma.rotvec_to_rotmat(step[:, :3]), "pos": st["pos"] + step[:, 3:6]}
+        new = {"rot0": st["rot0"] @ rotvec_to_rotmat(step[:, :3]), "pos": st["pos"] + step[:, 3:6]}
         angles = st["angles"].clone()
         angles[:, fa] = torch.minimum(torch.maximum(ang + step[:, 6:], prob.amin[fa]), prob.amax[fa])
         new["angles"] = angles

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import roma
 import torch
 
 from diffuhand.errors import DiffuhandError
-from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx
+from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx, rotvec_to_rotmat
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.skeleton import (
     ANCHOR_BONE,
@@ -242,7 +241,7 @@ def _lm_step(st: dict, target, w, pw, prob: _Problem):
     step = torch.where(torch.isfinite(step), step, torch.zeros_like(step))
 
     new = dict(st)
-    new["rot0"] = rot0 @ roma.rotvec_to_rotmat(step[:, 0:3])
+    new["rot0"] = rot0 @ rotvec_to_rotmat(step[:, 0:3])
     new["pos"] = pos + step[:, 3:6]
     new["logs"] = torch.minimum(
         torch.maximum(logs + step[:, 6], st["logs_mid"] - _LOG_SCALE_BOX), st["logs_mid"] + _LOG_SCALE_BOX

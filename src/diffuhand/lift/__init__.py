@@ -12,8 +12,19 @@ from diffuhand.errors import DiffuhandError, DiffuhandWarning
 from diffuhand.io.weights import read_config
 from diffuhand.lift.base import HandInput, LiftedHand, Lifter, as_right, mirror_camera, photo_camera
 from diffuhand.lift.fusion import FusionConfig, FusionLifter, save_fusion
-from diffuhand.lift.network import NetworkLifter, solve_ik
-from diffuhand.models.estimator import load_model
+
+#: what the network lift brings (diffusers, the networks, roma): imported on first use, not at start-up, so that
+#: the default (fusion) lift of a photo starts without them
+_NETWORK_NAMES = ("NetworkLifter", "solve_ik")
+
+
+def __getattr__(name: str):
+    if name in _NETWORK_NAMES:
+        from diffuhand.lift import network
+
+        return getattr(network, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: names of the models shipped in the package (``diffuhand.load("keypoints")``, ``--model keypoints``)
 SHIPPED = ("hand", "keypoints")
@@ -58,6 +69,9 @@ def load_lifter(path=None, **options) -> Lifter:
         if given.get("skeleton"):
             config = replace(config, skeleton=given["skeleton"])
         return FusionLifter(config)
+
+    from diffuhand.lift.network import NetworkLifter  # see _NETWORK_NAMES
+    from diffuhand.models.estimator import load_model
 
     return NetworkLifter(load_model(path), **{k: v for k, v in given.items() if k in (*_NETWORK_OPTIONS, "skeleton")})
 

@@ -7,7 +7,6 @@ gives the same numbers whatever the device. Without a generator they are drawn o
 
 from __future__ import annotations
 
-import roma
 import torch
 
 
@@ -36,5 +35,7 @@ def random_rotation(
     n: int, generator: torch.Generator | None = None, device=None, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
     """(n, 3, 3) rotations, uniform on SO(3): a normalised Gaussian quaternion (uniform on the 3-sphere)."""
+    import roma  # training only: not on the photo path's start-up (kinematics.fk.rotmat_to_euler_zyx says why)
+
     quat = torch.nn.functional.normalize(randn((n, 4), generator, device, dtype), dim=-1)
     return roma.unitquat_to_rotmat(quat)

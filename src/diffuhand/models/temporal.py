@@ -18,6 +18,7 @@ from torch import nn
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.weights import read_checkpoint
+from diffuhand.kinematics.fk import rotvec_to_rotmat
 from diffuhand.kinematics.limits import inverse_sine_normalise, sine_normalise
 from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_FINGER_ANGLES, NUM_JOINTS, ROTATION_9D
 from diffuhand.models import rng
@@ -139,7 +140,6 @@ class TemporalTransformer(nn.Module):
         return out
 
     def _residual(self, joints, mask, angles, root_rotation, ratios, spread) -> dict:
-        import roma
 
         if angles is None or root_rotation is None or ratios is None:
             raise ValueError("the residual temporal model needs each frame's angles, root rotation and bone ratios")
@@ -161,7 +161,7 @@ class TemporalTransformer(nn.Module):
         h = self.norm(self.encoder(x, src_key_padding_mask=mask))
         d = self.delta(h)
         new_angles = sine_normalise(raw + d[..., :NUM_ANGLES], self.out.a_lo, self.out.a_hi)
-        rot = root_rotation @ roma.rotvec_to_rotmat(d[..., NUM_ANGLES:])
+        rot = root_rotation @ rotvec_to_rotmat(d[..., NUM_ANGLES:])
         keep = (~mask).to(ratios.dtype)[..., None]
         window_ratios = (ratios * keep).sum(1) / keep.sum(1)
         out = self.out.pose(rot, new_angles, window_ratios[:, None].expand(b, w, -1))
