@@ -120,3 +120,13 @@ def test_shipped_temporal_model_was_trained_on_the_shipped_lift(recwarn):
     assert est.temporal is not None and est.temporal.source_identity == est.lifter.identity
     assert not [w for w in recwarn if "another single-frame model" in str(w.message)]
     assert est.temporal.cfg.mode == "residual"
+
+
+def test_another_lift_does_not_get_the_shipped_temporal_model(recwarn):
+    """The shipped temporal model corrects the shipped lift's frames: with another lift (the keypoint model) the
+    default is no temporal model and no warning; one given explicitly is paired, with a one-line warning."""
+    est = diffuhand.load("keypoints")
+    assert est.temporal is None
+    assert not [w for w in recwarn if "another single-frame model" in str(w.message)]
+    with pytest.warns(UserWarning, match="another single-frame model"):
+        assert diffuhand.load("keypoints", temporal=diffuhand.shipped_weights("temporal")).temporal is not None

@@ -1,5 +1,7 @@
 """diffuhand: 3D hand pose from images and video with a kinematically constrained hand model."""
 
+import logging
+
 __version__ = "0.1.0"
 
 
@@ -21,8 +23,8 @@ def load(path=None, temporal=None, **options):
         path: a checkpoint folder made by ``diffuhand train`` (or a fusion configuration), or the name of a
             shipped model: None or ``"hand"`` (the default: MediaPipe's 2D and 3D fused by the hand model, see
             ``weights/hand/MODEL_CARD.md``), ``"keypoints"`` (the 2D-keypoint diffusion model).
-        temporal: a temporal-model checkpoint for frame sequences; None: the shipped one where there is one;
-            False: none (every frame on its own).
+        temporal: a temporal-model checkpoint for frame sequences; None: the shipped one where it was trained on
+            this lift (the shipped default), else none; False: none (every frame on its own).
         options: ``anchor_mm``, ``seed`` and ``detector`` for :class:`~diffuhand.pipeline.Estimator`; ``skeleton``
             (the skeleton convention of the output); for a network ``ik``, ``backend``, ``sampler``, ``guide_world``
             (:class:`~diffuhand.lift.NetworkLifter`).
@@ -35,10 +37,22 @@ def load(path=None, temporal=None, **options):
 
     lift_keys = ("ik", "backend", "sampler", "skeleton", "guide_world")
     lifter = load_lifter(path, **{k: options.pop(k) for k in lift_keys if k in options})
-    if temporal is None:
+    default = temporal is None
+    if default:
         temporal = shipped_weights("temporal")
     if temporal:
         from diffuhand.models.temporal import load_temporal
 
         temporal = load_temporal(temporal)
+        trained_on = getattr(temporal, "source_identity", None)
+        if default and trained_on and trained_on != lifter.identity:
+            # the shipped temporal model corrects the shipped lift's frames: another lift's videos go frame by frame
+            # (a temporal model given explicitly is paired, with a warning, by the Estimator)
+            logging.getLogger(__name__).info(
+                "the shipped temporal model was trained on another lift (%s, not %s): videos run frame by frame; "
+                "train one for this lift (docs/training.md) and pass it as temporal=",
+                trained_on,
+                lifter.identity,
+            )
+            temporal = None
     return Estimator(lifter, temporal=temporal or None, **options)

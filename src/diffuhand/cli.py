@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="videos: a temporal model checkpoint (`diffuhand train` of a "
         "temporal configuration) that smooths each hand's track and bridges short gaps (default: the "
-        "shipped one, if any)",
+        "shipped one, with the lift it was trained on, the default one; other lifts' videos go frame by frame)",
     )
     p.add_argument("--no-temporal", action="store_true", help="videos: every frame on its own, no temporal model")
     p.add_argument(
