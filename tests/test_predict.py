@@ -466,3 +466,23 @@ def test_html_writes_a_viewer_page_per_input(tmp_path, checkpoint, capsys):
         page.unlink()
     assert main(["view", str(out), "--video", str(tmp_path / "clip.mp4")]) == 0
     assert sorted(p.name for p in out.glob("*.html")) == ["clip.html", "photo.html"]
+
+
+def test_predict_runs_on_one_thread_unless_told_and_restores_the_callers(tmp_path, checkpoint, monkeypatch, capsys):
+    """The lift's small batches run on one torch thread (benchmarks/bench_threads.py: equal idle, under half the
+    time on a busy machine); --threads N overrides it; the caller's setting comes back afterwards."""
+    import torch
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    seen = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: seen.append(n) or real(n))
+    before = torch.get_num_threads()
+    src = str(shared("ge2019-realworld-dev") / "images" / "00004.jpg")
+    assert main(["predict", src, "--model", str(checkpoint), "--out", str(tmp_path / "a")]) == 0
+    assert seen == [1, before] and torch.get_num_threads() == before
+    assert main(["predict", src, "--model", str(checkpoint), "--out", str(tmp_path / "b"), "--threads", "2"]) == 0
+    assert seen[-2:] == [2, before]
+    capsys.readouterr()
+    assert main(["predict", src, "--model", str(checkpoint), "--out", str(tmp_path / "c"), "--threads", "0"]) == 2
+    assert "--threads: at least 1, got 0" in capsys.readouterr().err

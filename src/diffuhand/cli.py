@@ -257,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
         "JSON as `body` and drawn on the overlays, as in the paper's figure 5",
     )
     p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads for the lift (default: 1, or OMP_NUM_THREADS where set: the lift's small batches gain "
+        "nothing from more, and more slow it badly on a busy machine: 222 -> 100 ms per photo; docs/speed.md)",
+    )
+    p.add_argument(
         "--render",
         action="store_true",
         help="also write DIR/<stem>-overlay.png (mesh and 2D skeleton "

@@ -147,6 +147,25 @@ def mano_mesh(poser, hand, anchor_mm: float):
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
+
+    # one thread for the lift's small batches unless told (benchmarks/bench_threads.py: equal idle, x0.45 loaded);
+    # the caller's setting comes back afterwards (main() may run in a process that does other work)
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise DiffuhandError(f"--threads: at least 1, got {threads}")
+    before = torch.get_num_threads()
+    if threads is not None or not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(threads or 1)
+    try:
+        return _run_predict(args)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
     from diffuhand import load
     from diffuhand.io.export import write_mesh
     from diffuhand.synth.mesh import posed_mesh
