@@ -33,7 +33,7 @@ def load(path=None, temporal=None, **options):
     takes crop tensors: ``est.model.predict(images)`` gives joints, angles, ratios and the samples' spread.
     """
     from diffuhand.lift import load_lifter
-    from diffuhand.pipeline import Estimator
+    from diffuhand.pipeline import Estimator, trained_on_another_lift
 
     lift_keys = ("ik", "backend", "sampler", "skeleton", "guide_world")
     lifter = load_lifter(path, **{k: options.pop(k) for k in lift_keys if k in options})
@@ -44,8 +44,8 @@ def load(path=None, temporal=None, **options):
         from diffuhand.models.temporal import load_temporal
 
         temporal = load_temporal(temporal)
-        trained_on = getattr(temporal, "source_identity", None)
-        if default and trained_on and trained_on != lifter.identity:
+        trained_on = trained_on_another_lift(temporal, lifter)
+        if default and trained_on:
             # the shipped temporal model corrects the shipped lift's frames: another lift's videos go frame by frame
             # (a temporal model given explicitly is paired, with a warning, by the Estimator)
             logging.getLogger(__name__).info(

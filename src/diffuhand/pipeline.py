@@ -351,10 +351,17 @@ def hand_patch(image: np.ndarray, hand: HandInput, K: np.ndarray) -> tuple[np.nd
     return np.ascontiguousarray(image[y0:y1, x0:x1]), moved, Kp
 
 
+def trained_on_another_lift(temporal, lifter) -> str | None:
+    """The identity of the single-frame lift ``temporal`` was trained on, where it is not ``lifter``'s; None when
+    they pair or the checkpoint does not record it (older ones)."""
+    trained_on = getattr(temporal, "source_identity", None)
+    return trained_on if trained_on and trained_on != lifter.identity else None
+
+
 def check_pairing(temporal, lifter) -> None:
     """Warn (one line) when a temporal model was trained on another single-frame lift than the one it smooths."""
-    trained_on = getattr(temporal, "source_identity", None)
-    if trained_on and trained_on != lifter.identity:
+    trained_on = trained_on_another_lift(temporal, lifter)
+    if trained_on:
         warnings.warn(
             f"the temporal model was trained on the outputs of another single-frame model ({trained_on}, "
             f"not {lifter.identity}): its smoothing may make frames worse; retrain it (docs/training.md)",

@@ -146,7 +146,9 @@ def mano_mesh(poser, hand, anchor_mm: float):
     return mirror_mesh(v, poser.mano.faces, hand.handedness)
 
 
-def run_predict(args: argparse.Namespace) -> int:
+def run_predict(args: argparse.Namespace, estimator=None) -> int:
+    """``diffuhand predict``; ``estimator``: one already loaded for these options (the demo's two passes share
+    one), else loaded from ``args``."""
     import os
 
     import torch
@@ -160,17 +162,16 @@ def run_predict(args: argparse.Namespace) -> int:
     if threads is not None or not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(threads or 1)
     try:
-        return _run_predict(args)
+        return _run_predict(args, estimator or load_estimator(args))
     finally:
         torch.set_num_threads(before)
 
 
-def _run_predict(args: argparse.Namespace) -> int:
+def load_estimator(args: argparse.Namespace):
+    """The model (the shipped one by default) and the temporal model for videos (the shipped one, unless told),
+    with predict's options; one-line errors for bad ones."""
     from diffuhand import load
-    from diffuhand.io.export import write_mesh
-    from diffuhand.synth.mesh import posed_mesh
 
-    # the model (the shipped one by default) and the temporal model for videos (the shipped one, unless told)
     sampler = {k: v for k, v in (("samples", args.samples), ("steps", args.steps)) if v is not None}
     camera = None
     if getattr(args, "intrinsics", None):
@@ -189,6 +190,13 @@ def _run_predict(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise DiffuhandError(str(exc)) from None
+    return estimator
+
+
+def _run_predict(args: argparse.Namespace, estimator) -> int:
+    from diffuhand.io.export import write_mesh
+    from diffuhand.synth.mesh import posed_mesh
+
     if args.hand is not None and not args.crop:
         warnings.warn(
             f"--hand {args.hand} is used only with --crop (the detector tells each hand's side): ignored",
@@ -298,16 +306,13 @@ def run_demo(args: argparse.Namespace) -> int:
         steps=None,
         html=False,
     )
-    rc = run_predict(ns)
+    estimator = load_estimator(ns)  # loaded once for both passes
+    rc = run_predict(ns, estimator)
     # the video without --mesh (photos only), then the viewer pages of all
-    rc = max(
-        rc,
-        run_predict(
-            argparse.Namespace(
-                **{**vars(ns), "inputs": [p for p in inputs if p not in photos], "mesh": None, "html": True}
-            )
-        ),
+    video = argparse.Namespace(
+        **{**vars(ns), "inputs": [p for p in inputs if p not in photos], "mesh": None, "html": True}
     )
+    rc = max(rc, run_predict(video, estimator))
     print(
         f"demo: outputs in {args.out}/ (<name>.json, <name>-overlay.png, <name>-3d.png, <name>-hand<i>.obj; "
         "motion.jsonl and motion.npz for the video; <name>.html viewer pages, open in a browser)"
