@@ -47,7 +47,12 @@ def main() -> None:
             )
             out = Path("/tmp") / f"diffuhand-startup{len(tag)}"
             runs.setdefault(f"diffuhand predict photo.jpg{tag}", []).append(
-                wall([py, "-m", "diffuhand", "predict", str(PHOTO), "--out", str(out)], env)
+                # --overwrite: every round predicts (a tree before resumed runs existed has no such option)
+                wall(
+                    [py, "-m", "diffuhand", "predict", str(PHOTO), "--out", str(out)]
+                    + ([] if tag else ["--overwrite"]),
+                    env,
+                )
             )
     median = {k: statistics.median(v) for k, v in runs.items()}
     print(f"{'what':40} {'median s':>9} {'x import torch':>15}")

@@ -93,6 +93,44 @@ def test_a_one_hand_video_never_gives_two_hands():
     assert max(len(f) for f in single) == 1 and sum(bool(f) for f in single) == 41
 
 
+def test_a_video_lifted_in_batches_gives_what_frame_by_frame_gives():
+    """Issue 15: the hands of a video's frames are lifted in batches in a second thread while the tracker reads
+    on; with the shipped (deterministic) lift the output is exactly that of lifting each frame as it comes, in
+    every chunk size, temporal model included."""
+    from diffuhand.commands.predict import demo_inputs
+    from diffuhand.io.video import read_video
+
+    (clip,) = [p for p in demo_inputs() if p.suffix == ".mp4"]
+    frames = list(read_video(clip))
+    est = diffuhand.load()
+    ref = est.replace().predict_frames(frames, chunk=1, overlap=False)
+    for chunk, overlap in ((16, True), (7, False), (100, True)):
+        out = est.replace().predict_frames(iter(frames), chunk=chunk, overlap=overlap)
+        assert [[(h.handedness, h.status, h.track) for h in f] for f in out] == [
+            [(h.handedness, h.status, h.track) for h in f] for f in ref
+        ]
+        for f, g in zip(out, ref):
+            for a, b in zip(f, g):
+                assert np.array_equal(a.joints_3d, b.joints_3d) and np.array_equal(a.angles, b.angles)
+                assert np.array_equal(a.joints_2d, b.joints_2d, equal_nan=True)
+
+
+def test_an_error_in_the_lift_thread_reaches_the_caller():
+    from diffuhand.commands.predict import demo_inputs
+    from diffuhand.errors import DiffuhandError
+    from diffuhand.io.video import read_video
+
+    (clip,) = [p for p in demo_inputs() if p.suffix == ".mp4"]
+    est = diffuhand.load(temporal=False)
+
+    def broken(*args, **kwargs):
+        raise DiffuhandError("the lift failed")
+
+    est.lifter.lift_many = broken
+    with pytest.raises(DiffuhandError, match="the lift failed"):
+        est.predict_frames(read_video(clip), chunk=4)
+
+
 def test_demo_runs_on_the_bundled_inputs(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.iterdir()}

@@ -183,7 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
         "camera frame, wrist-relative, average adult hand size), 41 angles, 20 bone ratios and the "
         "per-joint uncertainty.",
     )
-    p.add_argument("inputs", nargs="+", type=Path, help="image or video files, or folders of them")
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        type=Path,
+        help="image or video files, or folders (searched through their whole tree, mirrored under --out)",
+    )
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        help="a text file of inputs, one path per line (relative ones to its folder); outputs mirror their "
+        "paths below the folder they share",
+    )
     p.add_argument(
         "--model",
         help="the lift: a checkpoint folder made by `diffuhand train`, or a shipped model: hand "
@@ -275,6 +286,27 @@ def build_parser() -> argparse.ArgumentParser:
         "input (as `diffuhand view DIR` does): the photo or frames with the 2D skeleton, the 3D hand, the "
         "angles against their limits, a timeline for a video",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="predict every input again (default: an input whose outputs are complete, newer than it and the "
+        "model, and made with the same model and options is skipped, so a stopped run goes on where it stopped)",
+    )
+    p.add_argument(
+        "--summary",
+        type=Path,
+        help="write the run's summary JSON here (counts, failures with reasons, frames/s; default for a folder "
+        "or --manifest: OUT/diffuhand-summary.json)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local (default): this process; ray: Ray workers, each loading the model once (a local Ray "
+        "instance, or --ray-address); inputs and --out must be paths every worker sees",
+    )
+    p.add_argument("--workers", type=int, help="--engine ray: workers (default: the CPUs Ray has)")
+    p.add_argument("--ray-address", help="--engine ray: an existing cluster's address (default: start one here)")
     p.set_defaults(func=_lazy("diffuhand.commands.predict", "run_predict"))
 
     p = sub.add_parser(

@@ -14,6 +14,8 @@ joint order.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,11 @@ from diffuhand.tracking import distinct_hands, link_tracks, one_result_per_hand,
 #: the hand size of the millimetre output (one constant for the whole package)
 DEFAULT_ANCHOR_MM = ADULT_ANCHOR_MM
 _MIRROR = np.array([-1.0, 1.0, 1.0])
+#: frames of a video whose hands are lifted in one batch (benchmarks/bench_video_speed.py: per hand the fusion fit
+#: costs about a quarter at a batch of 16 hands of what it costs alone)
+VIDEO_CHUNK = 16
+#: lift batches a video may have waiting while the tracker reads on (bounds the frames held in memory)
+VIDEO_BACKLOG = 2
 
 
 def to_camera_mm(joints: np.ndarray, side: str, anchor_mm: float) -> np.ndarray:
@@ -202,45 +209,75 @@ class Estimator:
             return [self.predict_image(x, crop, hand) for x in inputs]
         return self.predict_image(inputs, crop, hand)
 
-    def predict_frames(self, frames) -> list[list[HandResult]]:
+    def predict_frames(self, frames, chunk: int = VIDEO_CHUNK, overlap: bool = True) -> list[list[HandResult]]:
         """Frames of one video, in order (any iterable of images as :meth:`predict_image` takes them, read as it
         goes) -> per frame its hands.
 
         MediaPipe's tracker finds the hands; its detections are linked frame to frame into one track per physical
         hand by where they are, and each track takes the side most of its labels give, weighted by their scores
         (:mod:`diffuhand.tracking`: MediaPipe's label flips now and then); a frame whose label disagreed is lifted
-        again as that side. With a temporal model each track is then smoothed (:func:`smooth_tracks`)."""
+        again as that side. With a temporal model each track is then smoothed (:func:`smooth_tracks`).
 
-        per_frame: list[list[HandResult]] = []
+        Throughput: the hands of ``chunk`` frames are lifted in one batch (``chunk=1``: frame by frame), and with
+        ``overlap`` in a second thread while the tracker reads on (MediaPipe leaves the interpreter while it runs,
+        so the two share the cores). A deterministic lift (the shipped fusion fit) gives the same output whatever
+        ``chunk`` and ``overlap`` are; a diffusion model draws its samples per batch (reproducible for one seed
+        and chunk, the same distribution)."""
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
+        per_frame: list[list[HandResult] | None] = []
         kept: list[list[tuple]] = []  # per frame and hand what lifts it again: (image or patch, hand, K)
         needs_image = getattr(self.lifter, "needs_image", True)
-        with MediaPipeHands(max_hands=2, video=True) as tracker:
-            for frame in frames:
-                image = as_image(frame)
-                dets = tracker(image)
-                dets = [dets[k] for k in distinct_hands([d.keypoints_2d for d in dets], [d.box for d in dets])]
-                hands = [hand_input(d) for d in dets]
-                K = self._camera(image)
-                per_frame.append(self._lift(image, hands, K, self.camera is not None))
-                kept.append([hand_patch(image, h, K) if needs_image else (None, h, K) for h in hands])
-        ids = link_tracks([[h.box for h in hs] for hs in per_frame])
-        sides = track_sides(
-            ids, [[h.handedness for h in hs] for hs in per_frame], [[h.score for h in hs] for hs in per_frame]
+        known = self.camera is not None
+        pending: list[tuple[int, np.ndarray, list[HandInput], np.ndarray]] = []  # frames not lifted yet
+        lifted: list[Future] = []
+
+        def lift(batch: list[tuple]) -> None:  # results go to their frames; batches run in order (one worker)
+            results = self._lift_frames([(image, hands, K) for _, image, hands, K in batch], known)
+            for (i, *_), hs in zip(batch, results):
+                per_frame[i] = hs
+
+        with ThreadPoolExecutor(max_workers=1) if overlap else nullcontext() as pool:
+            submit = pool.submit if pool is not None else lambda f, *a: _done(f(*a))
+            with MediaPipeHands(max_hands=2, video=True) as tracker:
+                for frame in frames:
+                    image = as_image(frame)
+                    dets = tracker(image)
+                    dets = [dets[k] for k in distinct_hands([d.keypoints_2d for d in dets], [d.box for d in dets])]
+                    hands = [hand_input(d) for d in dets]
+                    K = self._camera(image)
+                    pending.append((len(per_frame), image, hands, K))
+                    per_frame.append(None)
+                    kept.append([hand_patch(image, h, K) if needs_image else (None, h, K) for h in hands])
+                    if len(pending) >= chunk:
+                        lifted.append(submit(lift, pending))
+                        pending = []
+                        if len(lifted) > VIDEO_BACKLOG:  # the lift is behind: wait rather than hold more frames
+                            lifted[-1 - VIDEO_BACKLOG].result()
+            if pending:
+                lifted.append(submit(lift, pending))
+            for f in lifted:
+                f.result()  # a lift's error is raised here
+        done: list[list[HandResult]] = [hs if hs is not None else [] for hs in per_frame]
+        ids = link_tracks([[h.box for h in hs] for hs in done])
+        sides = track_sides(ids, [[h.handedness for h in hs] for hs in done], [[h.score for h in hs] for hs in done])
+        again = [(i, k) for i, hs in enumerate(done) for k, h in enumerate(hs) if h.handedness != sides[ids[i][k]]]
+        # MediaPipe's score is its confidence in its label: 1 - score is that in the other side
+        relifted = self._lift_frames(
+            [
+                (kept[i][k][0], [kept[i][k][1].with_side(sides[ids[i][k]], 1.0 - kept[i][k][1].score)], kept[i][k][2])
+                for i, k in again
+            ],
+            known,
         )
-        for i, hs in enumerate(per_frame):
-            for k, h in enumerate(hs):
-                if h.handedness != sides[ids[i][k]]:
-                    patch, hand, K = kept[i][k]
-                    # MediaPipe's score is its confidence in its label: 1 - score is that in the other side
-                    (again,) = self._lift(
-                        patch, [hand.with_side(sides[ids[i][k]], 1.0 - hand.score)], K, self.camera is not None
-                    )
-                    again.box, again.joints_2d = h.box, h.joints_2d  # in the frame's pixels, not the patch's
-                    hs[k] = again
+        for (i, k), (h,) in zip(again, relifted):
+            h.box, h.joints_2d = done[i][k].box, done[i][k].joints_2d  # in the frame's pixels, not the patch's
+            done[i][k] = h
+        for i, hs in enumerate(done):
             for k, h in enumerate(hs):
                 h.track = ids[i][k]
-            per_frame[i] = one_result_per_hand(hs, [None] * len(hs))  # two tracks never share a side in a frame
-        return smooth_tracks(per_frame, self.temporal, self.anchor_mm) if self.temporal is not None else per_frame
+            done[i] = one_result_per_hand(hs, [None] * len(hs))  # two tracks never share a side in a frame
+        return smooth_tracks(done, self.temporal, self.anchor_mm) if self.temporal is not None else done
 
     @torch.no_grad()  # not inference_mode: see NetworkLifter.lift_many
     def _camera(self, image: np.ndarray) -> np.ndarray:
@@ -251,6 +288,12 @@ class Estimator:
     ) -> list[HandResult]:
         """One photo (an array or a path, see :meth:`predict`) -> one result per hand found; ``K``: this photo's
         intrinsics where known (else the estimator's ``camera``)."""
+        (hands,) = self.lift_found([self.find_hands(image, crop, hand, K)])
+        return hands
+
+    def find_hands(self, image, crop: bool = False, hand: str | None = None, K: np.ndarray | None = None) -> FoundHands:
+        """The first half of :meth:`predict_image`: the photo read and its hands found (MediaPipe), not lifted
+        yet; :meth:`lift_found` lifts the hands of many photos in one batch."""
         image = as_image(image)
         if hand not in (None, "left", "right"):
             raise DiffuhandError(f"hand must be left or right, got {hand!r}")
@@ -258,13 +301,13 @@ class Estimator:
             warnings.warn(
                 "hand is used only with crop=True (the detector tells each hand's side): ignored",
                 DiffuhandWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         h, w = image.shape[:2]
         known = K is not None or self.camera is not None
         K = np.asarray(K, dtype=np.float64) if K is not None else self._camera(image)
         if not crop:
-            return self._lift(image, [hand_input(d) for d in self._detector()(image)], K, known)
+            return FoundHands(image, [hand_input(d) for d in self._detector()(image)], K, known)
         needs_2d = self.lifter.needs_keypoints
         side = float(max(h, w))
         box = np.array([(w - side) / 2, (h - side) / 2, side])
@@ -281,14 +324,27 @@ class Estimator:
                     det.world_mm if needs_2d else None,
                 )
             elif needs_2d:
-                return []
+                return FoundHands(image, [], K, known)
             else:  # an image model lifts the crop anyway, but cannot know its side
                 warnings.warn(
                     "no hand found in the crop to tell its side: taken as a right hand (say which: hand=, --hand)",
                     DiffuhandWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
-        return self._lift(image, [found], K, known)
+        return FoundHands(image, [found], K, known)
+
+    def lift_found(self, photos: list[FoundHands]) -> list[list[HandResult]]:
+        """The hands :meth:`find_hands` found in several photos, lifted in one batch -> per photo its results. A
+        deterministic lift (``lifter.deterministic``, the shipped fusion fit) gives each photo what it gives the
+        photo alone; a diffusion model draws its samples for the batch."""
+        out: list[list[HandResult] | None] = [None] * len(photos)
+        for known in (False, True):  # one batch per kind of camera (the lift turns 3D with a known one)
+            idx = [i for i, f in enumerate(photos) if f.camera_known == known]
+            if idx:
+                lifted = self._lift_frames([(photos[i].image, photos[i].hands, photos[i].K) for i in idx], known)
+                for i, hs in zip(idx, lifted):
+                    out[i] = hs
+        return [hs or [] for hs in out]
 
     def _lift(
         self, image: np.ndarray | None, hands: list, K: np.ndarray, camera_known: bool = False
@@ -298,6 +354,23 @@ class Estimator:
             return []
         with torch.no_grad():
             lifted = self.lifter.lift(image, hands, K, self.generator, camera_known)
+        return self._results(hands, lifted)
+
+    def _lift_frames(self, photos: list[tuple], camera_known: bool = False) -> list[list[HandResult]]:
+        """The hands of several photos or frames in one batch: (image or its width, hands, K) each -> a result
+        list per photo, as :meth:`_lift` gives for each alone (a deterministic lift: the same numbers)."""
+        items = [(image, h, K) for image, hands, K in photos for h in hands]
+        if not items:
+            return [[] for _ in photos]
+        with torch.no_grad():
+            lifted = self.lifter.lift_many(items, self.generator, camera_known)
+        out, k = [], 0
+        for _, hands, _ in photos:
+            out.append(self._results(hands, lifted[k : k + len(hands)]))
+            k += len(hands)
+        return out
+
+    def _results(self, hands: list[HandInput], lifted: list) -> list[HandResult]:
         a = self.anchor_mm
         return [
             HandResult(
@@ -314,6 +387,28 @@ class Estimator:
             )
             for h, x in zip(hands, lifted)
         ]
+
+
+@dataclass
+class FoundHands:
+    """A photo's hands as the detector found them, before the lift (:meth:`Estimator.find_hands`).
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB. hands: per hand its side, score, box and keypoints (:class:`HandInput`).
+        K: (3, 3) the photo's intrinsics, pixels. camera_known: they are the true ones, not assumed.
+    """
+
+    image: np.ndarray
+    hands: list[HandInput]
+    K: np.ndarray
+    camera_known: bool
+
+
+def _done(value=None) -> Future:
+    """A finished future holding ``value`` (the frame-by-frame path, no thread, shares the threaded one's code)."""
+    f: Future = Future()
+    f.set_result(value)
+    return f
 
 
 def hand_input(detection) -> HandInput:

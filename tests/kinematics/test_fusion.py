@@ -81,3 +81,54 @@ def test_bad_input_is_one_clear_error():
         fuse_keypoints(np.zeros((1, 20, 2)), K, np.zeros((1, 21, 3)), load_skeleton("ge2019").bone_ratios)
     with pytest.raises(DiffuhandError, match="finite"):
         fuse_keypoints(np.full((1, 21, 2), np.nan), K, np.zeros((1, 21, 3)), load_skeleton("ge2019").bone_ratios)
+
+
+def test_normal_equations_match_the_cost_gradient_and_the_explicit_jacobian():
+    """The solver's J^T J and J^T r, built from the prior's precisions without its large Jacobian (issue 15: x2.4
+    per batch), against the explicit Jacobian (``_Terms.linearise``) and against autograd's gradient of the cost
+    itself (J^T r is the cost's gradient: the prior's majorizer touches the mixture at the point)."""
+    from diffuhand.kinematics.fk import rotvec_to_rotmat
+    from diffuhand.kinematics.fusion import _MixturePrior, _problem, _Terms
+    from diffuhand.kinematics.prior import default_prior
+
+    f64, n = torch.float64, 3
+    g = torch.Generator().manual_seed(0)
+    prob = _problem(load_limits(), f64, torch.device("cpu"))
+    angles = prob.amin + (prob.amax - prob.amin) * torch.rand(n, 41, dtype=f64, generator=g)
+    rot0 = rotvec_to_rotmat(torch.randn(n, 3, dtype=f64, generator=g))
+    pos = torch.tensor([[10.0, -20.0, 450.0]], dtype=f64).expand(n, 3)
+    Kb = torch.as_tensor(K).expand(n, 3, 3)
+    uv = 100.0 + 60.0 * torch.rand(n, 21, 2, dtype=f64, generator=g)
+    ratios = torch.as_tensor(load_skeleton("ge2019").bone_ratios).expand(n, 20)
+    terms = _Terms(
+        uv,
+        Kb,
+        None,
+        torch.full((n,), 60.0, dtype=f64),
+        ratios,
+        88.0,
+        FusionWeights(prior=0.7),
+        _MixturePrior(default_prior(), prob.free_a, f64),
+        prob,
+    )
+    terms.dirs = torch.nn.functional.normalize(torch.randn(n, len(terms.child), 3, dtype=f64, generator=g), dim=-1)
+    st = {"angles": angles, "rot0": rot0, "pos": pos}
+    st["joints"], st["rots"] = terms.model(st)
+    a_mat, grad = terms.normal_equations(st)
+    r, jac = terms.linearise(st)
+    assert r.shape[1] == terms.num_residuals
+    assert torch.allclose(a_mat, jac.transpose(1, 2) @ jac, rtol=1e-10, atol=1e-8 * a_mat.abs().max().item())
+
+    fa = prob.free_a
+
+    def cost(params):  # the solver's parametrisation: body-frame rotation step, position step, free angles
+        x = params.view(n, -1)
+        a = angles.clone()
+        a[:, fa] = x[:, 6:]
+        s = {"angles": a, "rot0": rot0 @ rotvec_to_rotmat(x[:, :3]), "pos": pos + x[:, 3:6]}
+        s["joints"], s["rots"] = terms.model(s)
+        return terms.cost(s).sum()
+
+    x0 = torch.cat([torch.zeros(n, 6, dtype=f64), angles[:, fa]], 1).flatten().requires_grad_()
+    (autograd,) = torch.autograd.grad(cost(x0), x0)
+    assert torch.allclose(grad, autograd.view(n, -1), rtol=1e-7, atol=1e-7 * autograd.abs().max().item())

@@ -1,23 +1,44 @@
 """``diffuhand predict``: 3D hands in photos (one JSON each) and videos (JSON Lines + NPZ each).
 
 Each input is handled on its own: a bad one gets a one-line error and no output file, the others go on, and
-the exit status is non-zero when any failed.
+the exit status is non-zero when any failed. Folders are searched through their whole tree and mirrored under
+``--out``; an input whose outputs are up to date is skipped (a run started again goes on where it stopped); one
+progress bar covers every frame; a corpus run (a folder or ``--manifest``) ends with a summary JSON; ``--engine
+ray`` runs the same jobs on Ray workers (:mod:`diffuhand.commands.corpus`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+import time
 import warnings
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from diffuhand.errors import DiffuhandError, DiffuhandWarning
-from diffuhand.io.files import atomic_write_text
+from diffuhand.commands.corpus import (
+    SUMMARY_NAME,
+    Job,
+    Outcome,
+    Progress,
+    RunStamp,
+    Summary,
+    account,
+    collect_jobs,
+    run_ray,
+    up_to_date,
+    write_summary,
+)
+from diffuhand.errors import DiffuhandError, DiffuhandWarning, one_line
+from diffuhand.io.files import atomic_path, atomic_write_text
 from diffuhand.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image
 from diffuhand.kinematics.skeleton import ANGLE_NAMES, BONE_NAMES, JOINT_NAMES
+from diffuhand.pipeline import FoundHands
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:
@@ -31,8 +52,10 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     return out
 
 
-def image_record(path: Path, image, hands, body=False) -> dict:
+def image_record(path: Path, image, hands, body=False, run: str | None = None) -> dict:
     extra = {} if body is False else {"body": None if body is None else body.to_json()}
+    if run is not None:
+        extra["run"] = run  # the model and options that made it (commands.corpus.RunStamp)
     return {
         **extra,
         "image": str(path),
@@ -75,14 +98,19 @@ def write_overlay_video(path: Path, frames: list, out_path: Path, fps: float, an
 
 
 def predict_video(
-    path: Path, estimator, out: Path, name: str, render: bool = False, body: bool = False
+    path: Path,
+    estimator,
+    out: Path,
+    name: str,
+    render: bool = False,
+    body: bool = False,
+    progress: Callable[[int], None] | None = None,
+    run: str | None = None,
 ) -> tuple[Path, int, int]:
-    """One video -> ``out/<name>.jsonl`` (a record per frame) and ``out/<name>.npz``; returns (jsonl, frames,
-    frames with a hand). Written only once the whole video is done."""
-    from tqdm import tqdm
-
+    """One video -> ``out/<name>.jsonl`` (a record per frame) and ``out/<name>.npz`` (written last, stamped with
+    ``run``); returns (jsonl, frames, frames with a hand). Written only once the whole video is done.
+    ``progress(n)``: called as frames are read (else a bar of its own)."""
     from diffuhand.detect import MediaPipeBody
-    from diffuhand.io.files import atomic_path
     from diffuhand.io.video import read_video, video_info
 
     info = video_info(path)
@@ -90,8 +118,16 @@ def predict_video(
     bodies: list = []
 
     def read(pose=None):  # the frames, with the body found in each on the way when asked
-        for f in tqdm(read_video(path), total=info.frames or None, desc=path.name, unit="frame"):
+        if progress is None:
+            from tqdm import tqdm
+
+            frames = tqdm(read_video(path), total=info.frames or None, desc=path.name, unit="frame")
+        else:
+            frames = read_video(path)
+        for f in frames:
             bodies.append(pose(f) if pose is not None else None)
+            if progress is not None:
+                progress(1)
             yield f
 
     if body:
@@ -108,22 +144,12 @@ def predict_video(
             joints[i, sides.index(h.handedness)] = h.joints_3d
             status[i, sides.index(h.handedness)] = h.status
     jsonl = out / f"{name}.jsonl"
-    out.mkdir(parents=True, exist_ok=True)  # only now: a video that fails leaves no folder behind
-    with atomic_path(jsonl) as tmp, open(tmp, "w") as fh:
+    with atomic_path(jsonl) as tmp, open(tmp, "w") as fh:  # the folder appears only now: a failed video leaves none
         for i, hands in enumerate(frames):
             rec = {"frame": i, "time_s": round(i / info.fps, 4), "hands": [h.to_json() for h in hands]}
             if body:
                 rec["body"] = None if bodies[i] is None else bodies[i].to_json()
             fh.write(json.dumps(rec) + "\n")
-    with atomic_path(out / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez(
-            fh,
-            joints_3d=joints,
-            status=status,
-            sides=np.array(sides),
-            fps=info.fps,
-            temporal=estimator.temporal is not None,
-        )
     if render:
         write_overlay_video(path, frames, out / f"{name}-overlay.mp4", info.fps, estimator.anchor_mm, bodies)
         shown = [i for i, hands in enumerate(frames) if hands]
@@ -133,6 +159,17 @@ def predict_video(
             i = max(shown, key=lambda k: (len(frames[k]), -abs(k - t // 2)))  # most hands, nearest the middle
             with atomic_path(out / f"{name}-3d.png") as tmp:
                 plot_hands_3d(frames[i], tmp, title=f"{path.name}, frame {i}")
+    extra = {} if run is None else {"run": run}
+    with atomic_path(out / f"{name}.npz") as tmp, open(tmp, "wb") as fh:  # last: its presence means all are done
+        np.savez(
+            fh,
+            joints_3d=joints,
+            status=status,
+            sides=np.array(sides),
+            fps=info.fps,
+            temporal=estimator.temporal is not None,
+            **extra,
+        )
     return jsonl, t, int(sum(bool(h) for h in frames))
 
 
@@ -158,10 +195,15 @@ def run_predict(args: argparse.Namespace, estimator=None) -> int:
     threads = getattr(args, "threads", None)
     if threads is not None and threads < 1:
         raise DiffuhandError(f"--threads: at least 1, got {threads}")
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        raise DiffuhandError(f"--workers: at least 1, got {args.workers}")
+    if not args.inputs and getattr(args, "manifest", None) is None:
+        raise DiffuhandError("no inputs: give photos, videos or folders, or --manifest FILE")
     before = torch.get_num_threads()
     if threads is not None or not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(threads or 1)
     try:
+        # loaded here under --engine ray too: a bad model or option is one line before any worker starts
         return _run_predict(args, estimator or load_estimator(args))
     finally:
         torch.set_num_threads(before)
@@ -193,89 +235,241 @@ def load_estimator(args: argparse.Namespace):
     return estimator
 
 
-def _run_predict(args: argparse.Namespace, estimator) -> int:
+@dataclass
+class PredictContext:
+    """What every input of a run shares, made once per process (or Ray worker): the body detector, the MANO
+    poser and the run's stamp."""
+
+    stamp: RunStamp
+    body_detector: object | None = None
+    poser: object | None = None
+
+
+def prepare(args: argparse.Namespace, estimator) -> PredictContext:
+    """The shared part of a run; a bad ``--mano`` file stops here, before any output."""
+    body_detector = poser = None
+    if args.body:
+        from diffuhand.detect import MediaPipeBody
+
+        body_detector = MediaPipeBody()
+    if args.mano:
+        from diffuhand.synth.mano import ManoPoser, load_mano
+
+        poser = ManoPoser(load_mano(args.mano))
+    return PredictContext(RunStamp.of(estimator, args), body_detector, poser)
+
+
+#: photos of a corpus whose hands are lifted in one batch, in a second thread while the next ones are read and
+#: searched (a deterministic lift only; benchmarks/bench_corpus.py)
+PHOTO_CHUNK = 16
+
+
+def _failed(job: Job, exc: BaseException, t0: float) -> Outcome:
+    """A failed outcome whose one-line reason names the input."""
+    if isinstance(exc, DiffuhandError):
+        error = str(exc)
+    else:  # one input's unforeseen failure must not end a corpus run: reported, with what it was
+        error = f"{type(exc).__name__}: {one_line(exc)}"
+    if str(job.path) not in error and job.path.name not in error:
+        error = f"{job.path}: {error}"
+    return Outcome(job, "failed", error=error, seconds=time.perf_counter() - t0)
+
+
+def predict_job(
+    job: Job, estimator, args: argparse.Namespace, ctx: PredictContext, progress: Callable[[int], None] | None = None
+) -> Outcome:
+    """One input -> its outputs under ``args.out`` (skipped when up to date, unless ``--overwrite``). Never
+    raises for a bad input: a failed :class:`Outcome` says why in one line."""
+    t0 = time.perf_counter()
+    try:
+        if not getattr(args, "overwrite", False) and up_to_date(job, args.out, args, ctx.stamp):
+            return Outcome(job, "skipped", message=f"{job.path}: up to date, skipped")
+        if not job.video:
+            found = find_photo(job, estimator, args, ctx, t0)
+            (hands,) = _lift_batch([found], estimator)
+            return finish_photo(found, hands, estimator, args, ctx)
+        skipped = [f for f, given in (("--crop", args.crop), ("--mesh", args.mesh), ("--mano", args.mano)) if given]
+        if skipped:  # one mesh file per hand and frame is not what anyone wants from a video
+            warnings.warn(
+                f"{job.path}: {', '.join(skipped)} for photos only: not applied to this video",
+                DiffuhandWarning,
+                stacklevel=1,
+            )
+        jsonl, t, seen = predict_video(
+            job.path,
+            estimator,
+            args.out,
+            job.name,
+            render=args.render,
+            body=args.body,
+            progress=progress or (lambda n: None),
+            run=ctx.stamp.digest,
+        )
+        message = f"{job.path}: {t} frames, hands in {seen} -> {jsonl}"
+        return Outcome(job, "done", t, seen, time.perf_counter() - t0, message=message)
+    except Exception as exc:  # noqa: BLE001 - see _failed
+        return _failed(job, exc, t0)
+
+
+@dataclass
+class FoundPhoto:
+    """A photo of a run read and its hands found, waiting for the lift."""
+
+    job: Job
+    found: FoundHands
+    body: object
+    t0: float
+
+
+def find_photo(job: Job, estimator, args: argparse.Namespace, ctx: PredictContext, t0: float) -> FoundPhoto:
+    """Read a photo and find its hands (and its body with ``--body``)."""
+    image = read_image(job.path)
+    found = estimator.find_hands(image, crop=args.crop, hand=args.hand if args.crop else None)
+    body = ctx.body_detector(image) if ctx.body_detector is not None else False
+    return FoundPhoto(job, found, body, t0)
+
+
+def finish_photo(f: FoundPhoto, hands: list, estimator, args: argparse.Namespace, ctx: PredictContext) -> Outcome:
+    """A photo's lifted hands -> ``<name>.json`` (written last) and the overlays and meshes asked for."""
     from diffuhand.io.export import write_mesh
     from diffuhand.synth.mesh import posed_mesh
 
+    job, image = f.job, f.found.image
+    meshes = [posed_mesh(h, estimator.anchor_mm) for h in hands] if args.mesh else []
+    manos = [mano_mesh(ctx.poser, h, estimator.anchor_mm) for h in hands] if ctx.poser is not None else []
+    base = args.out / job.name
+    if args.render:
+        from PIL import Image
+
+        from diffuhand.viz.overlay import plot_hands_3d, render_overlay
+
+        with atomic_path(base.parent / f"{base.name}-overlay.png") as tmp:
+            shown = render_overlay(image, hands, estimator.anchor_mm, body=f.body or None)
+            Image.fromarray(shown).save(tmp, format="PNG")
+        if hands:
+            with atomic_path(base.parent / f"{base.name}-3d.png") as tmp:
+                plot_hands_3d(hands, tmp, title=job.path.name)
+    for i, (v, faces) in enumerate(meshes):
+        write_mesh(base.parent / f"{base.name}-hand{i}.{args.mesh}", v, faces)
+    for i, (v, faces) in enumerate(manos):
+        write_mesh(base.parent / f"{base.name}-hand{i}-mano.{args.mesh or 'obj'}", v, faces)
+    record = image_record(job.path, image, hands, f.body, run=ctx.stamp.digest)
+    out = base.parent / f"{base.name}.json"
+    atomic_write_text(out, json.dumps(record, indent=1) + "\n")
+    plural = "s" if len(hands) != 1 else ""
+    message = f"{job.path}: {len(hands)} hand{plural} -> {out}"
+    return Outcome(job, "done", 1, len(hands), time.perf_counter() - f.t0, message=message)
+
+
+def _lift_batch(batch: list[FoundPhoto], estimator) -> list[list]:
+    """The hands of a batch of photos lifted together (each input from the seed: with a deterministic lift its
+    result depends on it alone, not on the order, a resumed run's skips or the worker that took it)."""
+    estimator.generator.manual_seed(estimator.seed)
+    return estimator.lift_found([f.found for f in batch])
+
+
+def finish_batch(
+    batch: list[FoundPhoto], lifted: Future, estimator, args: argparse.Namespace, ctx: PredictContext
+) -> list[Outcome]:
+    """A lifted batch's outputs, written in this thread (the renderer's GL context and matplotlib are this
+    thread's); a photo that broke the batch's lift is lifted alone, so that only it fails."""
+    try:
+        hands_of = lifted.result()
+    except Exception:  # noqa: BLE001 - found again photo by photo below
+        hands_of = None
+    outcomes = []
+    for i, f in enumerate(batch):
+        try:
+            hands = hands_of[i] if hands_of is not None else _lift_batch([f], estimator)[0]
+            outcomes.append(finish_photo(f, hands, estimator, args, ctx))
+        except Exception as exc:  # noqa: BLE001 - see _failed
+            outcomes.append(_failed(f.job, exc, f.t0))
+    return outcomes
+
+
+def run_jobs(
+    jobs: list[Job], estimator, args: argparse.Namespace, ctx: PredictContext, progress: Callable[[int], None] | None
+) -> Iterator[Outcome]:
+    """The jobs in this process, their outcomes as they finish. With a deterministic lift photos go in batches of
+    :data:`PHOTO_CHUNK`: read and searched (MediaPipe) here while the previous batch is lifted in a second thread
+    (MediaPipe leaves the interpreter while it runs), then written here; videos one by one (their frames are
+    batched by :meth:`~diffuhand.pipeline.Estimator.predict_frames`)."""
+    chunk = PHOTO_CHUNK if getattr(estimator.lifter, "deterministic", False) else 1
+    overwrite = getattr(args, "overwrite", False)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lifting: deque[tuple[list[FoundPhoto], Future]] = deque()
+        batch: list[FoundPhoto] = []
+
+        def finish_oldest() -> list[Outcome]:
+            done, lifted = lifting.popleft()
+            return finish_batch(done, lifted, estimator, args, ctx)
+
+        for job in jobs:
+            if job.video or chunk == 1:
+                if batch:
+                    lifting.append((batch, pool.submit(_lift_batch, batch, estimator)))
+                    batch = []
+                while lifting:
+                    yield from finish_oldest()
+                yield predict_job(job, estimator, args, ctx, progress)
+                continue
+            t0 = time.perf_counter()
+            try:
+                if not overwrite and up_to_date(job, args.out, args, ctx.stamp):
+                    yield Outcome(job, "skipped", message=f"{job.path}: up to date, skipped")
+                    continue
+                batch.append(find_photo(job, estimator, args, ctx, t0))
+            except Exception as exc:  # noqa: BLE001 - see _failed
+                yield _failed(job, exc, t0)
+                continue
+            if len(batch) >= chunk:
+                lifting.append((batch, pool.submit(_lift_batch, batch, estimator)))
+                batch = []
+                while len(lifting) > 1:  # one batch lifted while the next is found: no more held in memory
+                    yield from finish_oldest()
+        if batch:
+            lifting.append((batch, pool.submit(_lift_batch, batch, estimator)))
+        while lifting:
+            yield from finish_oldest()
+
+
+def _run_predict(args: argparse.Namespace, estimator) -> int:
     if args.hand is not None and not args.crop:
         warnings.warn(
             f"--hand {args.hand} is used only with --crop (the detector tells each hand's side): ignored",
             DiffuhandWarning,
             stacklevel=1,
         )
-    body_detector = None
-    if args.body:
-        from diffuhand.detect import MediaPipeBody
-
-        body_detector = MediaPipeBody()
-    poser = None
-    if args.mano:
-        from diffuhand.synth.mano import ManoPoser, load_mano
-
-        poser = ManoPoser(load_mano(args.mano))  # a wrong file stops here, before any output
-    failed = 0
-    inputs = expand_inputs(args.inputs)
-    if not inputs:
+    manifest = getattr(args, "manifest", None)
+    jobs, corpus = collect_jobs(args.inputs, manifest)
+    if not jobs:
         raise DiffuhandError("no input images (folders are searched for " + ", ".join(IMAGE_SUFFIXES) + ")")
-    stems: dict[str, int] = {}
-    for path in inputs:
-        n = stems.get(path.stem, 0)
-        name = path.stem if n == 0 else f"{path.stem}-{n}"  # two inputs with one stem do not overwrite
-        try:
-            if path.suffix.lower() in VIDEO_SUFFIXES:
-                skipped = [
-                    flag
-                    for flag, given in (("--crop", args.crop), ("--mesh", args.mesh), ("--mano", args.mano))
-                    if given
-                ]
-                if skipped:  # one mesh file per hand and frame is not what anyone wants from a video
-                    warnings.warn(
-                        f"{path}: {', '.join(skipped)} for photos only: not applied to this video",
-                        DiffuhandWarning,
-                        stacklevel=1,
-                    )
-                jsonl, t, seen = predict_video(path, estimator, args.out, name, render=args.render, body=args.body)
-                stems[path.stem] = n + 1
-                print(f"{path}: {t} frames, hands in {seen} -> {jsonl}")
-                continue
-            image = read_image(path)
-            hands = estimator.predict_image(image, crop=args.crop, hand=args.hand if args.crop else None)
-            body = body_detector(image) if body_detector is not None else False
-            meshes = [posed_mesh(h, estimator.anchor_mm) for h in hands] if args.mesh else []
-            manos = [mano_mesh(poser, h, estimator.anchor_mm) for h in hands] if poser is not None else []
-        except DiffuhandError as exc:
-            print(f"diffuhand: error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        stems[path.stem] = n + 1
-        args.out.mkdir(parents=True, exist_ok=True)  # at the first output: inputs that all fail leave no folder
-        if args.render:
-            from PIL import Image
-
-            from diffuhand.io.files import atomic_path
-            from diffuhand.viz.overlay import plot_hands_3d, render_overlay
-
-            with atomic_path(args.out / f"{name}-overlay.png") as tmp:
-                shown = render_overlay(image, hands, estimator.anchor_mm, body=body or None)
-                Image.fromarray(shown).save(tmp, format="PNG")
-            if hands:
-                with atomic_path(args.out / f"{name}-3d.png") as tmp:
-                    plot_hands_3d(hands, tmp, title=path.name)
-        for i, (v, f) in enumerate(meshes):
-            write_mesh(args.out / f"{name}-hand{i}.{args.mesh}", v, f)
-        for i, (v, f) in enumerate(manos):
-            write_mesh(args.out / f"{name}-hand{i}-mano.{args.mesh or 'obj'}", v, f)
-        atomic_write_text(
-            args.out / f"{name}.json", json.dumps(image_record(path, image, hands, body), indent=1) + "\n"
+    engine = getattr(args, "engine", "local")
+    summary = Summary(engine=engine, workers=1)
+    progress = Progress(sum(j.frames for j in jobs))
+    try:
+        if engine == "ray":
+            outcomes = run_ray(jobs, args, summary, progress)
+        else:
+            ctx = prepare(args, estimator)
+            summary.run = ctx.stamp.digest
+            outcomes = run_jobs(jobs, estimator, args, ctx, progress.advance)
+        account(outcomes, summary, progress)
+    finally:
+        progress.close()
+    path = getattr(args, "summary", None) or (args.out / f"{SUMMARY_NAME}.json" if corpus else None)
+    if path is not None:
+        write_summary(path, summary)
+        print(
+            f"{summary.inputs} inputs: {summary.done} done, {summary.skipped} up to date, {summary.failed} failed; "
+            f"{summary.frames} frames in {summary.seconds:.1f} s -> {path}"
         )
-        print(f"{path}: {len(hands)} hand{'s' if len(hands) != 1 else ''} -> {args.out / (name + '.json')}")
-    if getattr(args, "html", False) and stems:  # the viewer pages, once every input has its prediction
+    if getattr(args, "html", False) and summary.done + summary.skipped:  # the viewer pages, once all are predicted
         from diffuhand.viz.page import write_pages
 
-        videos = [p for p in inputs if p.suffix.lower() in VIDEO_SUFFIXES]
-        pages = write_pages(args.out, videos=videos)
+        pages = write_pages(args.out, videos={j.name: j.path for j in jobs if j.video})
         print(f"viewer: {len(pages)} page{'s' if len(pages) != 1 else ''} ({', '.join(p.name for p in pages)})")
-    return 1 if failed else 0
+    return 1 if summary.failed else 0
 
 
 def demo_inputs() -> list[Path]:

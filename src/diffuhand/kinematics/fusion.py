@@ -97,6 +97,7 @@ class _MixturePrior:
         self.log_norm = torch.log(torch.as_tensor(prior.weights, dtype=dtype)) - torch.log(
             torch.diagonal(chol, dim1=-2, dim2=-1)
         ).sum(-1)
+        self.precision = self.inv_chol.transpose(1, 2) @ self.inv_chol  # (K, D, D) = L_k^-T L_k^-1
 
     def whitened(self, angles: torch.Tensor) -> torch.Tensor:
         """(N, K, D) whitened deviations of ``angles`` (N, 41) from every component."""
@@ -117,6 +118,17 @@ class _MixturePrior:
         r = (z * resp[..., None]).flatten(1)
         jac = (self.inv_chol[None] * resp[..., None, None]).flatten(1, 2)
         return r, jac
+
+    def normal_equations(self, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The majorizer's J^T J (N, D, D) and J^T r (N, D) at ``angles`` without its (N, K * D, D) Jacobian:
+        with responsibilities w_k, J^T J = sum_k w_k P_k and J^T r = sum_k w_k P_k (a - mu_k), P_k the
+        components' precisions (what :meth:`majorizer` gives, in D^2 K instead of D^2 K D per hand)."""
+        d = angles[:, self.index][:, None] - self.means[None]  # (N, K, D)
+        z = torch.einsum("kij,nkj->nki", self.inv_chol, d)
+        w = torch.softmax(self.log_norm - 0.5 * (z**2).sum(-1), dim=-1)  # (N, K)
+        jtj = torch.einsum("nk,kij->nij", w, self.precision)
+        jtr = torch.einsum("nk,kij,nkj->ni", w, self.precision, d)
+        return jtj, jtr
 
 
 def _project(x: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,6 +164,11 @@ class _Terms:
         self.prior_weight = float(weights.prior)
         self.child = torch.tensor(weights.bones)
         self.parent = torch.tensor([PARENTS[b] for b in weights.bones])
+        # rows of linearise's J: 2 per keypoint, 3 per bone direction, the prior's K * D (the solver's gain
+        # is relative to this count: the cost of a fit within the noise)
+        self.num_residuals = 2 * NUM_JOINTS + 3 * len(weights.bones)
+        if prior is not None:
+            self.num_residuals += prior.means.numel()
 
     def model(self, st: dict) -> tuple[torch.Tensor, torch.Tensor]:
         return forward_kinematics(st["angles"], self.ratios, self.anchor, st["rot0"], st["pos"], return_rotations=True)
@@ -174,6 +191,43 @@ class _Terms:
         jx = _jacobian(st["joints"], st["rots"], st["angles"], self.ratios.expand(n, NUM_BONES), scale, self.prob)
         jx = jx.view(n, NUM_JOINTS, 3, -1)
         return torch.cat([jx[..., _ROT], jx[..., _POS], jx[..., _ANG : _ANG + na]], dim=-1)
+
+    def _image_and_direction_jacobians(self, st: dict, jx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residuals (N, R) and Jacobian (N, R, P) of the 2D keypoints and bone directions, from the joints'
+        Jacobian ``jx`` (N, 21, 3, P); the projection's derivative written out (a (2, 3) product per joint as
+        a batched matmul is mostly call overhead)."""
+        n, p = jx.shape[0], jx.shape[-1]
+        x = st["joints"]
+        uv, _ = _project(x, self.K)
+        r_uv = ((uv - self.uv) * self.w2d).reshape(n, -1)
+        z = x[..., 2:3].clamp_min(1e-6)  # (N, 21, 1)
+        f = torch.stack([self.K[:, 0, 0], self.K[:, 1, 1]], -1)[:, None]  # (N, 1, 2)
+        # d uv_a / d params = f_a / z (d x_a - x_a / z d z), a = u, v
+        j_uv = (f / z)[..., None] * (jx[..., :2, :] - (x[..., :2] / z)[..., None] * jx[..., 2:3, :])
+        j_uv = (j_uv * self.w2d[..., None]).reshape(n, -1, p)
+        v = x[:, self.child] - x[:, self.parent]
+        length = v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        d = v / length
+        r_dir = ((d - self.dirs) * self.wdir).reshape(n, -1)
+        dv = jx[:, self.child] - jx[:, self.parent]  # (N, B, 3, P)
+        # d (v / |v|) = (I - d d^T) dv / |v|
+        j_dir = (dv - d[..., None] * (d[..., None] * dv).sum(-2, keepdim=True)) / length[..., None]
+        return torch.cat([r_uv, r_dir], 1), torch.cat([j_uv, (j_dir * self.wdir).reshape(n, -1, p)], 1)
+
+    def normal_equations(self, st: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """J^T J (N, P, P) and J^T r (N, P) of :meth:`linearise`'s Gauss-Newton model, the prior's part from its
+        components' precisions (:meth:`_MixturePrior.normal_equations`) rather than its large Jacobian."""
+        jx = self.joint_jacobian(st)
+        r, jac = self._image_and_direction_jacobians(st, jx)
+        jt = jac.transpose(1, 2)
+        a_mat = jt @ jac
+        g = (jt @ r[..., None])[..., 0]
+        if self.prior is not None:
+            jtj, jtr = self.prior.normal_equations(st["angles"])
+            cols = 6 + self.prior.cols
+            a_mat[:, cols[:, None], cols[None, :]] += self.prior_weight * jtj
+            g[:, cols] += self.prior_weight * jtr
+        return a_mat, g
 
     def linearise(self, st: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Residuals r (N, R) and Jacobian J (N, R, P) of the Gauss-Newton model (the prior: its majorizer)."""
@@ -209,9 +263,7 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
     rejected = torch.zeros(n, dtype=torch.long)  # steps refused in a row
     it = 0
     for it in range(1, max_iter + 1):
-        r, jac = terms.linearise(st)
-        a_mat = jac.transpose(1, 2) @ jac
-        g = (jac.transpose(1, 2) @ r[..., None])[..., 0]
+        a_mat, g = terms.normal_equations(st)
         ang = st["angles"][:, fa]
         stuck = ((ang <= prob.amin[fa] + 1e-12) & (g[:, 6:] > 0)) | ((ang >= prob.amax[fa] - 1e-12) & (g[:, 6:] < 0))
         keep = torch.cat([torch.ones(n, 6, dtype=torch.bool), ~stuck], -1)
@@ -231,7 +283,7 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
         better = (new["cost"] < st["cost"]) & ~done
         # relative to |cost| + the number of residuals (the cost at a fit within the noise): the prior's negative
         # log density can make the cost negative or near zero, where a plain relative gain means nothing
-        gain = (st["cost"] - new["cost"]) / (st["cost"].abs() + r.shape[1])
+        gain = (st["cost"] - new["cost"]) / (st["cost"].abs() + terms.num_residuals)
         for k in ("rot0", "pos", "angles", "joints", "rots", "cost"):
             st[k] = torch.where(better.view(-1, *[1] * (st[k].ndim - 1)), new[k], st[k])
         lam = torch.where(better, (lam / 3).clamp_min(1e-9), (lam * 4).clamp_max(1e9))
@@ -331,8 +383,7 @@ def fuse_keypoints(
 def _posterior_std(st: dict, terms: _Terms) -> torch.Tensor:
     """(N, 21) spread (mm) of each joint relative to the wrist under the Laplace approximation of the posterior:
     parameter covariance (J^T J)^-1 at the fit, mapped through d(joint - wrist)/d params."""
-    _, jac = terms.linearise(st)
-    h = jac.transpose(1, 2) @ jac
+    h, _ = terms.normal_equations(st)
     h = h + 1e-9 * torch.eye(h.shape[-1], dtype=h.dtype) * torch.diagonal(h, dim1=-2, dim2=-1).mean(-1)[:, None, None]
     cov = torch.linalg.pinv(h, hermitian=True)
     jx = terms.joint_jacobian(st)

@@ -84,10 +84,13 @@ class Lifter(Protocol):
     """Lifts the hands of one photo. ``needs_keypoints``: it needs the detector's 2D keypoints (and
     ``needs_world``: its 3D estimate); ``identity``: a short hash of what it computes (its weights and settings),
     so that a temporal model can say which single-frame model it was trained on. ``K`` is the photo's camera,
-    the true one (``camera_known``) or the one assumed for a photo of unknown intrinsics (:func:`photo_camera`)."""
+    the true one (``camera_known``) or the one assumed for a photo of unknown intrinsics (:func:`photo_camera`).
+    ``deterministic``: a hand's output does not depend on the batch it is lifted in (no random draw), so the
+    pipeline may batch hands of many photos and frames and still give each what it gives it alone."""
 
     needs_keypoints: bool
     needs_world: bool
+    deterministic: bool
     identity: str
 
     def lift(

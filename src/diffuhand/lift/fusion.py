@@ -80,6 +80,8 @@ class FusionLifter:
     needs_keypoints = True
     needs_world = True
     needs_image = False
+    #: the same hands give the same output, alone or in any batch (no random draw)
+    deterministic = True
 
     def __init__(self, config: FusionConfig | None = None):
 

@@ -102,6 +102,9 @@ class NetworkLifter:
     """
 
     needs_world = False
+    #: the diffusion samples are drawn for a whole batch (a baseline network would be deterministic, but is not
+    #: told apart here: batching its hands is merely not promised to match)
+    deterministic = False
 
     def __init__(
         self,

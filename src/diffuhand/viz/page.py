@@ -166,28 +166,37 @@ def render_page(data: dict[str, Any]) -> str:
     )
 
 
-def write_pages(out_dir: str | Path, dest: str | Path | None = None, videos: list[Path] | None = None) -> list[Path]:
-    """One ``<stem>.html`` per ``<stem>.json`` (photo) and ``<stem>.jsonl`` (video) in ``out_dir``.
+def write_pages(
+    out_dir: str | Path, dest: str | Path | None = None, videos: list[Path] | dict[str, Path] | None = None
+) -> list[Path]:
+    """One ``<name>.html`` per ``<name>.json`` (photo) and ``<name>.jsonl`` (video) anywhere under ``out_dir``
+    (a corpus run mirrors its input tree there), at the same place under ``dest`` (default ``out_dir``).
 
-    A video's frames come from the file of ``videos`` with the same stem, else ``<stem>-overlay.mp4`` in
-    ``out_dir``. Written into ``dest`` (default ``out_dir``); returns the pages written. Raises :class:`DiffuhandError` when
-    ``out_dir`` is not a folder or holds no prediction."""
+    A video's frames come from ``videos``: its input by output name (``{"clips/a": Path("in/clips/a.mp4")}``), or a
+    list of inputs matched by stem; else ``<name>-overlay.mp4`` beside it. Returns the pages written. Raises
+    :class:`DiffuhandError` when ``out_dir`` is not a folder or holds no prediction."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise DiffuhandError(f"{out_dir}: no such folder")
     dest = Path(dest) if dest is not None else out_dir
-    inputs = sorted(out_dir.glob("*.json")) + sorted(out_dir.glob("*.jsonl"))
+    inputs = sorted(out_dir.rglob("*.json")) + sorted(out_dir.rglob("*.jsonl"))
+    by_name = videos if isinstance(videos, dict) else {Path(v).stem: Path(v) for v in videos or []}
     pages = []
     for p in inputs:
+        if p.name.startswith("."):  # a file being written
+            continue
+        name = p.relative_to(out_dir).with_suffix("").as_posix()
         try:
-            by_stem = {Path(v).stem: Path(v) for v in videos or []}
-            data = photo_page_data(p) if p.suffix == ".json" else video_page_data(p, by_stem.get(p.stem))
+            if p.suffix == ".json":
+                if not isinstance(json.loads(p.read_text()).get("hands"), list):  # not a photo's (a run's summary)
+                    continue
+                data = photo_page_data(p)
+            else:
+                video = by_name.get(name, by_name.get(p.stem) if not isinstance(videos, dict) else None)
+                data = video_page_data(p, video)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DiffuhandError(f"{p}: not a diffuhand prediction ({exc.__class__.__name__})") from None
-        if p.suffix == ".json" and "hands" not in json.loads(p.read_text()):
-            continue
-        dest.mkdir(parents=True, exist_ok=True)
-        page = dest / f"{p.stem}.html"
+        page = dest / f"{name}.html"
         with atomic_path(page) as tmp:  # a page is whole or absent
             tmp.write_text(render_page(data), encoding="utf-8")
         pages.append(page)

@@ -1,0 +1,387 @@
+"""``diffuhand predict`` over many inputs: the work list, what is already done, the run's summary, and Ray.
+
+A run is a list of :class:`Job` (one per photo or video, each with the name its outputs take under ``--out``):
+files as given, folders searched through their whole tree (mirrored under ``--out``), a manifest file's paths.
+Each job is done by :func:`~diffuhand.commands.predict.predict_job` wherever it runs (this process, or a Ray
+worker that loaded the model once), which skips an input whose outputs are complete, newer than the input and
+the model, and made with the same model and options (:class:`RunStamp`), so that a killed run started again
+goes on where it stopped. The driver shows one progress bar over all frames and writes the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from diffuhand.errors import DiffuhandError
+from diffuhand.io.files import atomic_write_text
+from diffuhand.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+#: the summary of a corpus run, written at the top of ``--out`` (an input of that name takes a suffix)
+SUMMARY_NAME = "diffuhand-summary"
+#: predict's options that change what a prediction holds (the rest, e.g. --threads or --backend, do not)
+STAMPED_OPTIONS = ("crop", "hand", "intrinsics", "skeleton", "samples", "steps", "body", "no_temporal")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input of a run.
+
+    Attributes:
+        path: the photo or video file.
+        name: where its outputs go: ``--out/<name>.json`` (photo) or ``<name>.jsonl`` + ``<name>.npz`` (video);
+            a relative POSIX path without suffix (a folder's tree is mirrored).
+        video: whether it is read as a video (by its suffix).
+        frames: frames it holds as far as known before reading it (1 for a photo; a video's header; 0: unknown).
+    """
+
+    path: Path
+    name: str
+    video: bool
+    frames: int
+
+
+@dataclass
+class Outcome:
+    """What became of one job: ``status`` "done", "skipped" (up to date) or "failed" (``error`` says why)."""
+
+    job: Job
+    status: str
+    frames: int = 0
+    hands: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    message: str = ""
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Photos and videos anywhere under ``folder`` (hidden files and folders left out), in name order."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
+                found.append(Path(root) / f)
+    return found
+
+
+def read_manifest(path: Path) -> list[Path]:
+    """A manifest's inputs: one path per line, relative ones to the manifest's folder; blank lines and lines
+    starting with ``#`` skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DiffuhandError(f"{path}: no such manifest file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DiffuhandError(f"{path}: cannot read the manifest ({exc.__class__.__name__})") from None
+    out = []
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            p = Path(line).expanduser()
+            out.append(p if p.is_absolute() else path.parent / p)
+    return out
+
+
+def _stem(path: Path) -> str:
+    return path.with_suffix("").as_posix()
+
+
+def collect_jobs(inputs: Iterable[Path], manifest: Path | None = None) -> tuple[list[Job], bool]:
+    """The jobs of a run and whether it is a corpus (a folder or a manifest among the inputs).
+
+    Files given on the command line keep their stem (``photo.jpg`` -> ``photo``); a folder's files keep their
+    path below it (``clips/a/b.mp4`` -> ``a/b``); a manifest's keep their path below the folder all its entries
+    share. A name taken twice takes ``-1``, ``-2``... (two inputs never write one output)."""
+    named: list[tuple[Path, str]] = []
+    corpus = manifest is not None
+    for p in inputs:
+        if p.is_dir():
+            corpus = True
+            named.extend((f, _stem(f.relative_to(p))) for f in _files_under(p))
+        else:
+            named.append((p, p.stem))
+    if manifest is not None:
+        entries = read_manifest(manifest)
+        if entries:
+            root = Path(os.path.commonpath([os.path.abspath(p.parent) for p in entries]))
+            named.extend((p, _stem(Path(os.path.abspath(p)).relative_to(root))) for p in entries)
+    taken: dict[str, int] = {SUMMARY_NAME: 1}
+    jobs = []
+    for path, name in named:
+        n = taken.get(name, 0)
+        taken[name] = n + 1
+        unique = name if n == 0 else f"{name}-{n}"
+        taken.setdefault(unique, 1)
+        video = path.suffix.lower() in VIDEO_SUFFIXES
+        jobs.append(Job(path, unique, video, _frames(path) if video else 1))
+    return jobs, corpus
+
+
+def _frames(path: Path) -> int:
+    """A video's frame count from its header (0 where it does not say or cannot be read: the job reports that)."""
+    from diffuhand.io.video import video_info
+
+    try:
+        return int(video_info(path).frames or 0)
+    except Exception:  # noqa: BLE001 - any unreadable video: its job gives the one-line reason
+        return 0
+
+
+def weights_identity(module) -> str:
+    """A short hash of a torch module's weights (and its ``cfg`` where it has one)."""
+    h = hashlib.sha256(repr(sorted(vars(getattr(module, "cfg", object())).items())).encode())
+    for k, v in sorted(module.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RunStamp:
+    """What made a run's outputs: the model, the temporal model and the options that change a prediction; an
+    output stamped otherwise, or older than the model's files, is made again.
+
+    Attributes:
+        digest: a short hash of all of it, written into each photo's JSON and each video's NPZ (``run``).
+        model_mtime: newest modification time of the model's files (seconds since the epoch; 0: none known).
+    """
+
+    digest: str
+    model_mtime: float
+
+    @classmethod
+    def of(cls, estimator, args: argparse.Namespace) -> RunStamp:
+        temporal = estimator.temporal
+        what = {
+            "lift": estimator.lifter.identity,
+            "temporal": None if temporal is None else weights_identity(temporal),
+            "anchor_mm": estimator.anchor_mm,
+            "seed": estimator.seed,
+            "options": {k: _plain(getattr(args, k, None)) for k in STAMPED_OPTIONS},
+        }
+        digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+        return cls(digest, _newest_mtime(model_files(args, estimator)))
+
+
+def _plain(v):
+    return str(v) if isinstance(v, Path) else v
+
+
+def model_files(args: argparse.Namespace, estimator) -> list[Path]:
+    """The files the run's models were read from (the lift's checkpoint, the temporal model's)."""
+    from diffuhand import shipped_weights
+
+    folders = []
+    lift = args.model if args.model not in (None, "hand", "keypoints") else shipped_weights(args.model or "hand")
+    if lift is not None:
+        folders.append(Path(str(lift)))
+    if estimator.temporal is not None:
+        t = args.temporal if getattr(args, "temporal", None) else shipped_weights("temporal")
+        if t is not None:
+            folders.append(Path(str(t)))
+    return [f for d in folders for f in (sorted(d.iterdir()) if d.is_dir() else [d]) if f.is_file()]
+
+
+def _newest_mtime(files: list[Path]) -> float:
+    return max((f.stat().st_mtime for f in files), default=0.0)
+
+
+def primary_output(out: Path, job: Job) -> Path:
+    """The output written last for a job (its presence means the others were written first)."""
+    return out / f"{job.name}.npz" if job.video else out / f"{job.name}.json"
+
+
+def up_to_date(job: Job, out: Path, args: argparse.Namespace, stamp: RunStamp) -> bool:
+    """Whether ``job``'s outputs are complete (every file these options write), newer than its input and the
+    model's files, and stamped with this run's model and options."""
+    primary = primary_output(out, job)
+    try:
+        made = primary.stat().st_mtime
+        if made < job.path.stat().st_mtime or made < stamp.model_mtime:
+            return False
+        if job.video:
+            with np.load(primary) as z:
+                if "run" not in z.files or str(z["run"]) != stamp.digest:
+                    return False
+            wanted = [out / f"{job.name}.jsonl"] + ([out / f"{job.name}-overlay.mp4"] if args.render else [])
+        else:
+            rec = json.loads(primary.read_text())
+            if rec.get("run") != stamp.digest:
+                return False
+            n = len(rec.get("hands", []))
+            wanted = [out / f"{job.name}-overlay.png"] if args.render else []
+            if args.mesh:
+                wanted += [out / f"{job.name}-hand{i}.{args.mesh}" for i in range(n)]
+            if args.mano:
+                wanted += [out / f"{job.name}-hand{i}-mano.{args.mesh or 'obj'}" for i in range(n)]
+    except (OSError, ValueError, KeyError):  # missing, half-old or unreadable: made again
+        return False
+    return all(p.is_file() for p in wanted)
+
+
+@dataclass
+class Summary:
+    """A run's account, written as JSON at its end (``--summary``, by default ``--out/diffuhand-summary.json``
+    for a corpus)."""
+
+    engine: str
+    workers: int
+    inputs: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    photos: int = 0
+    videos: int = 0
+    frames: int = 0
+    hands_found: int = 0
+    seconds: float = 0.0
+    frames_per_second: float = 0.0
+    failures: list[dict] = field(default_factory=list)
+    run: str | None = None
+
+    def add(self, o: Outcome) -> None:
+        self.inputs += 1
+        setattr(self, o.status, getattr(self, o.status) + 1)
+        if o.status == "failed":
+            self.failures.append({"input": str(o.job.path), "error": o.error})
+            return
+        if o.status == "done":
+            self.frames += o.frames
+            self.hands_found += o.hands
+            if o.job.video:
+                self.videos += 1
+            else:
+                self.photos += 1
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["frames_per_second"] = round(self.frames / self.seconds, 3) if self.seconds > 0 else 0.0
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+def write_summary(path: Path, summary: Summary) -> None:
+    atomic_write_text(path, json.dumps(summary.to_json(), indent=1) + "\n")
+
+
+class Progress:
+    """One bar over every frame of a run with its ETA (tqdm, on stderr), and the per-input lines above it."""
+
+    def __init__(self, total: int, disable: bool | None = None):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total or None, unit="frame", desc="predict", dynamic_ncols=True, disable=disable)
+
+    def advance(self, n: int = 1) -> None:
+        self.bar.update(n)
+
+    def settle(self, position: int) -> None:
+        """The bar at ``position`` frames (after an input: what its frames added, however it advanced)."""
+        if self.bar.total is not None and position > self.bar.total:
+            self.bar.total = position  # a video longer than its header said
+        self.bar.update(position - self.bar.n)
+
+    def line(self, text: str, error: bool = False) -> None:
+        self.bar.write(text, file=sys.stderr if error else sys.stdout)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def report(o: Outcome, progress: Progress) -> None:
+    if o.status == "failed":
+        progress.line(f"diffuhand: error: {o.error}", error=True)
+    elif o.message:
+        progress.line(o.message)
+
+
+def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary, progress: Progress) -> Iterator[Outcome]:
+    """The jobs on Ray: one actor per worker, each with the model loaded once, given tasks (a video, or a few
+    dozen photos: :func:`ray_tasks`) as they free up (:class:`ray.util.ActorPool`); Ray restarts a worker that dies
+    and retries its task. Inputs are sent as
+    paths and outputs written by the workers under ``--out``: on a cluster both must be paths every node sees
+    (a shared file system). Yields the outcomes as they finish."""
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:
+        raise DiffuhandError("--engine ray needs Ray: pip install 'diffuhand[ray]'") from None
+    started = False
+    if not ray.is_initialized():
+        address = getattr(args, "ray_address", None)
+        kwargs = {} if address else {"num_cpus": args.workers or os.cpu_count() or 1, "include_dashboard": False}
+        ray.init(address=address, log_to_driver=True, **kwargs)
+        started = True
+    try:
+        workers = args.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        summary.workers = workers
+        options = {k: v for k, v in vars(args).items() if k != "func"}
+        remote = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(PredictWorker)
+        tasks = ray_tasks(jobs)
+        pool = ActorPool([remote.remote(options) for _ in range(min(workers, len(tasks)) or 1)])
+        for outcomes in pool.map_unordered(lambda actor, task: actor.run.remote(task), tasks):
+            yield from outcomes
+    finally:
+        if started:
+            ray.shutdown()
+
+
+#: photos in one Ray task: two of a worker's lift batches, so that it reads and searches one while it lifts the
+#: other (commands.predict.PHOTO_CHUNK), and few enough that the workers finish together
+RAY_TASK_PHOTOS = 32
+
+
+def ray_tasks(jobs: list[Job]) -> list[list[Job]]:
+    """The jobs as Ray tasks: each video alone, consecutive photos up to :data:`RAY_TASK_PHOTOS` together."""
+    tasks: list[list[Job]] = []
+    for job in jobs:
+        if job.video or not tasks or tasks[-1][0].video or len(tasks[-1]) >= RAY_TASK_PHOTOS:
+            tasks.append([job])
+        else:
+            tasks[-1].append(job)
+    return tasks
+
+
+class PredictWorker:
+    """A Ray worker of ``predict``: loads the model once, then does job after job (its outputs under ``--out``)."""
+
+    def __init__(self, options: dict):
+        import torch
+
+        from diffuhand.commands.predict import load_estimator, prepare
+
+        self.args = argparse.Namespace(**options)
+        torch.set_num_threads(self.args.threads or 1)  # one worker per core: each on one thread
+        self.estimator = load_estimator(self.args)
+        self.context = prepare(self.args, self.estimator)
+
+    def run(self, jobs: list[Job]) -> list[Outcome]:
+        from diffuhand.commands.predict import run_jobs
+
+        return list(run_jobs(jobs, self.estimator, self.args, self.context, None))
+
+
+def account(outcomes: Iterable[Outcome], summary: Summary, progress: Progress) -> None:
+    """Count, report and show each outcome as it comes (the bar moves on by the input's frames, or by what it
+    had left when it moved frame by frame); the summary's wall time covers them all."""
+    t0 = time.perf_counter()
+    position = progress.bar.n
+    for o in outcomes:
+        summary.add(o)
+        report(o, progress)
+        position += max(o.frames, o.job.frames)
+        progress.settle(position)
+        summary.seconds = time.perf_counter() - t0
+
+
+__all__ = ["Job", "Outcome", "RunStamp", "Summary", "collect_jobs", "read_manifest", "run_ray", "up_to_date"]

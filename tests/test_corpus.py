@@ -1,0 +1,228 @@
+"""``diffuhand predict`` over corpora (issue 15, items 4-5): folder trees and manifests mirrored under --out,
+resumed runs, bad files skipped in one line each, the summary JSON, and the same outputs on Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from diffuhand.cli import main
+from diffuhand.commands.corpus import collect_jobs, read_manifest
+from diffuhand.detect import mediapipe_available
+
+from .conftest import shared
+
+pytestmark = pytest.mark.skipif(not mediapipe_available(), reason="MediaPipe <= 0.10.21 not installed")
+
+
+def _tree(root):
+    """A small corpus: photos in nested folders, a video, a hidden file, a text file, and bad inputs."""
+    from diffuhand.commands.predict import demo_inputs
+
+    src = shared("ge2019-realworld-dev") / "images"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "c").mkdir()
+    shutil.copy(src / "00000.jpg", root / "a" / "one.jpg")
+    shutil.copy(src / "00001.jpg", root / "a" / "b" / "two.jpg")
+    shutil.copy(src / "00002.jpg", root / "c" / "one.jpg")  # the same stem elsewhere: its own output
+    (clip,) = [p for p in demo_inputs() if p.suffix == ".mp4"]
+    shutil.copy(clip, root / "c" / "clip.mp4")
+    (root / "a" / "notes.txt").write_text("not an input")
+    (root / ".hidden.jpg").write_text("skipped")
+    (root / "c" / "broken.jpg").write_text("not a photo")
+    (root / "a" / "empty.png").write_bytes(b"")
+    (root / "c" / "novideo.mp4").write_text("no")
+    return root
+
+
+GOOD = {"a/one.json", "a/b/two.json", "c/one.json", "c/clip.jsonl", "c/clip.npz"}
+BAD = {"c/broken.jpg": "not an image", "a/empty.png": "empty file", "c/novideo.mp4": "not a video"}
+
+
+def _outputs(out):
+    return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+
+
+def test_jobs_of_a_tree_and_a_manifest(tmp_path):
+    root = _tree(tmp_path / "in")
+    jobs, corpus = collect_jobs([root])
+    assert corpus and [j.name for j in jobs] == [
+        "a/empty",
+        "a/one",
+        "a/b/two",
+        "c/broken",
+        "c/clip",
+        "c/novideo",
+        "c/one",
+    ]
+    clip = next(j for j in jobs if j.name == "c/clip")
+    assert clip.video and clip.frames == 48  # the header's count: the progress bar's total
+    manifest = tmp_path / "list.txt"
+    manifest.write_text(f"# a comment\n\nin/a/one.jpg\n{root / 'c' / 'one.jpg'}\nin/a/one.jpg\n")
+    assert read_manifest(manifest) == [tmp_path / "in/a/one.jpg", root / "c" / "one.jpg", tmp_path / "in/a/one.jpg"]
+    jobs, corpus = collect_jobs([], manifest)
+    assert corpus and [j.name for j in jobs] == ["a/one", "c/one", "a/one-1"]  # below their shared folder, unique
+    files, corpus = collect_jobs([root / "a" / "one.jpg", root / "c" / "one.jpg"])
+    assert not corpus and [j.name for j in files] == ["one", "one-1"]
+
+
+def test_a_corpus_run_mirrors_the_tree_skips_bad_files_and_resumes(tmp_path, capsys):
+    root = _tree(tmp_path / "in")
+    out = tmp_path / "out"
+    rc = main(["predict", str(root), "--out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 1  # some inputs failed; every good one is done
+    errors = [line for line in cap.err.splitlines() if line.startswith("diffuhand: error:")]
+    assert len(errors) == len(BAD)
+    for name, why in BAD.items():
+        assert any(name.split("/")[-1] in e and why in e for e in errors), (name, errors)
+    assert _outputs(out) == GOOD | {"diffuhand-summary.json"}  # nothing for the bad ones, nothing half-written
+    summary = json.loads((out / "diffuhand-summary.json").read_text())
+    assert (summary["inputs"], summary["done"], summary["skipped"], summary["failed"]) == (7, 4, 0, 3)
+    assert (summary["photos"], summary["videos"], summary["frames"]) == (3, 1, 3 + 48)
+    assert summary["frames_per_second"] > 0 and summary["hands_found"] >= 3
+    assert {f["input"] for f in summary["failures"]} == {str(root / n) for n in BAD}
+    assert all(any(why in f["error"] for why in BAD.values()) for f in summary["failures"])
+    rec = json.loads((out / "a" / "one.json").read_text())
+    assert rec["image"] == str(root / "a" / "one.jpg") and len(rec["hands"]) == 1 and rec["run"] == summary["run"]
+
+    # started again: every good input is up to date and skipped, its outputs untouched
+    made = {n: (out / n).stat().st_mtime_ns for n in GOOD}
+    assert main(["predict", str(root), "--out", str(out)]) == 1
+    summary = json.loads((out / "diffuhand-summary.json").read_text())
+    assert (summary["done"], summary["skipped"], summary["failed"]) == (0, 4, 3)
+    assert {n: (out / n).stat().st_mtime_ns for n in GOOD} == made
+    assert "up to date, skipped" in capsys.readouterr().out
+
+    # an input newer than its output, an output lost, and another option: made again
+    later = time.time() + 5
+    os.utime(root / "a" / "one.jpg", (later, later))
+    (out / "c" / "clip.jsonl").unlink()  # the video's outputs are incomplete
+    assert main(["predict", str(root), "--out", str(out)]) == 1
+    summary = json.loads((out / "diffuhand-summary.json").read_text())
+    assert (summary["done"], summary["skipped"]) == (2, 2) and (out / "c" / "clip.jsonl").is_file()
+    assert main(["predict", str(root / "c"), "--out", str(out / "c"), "--skeleton", "mano"]) == 1
+    summary = json.loads((out / "c" / "diffuhand-summary.json").read_text())
+    assert (summary["done"], summary["skipped"]) == (2, 0)  # the mano skeleton's outputs are other outputs
+    assert main(["predict", str(root / "a" / "b"), "--out", str(out / "a" / "b"), "--overwrite"]) == 0
+
+
+def test_a_manifest_run_writes_its_summary_where_asked(tmp_path, capsys):
+    _tree(tmp_path / "in")
+    manifest = tmp_path / "inputs.txt"
+    manifest.write_text("in/a/one.jpg\nin/a/b/two.jpg\nin/missing.jpg\n")
+    out = tmp_path / "out"
+    rc = main(["predict", "--manifest", str(manifest), "--out", str(out), "--summary", str(tmp_path / "s.json")])
+    assert rc == 1 and "missing.jpg: no such file" in capsys.readouterr().err
+    assert _outputs(out) == {"a/one.json", "a/b/two.json"}
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert (summary["done"], summary["failed"]) == (2, 1)
+    assert main(["predict", "--out", str(out)]) == 2  # neither inputs nor a manifest: one line
+    assert "no inputs" in capsys.readouterr().err
+    assert main(["predict", "--manifest", str(tmp_path / "none.txt"), "--out", str(out)]) == 2
+    assert "no such manifest" in capsys.readouterr().err
+
+
+def test_html_pages_for_a_tree(tmp_path, capsys):
+    root = tmp_path / "in"
+    (root / "x").mkdir(parents=True)
+    shutil.copy(shared("ge2019-realworld-dev") / "images" / "00003.jpg", root / "x" / "p.jpg")
+    out = tmp_path / "out"
+    assert main(["predict", str(root), "--out", str(out), "--html"]) == 0
+    assert (out / "x" / "p.html").is_file() and not (out / "diffuhand-summary.html").exists()
+
+
+def _contents(out):
+    """Every output's content, the NPZ arrays compared as arrays (a zip's bytes hold times)."""
+    got = {}
+    for n in sorted(_outputs(out) - {"diffuhand-summary.json"}):
+        p = out / n
+        if p.suffix == ".npz":
+            with np.load(p) as z:
+                got[n] = {k: (z[k].dtype.str, z[k].shape, z[k].tobytes()) for k in z.files}  # NaN == NaN
+        else:
+            got[n] = p.read_bytes()
+    return got
+
+
+def test_ray_gives_the_single_process_outputs(tmp_path, capsys):
+    """Issue 15, item 5: the same corpus job on a local 2-worker Ray instance started here, one model load per
+    worker: the same files with the same content as in one process, the same failures reported."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'diffuhand[ray]')")
+    root = _tree(tmp_path / "in")
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    assert main(["predict", str(root), "--out", str(local)]) == 1
+    capsys.readouterr()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rc = main(["predict", str(root), "--out", str(remote), "--engine", "ray", "--workers", "2"])
+    finally:
+        ray.shutdown()
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("diffuhand: error:")]
+    assert rc == 1 and len(err) == len(BAD)
+    assert _contents(remote) == _contents(local)
+    a = json.loads((local / "diffuhand-summary.json").read_text())
+    b = json.loads((remote / "diffuhand-summary.json").read_text())
+    assert (b["engine"], b["workers"]) == ("ray", 2)
+    for k in ("inputs", "done", "failed", "frames", "hands_found", "photos", "videos"):
+        assert a[k] == b[k], k
+    assert sorted(map(str, a["failures"])) == sorted(map(str, b["failures"]))
+
+
+def test_one_bar_over_every_frame(tmp_path, monkeypatch):
+    from diffuhand.commands import corpus
+
+    seen = []
+    real = corpus.Progress
+
+    class Spy(real):
+        def __init__(self, total, disable=None):
+            super().__init__(total, disable=True)
+            seen.append(self)
+
+    monkeypatch.setattr("diffuhand.commands.predict.Progress", Spy)
+    root = _tree(tmp_path / "in")
+    main(["predict", str(root), "--out", str(tmp_path / "out")])
+    (bar,) = seen
+    assert bar.bar.total == 3 + 48 + 2  # the photos, the clip's frames, the bad photos (one each; the bad video: 0)
+
+
+def test_a_photo_in_a_corpus_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A run killed while writing leaves no output for that input (and so it is done again next time)."""
+    from diffuhand.commands import predict
+
+    root = tmp_path / "in"
+    root.mkdir()
+    Image.open(shared("ge2019-realworld-dev") / "images" / "00000.jpg").save(root / "p.jpg")
+    out = tmp_path / "out"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(predict, "image_record", killed)
+    assert main(["predict", str(root), "--out", str(out)]) == 130
+    assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]
+    monkeypatch.undo()
+    assert main(["predict", str(root), "--out", str(out)]) == 0 and (out / "p.json").is_file()
+
+
+def test_photos_lifted_in_batches_give_what_each_alone_gives(tmp_path, monkeypatch):
+    """Issue 15, item 1: a corpus's photos are lifted PHOTO_CHUNK at a time beside MediaPipe; with the shipped
+    (deterministic) lift every output is the one a photo-by-photo run writes."""
+    from diffuhand.commands import predict
+
+    root = tmp_path / "in"
+    root.mkdir()
+    for p in sorted((shared("ge2019-realworld-dev") / "images").glob("*.jpg"))[:20]:
+        shutil.copy(p, root / p.name)
+    assert main(["predict", str(root), "--out", str(tmp_path / "batched")]) == 0
+    monkeypatch.setattr(predict, "PHOTO_CHUNK", 1)
+    assert main(["predict", str(root), "--out", str(tmp_path / "alone")]) == 0
+    batched, alone = _contents(tmp_path / "batched"), _contents(tmp_path / "alone")
+    assert len(batched) == 20 and batched == alone
