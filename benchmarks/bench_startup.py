@@ -1,5 +1,6 @@
-"""Start-up: wall time of `import torch`, `import diffuhand.pipeline` and a whole `diffuhand predict photo.jpg`, as
-ratios to `import torch` measured in the same run (the machine is shared and noisy), interleaved.
+"""Start-up: wall time of `import torch`, `import torch, mediapipe` (the floor of any photo path that lifts with torch
+after MediaPipe finds the hand), `import diffuhand.pipeline` and a whole `diffuhand predict photo.jpg`, as ratios to
+`import torch` measured in the same run (the machine is shared and noisy), interleaved.
 
     python benchmarks/bench_startup.py [--repeats 3] [--before SRC] [--out benchmarks/results/startup.json]
 
@@ -38,9 +39,11 @@ def main() -> None:
     trees = {"": None}
     if args.before:
         trees[" (before)"] = {**os.environ, "PYTHONPATH": str(args.before.resolve())}
-    runs: dict[str, list[float]] = {"import torch": []}
+    # the floor of a photo's start-up while its lift runs on torch and its detector is MediaPipe: both imported
+    runs: dict[str, list[float]] = {"import torch": [], "import torch, mediapipe": []}
     for _ in range(args.repeats):
         runs["import torch"].append(wall([py, "-c", "import torch"]))
+        runs["import torch, mediapipe"].append(wall([py, "-c", "import torch, mediapipe"]))
         for tag, env in trees.items():
             runs.setdefault(f"import diffuhand.pipeline{tag}", []).append(
                 wall([py, "-c", "import diffuhand.pipeline"], env)

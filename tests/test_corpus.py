@@ -51,25 +51,35 @@ def _outputs(out):
 
 def test_jobs_of_a_tree_and_a_manifest(tmp_path):
     root = _tree(tmp_path / "in")
-    jobs, corpus = collect_jobs([root])
-    assert corpus and [j.name for j in jobs] == [
-        "a/empty",
-        "a/one",
-        "a/b/two",
-        "c/broken",
-        "c/clip",
-        "c/novideo",
-        "c/one",
-    ]
+    listed = collect_jobs([root])
+    jobs = listed.jobs
+    assert (
+        listed.corpus
+        and not listed.problems
+        and [j.name for j in jobs]
+        == [
+            "a/empty",
+            "a/one",
+            "a/b/two",
+            "c/broken",
+            "c/clip",
+            "c/novideo",
+            "c/one",
+        ]
+    )
     clip = next(j for j in jobs if j.name == "c/clip")
     assert clip.video and clip.frames == 48  # the header's count: the progress bar's total
     manifest = tmp_path / "list.txt"
     manifest.write_text(f"# a comment\n\nin/a/one.jpg\n{root / 'c' / 'one.jpg'}\nin/a/one.jpg\n")
     assert read_manifest(manifest) == [tmp_path / "in/a/one.jpg", root / "c" / "one.jpg", tmp_path / "in/a/one.jpg"]
-    jobs, corpus = collect_jobs([], manifest)
-    assert corpus and [j.name for j in jobs] == ["a/one", "c/one", "a/one-1"]  # below their shared folder, unique
-    files, corpus = collect_jobs([root / "a" / "one.jpg", root / "c" / "one.jpg"])
-    assert not corpus and [j.name for j in files] == ["one", "one-1"]
+    listed = collect_jobs([], manifest)
+    assert listed.corpus and [j.name for j in listed.jobs] == [
+        "a/one",
+        "c/one",
+        "a/one-1",
+    ]  # below their shared folder, unique
+    files = collect_jobs([root / "a" / "one.jpg", root / "c" / "one.jpg"])
+    assert not files.corpus and [j.name for j in files.jobs] == ["one", "one-1"]
 
 
 def test_a_corpus_run_mirrors_the_tree_skips_bad_files_and_resumes(tmp_path, capsys):
@@ -226,3 +236,76 @@ def test_photos_lifted_in_batches_give_what_each_alone_gives(tmp_path, monkeypat
     assert main(["predict", str(root), "--out", str(tmp_path / "alone")]) == 0
     batched, alone = _contents(tmp_path / "batched"), _contents(tmp_path / "alone")
     assert len(batched) == 20 and batched == alone
+
+
+def test_names_never_collide(tmp_path):
+    """A name's first free suffix: "a", "a-1" and another "a" write a, a-1 and a-2 (not a second a-1)."""
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+    paths = [tmp_path / "x" / "a.jpg", tmp_path / "x" / "a-1.jpg", tmp_path / "y" / "a.jpg", tmp_path / "y" / "a-1.jpg"]
+    names = [j.name for j in collect_jobs(paths).jobs]
+    assert names == ["a", "a-1", "a-2", "a-1-1"] and len(set(names)) == len(paths)
+    assert [j.name for j in collect_jobs([tmp_path / "diffuhand-summary.png"]).jobs] == ["diffuhand-summary-1"]
+
+
+def test_a_folder_walk_follows_links_once_and_leaves_out_the_runs_outputs(tmp_path):
+    root = tmp_path / "in"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "p.jpg").write_bytes(b"x")
+    (root / "a" / "up").symlink_to(root, target_is_directory=True)  # a loop back up the tree
+    (root / "out").mkdir()
+    (root / "out" / "p-overlay.png").write_bytes(b"x")
+    (root / "q-overlay.png").write_bytes(b"x")  # a user's photo of that name, outside --out: an input
+    listed = collect_jobs([root], out=root / "out")
+    assert [j.name for j in listed.jobs] == ["q-overlay", "a/p"] and listed.corpus and not listed.problems
+    # --out the input folder itself: its overlays are left out, the photos stay
+    assert [j.name for j in collect_jobs([root], out=root).jobs] == ["a/p"]
+
+
+def test_a_rerun_with_out_inside_the_tree_reads_no_output_as_input(tmp_path, capsys):
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(shared("ge2019-realworld-dev") / "images" / "00004.jpg", root / "p.jpg")
+    for out in (root / "out", root):
+        for _ in range(2):
+            assert main(["predict", str(root), "--out", str(out), "--render"]) == 0
+        summary = json.loads((out / "diffuhand-summary.json").read_text())
+        assert (summary["inputs"], summary["skipped"]) == (1, 1), summary
+    capsys.readouterr()
+
+
+def test_a_resumed_run_whose_names_moved_predicts_again(tmp_path, capsys):
+    """Names follow the inputs' order: when another input takes an output's name, that output is made again
+    (its record names the input it came from), never kept as the new input's."""
+    src = shared("ge2019-realworld-dev") / "images"
+    for folder, photo in (("x", "00005.jpg"), ("y", "00006.jpg")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(src / photo, tmp_path / folder / "a.jpg")
+    out, s = tmp_path / "out", tmp_path / "s.json"
+    x, y = tmp_path / "x" / "a.jpg", tmp_path / "y" / "a.jpg"
+    assert main(["predict", str(x), "--out", str(out)]) == 0
+    assert main(["predict", str(y), str(x), "--out", str(out), "--summary", str(s)]) == 0
+    summary = json.loads(s.read_text())
+    assert (summary["done"], summary["skipped"]) == (2, 0)
+    assert json.loads((out / "a.json").read_text())["image"] == str(y)
+    assert json.loads((out / "a-1.json").read_text())["image"] == str(x)
+    assert main(["predict", str(y), str(x), "--out", str(out), "--summary", str(s)]) == 0
+    assert json.loads(s.read_text())["skipped"] == 2
+    capsys.readouterr()
+
+
+def test_pages_of_a_tree_with_a_damaged_prediction(tmp_path, capsys):
+    from diffuhand.errors import DiffuhandWarning
+    from diffuhand.viz.page import write_pages
+
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(shared("ge2019-realworld-dev") / "images" / "00003.jpg", root / "p.jpg")
+    out = tmp_path / "out"
+    assert main(["predict", str(root), "--out", str(out)]) == 0
+    (out / "cut.json").write_text('{"hands": [')  # a file cut short by a full disk
+    (out / "list.json").write_text("[1, 2]")  # another program's JSON
+    with pytest.warns(DiffuhandWarning, match="cut.json: not a diffuhand prediction"):
+        pages = write_pages(out)
+    assert [p.name for p in pages] == ["p.html"]
+    capsys.readouterr()

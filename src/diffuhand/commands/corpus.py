@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffuhand.errors import DiffuhandError
+from diffuhand.errors import DiffuhandError, one_line
 from diffuhand.io.files import atomic_write_text
 from diffuhand.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -63,15 +63,48 @@ class Outcome:
     message: str = ""
 
 
-def _files_under(folder: Path) -> list[Path]:
-    """Photos and videos anywhere under ``folder`` (hidden files and folders left out), in name order."""
+#: endings of the images and videos predict writes (``<name>-overlay.png``...), never read as inputs from ``--out``
+OUTPUT_ENDINGS = ("-overlay.png", "-3d.png", "-overlay.mp4")
+
+
+def _files_under(folder: Path, out: Path | None = None, problems: list | None = None) -> list[Path]:
+    """Photos and videos anywhere under ``folder`` (hidden files and folders left out), in name order.
+
+    Linked folders are followed, each real folder once (a link back up the tree is no endless loop). The run's
+    own outputs are no inputs: with ``out`` inside ``folder`` nothing under it is searched; with ``out`` the folder
+    itself (or above it) the overlays predict writes are left out. A folder that cannot be read is added to
+    ``problems`` as (folder, reason)."""
     found = []
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    seen: set[tuple[int, int]] = set()
+    top = os.path.realpath(folder)
+    skip = os.path.realpath(out) if out is not None else None
+    inside = skip is not None and _below(skip, top) and skip != top
+
+    def unreadable(exc: OSError) -> None:
+        if problems is not None:
+            problems.append((Path(exc.filename or folder), f"cannot read the folder ({exc.strerror or exc})"))
+
+    for root, dirs, files in os.walk(folder, followlinks=True, onerror=unreadable):
+        st = os.stat(root)
+        real = os.path.realpath(root)
+        if (st.st_dev, st.st_ino) in seen or (inside and _below(real, skip)):
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        ours = skip is not None and _below(real, skip)  # --out is this folder or above it
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for f in sorted(files):
-            if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
-                found.append(Path(root) / f)
+            if f.startswith(".") or Path(f).suffix.lower() not in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
+                continue
+            if ours and f.lower().endswith(OUTPUT_ENDINGS):
+                continue
+            found.append(Path(root) / f)
     return found
+
+
+def _below(path: str, folder: str) -> bool:
+    """Whether real path ``path`` is ``folder`` or inside it."""
+    return (path + os.sep).startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def read_manifest(path: Path) -> list[Path]:
@@ -96,18 +129,35 @@ def _stem(path: Path) -> str:
     return path.with_suffix("").as_posix()
 
 
-def collect_jobs(inputs: Iterable[Path], manifest: Path | None = None) -> tuple[list[Job], bool]:
-    """The jobs of a run and whether it is a corpus (a folder or a manifest among the inputs).
+@dataclass
+class JobList:
+    """The jobs of a run (:func:`collect_jobs`).
+
+    Attributes:
+        jobs: one per input, in order.
+        corpus: whether a folder or a manifest is among the inputs (a corpus run writes a summary).
+        problems: folders that could not be searched, as (folder, one-line reason): reported as failures.
+    """
+
+    jobs: list[Job]
+    corpus: bool
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def collect_jobs(inputs: Iterable[Path], manifest: Path | None = None, out: Path | None = None) -> JobList:
+    """The jobs of a run.
 
     Files given on the command line keep their stem (``photo.jpg`` -> ``photo``); a folder's files keep their
     path below it (``clips/a/b.mp4`` -> ``a/b``); a manifest's keep their path below the folder all its entries
-    share. A name taken twice takes ``-1``, ``-2``... (two inputs never write one output)."""
+    share. A name taken twice takes the first free ``-1``, ``-2``... (two inputs never write one output). Files
+    under ``out`` (the run's own outputs) are not searched for in folders."""
     named: list[tuple[Path, str]] = []
+    problems: list[tuple[Path, str]] = []
     corpus = manifest is not None
     for p in inputs:
         if p.is_dir():
             corpus = True
-            named.extend((f, _stem(f.relative_to(p))) for f in _files_under(p))
+            named.extend((f, _stem(f.relative_to(p))) for f in _files_under(p, out, problems))
         else:
             named.append((p, p.stem))
     if manifest is not None:
@@ -115,16 +165,17 @@ def collect_jobs(inputs: Iterable[Path], manifest: Path | None = None) -> tuple[
         if entries:
             root = Path(os.path.commonpath([os.path.abspath(p.parent) for p in entries]))
             named.extend((p, _stem(Path(os.path.abspath(p)).relative_to(root))) for p in entries)
-    taken: dict[str, int] = {SUMMARY_NAME: 1}
+    taken = {SUMMARY_NAME}
     jobs = []
     for path, name in named:
-        n = taken.get(name, 0)
-        taken[name] = n + 1
-        unique = name if n == 0 else f"{name}-{n}"
-        taken.setdefault(unique, 1)
+        unique, n = name, 0
+        while unique in taken:  # "a" twice beside an input named "a-1": the second "a" becomes "a-2"
+            n += 1
+            unique = f"{name}-{n}"
+        taken.add(unique)
         video = path.suffix.lower() in VIDEO_SUFFIXES
         jobs.append(Job(path, unique, video, _frames(path) if video else 1))
-    return jobs, corpus
+    return JobList(jobs, corpus, problems)
 
 
 def _frames(path: Path) -> int:
@@ -202,21 +253,22 @@ def primary_output(out: Path, job: Job) -> Path:
 
 
 def up_to_date(job: Job, out: Path, args: argparse.Namespace, stamp: RunStamp) -> bool:
-    """Whether ``job``'s outputs are complete (every file these options write), newer than its input and the
-    model's files, and stamped with this run's model and options."""
+    """Whether ``job``'s outputs are complete (every file these options write), made from this input (its path
+    recorded in them: names shift when inputs come and go), newer than the input and the model's files, and
+    stamped with this run's model and options."""
     primary = primary_output(out, job)
     try:
-        made = primary.stat().st_mtime
-        if made < job.path.stat().st_mtime or made < stamp.model_mtime:
-            return False
+        made = job.path.stat().st_mtime, stamp.model_mtime
         if job.video:
             with np.load(primary) as z:
                 if "run" not in z.files or str(z["run"]) != stamp.digest:
                     return False
+                if "input" not in z.files or str(z["input"]) != str(job.path):
+                    return False
             wanted = [out / f"{job.name}.jsonl"] + ([out / f"{job.name}-overlay.mp4"] if args.render else [])
         else:
             rec = json.loads(primary.read_text())
-            if rec.get("run") != stamp.digest:
+            if rec.get("run") != stamp.digest or rec.get("image") != str(job.path):
                 return False
             n = len(rec.get("hands", []))
             wanted = [out / f"{job.name}-overlay.png"] if args.render else []
@@ -224,15 +276,16 @@ def up_to_date(job: Job, out: Path, args: argparse.Namespace, stamp: RunStamp) -
                 wanted += [out / f"{job.name}-hand{i}.{args.mesh}" for i in range(n)]
             if args.mano:
                 wanted += [out / f"{job.name}-hand{i}-mano.{args.mesh or 'obj'}" for i in range(n)]
-    except (OSError, ValueError, KeyError):  # missing, half-old or unreadable: made again
+        return all(p.stat().st_mtime >= max(made) for p in [primary, *wanted])
+    except Exception:  # noqa: BLE001 - missing, half-old or unreadable in any way: made again
         return False
-    return all(p.is_file() for p in wanted)
 
 
 @dataclass
 class Summary:
     """A run's account, written as JSON at its end (``--summary``, by default ``--out/diffuhand-summary.json``
-    for a corpus)."""
+    for a corpus): inputs done, skipped (up to date) and failed (each with its reason), photos and videos done,
+    their frames, hands found in the photos, video frames with a hand, wall seconds and frames per second."""
 
     engine: str
     workers: int
@@ -244,6 +297,7 @@ class Summary:
     videos: int = 0
     frames: int = 0
     hands_found: int = 0
+    video_frames_with_hands: int = 0
     seconds: float = 0.0
     frames_per_second: float = 0.0
     failures: list[dict] = field(default_factory=list)
@@ -257,11 +311,12 @@ class Summary:
             return
         if o.status == "done":
             self.frames += o.frames
-            self.hands_found += o.hands
             if o.job.video:
                 self.videos += 1
+                self.video_frames_with_hands += o.hands
             else:
                 self.photos += 1
+                self.hands_found += o.hands
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -289,7 +344,14 @@ class Progress:
         """The bar at ``position`` frames (after an input: what its frames added, however it advanced)."""
         if self.bar.total is not None and position > self.bar.total:
             self.bar.total = position  # a video longer than its header said
-        self.bar.update(position - self.bar.n)
+        if position > self.bar.n:
+            self.bar.update(position - self.bar.n)
+
+    def drop(self, frames: int) -> None:
+        """An input's frames leave the total (skipped: no work, so no part of the rate or the ETA)."""
+        if self.bar.total is not None and frames:
+            self.bar.total = max(self.bar.n, self.bar.total - frames)
+            self.bar.refresh()
 
     def line(self, text: str, error: bool = False) -> None:
         self.bar.write(text, file=sys.stderr if error else sys.stdout)
@@ -305,14 +367,18 @@ def report(o: Outcome, progress: Progress) -> None:
         progress.line(o.message)
 
 
-def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary, progress: Progress) -> Iterator[Outcome]:
+def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary) -> Iterator[Outcome]:
     """The jobs on Ray: one actor per worker, each with the model loaded once, given tasks (a video, or a few
     dozen photos: :func:`ray_tasks`) as they free up (:class:`ray.util.ActorPool`); Ray restarts a worker that dies
-    and retries its task. Inputs are sent as
-    paths and outputs written by the workers under ``--out``: on a cluster both must be paths every node sees
-    (a shared file system). Yields the outcomes as they finish."""
+    and retries its task, and a task that still fails fails its inputs (one line each), not the run.
+
+    A local Ray instance is started (``--workers`` CPUs) unless ``--ray-address`` names a cluster. Workers are
+    sent the options and the inputs' paths, run in the driver's folder where it exists on their node, and write
+    the outputs under ``--out`` themselves: on a cluster, inputs and ``--out`` must be on a file system every node
+    sees. Yields the outcomes as they finish."""
     try:
         import ray
+        from ray.exceptions import RayError
         from ray.util import ActorPool
     except ImportError:
         raise DiffuhandError("--engine ray needs Ray: pip install 'diffuhand[ray]'") from None
@@ -320,21 +386,42 @@ def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary, progres
     if not ray.is_initialized():
         address = getattr(args, "ray_address", None)
         kwargs = {} if address else {"num_cpus": args.workers or os.cpu_count() or 1, "include_dashboard": False}
-        ray.init(address=address, log_to_driver=True, **kwargs)
+        try:
+            ray.init(address=address or "local", log_to_driver=True, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - no cluster there, a refused connection...: one line
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise DiffuhandError(f"--engine ray: cannot start or reach {where} ({one_line(exc)})") from None
         started = True
     try:
-        workers = args.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        tasks = ray_tasks(jobs)
+        workers = min(args.workers or max(1, int(ray.cluster_resources().get("CPU", 1))), len(tasks)) or 1
         summary.workers = workers
         options = {k: v for k, v in vars(args).items() if k != "func"}
         remote = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(PredictWorker)
-        tasks = ray_tasks(jobs)
-        pool = ActorPool([remote.remote(options) for _ in range(min(workers, len(tasks)) or 1)])
-        for outcomes in pool.map_unordered(lambda actor, task: actor.run.remote(task), tasks):
+        pool = ActorPool([remote.remote(options, os.getcwd()) for _ in range(workers)])
+        for i, task in enumerate(tasks):
+            pool.submit(lambda actor, item: actor.run.remote(*item), (i, task))
+        left = dict(enumerate(tasks))
+        lost = []
+        while pool.has_next():
+            try:
+                i, outcomes = pool.get_next_unordered()
+            except RayError as exc:  # a worker that died past its retries: its task's inputs fail below
+                lost.append(one_line(exc)[:RAY_REASON_CHARS])
+                continue
+            del left[i]
             yield from outcomes
+        why = f"Ray worker failed ({lost[0]})" if lost else "Ray worker failed"
+        for task in left.values():
+            for job in task:
+                yield Outcome(job, "failed", error=f"{job.path}: {why}")
     finally:
         if started:
             ray.shutdown()
 
+
+#: the start of a Ray failure's message kept in an input's reason (the rest is a remote traceback)
+RAY_REASON_CHARS = 200
 
 #: photos in one Ray task: two of a worker's lift batches, so that it reads and searches one while it lifts the
 #: other (commands.predict.PHOTO_CHUNK), and few enough that the workers finish together
@@ -355,20 +442,23 @@ def ray_tasks(jobs: list[Job]) -> list[list[Job]]:
 class PredictWorker:
     """A Ray worker of ``predict``: loads the model once, then does job after job (its outputs under ``--out``)."""
 
-    def __init__(self, options: dict):
+    def __init__(self, options: dict, folder: str | None = None):
         import torch
 
         from diffuhand.commands.predict import load_estimator, prepare
 
+        if folder is not None and os.path.isdir(folder):
+            os.chdir(folder)  # relative inputs and --out as the driver meant them
         self.args = argparse.Namespace(**options)
         torch.set_num_threads(self.args.threads or 1)  # one worker per core: each on one thread
         self.estimator = load_estimator(self.args)
         self.context = prepare(self.args, self.estimator)
 
-    def run(self, jobs: list[Job]) -> list[Outcome]:
+    def run(self, index: int, jobs: list[Job]) -> tuple[int, list[Outcome]]:
+        """Task ``index``'s jobs done here: (index, their outcomes)."""
         from diffuhand.commands.predict import run_jobs
 
-        return list(run_jobs(jobs, self.estimator, self.args, self.context, None))
+        return index, list(run_jobs(jobs, self.estimator, self.args, self.context, None))
 
 
 def account(outcomes: Iterable[Outcome], summary: Summary, progress: Progress) -> None:
@@ -379,9 +469,12 @@ def account(outcomes: Iterable[Outcome], summary: Summary, progress: Progress) -
     for o in outcomes:
         summary.add(o)
         report(o, progress)
-        position += max(o.frames, o.job.frames)
-        progress.settle(position)
+        if o.status == "skipped":
+            progress.drop(o.job.frames)
+        else:
+            position += max(o.frames, o.job.frames)
+            progress.settle(position)
         summary.seconds = time.perf_counter() - t0
 
 
-__all__ = ["Job", "Outcome", "RunStamp", "Summary", "collect_jobs", "read_manifest", "run_ray", "up_to_date"]
+__all__ = ["Job", "JobList", "Outcome", "RunStamp", "Summary", "collect_jobs", "read_manifest", "run_ray", "up_to_date"]

@@ -10,6 +10,7 @@ ray`` runs the same jobs on Ray workers (:mod:`diffuhand.commands.corpus`).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 import warnings
@@ -168,6 +169,7 @@ def predict_video(
             sides=np.array(sides),
             fps=info.fps,
             temporal=estimator.temporal is not None,
+            input=str(path),
             **extra,
         )
     return jsonl, t, int(sum(bool(h) for h in frames))
@@ -441,23 +443,27 @@ def _run_predict(args: argparse.Namespace, estimator) -> int:
             stacklevel=1,
         )
     manifest = getattr(args, "manifest", None)
-    jobs, corpus = collect_jobs(args.inputs, manifest)
-    if not jobs:
+    listed = collect_jobs(args.inputs, manifest, out=args.out)
+    jobs = listed.jobs
+    if not jobs and not listed.problems:
         raise DiffuhandError("no input images (folders are searched for " + ", ".join(IMAGE_SUFFIXES) + ")")
     engine = getattr(args, "engine", "local")
     summary = Summary(engine=engine, workers=1)
+    ctx = prepare(args, estimator)  # here for Ray too: a bad --mano is one line before any worker starts
+    summary.run = ctx.stamp.digest
+    problems = [
+        Outcome(Job(path, path.name, False, 0), "failed", error=f"{path}: {why}") for path, why in listed.problems
+    ]
     progress = Progress(sum(j.frames for j in jobs))
     try:
         if engine == "ray":
-            outcomes = run_ray(jobs, args, summary, progress)
+            outcomes = run_ray(jobs, args, summary) if jobs else iter(())
         else:
-            ctx = prepare(args, estimator)
-            summary.run = ctx.stamp.digest
             outcomes = run_jobs(jobs, estimator, args, ctx, progress.advance)
-        account(outcomes, summary, progress)
+        account(itertools.chain(problems, outcomes), summary, progress)
     finally:
         progress.close()
-    path = getattr(args, "summary", None) or (args.out / f"{SUMMARY_NAME}.json" if corpus else None)
+    path = getattr(args, "summary", None) or (args.out / f"{SUMMARY_NAME}.json" if listed.corpus else None)
     if path is not None:
         write_summary(path, summary)
         print(

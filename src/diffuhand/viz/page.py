@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from diffuhand.errors import DiffuhandError
+from diffuhand.errors import DiffuhandError, DiffuhandWarning
 from diffuhand.io.files import atomic_path
 from diffuhand.kinematics.limits import ANGLE_NAMES, load_limits
 
@@ -188,14 +189,19 @@ def write_pages(
         name = p.relative_to(out_dir).with_suffix("").as_posix()
         try:
             if p.suffix == ".json":
-                if not isinstance(json.loads(p.read_text()).get("hands"), list):  # not a photo's (a run's summary)
-                    continue
+                record = json.loads(p.read_text())
+                if not isinstance(record, dict) or not isinstance(record.get("hands"), list):
+                    continue  # not a photo's prediction (a run's summary, another program's file)
                 data = photo_page_data(p)
             else:
                 video = by_name.get(name, by_name.get(p.stem) if not isinstance(videos, dict) else None)
                 data = video_page_data(p, video)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DiffuhandError(f"{p}: not a diffuhand prediction ({exc.__class__.__name__})") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # one damaged file among a corpus's outputs costs its own page only
+            warnings.warn(
+                f"{p}: not a diffuhand prediction ({exc.__class__.__name__}): no page", DiffuhandWarning, stacklevel=2
+            )
+            continue
         page = dest / f"{name}.html"
         with atomic_path(page) as tmp:  # a page is whole or absent
             tmp.write_text(render_page(data), encoding="utf-8")
