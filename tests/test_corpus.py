@@ -309,3 +309,38 @@ def test_pages_of_a_tree_with_a_damaged_prediction(tmp_path, capsys):
         pages = write_pages(out)
     assert [p.name for p in pages] == ["p.html"]
     capsys.readouterr()
+
+
+def test_a_ray_worker_that_dies_fails_its_inputs_not_the_run(tmp_path, capsys, monkeypatch):
+    """A worker killed for good (past Ray's restarts) while it holds a task: that task's inputs are failures with
+    the reason, the other workers do every other input, the run ends."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'diffuhand[ray]')")
+    from ray.util import ActorPool
+
+    class KillingPool(ActorPool):
+        def submit(self, fn, value):
+            _, task = value
+            if any(j.path.name == "two.jpg" for j in task):
+
+                def fn(actor, item, run=fn):  # the task's actor dies as it is handed the task
+                    ray.kill(actor, no_restart=True)
+                    return run(actor, item)
+
+            super().submit(fn, value)
+
+    monkeypatch.setattr("ray.util.ActorPool", KillingPool)
+    root = _tree(tmp_path / "in")
+    out = tmp_path / "out"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rc = main(["predict", str(root), "--out", str(out), "--engine", "ray", "--workers", "2"])
+    finally:
+        ray.shutdown()
+    capsys.readouterr()
+    summary = json.loads((out / "diffuhand-summary.json").read_text())
+    dead = {"a/empty.png", "a/one.jpg", "a/b/two.jpg", "c/broken.jpg"}  # the photos of one task (ray_tasks)
+    assert rc == 1 and (summary["inputs"], summary["done"], summary["failed"]) == (7, 2, 5)
+    reasons = {f["input"]: f["error"] for f in summary["failures"]}
+    assert all("Ray worker failed" in reasons[str(root / n)] for n in dead)
+    assert "not a video" in reasons[str(root / "c" / "novideo.mp4")]
+    assert _outputs(out) == {"c/one.json", "c/clip.jsonl", "c/clip.npz", "diffuhand-summary.json"}
