@@ -10,7 +10,9 @@ the real dev photos of ``ge2019-realworld-dev``. Per variant:
 - found: the share of *clearly visible* hands (>= 75% of joints visible in the depth buffer, all inside the image)
   that MediaPipe finds (a detection whose keypoints' centre lies within half a hand box of the hand's);
 - 2D error: mean keypoint distance over the hand's box side (the longer side of its true 2D keypoints' extent);
-- PA: PA-MPJPE (mm) of MediaPipe's world landmarks against the labels, and its ratio to PA on the real photos.
+- PA: PA-MPJPE (mm) of MediaPipe's world landmarks against the labels, and its ratio to PA on the real photos;
+- mirrored: the share of found hands MediaPipe gives the other side (it took the hand for its mirror image: the
+  palm of a left hand outlines like the back of a right one), and the found share by the face the camera sees.
 
 Goal: found >= 90% and PA <= 1.3x the real photos' PA. Prints a table, writes JSON.
 """
@@ -31,31 +33,58 @@ MIN_VISIBLE = 0.75
 GOAL_FOUND, GOAL_PA_RATIO = 0.90, 1.3
 
 
+def palm_view(joints_3d: np.ndarray, side: str) -> str:
+    """Which face of the hand the camera sees: "palm", "back" or "side" (within ~73 degrees of edge-on).
+
+    joints_3d: (21, 3) camera frame (the camera at the origin). The palm's normal from the index and little finger
+    MCPs about the wrist points palmar for a right hand (hand frame: x distal, y radial, z dorsal; docs/hand-model.md)
+    and dorsal for a left one (its mirror image)."""
+    n = np.cross(joints_3d[5] - joints_3d[0], joints_3d[17] - joints_3d[0])
+    n = n / np.linalg.norm(n) * (-1.0 if side == "left" else 1.0)
+    centre = joints_3d[[0, 5, 9, 13, 17]].mean(0)
+    cos = float(n @ (-centre / np.linalg.norm(centre)))
+    return "palm" if cos > VIEW_COS else "back" if cos < -VIEW_COS else "side"
+
+
+#: |cos| of the angle between the palm's normal and the line of sight above which a view counts as palm or back
+VIEW_COS = 0.3
+
+
 def measure(detector, items) -> dict:
-    """items: (image, joints_2d (21, 2), joints_3d (21, 3) mm, ...) per clearly visible hand -> the measures."""
+    """items: (image, joints_2d (21, 2), joints_3d (21, 3) mm camera frame, K, side) per clearly visible hand -> the
+    measures, also per view (palm or back towards the camera) with the share MediaPipe takes for the mirror image
+    (the other side: its 3D is then the mirrored hand's)."""
     from diffuhand.eval.metrics import pa_mpjpe
 
     found, err2d, pred3d, gt3d = 0, [], [], []
+    views: dict[str, dict[str, int]] = {}
     cache: dict[int, list] = {}
-    for image, uv, xyz, *_ in items:
+    for image, uv, xyz, _, side in items:
         key = id(image)
         if key not in cache:
             cache[key] = detector(image)
+        view = views.setdefault(palm_view(xyz, side), {"hands": 0, "found": 0, "mirrored": 0})
+        view["hands"] += 1
         box = float(np.ptp(uv, axis=0).max())
         dets = [d for d in cache[key] if np.linalg.norm(d.keypoints_2d.mean(0) - uv.mean(0)) < 0.5 * box]
         if not dets:
             continue
         d = min(dets, key=lambda d: np.linalg.norm(d.keypoints_2d.mean(0) - uv.mean(0)))
         found += 1
+        view["found"] += 1
+        view["mirrored"] += int(d.handedness != side)
         err2d.append(float(np.linalg.norm(d.keypoints_2d - uv, axis=-1).mean()) / box)
         pred3d.append(d.world_mm)
         gt3d.append(xyz)
     n = len(items)
     pa = pa_mpjpe(np.stack(pred3d), np.stack(gt3d)).mean_mm if pred3d else float("nan")
+    mirrored = sum(v["mirrored"] for v in views.values())
     return {
         "hands": n,
         "found": found,
         "found_rate": found / max(n, 1),
+        "mirrored_rate": mirrored / max(found, 1),
+        "views": views,
         "error_2d_per_box": float(np.mean(err2d)) if err2d else float("nan"),
         "pa_mpjpe_mm": pa,
     }
@@ -63,7 +92,7 @@ def measure(detector, items) -> dict:
 
 def render_items(variant: str, count: int, size: int, seed: int):
     """Renders ``count`` images of scene ``variant`` (same seeds for every variant) -> clearly visible hands, each
-    (image, joints_2d, joints_3d mm, K, side), and the number of images."""
+    (image, joints_2d, joints_3d mm camera frame, K, side), and the number of images."""
     from diffuhand.synth.render import Renderer
     from diffuhand.synth.scene import SceneConfig, render_sample, scene_variant
 
@@ -98,7 +127,7 @@ def main() -> None:
     with MediaPipeHands(max_hands=2) as detector:
         if args.real.is_dir():
             ds = open_dataset("ge-realworld", args.real)
-            items = [(s.image, s.joints_2d, s.joints_3d) for s in (ds[i] for i in range(len(ds)))]
+            items = [(s.image, s.joints_2d, s.joints_3d, None, s.handedness) for s in (ds[i] for i in range(len(ds)))]
             rows["real dev photos"] = measure(detector, items)
         for v in args.variants.split(","):
             t = time.perf_counter()
@@ -106,13 +135,22 @@ def main() -> None:
             t_render = time.perf_counter() - t
             rows[v] = {**measure(detector, items), "images": images, "render_s_per_image": t_render / images}
     real_pa = rows.get("real dev photos", {}).get("pa_mpjpe_mm", float("nan"))
-    print(f"{'data':18} {'hands':>6} {'found':>7} {'2D err/box':>10} {'PA mm':>7} {'PA/real':>8}")
+    print(
+        f"{'data':18} {'hands':>6} {'found':>7} {'2D err/box':>10} {'PA mm':>7} {'PA/real':>8} {'mirrored':>9} "
+        f"{'palm: found':>12} {'back: found':>12}"
+    )
+
+    def found_of(r: dict, view: str) -> str:
+        v = r["views"].get(view)
+        return f"{100 * v['found'] / v['hands']:5.1f}% of {v['hands']:3d}" if v else "-"
+
     for name, r in rows.items():
         r["pa_ratio_to_real"] = r["pa_mpjpe_mm"] / real_pa
         r["meets_goal"] = bool(r["found_rate"] >= GOAL_FOUND and r["pa_ratio_to_real"] <= GOAL_PA_RATIO)
         print(
             f"{name:18} {r['hands']:6d} {100 * r['found_rate']:6.1f}% {r['error_2d_per_box']:10.3f} "
-            f"{r['pa_mpjpe_mm']:7.2f} {r['pa_ratio_to_real']:8.2f}"
+            f"{r['pa_mpjpe_mm']:7.2f} {r['pa_ratio_to_real']:8.2f} {100 * r['mirrored_rate']:8.1f}% "
+            f"{found_of(r, 'palm'):>12} {found_of(r, 'back'):>12}"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {

@@ -98,3 +98,29 @@ def test_unknown_variant_is_refused():
 
     with pytest.raises(ValueError, match="unknown scene variant"):
         scene_variant("glossy")
+
+
+def test_creases_darken_the_palm_side_of_the_finger_joints_only():
+    """The flexion creases lie across each finger's palmar side at its joints (synth.realism.CREASES): colours
+    there darken, colours on the back and away from the joints do not change, and the scene is otherwise the same
+    (no random draw more)."""
+    from diffuhand.synth.mesh import default_hand_mesh
+    from diffuhand.synth.realism import CREASE_DEPTH, CREASES, skin_colors
+
+    mesh = default_hand_mesh()
+    normals = mesh.normals @ mesh.rest_root
+    tips = mesh.rest_joints[[4, 8, 12, 16, 20]]
+    tone = np.array([0.8, 0.6, 0.5])
+
+    def colours(joints):
+        return skin_colors(np.random.default_rng(3), tone, mesh.vertices, normals, tips, mesh.rest_anchor, joints)
+
+    plain, creased = colours(None), colours(mesh.rest_joints)
+    ratio = (creased / np.maximum(plain, 1e-9)).mean(1)
+    darker = ratio < 0.97
+    assert darker.sum() > 20 and ratio.min() >= CREASE_DEPTH - 1e-6
+    assert (normals[darker, 2] < 0).all()  # only palmar skin (hand frame z dorsal)
+    pip = mesh.rest_joints[[c[0] for c in CREASES]]
+    near = np.linalg.norm(mesh.vertices[darker][:, None] - pip[None], axis=-1).min(1)
+    assert near.max() < 0.35 * mesh.rest_anchor  # at the joints, not elsewhere
+    assert np.allclose(creased[normals[:, 2] > 0.2], plain[normals[:, 2] > 0.2])  # the back unchanged

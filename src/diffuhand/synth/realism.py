@@ -77,6 +77,18 @@ def forearm_items(
     return items
 
 
+#: flexion creases (joint index in the 21-joint order, the bone it lies across as (from, to), the crease's place
+#: along that bone as a fraction from ``from``): the thumb's MCP and IP; each finger's base (the palmar digital
+#: crease, about a third along the proximal phalanx), PIP and DIP
+CREASES = (
+    (2, (2, 3), 0.0),
+    (3, (3, 4), 0.0),
+    *((m, (m, m + 1), 0.35) for m in (5, 9, 13, 17)),
+    *((m + 1, (m + 1, m + 2), 0.0) for m in (5, 9, 13, 17)),
+    *((m + 2, (m + 2, m + 3), 0.0) for m in (5, 9, 13, 17)),
+)
+
+
 def skin_colors(
     rng: np.random.Generator,
     tone: np.ndarray,
@@ -84,9 +96,12 @@ def skin_colors(
     normals_hand: np.ndarray,
     tips: np.ndarray,
     anchor_mm: float,
+    joints: np.ndarray | None = None,
 ) -> np.ndarray:
     """(V, 3) colours of the rest mesh: ``tone`` with a blotchy texture, a lighter and pinker palm (palmar skin
-    has little melanin, most visible on dark skin) and nails on the dorsal side of the fingertips.
+    has little melanin, most visible on dark skin) and nails on the dorsal side of the fingertips; with
+    ``joints`` (21, 3) rest joints, also darker flexion creases across the palmar side of the fingers
+    (:data:`CREASES`: what tells a palm from the back of the other hand, whose outline is the same).
 
     ``normals_hand`` (V, 3) rest normals in the hand frame (z dorsal); ``tips`` (5, 3) rest fingertip positions."""
     waves = rng.normal(size=(6, 3)) / 25.0
@@ -99,7 +114,30 @@ def skin_colors(
     near_tip = np.linalg.norm(vertices[:, None] - tips[None], axis=-1).min(1) < 0.16 * anchor_mm
     nail = near_tip & (normals_hand[:, 2] > 0.55)
     col[nail] = col[nail] * 0.55 + np.array([0.95, 0.82, 0.80]) * 0.45
+    if joints is not None:
+        half_width = CREASE_HALF_WIDTH * anchor_mm
+        crease = np.zeros(len(vertices))  # how much each vertex lies on a crease, 0..1 (the nearest one counts)
+        for _, (a, b), along in CREASES:
+            axis = joints[b] - joints[a]
+            length = np.linalg.norm(axis)
+            axis = axis / length
+            rel = vertices - (joints[a] + along * length * axis)
+            t = rel @ axis  # along the bone: 0 on the crease
+            radial = np.linalg.norm(rel - t[:, None] * axis, axis=-1)
+            on = (np.abs(t) < half_width) & (radial < FINGER_RADIUS * anchor_mm)
+            crease = np.maximum(crease, np.where(on, 1 - np.abs(t) / half_width, 0.0))
+        # fixed depth, not drawn: the same scenes as without creases, for a paired comparison
+        col = col * (1 - (1 - CREASE_DEPTH) * crease * palmar[:, 0])[:, None]
     return np.clip(col, 0, 1)
+
+
+#: a crease's darkest colour as a share of the skin's around it
+CREASE_DEPTH = 0.7
+#: a finger's radius as a share of the anchor bone (about 10 mm on an adult hand): a crease stays on its finger
+FINGER_RADIUS = 0.11
+#: half the width of a flexion crease's darkening, as a share of the anchor bone (about 4 mm on an adult hand:
+#: the mesh's vertices are about 4 mm apart, so narrower would fall between them)
+CREASE_HALF_WIDTH = 0.045
 
 
 def muted_color(rng: np.random.Generator) -> np.ndarray:

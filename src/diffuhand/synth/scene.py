@@ -56,6 +56,7 @@ class SceneConfig:
     p_forearm: float = 0.0  # a forearm behind the wrist
     p_sleeve: float = 0.6  # of forearms, the share in a sleeve
     skin_detail: bool = False  # a lighter palm and nails
+    skin_creases: bool = False  # with skin_detail: darker flexion creases across the palmar side of the fingers
     fill_light: bool = False  # a room's bounce light beside the key light, softer shading
     background_style: str = "procedural"  # "procedural" (textures), "clutter" (room-like, muted), or "mixed"
     background_blur: float = 0.0  # backgrounds out of focus by up to this Gaussian sigma (pixels at 256 px)
@@ -86,6 +87,15 @@ SCENE_VARIANTS = {
     "light": {"fill_light": True},
     "background": {"background_style": "mixed", "background_blur": 3.0},
     "camera": {"camera": True},
+    "creases": {
+        "p_forearm": 0.9,
+        "skin_detail": True,
+        "skin_creases": True,
+        "fill_light": True,
+        "background_style": "mixed",
+        "background_blur": 3.0,
+        "camera": True,
+    },
 }
 
 
@@ -176,7 +186,9 @@ def scene_background(rng: np.random.Generator, cfg: SceneConfig) -> np.ndarray:
     return bg
 
 
-def _skin_colors(rng: np.random.Generator, mesh: HandMesh, detail: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _skin_colors(
+    rng: np.random.Generator, mesh: HandMesh, detail: bool = False, creases: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(V, 3) skin tone with a blotchy texture laid on the REST mesh, so that it moves with the skin, and the tone
     (3,); ``detail``: a lighter palm and nails too (:func:`~diffuhand.synth.realism.skin_colors`)."""
     tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1, 3)
@@ -185,7 +197,8 @@ def _skin_colors(rng: np.random.Generator, mesh: HandMesh, detail: bool = False)
 
         normals_hand = mesh.normals @ mesh.rest_root  # rest_root: hand frame -> mesh frame
         tips = mesh.rest_joints[[4, 8, 12, 16, 20]]
-        return skin_colors(rng, tone, mesh.vertices, normals_hand, tips, mesh.rest_anchor), tone
+        joints = mesh.rest_joints if creases else None
+        return skin_colors(rng, tone, mesh.vertices, normals_hand, tips, mesh.rest_anchor, joints), tone
     waves = rng.normal(size=(6, 3)) / 25.0  # per-mm frequencies: blotches a few cm wide
     phase = rng.uniform(0, 2 * np.pi, 6)
     tex = np.sin(mesh.vertices @ waves.T + phase).mean(1)
@@ -317,7 +330,7 @@ def render_sample(
         verts, joints = pose_mesh(mesh, angles, ratios, anchor, rot_r, pos_r)
         verts, joints = verts @ m, joints @ m
         faces = mesh.faces[:, ::-1] if side == "left" else mesh.faces
-        colors, tone = _skin_colors(style, mesh, cfg.skin_detail)
+        colors, tone = _skin_colors(style, mesh, cfg.skin_detail, cfg.skin_creases)
         items.append(MeshItem(verts, faces, colors, h + 1))
         if cfg.p_forearm and style.random() < cfg.p_forearm:
             from diffuhand.synth.realism import forearm_items
