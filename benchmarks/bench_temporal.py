@@ -1,10 +1,11 @@
 """Single frame against temporal on held-out sequences (section 2.7): MPJPE, acceleration and velocity errors.
 
-    python benchmarks/bench_temporal.py --run runs/temporal-keypoints [--out benchmarks/results/temporal.json]
+    python benchmarks/bench_temporal.py --run src/diffuhand/weights/temporal [--out benchmarks/results/temporal.json]
         [--plot docs/temporal-trajectory.png]
 
 Reads the run's configuration: its ``val`` sequences go through the same single-frame lift (the product's lift
-path; cached in the run folder), then through the trained temporal model with a window centred on every frame.
+path; cached in the run folder), then through the trained temporal model with a window centred on every frame and
+the pose smoothing over time that ``predict`` applies after it (``--smoothing-s``; the model alone beside it).
 The baseline is the single frame as ``predict --no-temporal`` ships it (after its IK), on the same frames (those
 where a hand was found). Measures, against the truth drawn in the lift's skeleton convention (what the temporal
 model is trained towards) and against the truth as recorded: MPJPE wrist-relative at the true scale and with one
@@ -22,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from diffuhand.models.temporal import smooth_sequence
-from diffuhand.train.config import load_config
+from diffuhand.pipeline import DEFAULT_FPS, POSE_SMOOTHING_S
+from diffuhand.train.config import TrainConfig, load_config
 from diffuhand.train.temporal import build_inputs, load_temporal, sequence_measures
 
 
@@ -52,6 +54,16 @@ def error_structure(data: dict[str, np.ndarray]) -> dict:
     }
 
 
+def run_and_model(path: Path):
+    """(training configuration, temporal model) of a training run folder (``config.json`` and ``final/``) or of a
+    checkpoint that records its training configuration (the shipped ``src/diffuhand/weights/temporal``: its
+    single-frame predictions are cached in the run folder its configuration names)."""
+    if (path / "final").is_dir():
+        return load_config(path / "config.json"), load_temporal(path / "final")
+    recorded = json.loads((path / "config.json").read_text())["train_config"]
+    return TrainConfig(**recorded), load_temporal(path)
+
+
 def main() -> None:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,10 +71,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=here / "results" / "temporal.json")
     ap.add_argument("--plot", type=Path, default=here.parent / "docs" / "temporal-trajectory.png")
     ap.add_argument("--drop", type=float, default=0.1, help="fraction of frames dropped in the bridging check")
+    ap.add_argument(
+        "--smoothing-s",
+        type=float,
+        default=POSE_SMOOTHING_S,
+        help="the pose smoothing after the model, seconds (default: what predict ships)",
+    )
+    ap.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frame rate of the sequences (DexYCB's: 30)")
     args = ap.parse_args()
+    sigma_frames = args.smoothing_s * args.fps
 
-    cfg = load_config(args.run / "config.json")
-    model = load_temporal(args.run / "final")
+    cfg, model = run_and_model(args.run)
     results, plot_data = {}, None
     residual = model.cfg.mode == "residual"
     for k, spec in enumerate(cfg.data["val"]):
@@ -72,6 +91,7 @@ def main() -> None:
         seqs = np.unique(data["sequence"])
         found = data["found"] if "found" in data else np.ones(len(data["pred"]), bool)
         smoothed = np.full_like(data["pred"], np.nan)
+        model_only = np.full_like(data["pred"], np.nan)
         bridged = np.full_like(data["pred"], np.nan)
         rng = np.random.default_rng(0)
         drop_rows = []
@@ -88,9 +108,12 @@ def main() -> None:
 
         for s in seqs:
             r = np.flatnonzero(data["sequence"] == s)
-            smoothed[r] = smooth_sequence(model, data["pred"][r], found[r], **own(r, found[r]))["joints"]
+            smoothed[r] = smooth_sequence(
+                model, data["pred"][r], found[r], **own(r, found[r]), sigma_frames=sigma_frames
+            )["joints"]
+            model_only[r] = smooth_sequence(model, data["pred"][r], found[r], **own(r, found[r]))["joints"]
             keep = found[r] & (rng.random(len(r)) >= args.drop)
-            res = smooth_sequence(model, data["pred"][r], keep, **own(r, keep))
+            res = smooth_sequence(model, data["pred"][r], keep, **own(r, keep), sigma_frames=sigma_frames)
             bridged[r] = res["joints"]
             drop_rows.extend(r[(res["status"] == "bridged") & found[r]])
         name = f"{spec['name']}:{Path(spec['root']).name}:{spec.get('split') or 'all'}"
@@ -109,6 +132,7 @@ def main() -> None:
                 m[tag] = {
                     "single frame (as --no-temporal ships it)": sequence_measures(data["final"], *args_m),
                     "temporal": sequence_measures(smoothed, *args_m),
+                    "temporal model alone (no pose smoothing)": sequence_measures(model_only, *args_m),
                 }
             results[name][label] = m
         sel = {
@@ -149,11 +173,17 @@ def main() -> None:
                         f"{name:34} {label:36} {tag:26} {out:42} {m['mpjpe_mm']:7.2f} {m['pa_mpjpe_mm']:6.2f} "
                         f"{m['accel_error_mm']:7.2f} {m['velocity_error_mm']:6.2f}"
                     )
-                t, s_ = outs["temporal"], outs["single frame (as --no-temporal ships it)"]
-                print(
-                    f"{'':34} {'':36} {tag:26} {'ratio temporal / single frame':42} x{t['mpjpe_mm'] / s_['mpjpe_mm']:.3f}"
-                    f"  x{t['pa_mpjpe_mm'] / s_['pa_mpjpe_mm']:.3f}  x{t['accel_error_mm'] / s_['accel_error_mm']:.3f}"
-                )
+                s_ = outs["single frame (as --no-temporal ships it)"]
+                for key, what in (
+                    ("temporal", "temporal"),
+                    ("temporal model alone (no pose smoothing)", "model alone"),
+                ):
+                    t = outs[key]
+                    print(
+                        f"{'':34} {'':36} {tag:26} {'ratio ' + what + ' / single frame':42} "
+                        f"x{t['mpjpe_mm'] / s_['mpjpe_mm']:.3f}  x{t['pa_mpjpe_mm'] / s_['pa_mpjpe_mm']:.3f}  "
+                        f"x{t['accel_error_mm'] / s_['accel_error_mm']:.3f}"
+                    )
         if "bridged frames" in res:
             b = res["bridged frames"]
             print(
@@ -168,6 +198,8 @@ def main() -> None:
                 "source": cfg.train.source,
                 "mode": model.cfg.mode,
                 "window": model.cfg.window,
+                "smoothing_s": args.smoothing_s,
+                "fps": args.fps,
                 "results": results,
             },
             indent=1,

@@ -91,6 +91,24 @@ def test_a_one_hand_video_never_gives_two_hands():
     assert {h.handedness for f in out for h in f} == {"right"} and sum(bool(f) for f in out) >= 41
     single = est.replace(temporal=None).predict(clip)  # a video's path: its frames; no temporal model: no bridging
     assert max(len(f) for f in single) == 1 and sum(bool(f) for f in single) == 41
+    # each result's pose is its joints: the mesh the overlay draws from angles and root_rotation lies on them
+    # (the temporal model's own root angles were left out of root_rotation before: the mesh was turned)
+    import torch
+
+    from diffuhand.kinematics.fk import forward_kinematics
+    from diffuhand.synth.mesh import posed_mesh
+
+    for f in out + single:
+        for h in f:
+            pose = forward_kinematics(
+                torch.from_numpy(h.angles.astype(np.float64)),
+                torch.from_numpy(h.bone_ratios.astype(np.float64)),
+                est.anchor_mm,
+                torch.from_numpy(h.root_rotation.astype(np.float64)),
+            ).numpy()
+            pose = (pose - pose[0]) * (np.array([-1.0, 1.0, 1.0]) if h.handedness == "left" else 1.0)
+            assert np.abs(pose - h.joints_3d).max() < 0.05, h.status  # mm
+            assert np.isfinite(posed_mesh(h, est.anchor_mm)[0]).all()
 
 
 def test_a_video_lifted_in_batches_gives_what_frame_by_frame_gives():
@@ -168,3 +186,28 @@ def test_another_lift_does_not_get_the_shipped_temporal_model(recwarn):
     assert not [w for w in recwarn if "another single-frame model" in str(w.message)]
     with pytest.warns(UserWarning, match="another single-frame model"):
         assert diffuhand.load("keypoints", temporal=diffuhand.shipped_weights("temporal")).temporal is not None
+
+
+def test_a_videos_pose_is_smoothed_over_time_at_its_frame_rate(tmp_path, capsys):
+    """Issue 17: after the temporal model each track's pose is smoothed by a Gaussian over time of smoothing_s
+    seconds at the video's frame rate; 0 turns it off; a bad --smoothing is one line."""
+    from diffuhand.commands.predict import demo_inputs
+    from diffuhand.io.video import read_video
+
+    (clip,) = [p for p in demo_inputs() if p.suffix == ".mp4"]
+    frames = list(read_video(clip))
+    est = diffuhand.load()
+
+    def jitter(out):
+        j = np.array([f[0].joints_3d if f else np.full((21, 3), np.nan) for f in out])
+        return np.nanmean(np.linalg.norm(j[2:] - 2 * j[1:-1] + j[:-2], axis=-1))
+
+    smooth, off = est.predict_frames(frames), est.replace(smoothing_s=0.0).predict_frames(frames)
+    assert [len(f) for f in smooth] == [len(f) for f in off]
+    assert jitter(smooth) < 0.5 * jitter(off)
+    faster = est.predict_frames(frames, fps=60.0)  # the same seconds are twice the frames: smoother still
+    assert jitter(faster) < jitter(smooth)
+    with pytest.raises(ValueError, match="smoothing_s"):
+        est.replace(smoothing_s=-1.0)
+    assert main(["predict", str(clip), "--out", str(tmp_path), "--smoothing", "-1"]) == 2
+    assert "--smoothing: at least 0 seconds" in capsys.readouterr().err

@@ -25,7 +25,7 @@ def load(path=None, temporal=None, **options):
             ``weights/hand/MODEL_CARD.md``), ``"keypoints"`` (the 2D-keypoint diffusion model).
         temporal: a temporal-model checkpoint for frame sequences; None: the shipped one where it was trained on
             this lift (the shipped default), else none; False: none (every frame on its own).
-        options: ``anchor_mm``, ``seed`` and ``detector`` for :class:`~diffuhand.pipeline.Estimator`; ``skeleton``
+        options: ``anchor_mm``, ``seed``, ``detector`` and ``smoothing_s`` for :class:`~diffuhand.pipeline.Estimator`; ``skeleton``
             (the skeleton convention of the output); for a network ``ik``, ``backend``, ``sampler``, ``guide_world``
             (:class:`~diffuhand.lift.NetworkLifter`).
 

@@ -225,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-temporal", action="store_true", help="videos: every frame on its own, no temporal model")
     p.add_argument(
+        "--smoothing",
+        type=float,
+        metavar="SECONDS",
+        help="videos with a temporal model: standard deviation in seconds of the Gaussian over time applied to "
+        "each hand's pose after it, within the joint limits (default 0.05; 0: none)",
+    )
+    p.add_argument(
         "--crop", action="store_true", help="photos: each image is one hand crop already (no search for hands)"
     )
     p.add_argument(

@@ -39,6 +39,11 @@ _MIRROR = np.array([-1.0, 1.0, 1.0])
 VIDEO_CHUNK = 16
 #: lift batches a video may have waiting while the tracker reads on (bounds the frames held in memory)
 VIDEO_BACKLOG = 2
+#: the frame rate the temporal model was trained at (DexYCB's): a video whose rate is not known is taken as this
+DEFAULT_FPS = 30.0
+#: standard deviation, in seconds, of the Gaussian over time applied to each track's pose after the temporal model
+#: (kinematics.smoothing; chosen on the training split of the rendered prior motion, benchmarks/bench_temporal.py)
+POSE_SMOOTHING_S = 0.05
 
 
 def to_camera_mm(joints: np.ndarray, side: str, anchor_mm: float) -> np.ndarray:
@@ -114,6 +119,9 @@ class Estimator:
         camera: (3, 3) intrinsics of the photos in pixels, where known (e.g. from a calibration); None: a
             centred principal point and a focal length of the image width (:func:`~diffuhand.lift.photo_camera`).
             The camera frame of the output is this camera's: with the true one, the hands' orientation is.
+        smoothing_s: videos with a temporal model: the standard deviation in seconds of the Gaussian over time
+            applied to each track's pose after it (angles, root rotation and bone ratios, within the limits;
+            :func:`~diffuhand.kinematics.smoothing.smooth_pose_sequence`); 0: none.
     """
 
     def __init__(
@@ -128,6 +136,7 @@ class Estimator:
         sampler=None,
         skeleton: str | None = None,
         camera: np.ndarray | None = None,
+        smoothing_s: float = POSE_SMOOTHING_S,
     ):
 
         if hasattr(model, "lift"):
@@ -141,6 +150,9 @@ class Estimator:
         self.anchor_mm = anchor_mm
         self.seed = seed
         self.camera = None if camera is None else np.asarray(camera, dtype=np.float64).reshape(3, 3)
+        if smoothing_s < 0:
+            raise ValueError(f"smoothing_s: at least 0 seconds, got {smoothing_s}")
+        self.smoothing_s = float(smoothing_s)
         self.generator = torch.Generator().manual_seed(seed)
         if temporal is not None:
             check_pairing(temporal, self.lifter)
@@ -172,6 +184,7 @@ class Estimator:
             "seed": self.seed,
             "temporal": self.temporal,
             "camera": self.camera,
+            "smoothing_s": self.smoothing_s,
         }
         return Estimator(**{**options, **changes})
 
@@ -209,14 +222,18 @@ class Estimator:
             return [self.predict_image(x, crop, hand) for x in inputs]
         return self.predict_image(inputs, crop, hand)
 
-    def predict_frames(self, frames, chunk: int = VIDEO_CHUNK, overlap: bool = True) -> list[list[HandResult]]:
+    def predict_frames(
+        self, frames, chunk: int = VIDEO_CHUNK, overlap: bool = True, fps: float | None = None
+    ) -> list[list[HandResult]]:
         """Frames of one video, in order (any iterable of images as :meth:`predict_image` takes them, read as it
         goes) -> per frame its hands.
 
         MediaPipe's tracker finds the hands; its detections are linked frame to frame into one track per physical
         hand by where they are, and each track takes the side most of its labels give, weighted by their scores
         (:mod:`diffuhand.tracking`: MediaPipe's label flips now and then); a frame whose label disagreed is lifted
-        again as that side. With a temporal model each track is then smoothed (:func:`smooth_tracks`).
+        again as that side. With a temporal model each track is then smoothed (:func:`smooth_tracks`), its pose
+        then by a Gaussian over time of ``smoothing_s`` seconds at the video's ``fps`` (frames per second; None:
+        :data:`DEFAULT_FPS`).
 
         Throughput: the hands of ``chunk`` frames are lifted in one batch (``chunk=1``: frame by frame), and with
         ``overlap`` in a second thread while the tracker reads on (MediaPipe leaves the interpreter while it runs,
@@ -277,7 +294,10 @@ class Estimator:
             for k, h in enumerate(hs):
                 h.track = ids[i][k]
             done[i] = one_result_per_hand(hs, [None] * len(hs))  # two tracks never share a side in a frame
-        return smooth_tracks(done, self.temporal, self.anchor_mm) if self.temporal is not None else done
+        if self.temporal is None:
+            return done
+        sigma_frames = self.smoothing_s * (fps if fps and fps > 0 else DEFAULT_FPS)
+        return smooth_tracks(done, self.temporal, self.anchor_mm, sigma_frames)
 
     @torch.no_grad()  # not inference_mode: see NetworkLifter.lift_many
     def _camera(self, image: np.ndarray) -> np.ndarray:
@@ -474,10 +494,11 @@ def solve_ik(joints: torch.Tensor, tol: float = 1e-3) -> dict:
 
 
 def smooth_tracks(
-    frames: list[list[HandResult]], temporal, anchor_mm: float = DEFAULT_ANCHOR_MM
+    frames: list[list[HandResult]], temporal, anchor_mm: float = DEFAULT_ANCHOR_MM, sigma_frames: float = 0.0
 ) -> list[list[HandResult]]:
     """Video: each hand's track (``HandResult.track``, as :meth:`Estimator.predict_frames` numbers them; results
-    without one are grouped by side) through the temporal model.
+    without one are grouped by side) through the temporal model, its pose then smoothed over time by a Gaussian
+    of ``sigma_frames`` frames (0: none; :func:`~diffuhand.models.temporal.smooth_sequence`).
 
     Frames where a track was not found are bridged when a found frame lies within half a window (``status``
     "bridged", no 2D joints or box), otherwise left out: nothing is invented beyond the model's window, and no
@@ -510,7 +531,7 @@ def smooth_tracks(
             if temporal.cfg.mode == "residual"
             else {}
         )
-        res = smooth_sequence(temporal, joints, found, **own)
+        res = smooth_sequence(temporal, joints, found, **own, sigma_frames=sigma_frames)
         seen = np.flatnonzero(found)
         for i in np.flatnonzero(res["status"] != "missing"):
             j = to_camera_mm(res["joints"][i], side, anchor_mm)

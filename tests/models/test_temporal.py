@@ -78,3 +78,36 @@ def test_smooth_sequence_centres_a_window_on_every_frame(model):
                 hide[k] = True
         ref = model(torch.from_numpy(win)[None], torch.from_numpy(hide)[None])["joints"][0, 2].detach().numpy()
         assert np.allclose(res["joints"][i], ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["joints", "residual"])
+@pytest.mark.parametrize("sigma", [0.0, 1.5])
+def test_smooth_sequence_gives_a_pose_whose_forward_kinematics_are_its_joints(mode, sigma):
+    """A video's result holds joints, angles and a root rotation: as for a single frame, the joints are the FK of
+    the angles and ratios under the root rotation, and angles[:3] are that rotation's Euler angles. The model
+    turns its hand by its root angles and then by its rotation (KinematicOutput.pose); before, the rotation alone
+    was reported, so angles + root_rotation rebuilt another hand than the joints."""
+    from diffuhand.kinematics.fk import euler_zyx_to_rotmat, forward_kinematics
+    from diffuhand.kinematics.limits import load_limits
+
+    torch.manual_seed(1)
+    m = TemporalTransformer(TemporalConfig(window=5, d_model=32, layers=2, heads=2, mode=mode)).eval()
+    if mode == "residual":  # its correction starts at zero: make it turn and bend the hand
+        torch.nn.init.normal_(m.delta.weight, std=0.05)
+        torch.nn.init.normal_(m.delta.bias, std=0.3)
+    t = 10
+    rng = np.random.default_rng(2)
+    lim = load_limits()
+    angles = rng.uniform(lim.angle_min, lim.angle_max, (t, 41))
+    angles[:, :3] = rng.uniform(-1, 1, (t, 3))
+    ratios = np.tile(lim.ratio_neutral, (t, 1))
+    rot = euler_zyx_to_rotmat(torch.from_numpy(angles[:, :3])).numpy()
+    joints = forward_kinematics(torch.from_numpy(angles), torch.from_numpy(ratios), 1.0).numpy()
+    found = np.ones(t, bool)
+    found[4] = False
+    own = {"angles": angles, "root_rotation": rot, "ratios": ratios, "spread": np.zeros((t, 21))}
+    res = smooth_sequence(m, joints, found, **(own if mode == "residual" else {}), sigma_frames=sigma)
+    ok = res["status"] != "missing"
+    a, r, R = (torch.from_numpy(res[k][ok].astype(np.float64)) for k in ("angles", "ratios", "root_rotation"))
+    assert np.allclose(forward_kinematics(a, r, 1.0, R).numpy(), res["joints"][ok], atol=2e-5)
+    assert np.allclose(euler_zyx_to_rotmat(a[:, :3]).numpy(), R.numpy(), atol=2e-5)

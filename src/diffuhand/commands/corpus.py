@@ -29,7 +29,7 @@ from diffuhand.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 #: the summary of a corpus run, written at the top of ``--out`` (an input of that name takes a suffix)
 SUMMARY_NAME = "diffuhand-summary"
 #: predict's options that change what a prediction holds (the rest, e.g. --threads or --backend, do not)
-STAMPED_OPTIONS = ("crop", "hand", "intrinsics", "skeleton", "samples", "steps", "body", "no_temporal")
+STAMPED_OPTIONS = ("crop", "hand", "intrinsics", "skeleton", "samples", "steps", "body", "no_temporal", "smoothing")
 
 
 @dataclass(frozen=True)

@@ -133,9 +133,9 @@ def predict_video(
 
     if body:
         with MediaPipeBody(video=True) as pose:
-            frames = estimator.predict_frames(read(pose))
+            frames = estimator.predict_frames(read(pose), fps=info.fps)
     else:
-        frames = estimator.predict_frames(read())
+        frames = estimator.predict_frames(read(), fps=info.fps)
     t = len(frames)
     sides = ("left", "right")
     joints = np.full((t, 2, 21, 3), np.nan)
@@ -223,6 +223,9 @@ def load_estimator(args: argparse.Namespace):
         if fx <= 0 or fy <= 0:
             raise DiffuhandError(f"--intrinsics: focal lengths must be > 0, got {fx} {fy}")
         camera = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    smoothing = getattr(args, "smoothing", None)
+    if smoothing is not None and not smoothing >= 0:
+        raise DiffuhandError(f"--smoothing: at least 0 seconds, got {smoothing}")
     try:
         estimator = load(
             args.model,
@@ -231,6 +234,7 @@ def load_estimator(args: argparse.Namespace):
             sampler=sampler or None,
             skeleton=getattr(args, "skeleton", None),
             camera=camera,
+            **({} if smoothing is None else {"smoothing_s": smoothing}),
         )
     except ValueError as exc:
         raise DiffuhandError(str(exc)) from None

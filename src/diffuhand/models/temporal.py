@@ -18,9 +18,17 @@ from torch import nn
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.weights import read_checkpoint
-from diffuhand.kinematics.fk import rotvec_to_rotmat
+from diffuhand.kinematics.fk import euler_zyx_to_rotmat, forward_kinematics, rotmat_to_euler_zyx, rotvec_to_rotmat
 from diffuhand.kinematics.limits import inverse_sine_normalise, sine_normalise
-from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_FINGER_ANGLES, NUM_JOINTS, ROTATION_9D
+from diffuhand.kinematics.skeleton import (
+    NUM_ANGLES,
+    NUM_BONES,
+    NUM_FINGER_ANGLES,
+    NUM_JOINTS,
+    NUM_ROOT_ANGLES,
+    ROTATION_9D,
+)
+from diffuhand.kinematics.smoothing import smooth_pose_sequence
 from diffuhand.models import rng
 from diffuhand.models.heads import KinematicOutput
 
@@ -191,20 +199,25 @@ def smooth_sequence(
     root_rotation: np.ndarray | None = None,
     ratios: np.ndarray | None = None,
     spread: np.ndarray | None = None,
+    sigma_frames: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Run the temporal model over a whole sequence with a window centred on every frame.
+    """Run the temporal model over a whole sequence with a window centred on every frame, then (``sigma_frames``
+    > 0) smooth the pose it gives over time (:func:`~diffuhand.kinematics.smoothing.smooth_pose_sequence`).
 
     Args:
         joints: (T, 21, 3) per-frame model output (right hand, wrist-relative, anchor lengths, camera frame).
         found: (T,) bool, False where no hand was found (those rows of ``joints`` are ignored).
         angles, root_rotation, ratios, spread: (T, 41), (T, 3, 3), (T, 20), (T, 21): each frame's own pose, for
             a residual-mode model.
+        sigma_frames: standard deviation in frames of the Gaussian over time applied to the pose (0: none).
 
     Returns ``joints`` (T, 21, 3), ``angles`` (T, 41), ``ratios`` (T, 20), ``root_rotation`` (T, 3, 3), and
     ``status`` (T,) str: "tracked"
     (a hand was found in this frame), "bridged" (not found, filled from visible neighbours inside the window) or
     "missing" (no visible frame within half a window: NaN rows, never invented). The first and last frames see
-    a window padded with hidden frames, so no frame is dropped or extrapolated from padding.
+    a window padded with hidden frames, so no frame is dropped or extrapolated from padding. As for a single
+    frame, ``angles[:, :3]`` are the Euler angles of ``root_rotation`` and ``joints`` are the forward kinematics
+    of ``angles`` and ``ratios`` under ``root_rotation`` (anchor lengths).
     """
     joints = np.asarray(joints, dtype=np.float32)
     t = len(joints)
@@ -247,7 +260,19 @@ def smooth_sequence(
         out_j[rows] = res["joints"][:, half].numpy()
         out_a[rows] = res["angles"][:, half].numpy()
         out_r[rows] = res["ratios"].numpy()
-        out_rot[rows] = res["root_rotation"][:, half].numpy()
+        # the model's pose turns the hand by its root angles, then by its rotation (KinematicOutput.pose): one
+        # rotation holds both, as a single frame's result does (root_rotation, angles[:3] its Euler angles)
+        full = res["root_rotation"][:, half].double() @ euler_zyx_to_rotmat(
+            res["angles"][:, half, :NUM_ROOT_ANGLES].double()
+        )
+        out_rot[rows] = full.numpy()
+        out_a[rows, :NUM_ROOT_ANGLES] = rotmat_to_euler_zyx(full).numpy()
+    if sigma_frames > 0:
+        valid = status != "missing"
+        a, rot, r = smooth_pose_sequence(out_a, out_rot, out_r, valid, sigma_frames)
+        out_a[valid], out_rot[valid], out_r[valid] = a[valid], rot[valid], r[valid]
+        joints = forward_kinematics(*(torch.from_numpy(x[valid]) for x in (a, r)), 1.0, torch.from_numpy(rot[valid]))
+        out_j[valid] = joints.numpy()
     return {"joints": out_j, "angles": out_a, "ratios": out_r, "root_rotation": out_rot, "status": status}
 
 
