@@ -34,7 +34,8 @@ GOAL_FOUND, GOAL_PA_RATIO = 0.90, 1.3
 
 
 def palm_view(joints_3d: np.ndarray, side: str) -> str:
-    """Which face of the hand the camera sees: "palm", "back" or "side" (within ~73 degrees of edge-on).
+    """Which face of the hand the camera sees: "palm", "back" or "side" (within ~17.5 degrees of edge-on:
+    the view's cosine with the palm's normal under :data:`VIEW_COS`).
 
     joints_3d: (21, 3) camera frame (the camera at the origin). The palm's normal from the index and little finger
     MCPs about the wrist points palmar for a right hand (hand frame: x distal, y radial, z dorsal; docs/hand-model.md)

@@ -2,8 +2,8 @@
 
     python benchmarks/bench_video_jitter.py [--video PATH] [--out benchmarks/results/video_jitter.json]
 
-The sign-language clip of ``shared/data`` goes through ``diffuhand.load().predict_frames(frames)`` twice, in one run:
-every frame on its own, then with the temporal model. Jitter is the mean acceleration of the wrist-relative 3D
+The sign-language clip of ``shared/data`` goes through ``diffuhand.load().predict_frames(frames, fps)`` twice, in one run:
+every frame on its own, then with the temporal model (and the pose smoothing, at the clip's frame rate). Jitter is the mean acceleration of the wrist-relative 3D
 joints, |x[t+1] - 2 x[t] + x[t-1]| (mm/frame^2), over runs of three consecutive frames in which the same hand is
 reported; a real hand moves smoothly, so less is better as long as the pose still follows the hand.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import diffuhand
-from diffuhand.io.video import read_video
+from diffuhand.io.video import read_video, video_info
 
 
 def tracks(frames: list) -> dict[str, np.ndarray]:
@@ -64,11 +64,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=here / "results" / "video_jitter.json")
     args = ap.parse_args()
     frames = list(read_video(args.video))
+    fps = video_info(args.video).fps  # the pose smoothing is in seconds: as predict does, at the clip's rate
     rows, single = {}, None
     for name, temporal in (("single frame", False), ("temporal", args.temporal)):
         est = diffuhand.load(temporal=temporal)
         t0 = time.perf_counter()
-        out = est.predict_frames(frames)
+        out = est.predict_frames(frames, fps=fps)
         sec = time.perf_counter() - t0
         j, n = jitter(out)
         single = triples(out) if single is None else single

@@ -238,6 +238,36 @@ def test_photos_lifted_in_batches_give_what_each_alone_gives(tmp_path, monkeypat
     assert len(batched) == 20 and batched == alone
 
 
+def test_a_batch_that_breaks_is_lifted_photo_by_photo_in_the_lifts_thread(tmp_path, monkeypatch, capsys):
+    """A photo that breaks its batch's lift is lifted alone, so that only it fails; that lift runs in the lift's
+    own thread, never beside the next batch's lift on the same estimator (its random generator, its buffers)."""
+    import threading
+
+    from diffuhand.commands import predict
+
+    root = tmp_path / "in"
+    root.mkdir()
+    for p in sorted((shared("ge2019-realworld-dev") / "images").glob("*.jpg"))[:6]:
+        shutil.copy(p, root / p.name)
+    real, where = predict._lift_batch, []
+
+    def lift(batch, estimator):
+        if len(batch) > 1:
+            raise RuntimeError("a batch that breaks")
+        where.append(threading.current_thread() is threading.main_thread())
+        if batch[0].job.path.name == "00002.jpg":
+            raise RuntimeError("this photo breaks the lift")
+        return real(batch, estimator)
+
+    monkeypatch.setattr(predict, "_lift_batch", lift)
+    monkeypatch.setattr(predict, "PHOTO_CHUNK", 3)
+    assert main(["predict", str(root), "--out", str(tmp_path / "out")]) == 1
+    summary = json.loads((tmp_path / "out" / "diffuhand-summary.json").read_text())
+    assert (summary["done"], summary["failed"]) == (5, 1) and "this photo breaks" in summary["failures"][0]["error"]
+    assert len(where) == 6 and not any(where)
+    capsys.readouterr()
+
+
 def test_names_never_collide(tmp_path):
     """A name's first free suffix: "a", "a-1" and another "a" write a, a-1 and a-2 (not a second a-1)."""
     for folder in ("x", "y"):
@@ -246,6 +276,10 @@ def test_names_never_collide(tmp_path):
     names = [j.name for j in collect_jobs(paths).jobs]
     assert names == ["a", "a-1", "a-2", "a-1-1"] and len(set(names)) == len(paths)
     assert [j.name for j in collect_jobs([tmp_path / "diffuhand-summary.png"]).jobs] == ["diffuhand-summary-1"]
+    # names that differ only in case are one file on macOS and Windows: they collide too
+    (tmp_path / "z").mkdir()
+    upper = [tmp_path / "x" / "a.jpg", tmp_path / "z" / "A.jpg", tmp_path / "Diffuhand-Summary.jpg"]
+    assert [j.name for j in collect_jobs(upper).jobs] == ["a", "A-1", "Diffuhand-Summary-1"]
 
 
 def test_a_folder_walk_follows_links_once_and_leaves_out_the_runs_outputs(tmp_path):
@@ -258,8 +292,22 @@ def test_a_folder_walk_follows_links_once_and_leaves_out_the_runs_outputs(tmp_pa
     (root / "q-overlay.png").write_bytes(b"x")  # a user's photo of that name, outside --out: an input
     listed = collect_jobs([root], out=root / "out")
     assert [j.name for j in listed.jobs] == ["q-overlay", "a/p"] and listed.corpus and not listed.problems
-    # --out the input folder itself: its overlays are left out, the photos stay
-    assert [j.name for j in collect_jobs([root], out=root).jobs] == ["a/p"]
+
+
+def test_an_overlay_is_left_out_only_where_the_run_writes_it(tmp_path):
+    """``<stem>-overlay.png`` beside an input ``<stem>.*`` under --out is the run's own output; a photo so named
+    anywhere else (no such input, or --out elsewhere) is an input."""
+    tree = tmp_path / "t"
+    (tree / "a").mkdir(parents=True)
+    for name in ("a/p.jpg", "a/p-overlay.png", "a/p-3d.png", "a/q-overlay.png", "r-overlay.mp4"):
+        (tree / name).write_bytes(b"x")
+    # --out the folder itself: p's overlay is the run's; q-overlay and r-overlay (no q, no r) are inputs
+    assert [j.name for j in collect_jobs([tree], out=tree).jobs] == ["r-overlay", "a/p", "a/q-overlay"]
+    # --out above it: its outputs land at out/a/..., not beside the inputs: every file is an input
+    names = [j.name for j in collect_jobs([tree / "a"], out=tree).jobs]
+    assert names == ["p-3d", "p-overlay", "p", "q-overlay"]
+    # no --out inside: all inputs
+    assert len(collect_jobs([tree]).jobs) == 5
 
 
 def test_a_rerun_with_out_inside_the_tree_reads_no_output_as_input(tmp_path, capsys):
@@ -291,6 +339,10 @@ def test_a_resumed_run_whose_names_moved_predicts_again(tmp_path, capsys):
     assert json.loads((out / "a-1.json").read_text())["image"] == str(x)
     assert main(["predict", str(y), str(x), "--out", str(out), "--summary", str(s)]) == 0
     assert json.loads(s.read_text())["skipped"] == 2
+    # the same inputs named another way (relative, from their folder): the same files, still up to date
+    os.chdir(tmp_path)
+    assert main(["predict", "y/a.jpg", "x/a.jpg", "--out", str(out), "--summary", str(s)]) == 0
+    assert json.loads(s.read_text())["skipped"] == 2
     capsys.readouterr()
 
 
@@ -311,24 +363,62 @@ def test_pages_of_a_tree_with_a_damaged_prediction(tmp_path, capsys):
     capsys.readouterr()
 
 
-def test_a_ray_worker_that_dies_fails_its_inputs_not_the_run(tmp_path, capsys, monkeypatch):
-    """A worker killed for good (past Ray's restarts) while it holds a task: that task's inputs are failures with
-    the reason, the other workers do every other input, the run ends."""
+def test_the_stamp_is_what_the_estimator_holds(tmp_path):
+    """An estimator given to run_predict may hold settings its options do not say (its smoothing, its camera): the
+    run's stamp is made from the estimator, so outputs of another setting are never taken as up to date."""
+    import argparse
+
+    from diffuhand import load
+    from diffuhand.commands.corpus import RunStamp
+
+    args = argparse.Namespace(model=None, temporal=None, no_temporal=False)
+    est = load()
+    digest = RunStamp.of(est, args).digest
+    assert RunStamp.of(est.replace(), args).digest == digest
+    assert RunStamp.of(est.replace(smoothing_s=0.2), args).digest != digest
+    assert RunStamp.of(est.replace(camera=np.diag([900.0, 900.0, 1.0])), args).digest != digest
+
+
+def test_ray_address_from_the_environment(tmp_path, monkeypatch, capsys):
+    """Without --ray-address, Ray's own RAY_ADDRESS (as `ray job submit` sets it) names the cluster; a cluster that
+    cannot be reached is one line."""
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'diffuhand[ray]')")
-    from ray.util import ActorPool
+    asked = []
 
-    class KillingPool(ActorPool):
-        def submit(self, fn, value):
-            _, task = value
-            if any(j.path.name == "two.jpg" for j in task):
+    def init(address=None, **kwargs):
+        asked.append(address)
+        raise ConnectionError("refused")
 
-                def fn(actor, item, run=fn):  # the task's actor dies as it is handed the task
-                    ray.kill(actor, no_restart=True)
-                    return run(actor, item)
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setenv("RAY_ADDRESS", "head.example:6379")
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(shared("ge2019-realworld-dev") / "images" / "00007.jpg", root / "p.jpg")
+    assert main(["predict", str(root), "--out", str(tmp_path / "out"), "--engine", "ray"]) == 2
+    assert asked == ["head.example:6379"]
+    assert "cannot start or reach the Ray cluster at head.example:6379 (refused)" in capsys.readouterr().err
 
-            super().submit(fn, value)
 
-    monkeypatch.setattr("ray.util.ActorPool", KillingPool)
+def test_ray_workers_that_die_or_raise_fail_only_their_tasks(tmp_path, capsys, monkeypatch):
+    """Ray workers that fail, each task lost with its own reason, every other input done: one whose process dies
+    (as in a crash) after writing part of its task is restarted by Ray and takes more tasks (the part it wrote
+    counts as done), one whose task raises goes on, one that exits for good is retired."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'diffuhand[ray]')")
+    from diffuhand.commands import corpus
+
+    class Failing(corpus.PredictWorker):  # defined here: Ray sends it to the workers by value
+        def run(self, index, jobs):
+            names = {j.path.name for j in jobs}
+            if "two.jpg" in names:  # the task's other photos written, then the process dies
+                list(super().run(index, [j for j in jobs if j.path.name == "one.jpg"]))
+                os._exit(1)
+            if "clip.mp4" in names:
+                raise RuntimeError("a bug in the worker")
+            if "novideo.mp4" in names:
+                ray.actor.exit_actor()
+            return super().run(index, jobs)
+
+    monkeypatch.setattr(corpus, "PredictWorker", Failing)
     root = _tree(tmp_path / "in")
     out = tmp_path / "out"
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -338,9 +428,11 @@ def test_a_ray_worker_that_dies_fails_its_inputs_not_the_run(tmp_path, capsys, m
         ray.shutdown()
     capsys.readouterr()
     summary = json.loads((out / "diffuhand-summary.json").read_text())
-    dead = {"a/empty.png", "a/one.jpg", "a/b/two.jpg", "c/broken.jpg"}  # the photos of one task (ray_tasks)
     assert rc == 1 and (summary["inputs"], summary["done"], summary["failed"]) == (7, 2, 5)
     reasons = {f["input"]: f["error"] for f in summary["failures"]}
-    assert all("Ray worker failed" in reasons[str(root / n)] for n in dead)
-    assert "not a video" in reasons[str(root / "c" / "novideo.mp4")]
-    assert _outputs(out) == {"c/one.json", "c/clip.jsonl", "c/clip.npz", "diffuhand-summary.json"}
+    for name in ("a/empty.png", "a/b/two.jpg", "c/broken.jpg", "c/novideo.mp4"):
+        assert "Ray worker died with it" in reasons[str(root / name)], name
+    assert "Ray task failed" in reasons[str(root / "c" / "clip.mp4")]
+    assert "RuntimeError: a bug in the worker" in reasons[str(root / "c" / "clip.mp4")]
+    assert _outputs(out) == {"a/one.json", "c/one.json", "diffuhand-summary.json"}
+    assert summary["photos"] == 2 and summary["hands_found"] >= 2

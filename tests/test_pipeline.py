@@ -165,7 +165,7 @@ def test_a_list_of_photos_is_photos_and_frames_are_said(monkeypatch):
     assert len(out) == 2 and all(same_results(o, alone.predict(p)) for o, p in zip(out, photos))
     est = Estimator(m, detector=stub)
     calls = []
-    monkeypatch.setattr(est, "predict_frames", lambda frames: calls.append(len(list(frames))) or [])
+    monkeypatch.setattr(est, "predict_frames", lambda frames, fps=None: calls.append(len(list(frames))) or [])
     est.predict(photos, video=True)
     est.predict(np.stack(photos))
     from diffuhand.commands.predict import demo_inputs

@@ -1,5 +1,6 @@
 """The model that ships in the package: it loads with no download, works on real photos, and runs the demo."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -188,10 +189,12 @@ def test_another_lift_does_not_get_the_shipped_temporal_model(recwarn):
         assert diffuhand.load("keypoints", temporal=diffuhand.shipped_weights("temporal")).temporal is not None
 
 
-def test_a_videos_pose_is_smoothed_over_time_at_its_frame_rate(tmp_path, capsys):
+def test_a_videos_pose_is_smoothed_over_time_at_its_frame_rate(tmp_path, capsys, monkeypatch):
     """Issue 17: after the temporal model each track's pose is smoothed by a Gaussian over time of smoothing_s
-    seconds at the video's frame rate; 0 turns it off; a bad --smoothing is one line."""
+    seconds at the video's frame rate (a video file's own, in predict(path) too); 0 turns it off; a bad
+    --smoothing (negative, not a number, infinite) is one line."""
     from diffuhand.commands.predict import demo_inputs
+    from diffuhand.io import video
     from diffuhand.io.video import read_video
 
     (clip,) = [p for p in demo_inputs() if p.suffix == ".mp4"]
@@ -207,7 +210,15 @@ def test_a_videos_pose_is_smoothed_over_time_at_its_frame_rate(tmp_path, capsys)
     assert jitter(smooth) < 0.5 * jitter(off)
     faster = est.predict_frames(frames, fps=60.0)  # the same seconds are twice the frames: smoother still
     assert jitter(faster) < jitter(smooth)
-    with pytest.raises(ValueError, match="smoothing_s"):
-        est.replace(smoothing_s=-1.0)
-    assert main(["predict", str(clip), "--out", str(tmp_path), "--smoothing", "-1"]) == 2
-    assert "--smoothing: at least 0 seconds" in capsys.readouterr().err
+    info = video.video_info(clip)
+    monkeypatch.setattr(video, "video_info", lambda path: dataclasses.replace(info, fps=60.0))
+    from_file = est.predict(clip)  # a file at 60 frames per second: its frames are smoothed as such
+    assert np.array_equal(
+        [h.joints_3d for f in from_file for h in f], [h.joints_3d for f in faster for h in f], equal_nan=True
+    )
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="smoothing_s"):
+            est.replace(smoothing_s=bad)
+    for bad in ("-1", "nan", "inf"):
+        assert main(["predict", str(clip), "--out", str(tmp_path), "--smoothing", bad]) == 2
+        assert "--smoothing: a finite number of seconds >= 0" in capsys.readouterr().err

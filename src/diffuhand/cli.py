@@ -313,7 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
         "instance, or --ray-address); inputs and --out must be paths every worker sees",
     )
     p.add_argument("--workers", type=int, help="--engine ray: workers (default: the CPUs Ray has)")
-    p.add_argument("--ray-address", help="--engine ray: an existing cluster's address (default: start one here)")
+    p.add_argument(
+        "--ray-address",
+        help="--engine ray: an existing cluster's address (default: RAY_ADDRESS where set, else start one here)",
+    )
     p.set_defaults(func=_lazy("diffuhand.commands.predict", "run_predict"))
 
     p = sub.add_parser(

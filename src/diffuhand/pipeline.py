@@ -13,6 +13,7 @@ joint order.
 
 from __future__ import annotations
 
+import math
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
@@ -150,8 +151,8 @@ class Estimator:
         self.anchor_mm = anchor_mm
         self.seed = seed
         self.camera = None if camera is None else np.asarray(camera, dtype=np.float64).reshape(3, 3)
-        if smoothing_s < 0:
-            raise ValueError(f"smoothing_s: at least 0 seconds, got {smoothing_s}")
+        if not math.isfinite(smoothing_s) or smoothing_s < 0:
+            raise ValueError(f"smoothing_s: a finite number of seconds >= 0, got {smoothing_s}")
         self.smoothing_s = float(smoothing_s)
         self.generator = torch.Generator().manual_seed(seed)
         if temporal is not None:
@@ -205,7 +206,8 @@ class Estimator:
           or Path) -> list of :class:`HandResult` (empty: no hand);
         - a list (or tuple) of photos -> a list per photo, each photo on its own, as if predicted alone;
         - frames of one video: a (T, H, W, 3) array, a video file's path, or a list of frames with ``video=True``
-          -> a list per frame, tracked and, with a temporal model, smoothed (:meth:`predict_frames`).
+          -> a list per frame, tracked and, with a temporal model, smoothed (:meth:`predict_frames`; a file's pose
+          smoothing at its own frame rate, arrays' at :data:`DEFAULT_FPS`).
 
         ``crop=True`` (photos): each image is one hand crop already (as in evaluation sets); ``hand`` ("left" or
         "right") says which hand, else the detector's label is taken. A lift that needs the detector's keypoints
@@ -215,9 +217,12 @@ class Estimator:
                 warnings.warn(
                     "crop and hand are for photos: not used for a video's frames", DiffuhandWarning, stacklevel=2
                 )
-            from diffuhand.io.video import read_video
+            if not isinstance(inputs, str | Path):
+                return self.predict_frames(inputs)
+            from diffuhand.io.video import read_video, video_info
 
-            return self.predict_frames(read_video(inputs) if isinstance(inputs, str | Path) else inputs)
+            # the smoothing is in seconds: the file's own frame rate turns it into frames
+            return self.predict_frames(read_video(inputs), fps=video_info(inputs).fps)
         if isinstance(inputs, list | tuple):
             return [self.predict_image(x, crop, hand) for x in inputs]
         return self.predict_image(inputs, crop, hand)

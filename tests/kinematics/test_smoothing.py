@@ -61,6 +61,17 @@ def test_a_gap_splits_the_track_and_invalid_frames_are_left_alone():
     assert np.array_equal(a0, angles, equal_nan=True) and np.array_equal(r0, rot)
 
 
+def test_a_frame_not_finite_that_is_called_valid_does_not_spread():
+    """A NaN in a frame marked valid (a lift that failed there) splits the track as a gap does: its neighbours are
+    smoothed as the runs on either side alone, never turned to NaN."""
+    _lim, angles, rot, ratios = _track(30, seed=5)
+    angles[14, 7] = np.nan
+    a, r, b = smooth_pose_sequence(angles, rot, ratios, np.ones(30, bool), 2.0)
+    assert np.isfinite(np.delete(a, 14, 0)).all() and np.isfinite(r).all() and np.isfinite(b).all()
+    a2, _r2, _b2 = smooth_pose_sequence(angles[15:], rot[15:], ratios[15:], np.ones(15, bool), 2.0)
+    assert np.allclose(a[15:], a2)
+
+
 def test_gaussian_weights():
     k = gaussian_weights(1.5)
     assert len(k) == 11 and k.sum() == pytest.approx(1.0) and np.allclose(k, k[::-1]) and k.argmax() == 5

@@ -14,8 +14,10 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +31,8 @@ from diffuhand.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 #: the summary of a corpus run, written at the top of ``--out`` (an input of that name takes a suffix)
 SUMMARY_NAME = "diffuhand-summary"
 #: predict's options that change what a prediction holds (the rest, e.g. --threads or --backend, do not)
-STAMPED_OPTIONS = ("crop", "hand", "intrinsics", "skeleton", "samples", "steps", "body", "no_temporal", "smoothing")
+#: (the estimator's own settings, camera and smoothing, are read from it: RunStamp.of)
+STAMPED_OPTIONS = ("crop", "hand", "skeleton", "samples", "steps", "body", "no_temporal")
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,9 @@ def _files_under(folder: Path, out: Path | None = None, problems: list | None = 
     """Photos and videos anywhere under ``folder`` (hidden files and folders left out), in name order.
 
     Linked folders are followed, each real folder once (a link back up the tree is no endless loop). The run's
-    own outputs are no inputs: with ``out`` inside ``folder`` nothing under it is searched; with ``out`` the folder
-    itself (or above it) the overlays predict writes are left out. A folder that cannot be read is added to
+    own outputs are no inputs: with ``out`` inside ``folder`` nothing under it is searched; an overlay predict
+    writes (``<stem>-overlay.png``...) under ``out`` (the folder itself, or above it) is left out
+    (:func:`_an_output`), and a photo so named anywhere else is an input. A folder that cannot be read is added to
     ``problems`` as (folder, reason)."""
     found = []
     seen: set[tuple[int, int]] = set()
@@ -91,15 +95,34 @@ def _files_under(folder: Path, out: Path | None = None, problems: list | None = 
             dirs[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        ours = skip is not None and _below(real, skip)  # --out is this folder or above it
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for f in sorted(files):
             if f.startswith(".") or Path(f).suffix.lower() not in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
                 continue
-            if ours and f.lower().endswith(OUTPUT_ENDINGS):
+            if skip is not None and _an_output(real, f, top, skip):
                 continue
             found.append(Path(root) / f)
     return found
+
+
+def _an_output(real: str, name: str, top: str, out: str) -> bool:
+    """Whether file ``name`` in real folder ``real`` is an overlay predict wrote (``<stem>-overlay.png``...): it lies
+    under ``out`` and beside its prediction (``<stem>.json`` or ``<stem>.jsonl``, an earlier run's), or at the place
+    of a folder of the tree ``top`` that holds the photo or video ``<stem>`` it is made from (this run's)."""
+    ending = next((e for e in OUTPUT_ENDINGS if name.lower().endswith(e)), None)
+    if ending is None or not _below(real, out):
+        return False
+    stem = name[: -len(ending)]
+    if any(os.path.isfile(os.path.join(real, stem + s)) for s in (".json", ".jsonl")):
+        return True
+    source = os.path.join(top, os.path.relpath(real, out))
+    try:
+        return any(
+            Path(n).stem == stem and Path(n).suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
+            for n in os.listdir(source)
+        )
+    except OSError:
+        return False
 
 
 def _below(path: str, folder: str) -> bool:
@@ -165,14 +188,16 @@ def collect_jobs(inputs: Iterable[Path], manifest: Path | None = None, out: Path
         if entries:
             root = Path(os.path.commonpath([os.path.abspath(p.parent) for p in entries]))
             named.extend((p, _stem(Path(os.path.abspath(p)).relative_to(root))) for p in entries)
-    taken = {SUMMARY_NAME}
+    taken = {SUMMARY_NAME.casefold()}
     jobs = []
     for path, name in named:
         unique, n = name, 0
-        while unique in taken:  # "a" twice beside an input named "a-1": the second "a" becomes "a-2"
+        # "a" twice beside an input named "a-1": the second "a" becomes "a-2"; "A" and "a" are one file on the
+        # file systems of macOS and Windows: they collide too
+        while unique.casefold() in taken:
             n += 1
             unique = f"{name}-{n}"
-        taken.add(unique)
+        taken.add(unique.casefold())
         video = path.suffix.lower() in VIDEO_SUFFIXES
         jobs.append(Job(path, unique, video, _frames(path) if video else 1))
     return JobList(jobs, corpus, problems)
@@ -218,6 +243,9 @@ class RunStamp:
             "temporal": None if temporal is None else weights_identity(temporal),
             "anchor_mm": estimator.anchor_mm,
             "seed": estimator.seed,
+            # what the estimator holds, not what the options asked: an estimator given to run_predict has its own
+            "camera": None if estimator.camera is None else np.asarray(estimator.camera).round(6).tolist(),
+            "smoothing_s": None if temporal is None else estimator.smoothing_s,
             "options": {k: _plain(getattr(args, k, None)) for k in STAMPED_OPTIONS},
         }
         digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
@@ -243,6 +271,18 @@ def model_files(args: argparse.Namespace, estimator) -> list[Path]:
     return [f for d in folders for f in (sorted(d.iterdir()) if d.is_dir() else [d]) if f.is_file()]
 
 
+def _same_file(recorded: str | None, path: Path) -> bool:
+    """Whether the input path an output records is ``path`` (written another way: relative, through a link)."""
+    if recorded is None:
+        return False
+    if recorded == str(path):
+        return True
+    try:
+        return os.path.samefile(recorded, path)
+    except OSError:
+        return False
+
+
 def _newest_mtime(files: list[Path]) -> float:
     return max((f.stat().st_mtime for f in files), default=0.0)
 
@@ -263,12 +303,12 @@ def up_to_date(job: Job, out: Path, args: argparse.Namespace, stamp: RunStamp) -
             with np.load(primary) as z:
                 if "run" not in z.files or str(z["run"]) != stamp.digest:
                     return False
-                if "input" not in z.files or str(z["input"]) != str(job.path):
+                if "input" not in z.files or not _same_file(str(z["input"]), job.path):
                     return False
             wanted = [out / f"{job.name}.jsonl"] + ([out / f"{job.name}-overlay.mp4"] if args.render else [])
         else:
             rec = json.loads(primary.read_text())
-            if rec.get("run") != stamp.digest or rec.get("image") != str(job.path):
+            if rec.get("run") != stamp.digest or not _same_file(rec.get("image"), job.path):
                 return False
             n = len(rec.get("hands", []))
             wanted = [out / f"{job.name}-overlay.png"] if args.render else []
@@ -279,6 +319,27 @@ def up_to_date(job: Job, out: Path, args: argparse.Namespace, stamp: RunStamp) -
         return all(p.stat().st_mtime >= max(made) for p in [primary, *wanted])
     except Exception:  # noqa: BLE001 - missing, half-old or unreadable in any way: made again
         return False
+
+
+def made_since(job: Job, out: Path, since: float | None) -> Outcome | None:
+    """For an up-to-date job (:func:`up_to_date`): a "done" outcome when its outputs were written at or after
+    ``since`` (seconds since the epoch; the run's start), i.e. by this run (a Ray task tried again after its worker
+    died, or lost with it, had done it), with its frames and hands read back; None when they are older (skipped)
+    or unreadable."""
+    if since is None:
+        return None
+    primary = primary_output(out, job)
+    try:
+        if primary.stat().st_mtime < since:
+            return None
+        if job.video:
+            with np.load(primary) as z:
+                seen = np.asarray(z["status"]) != ""
+            return Outcome(job, "done", len(seen), int(seen.any(1).sum()), message=f"{job.path}: done -> {primary}")
+        hands = len(json.loads(primary.read_text()).get("hands", []))
+        return Outcome(job, "done", 1, hands, message=f"{job.path}: done -> {primary}")
+    except Exception:  # noqa: BLE001 - unreadable: not counted as done
+        return None
 
 
 @dataclass
@@ -367,10 +428,15 @@ def report(o: Outcome, progress: Progress) -> None:
         progress.line(o.message)
 
 
-def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary) -> Iterator[Outcome]:
-    """The jobs on Ray: one actor per worker, each with the model loaded once, given tasks (a video, or a few
-    dozen photos: :func:`ray_tasks`) as they free up (:class:`ray.util.ActorPool`); Ray restarts a worker that dies
-    and retries its task, and a task that still fails fails its inputs (one line each), not the run.
+def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary, stamp: str | None = None) -> Iterator[Outcome]:
+    """The jobs on Ray: one actor per worker, each with the model loaded once, handed tasks (a video, or a few
+    dozen photos: :func:`ray_tasks`) as it frees up (:func:`dispatch`).
+
+    Ray restarts a worker whose process dies, as often as it takes (one input that crashes its worker must not use
+    it up for the rest of the run), and tries a task lost with its worker once more (a node taken away); a task
+    that still fails fails its inputs not done by then, with the reason, not the run. ``stamp``: the driver's
+    :class:`RunStamp` digest; a worker whose model or options give another (another version of diffuhand on its
+    node) stops at its start and takes no task.
 
     A local Ray instance is started (``--workers`` CPUs) unless ``--ray-address`` names a cluster. Workers are
     sent the options and the inputs' paths, run in the driver's folder where it exists on their node, and write
@@ -378,13 +444,13 @@ def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary) -> Iter
     sees. Yields the outcomes as they finish."""
     try:
         import ray
-        from ray.exceptions import RayError
-        from ray.util import ActorPool
     except ImportError:
         raise DiffuhandError("--engine ray needs Ray: pip install 'diffuhand[ray]'") from None
     started = False
+    since = time.time()
     if not ray.is_initialized():
-        address = getattr(args, "ray_address", None)
+        # --ray-address, else RAY_ADDRESS (Ray's own variable, as `ray job submit` sets it), else a local instance
+        address = getattr(args, "ray_address", None) or os.environ.get("RAY_ADDRESS") or None
         kwargs = {} if address else {"num_cpus": args.workers or os.cpu_count() or 1, "include_dashboard": False}
         try:
             ray.init(address=address or "local", log_to_driver=True, **kwargs)
@@ -397,28 +463,77 @@ def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary) -> Iter
         workers = min(args.workers or max(1, int(ray.cluster_resources().get("CPU", 1))), len(tasks)) or 1
         summary.workers = workers
         options = {k: v for k, v in vars(args).items() if k != "func"}
-        remote = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(PredictWorker)
-        pool = ActorPool([remote.remote(options, os.getcwd()) for _ in range(workers)])
-        for i, task in enumerate(tasks):
-            pool.submit(lambda actor, item: actor.run.remote(*item), (i, task))
-        left = dict(enumerate(tasks))
-        lost = []
-        while pool.has_next():
-            try:
-                i, outcomes = pool.get_next_unordered()
-            except RayError as exc:  # a worker that died past its retries: its task's inputs fail below
-                lost.append(one_line(exc)[:RAY_REASON_CHARS])
-                continue
-            del left[i]
-            yield from outcomes
-        why = f"Ray worker failed ({lost[0]})" if lost else "Ray worker failed"
-        for task in left.values():
-            for job in task:
-                yield Outcome(job, "failed", error=f"{job.path}: {why}")
+        remote = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=RAY_TASK_RETRIES)(PredictWorker)
+        actors = [remote.remote(options, os.getcwd(), stamp, since) for _ in range(workers)]
+        for task, outcomes in dispatch(actors, tasks):
+            if isinstance(outcomes, str):  # lost: what its worker had written counts, the rest fails
+                for job in task:
+                    yield made_since(job, args.out, since) or Outcome(job, "failed", error=f"{job.path}: {outcomes}")
+            else:
+                yield from outcomes
     finally:
         if started:
             ray.shutdown()
 
+
+#: times Ray tries a task again after its worker died with it (then its inputs fail, each task with its reason)
+RAY_TASK_RETRIES = 1
+
+
+def dispatch(actors: list, tasks: list) -> Iterator[tuple[list, list[Outcome] | str]]:
+    """Tasks to Ray actors (``run(index, task)``, ``ping()``) as they free up -> (task, its outcomes, or the one-line
+    reason it was lost), in the order they finish.
+
+    Each actor is first asked ``ping()`` (it has loaded the model) before it takes a task. A task whose worker
+    died with it (:class:`ray.exceptions.RayActorError`) is lost, and that actor is pinged again before it takes
+    more: Ray restarts it, or it is gone for good (and retired); a task that raised (the worker lives) is lost and
+    the actor goes on. Tasks left when no actor is left are lost with the last reason an actor gave."""
+    import ray
+    from ray.exceptions import RayActorError, RayError, RayTaskError
+
+    def why(exc: BaseException) -> str:
+        cause = getattr(exc, "cause", None)  # a task's own exception: its type and words, not the remote traceback
+        if isinstance(exc, RayTaskError) and isinstance(cause, BaseException):
+            return f"{type(cause).__name__}: {one_line(cause)}"[:RAY_REASON_CHARS]
+        return one_line(ANSI.sub("", str(exc)))[:RAY_REASON_CHARS]
+
+    queue = deque(enumerate(tasks))
+    idle: list = []
+    running: dict = {}  # task's future -> (task, actor)
+    pinged = {a.ping.remote(): a for a in actors}  # ping's future -> actor
+    gone = "no Ray worker started"
+    while running or (queue and (idle or pinged)):
+        while idle and queue:
+            actor, (i, task) = idle.pop(), queue.popleft()
+            running[actor.run.remote(i, task)] = (task, actor)
+        (ref,), _ = ray.wait([*running, *pinged], num_returns=1)
+        if ref in pinged:
+            actor = pinged.pop(ref)
+            try:
+                ray.get(ref)
+                idle.append(actor)
+            except RayError as exc:  # gone for good (or it never loaded the model): retired
+                gone = f"no Ray worker left: {why(exc)}"
+            continue
+        task, actor = running.pop(ref)
+        try:
+            _, outcomes = ray.get(ref)
+        except RayActorError as exc:
+            yield task, f"Ray worker died with it: {why(exc)}"
+            pinged[actor.ping.remote()] = actor
+            continue
+        except RayError as exc:
+            yield task, f"Ray task failed: {why(exc)}"
+            idle.append(actor)
+            continue
+        idle.append(actor)
+        yield task, outcomes
+    for _, task in queue:
+        yield task, gone
+
+
+#: terminal colour codes (Ray colours its messages)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 #: the start of a Ray failure's message kept in an input's reason (the rest is a remote traceback)
 RAY_REASON_CHARS = 200
@@ -442,7 +557,7 @@ def ray_tasks(jobs: list[Job]) -> list[list[Job]]:
 class PredictWorker:
     """A Ray worker of ``predict``: loads the model once, then does job after job (its outputs under ``--out``)."""
 
-    def __init__(self, options: dict, folder: str | None = None):
+    def __init__(self, options: dict, folder: str | None = None, stamp: str | None = None, since: float | None = None):
         import torch
 
         from diffuhand.commands.predict import load_estimator, prepare
@@ -452,7 +567,16 @@ class PredictWorker:
         self.args = argparse.Namespace(**options)
         torch.set_num_threads(self.args.threads or 1)  # one worker per core: each on one thread
         self.estimator = load_estimator(self.args)
-        self.context = prepare(self.args, self.estimator)
+        self.context = prepare(self.args, self.estimator, since=since)
+        if stamp is not None and self.context.stamp.digest != stamp:
+            raise DiffuhandError(
+                "this Ray worker's model or options differ from the driver's (another diffuhand or model on its "
+                "node, or an estimator given to run_predict: workers load the model from the options)"
+            )
+
+    def ping(self) -> bool:
+        """True once the model is loaded (the driver asks before it hands a task)."""
+        return True
 
     def run(self, index: int, jobs: list[Job]) -> tuple[int, list[Outcome]]:
         """Task ``index``'s jobs done here: (index, their outcomes)."""
@@ -477,4 +601,16 @@ def account(outcomes: Iterable[Outcome], summary: Summary, progress: Progress) -
         summary.seconds = time.perf_counter() - t0
 
 
-__all__ = ["Job", "JobList", "Outcome", "RunStamp", "Summary", "collect_jobs", "read_manifest", "run_ray", "up_to_date"]
+__all__ = [
+    "Job",
+    "JobList",
+    "Outcome",
+    "RunStamp",
+    "Summary",
+    "collect_jobs",
+    "dispatch",
+    "made_since",
+    "read_manifest",
+    "run_ray",
+    "up_to_date",
+]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import time
 import warnings
 from collections import deque
@@ -31,6 +32,7 @@ from diffuhand.commands.corpus import (
     Summary,
     account,
     collect_jobs,
+    made_since,
     run_ray,
     up_to_date,
     write_summary,
@@ -224,8 +226,8 @@ def load_estimator(args: argparse.Namespace):
             raise DiffuhandError(f"--intrinsics: focal lengths must be > 0, got {fx} {fy}")
         camera = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
     smoothing = getattr(args, "smoothing", None)
-    if smoothing is not None and not smoothing >= 0:
-        raise DiffuhandError(f"--smoothing: at least 0 seconds, got {smoothing}")
+    if smoothing is not None and not (math.isfinite(smoothing) and smoothing >= 0):
+        raise DiffuhandError(f"--smoothing: a finite number of seconds >= 0, got {smoothing}")
     try:
         estimator = load(
             args.model,
@@ -244,14 +246,16 @@ def load_estimator(args: argparse.Namespace):
 @dataclass
 class PredictContext:
     """What every input of a run shares, made once per process (or Ray worker): the body detector, the MANO
-    poser and the run's stamp."""
+    poser, the run's stamp and, on Ray, when the run started (``since``, seconds since the epoch: an input whose
+    outputs were written after it was done by this run, by a task tried again: :func:`~.corpus.made_since`)."""
 
     stamp: RunStamp
     body_detector: object | None = None
     poser: object | None = None
+    since: float | None = None
 
 
-def prepare(args: argparse.Namespace, estimator) -> PredictContext:
+def prepare(args: argparse.Namespace, estimator, since: float | None = None) -> PredictContext:
     """The shared part of a run; a bad ``--mano`` file stops here, before any output."""
     body_detector = poser = None
     if args.body:
@@ -262,7 +266,7 @@ def prepare(args: argparse.Namespace, estimator) -> PredictContext:
         from diffuhand.synth.mano import ManoPoser, load_mano
 
         poser = ManoPoser(load_mano(args.mano))
-    return PredictContext(RunStamp.of(estimator, args), body_detector, poser)
+    return PredictContext(RunStamp.of(estimator, args), body_detector, poser, since)
 
 
 #: photos of a corpus whose hands are lifted in one batch, in a second thread while the next ones are read and
@@ -281,6 +285,11 @@ def _failed(job: Job, exc: BaseException, t0: float) -> Outcome:
     return Outcome(job, "failed", error=error, seconds=time.perf_counter() - t0)
 
 
+def _skipped(job: Job, args: argparse.Namespace, ctx: PredictContext) -> Outcome:
+    """An up-to-date job: skipped, or done when this run made its outputs (a Ray task's second try)."""
+    return made_since(job, args.out, ctx.since) or Outcome(job, "skipped", message=f"{job.path}: up to date, skipped")
+
+
 def predict_job(
     job: Job, estimator, args: argparse.Namespace, ctx: PredictContext, progress: Callable[[int], None] | None = None
 ) -> Outcome:
@@ -289,7 +298,7 @@ def predict_job(
     t0 = time.perf_counter()
     try:
         if not getattr(args, "overwrite", False) and up_to_date(job, args.out, args, ctx.stamp):
-            return Outcome(job, "skipped", message=f"{job.path}: up to date, skipped")
+            return _skipped(job, args, ctx)
         if not job.video:
             found = find_photo(job, estimator, args, ctx, t0)
             (hands,) = _lift_batch([found], estimator)
@@ -375,10 +384,16 @@ def _lift_batch(batch: list[FoundPhoto], estimator) -> list[list]:
 
 
 def finish_batch(
-    batch: list[FoundPhoto], lifted: Future, estimator, args: argparse.Namespace, ctx: PredictContext
+    batch: list[FoundPhoto],
+    lifted: Future,
+    estimator,
+    args: argparse.Namespace,
+    ctx: PredictContext,
+    pool: ThreadPoolExecutor | None = None,
 ) -> list[Outcome]:
     """A lifted batch's outputs, written in this thread (the renderer's GL context and matplotlib are this
-    thread's); a photo that broke the batch's lift is lifted alone, so that only it fails."""
+    thread's); a photo that broke the batch's lift is lifted alone, so that only it fails, in ``pool`` (the
+    lift's one thread, where the next batch may be lifting: never two lifts at once on one estimator)."""
     try:
         hands_of = lifted.result()
     except Exception:  # noqa: BLE001 - found again photo by photo below
@@ -386,7 +401,12 @@ def finish_batch(
     outcomes = []
     for i, f in enumerate(batch):
         try:
-            hands = hands_of[i] if hands_of is not None else _lift_batch([f], estimator)[0]
+            if hands_of is not None:
+                hands = hands_of[i]
+            elif pool is not None:
+                hands = pool.submit(_lift_batch, [f], estimator).result()[0]
+            else:
+                hands = _lift_batch([f], estimator)[0]
             outcomes.append(finish_photo(f, hands, estimator, args, ctx))
         except Exception as exc:  # noqa: BLE001 - see _failed
             outcomes.append(_failed(f.job, exc, f.t0))
@@ -408,7 +428,7 @@ def run_jobs(
 
         def finish_oldest() -> list[Outcome]:
             done, lifted = lifting.popleft()
-            return finish_batch(done, lifted, estimator, args, ctx)
+            return finish_batch(done, lifted, estimator, args, ctx, pool)
 
         for job in jobs:
             if job.video or chunk == 1:
@@ -422,7 +442,7 @@ def run_jobs(
             t0 = time.perf_counter()
             try:
                 if not overwrite and up_to_date(job, args.out, args, ctx.stamp):
-                    yield Outcome(job, "skipped", message=f"{job.path}: up to date, skipped")
+                    yield _skipped(job, args, ctx)
                     continue
                 batch.append(find_photo(job, estimator, args, ctx, t0))
             except Exception as exc:  # noqa: BLE001 - see _failed
@@ -461,7 +481,7 @@ def _run_predict(args: argparse.Namespace, estimator) -> int:
     progress = Progress(sum(j.frames for j in jobs))
     try:
         if engine == "ray":
-            outcomes = run_ray(jobs, args, summary) if jobs else iter(())
+            outcomes = run_ray(jobs, args, summary, ctx.stamp.digest) if jobs else iter(())
         else:
             outcomes = run_jobs(jobs, estimator, args, ctx, progress.advance)
         account(itertools.chain(problems, outcomes), summary, progress)

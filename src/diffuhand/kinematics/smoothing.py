@@ -81,13 +81,16 @@ def smooth_pose_sequence(
         angles: (T, 41) rad; the first three (root Euler ZYX) are recomputed from the smoothed root rotation.
         root_rotation: (T, 3, 3) hand -> camera.
         ratios: (T, 20) bone ratios.
-        valid: (T,) bool; invalid frames (NaN rows allowed) are left as they are and split the runs.
+        valid: (T,) bool; invalid frames are left as they are and split the runs (a frame with a value not
+            finite counts as invalid: one NaN never spreads to its neighbours).
         sigma_frames: the Gaussian's standard deviation in frames (0: unchanged).
 
     Returns (angles, root_rotation, ratios) as float64 arrays of the same shapes, within the limits wherever the
     inputs were.
     """
-    valid = np.asarray(valid, bool)
+    valid = np.asarray(valid, bool).copy()
+    for x in (angles, root_rotation, ratios):
+        valid &= np.isfinite(np.asarray(x, dtype=np.float64)).reshape(len(valid), -1).all(1)
     if sigma_frames <= 0 or not valid.any():
         return tuple(np.asarray(a, dtype=np.float64).copy() for a in (angles, root_rotation, ratios))
     a = smooth_over_time(angles, valid, sigma_frames)

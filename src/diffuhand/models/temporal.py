@@ -261,7 +261,8 @@ def smooth_sequence(
         out_a[rows] = res["angles"][:, half].numpy()
         out_r[rows] = res["ratios"].numpy()
         # the model's pose turns the hand by its root angles, then by its rotation (KinematicOutput.pose): one
-        # rotation holds both, as a single frame's result does (root_rotation, angles[:3] its Euler angles)
+        # rotation holds both, as a single frame's result of the IK-solver and fusion lifts does (root_rotation,
+        # angles[:3] its Euler angles)
         full = res["root_rotation"][:, half].double() @ euler_zyx_to_rotmat(
             res["angles"][:, half, :NUM_ROOT_ANGLES].double()
         )

@@ -66,6 +66,8 @@ class SceneConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if self.skin_creases and not self.skin_detail:
+            raise ValueError("skin_creases draws on skin_detail's palm: set skin_detail too")
         if self.background_style not in BACKGROUND_STYLES:
             raise ValueError(f"background_style must be one of {BACKGROUND_STYLES}, got {self.background_style!r}")
 
