@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,15 +49,11 @@ def main() -> None:
             runs.setdefault(f"import diffuhand.pipeline{tag}", []).append(
                 wall([py, "-c", "import diffuhand.pipeline"], env)
             )
-            out = Path("/tmp") / f"diffuhand-startup{len(tag)}"
-            runs.setdefault(f"diffuhand predict photo.jpg{tag}", []).append(
-                # --overwrite: every round predicts (a tree before resumed runs existed has no such option)
-                wall(
-                    [py, "-m", "diffuhand", "predict", str(PHOTO), "--out", str(out)]
-                    + ([] if tag else ["--overwrite"]),
-                    env,
+            # a new output folder each round: every round predicts (a resumed run would skip the photo)
+            with tempfile.TemporaryDirectory(prefix="diffuhand-startup") as out:
+                runs.setdefault(f"diffuhand predict photo.jpg{tag}", []).append(
+                    wall([py, "-m", "diffuhand", "predict", str(PHOTO), "--out", out], env)
                 )
-            )
     median = {k: statistics.median(v) for k, v in runs.items()}
     print(f"{'what':40} {'median s':>9} {'x import torch':>15}")
     for k in runs:

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -145,3 +147,40 @@ def test_predict_dataset_uses_the_given_keypoints(realworld_ds):
     assert torch.allclose(normalise_keypoints(seen[2]), want, atol=1e-4)
     with pytest.raises(ValueError, match="finite"):
         predict_dataset(model, ds, progress=False, keypoints_2d=np.full((3, 21, 2), np.nan))
+
+
+def _in_a_new_interpreter(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True).stdout.strip()
+
+
+def test_mediapipe_is_imported_without_matplotlib():
+    """Start-up (issue 15): MediaPipe's drawing utilities import matplotlib.pyplot for a plotting function not used
+    here; import_mediapipe binds a stand-in that loads the real pyplot on first use, and leaves sys.modules without
+    it, so that any other import of matplotlib gets the real module."""
+    code = (
+        "import sys\n"
+        "from diffuhand.detect.mediapipe import import_mediapipe\n"
+        "mp = import_mediapipe()\n"
+        "assert mp.solutions.hands is not None\n"
+        "print('matplotlib' in sys.modules)\n"
+        "from mediapipe.python.solutions import drawing_utils\n"
+        "import matplotlib.pyplot as plt\n"
+        "print(drawing_utils.plt.figure is plt.figure, type(plt).__name__)\n"
+    )
+    assert _in_a_new_interpreter(code).splitlines() == ["False", "True module"]
+
+
+def test_a_photos_predict_imports_neither_sympy_nor_matplotlib(tmp_path):
+    """Start-up (issue 15): `diffuhand predict photo.jpg` loads neither matplotlib (MediaPipe's, above) nor sympy
+    and torch.fx's symbolic shapes (torch.broadcast_shapes imports them on first use: about a second)."""
+    from diffuhand.commands.predict import demo_inputs
+
+    photo = next(p for p in demo_inputs() if p.suffix == ".jpg")
+    code = (
+        "import sys\n"
+        "from diffuhand.cli import main\n"
+        f"rc = main(['predict', {str(photo)!r}, '--out', {str(tmp_path)!r}])\n"
+        "heavy = ('sympy', 'matplotlib', 'torch.fx.experimental.symbolic_shapes', 'roma', 'diffusers')\n"
+        "print(rc, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    assert _in_a_new_interpreter(code).splitlines()[-1] == "0 []"

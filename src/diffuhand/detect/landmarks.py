@@ -40,8 +40,10 @@ _FEATURE_TENSOR = "model_1/model/global_average_pooling2d/Mean"
 
 def model_path(variant: str = "full") -> Path:
     """The landmark network inside the installed MediaPipe wheel (``full`` or ``lite``)."""
+    from diffuhand.detect.mediapipe import import_mediapipe
+
     try:
-        import mediapipe
+        mediapipe = import_mediapipe()
     except ImportError:
         raise DiffuhandError("MediaPipe is not installed: pip install 'mediapipe<=0.10.21'") from None
     path = Path(mediapipe.__file__).parent / "modules" / "hand_landmark" / f"hand_landmark_{variant}.tflite"

@@ -9,7 +9,11 @@ ordinary photos so that ``handedness`` is the hand's own.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import os
+import sys
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,10 +40,48 @@ def _quiet_native_stderr():
         os.close(saved)
 
 
+class _Deferred(types.ModuleType):
+    """Stands in for a module until one of its attributes is used, then imports it and hands on to it."""
+
+    def __getattr__(self, attr: str):
+        real = self.__dict__.get("_real")
+        if real is None:
+            real = self.__dict__["_real"] = importlib.import_module(self.__name__)
+        return getattr(real, attr)
+
+
+@contextlib.contextmanager
+def _matplotlib_deferred():
+    """While MediaPipe is imported: its drawing utilities' ``import matplotlib.pyplot as plt`` (for a plotting
+    function never called here; 0.4-0.8 s of every start-up, ``python -X importtime``) binds a stand-in that imports
+    pyplot on first use. Afterwards ``sys.modules`` is as before: any other import of matplotlib gets the real one."""
+    if "matplotlib" in sys.modules or importlib.util.find_spec("matplotlib") is None:
+        yield
+        return
+    package, pyplot = _Deferred("matplotlib"), _Deferred("matplotlib.pyplot")
+    package.__dict__["pyplot"] = pyplot
+    sys.modules.update({"matplotlib": package, "matplotlib.pyplot": pyplot})
+    try:
+        yield
+    finally:
+        for name, stand_in in (("matplotlib", package), ("matplotlib.pyplot", pyplot)):
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+
+
+def import_mediapipe():
+    """``import mediapipe``, without the matplotlib it imports at once for a plotting function never called here
+    (:func:`_matplotlib_deferred`): MediaPipe's share of a start-up halves."""
+    if "mediapipe" not in sys.modules:
+        with _matplotlib_deferred():
+            import mediapipe  # noqa: F401 - imported here, under the stand-in
+    return sys.modules["mediapipe"]
+
+
 def mediapipe_available() -> bool:
     """True where a MediaPipe with the bundled hand models (``mediapipe.solutions.hands``) can be imported."""
     try:
-        import mediapipe as mp
+        mp = import_mediapipe()
 
         return hasattr(mp, "solutions") and hasattr(mp.solutions, "hands")
     except ImportError:
@@ -72,7 +114,7 @@ class _Graph:
     def __init__(self, make):
         if not mediapipe_available():
             raise DiffuhandError("MediaPipe with bundled models is not installed: pip install 'mediapipe<=0.10.21'")
-        import mediapipe as mp
+        mp = import_mediapipe()
 
         with _quiet_native_stderr():
             self._graph = make(mp.solutions)
@@ -179,7 +221,7 @@ class MediaPipeBody(_Graph):
                 static_image_mode=not video, model_complexity=1, min_detection_confidence=min_confidence
             )
         )
-        import mediapipe as mp
+        mp = import_mediapipe()
 
         self.names = tuple(lm.name.lower() for lm in mp.solutions.pose.PoseLandmark)
         self.connections = tuple(sorted(tuple(c) for c in mp.solutions.pose.POSE_CONNECTIONS))

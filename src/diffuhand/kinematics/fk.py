@@ -8,6 +8,7 @@ bone ratios (..., 20); anchor length (...) or a float, in the unit the joints co
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_JOINTS, layout
@@ -126,7 +127,9 @@ def forward_kinematics(
         shapes.append(root_rotation.shape[:-2])
     if root_position is not None:
         shapes.append(root_position.shape[:-1])
-    batch = torch.broadcast_shapes(*shapes)
+    # numpy's broadcast of the shapes: torch.broadcast_shapes imports sympy and torch.fx's symbolic shapes on first
+    # use, about a second of every start-up (benchmarks/bench_startup.py)
+    batch = torch.Size(np.broadcast_shapes(*(tuple(s) for s in shapes)))
     angles = angles.expand(*batch, NUM_ANGLES)
     lengths = bone_ratios.expand(*batch, NUM_BONES) * anchor.expand(batch)[..., None]
 
