@@ -102,7 +102,8 @@ class _MixturePrior:
     def whitened(self, angles: torch.Tensor) -> torch.Tensor:
         """(N, K, D) whitened deviations of ``angles`` (N, 41) from every component."""
         d = angles[:, self.index][:, None] - self.means[None]
-        return torch.einsum("kij,nkj->nki", self.inv_chol, d)
+        # batched matrix products, not einsum: its path search costs more than the product at these sizes
+        return (self.inv_chol @ d[..., None])[..., 0]
 
     def nll(self, angles: torch.Tensor) -> torch.Tensor:
         """(N,) negative log density (up to a constant)."""
@@ -124,11 +125,27 @@ class _MixturePrior:
         with responsibilities w_k, J^T J = sum_k w_k P_k and J^T r = sum_k w_k P_k (a - mu_k), P_k the
         components' precisions (what :meth:`majorizer` gives, in D^2 K instead of D^2 K D per hand)."""
         d = angles[:, self.index][:, None] - self.means[None]  # (N, K, D)
-        z = torch.einsum("kij,nkj->nki", self.inv_chol, d)
+        z = (self.inv_chol @ d[..., None])[..., 0]
         w = torch.softmax(self.log_norm - 0.5 * (z**2).sum(-1), dim=-1)  # (N, K)
-        jtj = torch.einsum("nk,kij->nij", w, self.precision)
-        jtr = torch.einsum("nk,kij,nkj->ni", w, self.precision, d)
+        k, dim = self.precision.shape[:2]
+        jtj = (w @ self.precision.reshape(k, -1)).reshape(-1, dim, dim)
+        jtr = (w[..., None] * (self.precision @ d[..., None])[..., 0]).sum(1)
         return jtj, jtr
+
+
+_MIXTURES: dict = {}
+
+
+def _mixture(prior, free_a: torch.Tensor) -> _MixturePrior:
+    """:class:`_MixturePrior` of ``prior`` for these free angles in float64, made once (its Cholesky factors and
+    inverses cost about a millisecond, a thirtieth of a photo's fit)."""
+    key = (id(prior), tuple(free_a.tolist()))
+    hit = _MIXTURES.get(key)
+    if hit is None or hit[0] is not prior:
+        if len(_MIXTURES) > 8:
+            _MIXTURES.clear()
+        hit = _MIXTURES[key] = (prior, _MixturePrior(prior, free_a, torch.float64))
+    return hit[1]
 
 
 def _project(x: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -343,7 +360,7 @@ def fuse_keypoints(
         from diffuhand.kinematics.prior import default_prior
 
         prior = default_prior()
-    mix = _MixturePrior(prior, prob.free_a, f64) if weights.prior > 0 else None
+    mix = _mixture(prior, prob.free_a) if weights.prior > 0 else None
 
     # start: the model fitted to the 3D estimate (its articulation and orientation), then our skeleton, then the
     # wrist placed on its 2D keypoint at the depth where the hand's 2D size matches
@@ -388,7 +405,7 @@ def _posterior_std(st: dict, terms: _Terms) -> torch.Tensor:
     cov = torch.linalg.pinv(h, hermitian=True)
     jx = terms.joint_jacobian(st)
     rel = jx - jx[:, :1]  # relative to the wrist: the hand's placement drops out
-    var = torch.einsum("njap,npq,njaq->nj", rel, cov, rel)
+    var = ((rel @ cov[:, None]) * rel).sum(-1).sum(-1)  # (N, 21): d^T cov d summed over x, y, z
     return var.clamp_min(0).sqrt()
 
 
