@@ -168,6 +168,15 @@ def test_mediapipe_is_imported_without_matplotlib():
         "print(drawing_utils.plt.figure is plt.figure, type(plt).__name__)\n"
     )
     assert _in_a_new_interpreter(code).splitlines() == ["False", "True module"]
+    # used while it still stands in (another thread plotting then): the real pyplot loads and takes its place
+    code = (
+        "import sys\n"
+        "from diffuhand.detect.mediapipe import _matplotlib_deferred\n"
+        "with _matplotlib_deferred():\n"
+        "    import matplotlib.pyplot as plt\n"
+        "    print(plt.figure.__module__, type(sys.modules['matplotlib.pyplot']).__name__)\n"
+    )
+    assert _in_a_new_interpreter(code) == "matplotlib.pyplot module"
 
 
 def test_a_photos_predict_imports_neither_sympy_nor_matplotlib(tmp_path):

@@ -46,6 +46,8 @@ class _Deferred(types.ModuleType):
     def __getattr__(self, attr: str):
         real = self.__dict__.get("_real")
         if real is None:
+            if sys.modules.get(self.__name__) is self:  # used while it still stands in: the real one replaces it
+                del sys.modules[self.__name__]
             real = self.__dict__["_real"] = importlib.import_module(self.__name__)
         return getattr(real, attr)
 
