@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -322,7 +323,7 @@ def test_a_rerun_with_out_inside_the_tree_reads_no_output_as_input(tmp_path, cap
     capsys.readouterr()
 
 
-def test_a_resumed_run_whose_names_moved_predicts_again(tmp_path, capsys):
+def test_a_resumed_run_whose_names_moved_predicts_again(tmp_path, capsys, monkeypatch):
     """Names follow the inputs' order: when another input takes an output's name, that output is made again
     (its record names the input it came from), never kept as the new input's."""
     src = shared("ge2019-realworld-dev") / "images"
@@ -340,7 +341,7 @@ def test_a_resumed_run_whose_names_moved_predicts_again(tmp_path, capsys):
     assert main(["predict", str(y), str(x), "--out", str(out), "--summary", str(s)]) == 0
     assert json.loads(s.read_text())["skipped"] == 2
     # the same inputs named another way (relative, from their folder): the same files, still up to date
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert main(["predict", "y/a.jpg", "x/a.jpg", "--out", str(out), "--summary", str(s)]) == 0
     assert json.loads(s.read_text())["skipped"] == 2
     capsys.readouterr()
@@ -401,26 +402,34 @@ def test_ray_address_from_the_environment(tmp_path, monkeypatch, capsys):
 
 def test_ray_workers_that_die_or_raise_fail_only_their_tasks(tmp_path, capsys, monkeypatch):
     """Ray workers that fail, each task lost with its own reason, every other input done: one whose process dies
-    (as in a crash) after writing part of its task is restarted by Ray and takes more tasks (the part it wrote
-    counts as done), one whose task raises goes on, one that exits for good is retired."""
+    (as in a crash) is restarted by Ray and takes more tasks, one whose task raises goes on, one that exits for good
+    is retired. In a lost task, an input up to date from an earlier run is skipped, not failed; a task whose
+    worker died once is done by its second try, the input its first try wrote counted as done."""
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'diffuhand[ray]')")
     from diffuhand.commands import corpus
+
+    crashed = str(tmp_path / "crashed-once")
 
     class Failing(corpus.PredictWorker):  # defined here: Ray sends it to the workers by value
         def run(self, index, jobs):
             names = {j.path.name for j in jobs}
-            if "two.jpg" in names:  # the task's other photos written, then the process dies
+            if "two.jpg" in names:  # the task's first photo seen to, then the process dies, each try
                 list(super().run(index, [j for j in jobs if j.path.name == "one.jpg"]))
                 os._exit(1)
             if "clip.mp4" in names:
                 raise RuntimeError("a bug in the worker")
             if "novideo.mp4" in names:
                 ray.actor.exit_actor()
+            if not os.path.exists(crashed):  # c/one.jpg: written, then the process dies, the first try only
+                list(super().run(index, jobs))
+                open(crashed, "w").close()
+                os._exit(1)
             return super().run(index, jobs)
 
-    monkeypatch.setattr(corpus, "PredictWorker", Failing)
     root = _tree(tmp_path / "in")
     out = tmp_path / "out"
+    assert main(["predict", str(root / "a" / "one.jpg"), "--out", str(out / "a")]) == 0  # an earlier run
+    monkeypatch.setattr(corpus, "PredictWorker", Failing)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         rc = main(["predict", str(root), "--out", str(out), "--engine", "ray", "--workers", "2"])
@@ -428,11 +437,53 @@ def test_ray_workers_that_die_or_raise_fail_only_their_tasks(tmp_path, capsys, m
         ray.shutdown()
     capsys.readouterr()
     summary = json.loads((out / "diffuhand-summary.json").read_text())
-    assert rc == 1 and (summary["inputs"], summary["done"], summary["failed"]) == (7, 2, 5)
+    assert rc == 1 and [summary[k] for k in ("inputs", "done", "skipped", "failed")] == [7, 1, 1, 5], summary
     reasons = {f["input"]: f["error"] for f in summary["failures"]}
     for name in ("a/empty.png", "a/b/two.jpg", "c/broken.jpg", "c/novideo.mp4"):
         assert "Ray worker died with it" in reasons[str(root / name)], name
-    assert "Ray task failed" in reasons[str(root / "c" / "clip.mp4")]
-    assert "RuntimeError: a bug in the worker" in reasons[str(root / "c" / "clip.mp4")]
+    assert "Ray task failed: RuntimeError: a bug in the worker" in reasons[str(root / "c" / "clip.mp4")]
     assert _outputs(out) == {"a/one.json", "c/one.json", "diffuhand-summary.json"}
-    assert summary["photos"] == 2 and summary["hands_found"] >= 2
+    assert summary["photos"] == 1 and summary["hands_found"] == 1  # c/one, done by the second try
+
+
+def test_ray_workers_that_never_start_fail_the_run_in_time(tmp_path, capsys, monkeypatch):
+    """Workers whose process dies while loading the model are restarted by Ray without end: when none answers in
+    RAY_START_TIMEOUT_S and no task runs, the inputs fail with that reason and the run ends."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'diffuhand[ray]')")
+    from diffuhand.commands import corpus
+
+    class NeverStarts(corpus.PredictWorker):
+        def __init__(self, *args, **kwargs):
+            os._exit(1)
+
+    monkeypatch.setattr(corpus, "PredictWorker", NeverStarts)
+    monkeypatch.setattr(corpus, "RAY_START_TIMEOUT_S", 4.0)
+    monkeypatch.setattr(corpus, "RAY_POLL_S", 0.5)
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(shared("ge2019-realworld-dev") / "images" / "00008.jpg", root / "p.jpg")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rc = main(["predict", str(root), "--out", str(tmp_path / "out"), "--engine", "ray", "--workers", "2"])
+    finally:
+        ray.shutdown()
+    capsys.readouterr()
+    summary = json.loads((tmp_path / "out" / "diffuhand-summary.json").read_text())
+    assert rc == 1 and summary["failed"] == 1 and "no Ray worker ready after 4 s" in summary["failures"][0]["error"]
+
+
+def test_an_outputs_recorded_input_is_compared_as_a_file(tmp_path, monkeypatch):
+    """The input an output records is the same input written another way (absolute or relative, through a link);
+    a relative path recorded by an older output matches only the same string: the folder it was relative to is
+    not known (it may be another folder's file of that name)."""
+    from diffuhand.commands.corpus import _same_file
+
+    for folder in ("A", "B"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.jpg").write_bytes(folder.encode())
+    (tmp_path / "link").symlink_to(tmp_path / "A", target_is_directory=True)
+    monkeypatch.chdir(tmp_path / "B")
+    assert _same_file(str(tmp_path / "A" / "x.jpg"), tmp_path / "link" / "x.jpg")
+    assert _same_file(str(tmp_path / "B" / "x.jpg"), Path("x.jpg"))
+    assert not _same_file("x.jpg", tmp_path / "B" / "x.jpg")  # recorded in A, or in B? not known
+    assert _same_file("x.jpg", Path("x.jpg")) and not _same_file(None, Path("x.jpg"))

@@ -272,11 +272,15 @@ def model_files(args: argparse.Namespace, estimator) -> list[Path]:
 
 
 def _same_file(recorded: str | None, path: Path) -> bool:
-    """Whether the input path an output records is ``path`` (written another way: relative, through a link)."""
+    """Whether the input path an output records is ``path`` (written another way, or through a link). Outputs
+    record the absolute path; a relative one (an older output) counts only as the very same string, since the
+    folder it was relative to is not known."""
     if recorded is None:
         return False
-    if recorded == str(path):
+    if recorded in (str(path), os.path.abspath(path)):
         return True
+    if not os.path.isabs(recorded):
+        return False
     try:
         return os.path.samefile(recorded, path)
     except OSError:
@@ -428,7 +432,9 @@ def report(o: Outcome, progress: Progress) -> None:
         progress.line(o.message)
 
 
-def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary, stamp: str | None = None) -> Iterator[Outcome]:
+def run_ray(
+    jobs: list[Job], args: argparse.Namespace, summary: Summary, stamp: RunStamp | None = None
+) -> Iterator[Outcome]:
     """The jobs on Ray: one actor per worker, each with the model loaded once, handed tasks (a video, or a few
     dozen photos: :func:`ray_tasks`) as it frees up (:func:`dispatch`).
 
@@ -436,7 +442,8 @@ def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary, stamp: 
     it up for the rest of the run), and tries a task lost with its worker once more (a node taken away); a task
     that still fails fails its inputs not done by then, with the reason, not the run. ``stamp``: the driver's
     :class:`RunStamp` digest; a worker whose model or options give another (another version of diffuhand on its
-    node) stops at its start and takes no task.
+    node) stops at its start and takes no task. An input of a lost task counts as done where this run wrote its
+    outputs, as skipped where they were up to date before, and fails otherwise.
 
     A local Ray instance is started (``--workers`` CPUs) unless ``--ray-address`` names a cluster. Workers are
     sent the options and the inputs' paths, run in the driver's folder where it exists on their node, and write
@@ -464,16 +471,27 @@ def run_ray(jobs: list[Job], args: argparse.Namespace, summary: Summary, stamp: 
         summary.workers = workers
         options = {k: v for k, v in vars(args).items() if k != "func"}
         remote = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=RAY_TASK_RETRIES)(PredictWorker)
-        actors = [remote.remote(options, os.getcwd(), stamp, since) for _ in range(workers)]
+        digest = None if stamp is None else stamp.digest
+        actors = [remote.remote(options, os.getcwd(), digest, since) for _ in range(workers)]
         for task, outcomes in dispatch(actors, tasks):
-            if isinstance(outcomes, str):  # lost: what its worker had written counts, the rest fails
-                for job in task:
-                    yield made_since(job, args.out, since) or Outcome(job, "failed", error=f"{job.path}: {outcomes}")
+            if isinstance(outcomes, str):
+                yield from (_lost(job, outcomes, args, stamp, since) for job in task)
             else:
                 yield from outcomes
     finally:
         if started:
             ray.shutdown()
+
+
+def _lost(job: Job, why: str, args: argparse.Namespace, stamp: RunStamp | None, since: float) -> Outcome:
+    """An input of a lost Ray task: done where this run wrote its outputs, skipped where they were up to date
+    already, else failed with ``why``."""
+    made = made_since(job, args.out, since)
+    if made is not None:
+        return made
+    if stamp is not None and not getattr(args, "overwrite", False) and up_to_date(job, args.out, args, stamp):
+        return Outcome(job, "skipped", message=f"{job.path}: up to date, skipped")
+    return Outcome(job, "failed", error=f"{job.path}: {why}")
 
 
 #: times Ray tries a task again after its worker died with it (then its inputs fail, each task with its reason)
@@ -487,7 +505,9 @@ def dispatch(actors: list, tasks: list) -> Iterator[tuple[list, list[Outcome] | 
     Each actor is first asked ``ping()`` (it has loaded the model) before it takes a task. A task whose worker
     died with it (:class:`ray.exceptions.RayActorError`) is lost, and that actor is pinged again before it takes
     more: Ray restarts it, or it is gone for good (and retired); a task that raised (the worker lives) is lost and
-    the actor goes on. Tasks left when no actor is left are lost with the last reason an actor gave."""
+    the actor goes on. Tasks left when no actor is left are lost with the last reason an actor gave, and so are
+    they when no task runs and no actor has answered for :data:`RAY_START_TIMEOUT_S` (workers that die while
+    loading the model are restarted by Ray without end)."""
     import ray
     from ray.exceptions import RayActorError, RayError, RayTaskError
 
@@ -502,11 +522,23 @@ def dispatch(actors: list, tasks: list) -> Iterator[tuple[list, list[Outcome] | 
     running: dict = {}  # task's future -> (task, actor)
     pinged = {a.ping.remote(): a for a in actors}  # ping's future -> actor
     gone = "no Ray worker started"
+    answered = time.monotonic()  # when an actor last answered (a task's end or a ping)
     while running or (queue and (idle or pinged)):
         while idle and queue:
             actor, (i, task) = idle.pop(), queue.popleft()
             running[actor.run.remote(i, task)] = (task, actor)
-        (ref,), _ = ray.wait([*running, *pinged], num_returns=1)
+        # a task may run for long (a long video); workers only starting must answer in time
+        ready, _ = ray.wait([*running, *pinged], num_returns=1, timeout=None if running else RAY_POLL_S)
+        if not ready:
+            if time.monotonic() - answered > RAY_START_TIMEOUT_S:
+                gone = (
+                    f"no Ray worker ready after {RAY_START_TIMEOUT_S:g} s (workers that die loading the model: "
+                    "memory, libraries on their nodes?)"
+                )
+                break
+            continue
+        answered = time.monotonic()
+        (ref,) = ready
         if ref in pinged:
             actor = pinged.pop(ref)
             try:
@@ -531,6 +563,11 @@ def dispatch(actors: list, tasks: list) -> Iterator[tuple[list, list[Outcome] | 
     for _, task in queue:
         yield task, gone
 
+
+#: seconds the driver waits for a worker to load the model while no task runs, before it fails the tasks left
+RAY_START_TIMEOUT_S = 600.0
+#: seconds between the driver's looks at the clock while it waits for workers to start
+RAY_POLL_S = 5.0
 
 #: terminal colour codes (Ray colours its messages)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

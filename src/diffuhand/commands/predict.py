@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import time
 import warnings
 from collections import deque
@@ -61,7 +62,7 @@ def image_record(path: Path, image, hands, body=False, run: str | None = None) -
         extra["run"] = run  # the model and options that made it (commands.corpus.RunStamp)
     return {
         **extra,
-        "image": str(path),
+        "image": os.path.abspath(path),  # absolute: a resumed run from another folder knows its input
         "width": int(image.shape[1]),
         "height": int(image.shape[0]),
         "units": {
@@ -171,7 +172,7 @@ def predict_video(
             sides=np.array(sides),
             fps=info.fps,
             temporal=estimator.temporal is not None,
-            input=str(path),
+            input=os.path.abspath(path),
             **extra,
         )
     return jsonl, t, int(sum(bool(h) for h in frames))
@@ -481,7 +482,7 @@ def _run_predict(args: argparse.Namespace, estimator) -> int:
     progress = Progress(sum(j.frames for j in jobs))
     try:
         if engine == "ray":
-            outcomes = run_ray(jobs, args, summary, ctx.stamp.digest) if jobs else iter(())
+            outcomes = run_ray(jobs, args, summary, ctx.stamp) if jobs else iter(())
         else:
             outcomes = run_jobs(jobs, estimator, args, ctx, progress.advance)
         account(itertools.chain(problems, outcomes), summary, progress)
