@@ -448,7 +448,8 @@ def test_ray_workers_that_die_or_raise_fail_only_their_tasks(tmp_path, capsys, m
 
 def test_ray_workers_that_never_start_fail_the_run_in_time(tmp_path, capsys, monkeypatch):
     """Workers whose process dies while loading the model are restarted by Ray without end: when none answers in
-    RAY_START_TIMEOUT_S and no task runs, the inputs fail with that reason and the run ends."""
+    RAY_START_TIMEOUT_S (here DIFFUHAND_RAY_START_TIMEOUT) and no task runs, the inputs fail with that reason and
+    the run ends."""
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'diffuhand[ray]')")
     from diffuhand.commands import corpus
 
@@ -457,7 +458,7 @@ def test_ray_workers_that_never_start_fail_the_run_in_time(tmp_path, capsys, mon
             os._exit(1)
 
     monkeypatch.setattr(corpus, "PredictWorker", NeverStarts)
-    monkeypatch.setattr(corpus, "RAY_START_TIMEOUT_S", 4.0)
+    monkeypatch.setenv("DIFFUHAND_RAY_START_TIMEOUT", "4")
     monkeypatch.setattr(corpus, "RAY_POLL_S", 0.5)
     root = tmp_path / "in"
     root.mkdir()
@@ -470,6 +471,18 @@ def test_ray_workers_that_never_start_fail_the_run_in_time(tmp_path, capsys, mon
     capsys.readouterr()
     summary = json.loads((tmp_path / "out" / "diffuhand-summary.json").read_text())
     assert rc == 1 and summary["failed"] == 1 and "no Ray worker ready after 4 s" in summary["failures"][0]["error"]
+
+
+@pytest.mark.parametrize("value", ["ten", "0", "-5", "nan", "inf"])
+def test_a_bad_ray_start_timeout_is_one_line_before_ray_starts(tmp_path, capsys, monkeypatch, value):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'diffuhand[ray]')")
+    monkeypatch.setenv("DIFFUHAND_RAY_START_TIMEOUT", value)
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "p.jpg").write_bytes(b"not a photo")
+    rc = main(["predict", str(root), "--out", str(tmp_path / "out"), "--engine", "ray"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "DIFFUHAND_RAY_START_TIMEOUT must be a positive number" in err and "Traceback" not in err
 
 
 def test_an_outputs_recorded_input_is_compared_as_a_file(tmp_path, monkeypatch):

@@ -177,6 +177,19 @@ def test_mediapipe_is_imported_without_matplotlib():
         "    print(plt.figure.__module__, type(sys.modules['matplotlib.pyplot']).__name__)\n"
     )
     assert _in_a_new_interpreter(code) == "matplotlib.pyplot module"
+    # two threads at once: each gets the whole package (the second waits for the first's import); the stand-in
+    # pickles as pyplot's import, and importlib.util.find_spec works meanwhile
+    code = (
+        "import pickle, threading, importlib.util\n"
+        "from diffuhand.detect.mediapipe import import_mediapipe, mediapipe_available\n"
+        "seen = []\n"
+        "threads = [threading.Thread(target=lambda: seen.append(mediapipe_available())) for _ in range(2)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "from mediapipe.python.solutions import drawing_utils\n"
+        "back = pickle.loads(pickle.dumps(drawing_utils.plt))\n"
+        "print(seen, back.__name__, type(back).__name__, importlib.util.find_spec('matplotlib') is not None)\n"
+    )
+    assert _in_a_new_interpreter(code) == "[True, True] matplotlib.pyplot module True"
 
 
 def test_a_photos_predict_imports_neither_sympy_nor_matplotlib(tmp_path):

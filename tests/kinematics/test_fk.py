@@ -220,3 +220,20 @@ def test_the_photo_path_does_not_import_training_or_network_libraries():
     code = "import sys, diffuhand.pipeline; print(sorted(m for m in ('roma', 'diffusers', 'torch._dynamo') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True).stdout.strip()
     assert out == "[]", out
+
+
+def test_fk_exports_with_a_dynamic_batch():
+    """Under torch.export the batch stays symbolic (the shapes are broadcast by torch there, by NumPy elsewhere,
+    which would make it a constant)."""
+    from torch.export import Dim, export
+
+    class FK(torch.nn.Module):
+        def forward(self, angles, ratios):
+            return forward_kinematics(angles, ratios, 80.0)
+
+    angles, ratios = torch.zeros(5, 41, dtype=torch.float64), torch.ones(5, 20, dtype=torch.float64)
+    batch = Dim("batch")
+    program = export(FK(), (angles, ratios), dynamic_shapes=({0: batch}, {0: batch}))
+    out = program.module()(torch.zeros(3, 41, dtype=torch.float64), torch.ones(3, 20, dtype=torch.float64))
+    assert out.shape == (3, 21, 3)
+    torch.testing.assert_close(out, forward_kinematics(torch.zeros(3, 41, dtype=torch.float64), ratios[:3], 80.0))

@@ -132,3 +132,21 @@ def test_normal_equations_match_the_cost_gradient_and_the_explicit_jacobian():
     x0 = torch.cat([torch.zeros(n, 6, dtype=f64), angles[:, fa]], 1).flatten().requires_grad_()
     (autograd,) = torch.autograd.grad(cost(x0), x0)
     assert torch.allclose(grad, autograd.view(n, -1), rtol=1e-7, atol=1e-7 * autograd.abs().max().item())
+
+
+def test_a_prior_whose_arrays_change_is_not_served_from_the_cache():
+    """The mixture's tables are made once per prior; a prior whose arrays were replaced (a user's, refitted in
+    place) gets new ones, never the old factors."""
+    import dataclasses
+
+    from diffuhand.kinematics.fusion import _mixture
+    from diffuhand.kinematics.ik import _problem
+    from diffuhand.kinematics.prior import default_prior
+
+    prior = dataclasses.replace(default_prior())
+    free_a = _problem(load_limits(), torch.float64, torch.device("cpu")).free_a
+    first = _mixture(prior, free_a)
+    assert _mixture(prior, free_a) is first
+    prior.covariances = prior.covariances * 4.0
+    again = _mixture(prior, free_a)
+    assert again is not first and torch.allclose(again.precision, first.precision / 4.0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import re
 import sys
@@ -453,6 +454,7 @@ def run_ray(
         import ray
     except ImportError:
         raise DiffuhandError("--engine ray needs Ray: pip install 'diffuhand[ray]'") from None
+    ray_start_timeout()  # a bad DIFFUHAND_RAY_START_TIMEOUT fails before Ray starts
     started = False
     since = time.time()
     if not ray.is_initialized():
@@ -522,6 +524,7 @@ def dispatch(actors: list, tasks: list) -> Iterator[tuple[list, list[Outcome] | 
     running: dict = {}  # task's future -> (task, actor)
     pinged = {a.ping.remote(): a for a in actors}  # ping's future -> actor
     gone = "no Ray worker started"
+    patience = ray_start_timeout()
     answered = time.monotonic()  # when an actor last answered (a task's end or a ping)
     while running or (queue and (idle or pinged)):
         while idle and queue:
@@ -530,10 +533,10 @@ def dispatch(actors: list, tasks: list) -> Iterator[tuple[list, list[Outcome] | 
         # a task may run for long (a long video); workers only starting must answer in time
         ready, _ = ray.wait([*running, *pinged], num_returns=1, timeout=None if running else RAY_POLL_S)
         if not ready:
-            if time.monotonic() - answered > RAY_START_TIMEOUT_S:
+            if time.monotonic() - answered > patience:
                 gone = (
-                    f"no Ray worker ready after {RAY_START_TIMEOUT_S:g} s (workers that die loading the model: "
-                    "memory, libraries on their nodes?)"
+                    f"no Ray worker ready after {patience:g} s (workers that die loading the model: memory, "
+                    "libraries on their nodes? DIFFUHAND_RAY_START_TIMEOUT gives more time)"
                 )
                 break
             continue
@@ -564,7 +567,22 @@ def dispatch(actors: list, tasks: list) -> Iterator[tuple[list, list[Outcome] | 
         yield task, gone
 
 
+def ray_start_timeout() -> float:
+    """Seconds to wait for a worker to start: ``DIFFUHAND_RAY_START_TIMEOUT`` or :data:`RAY_START_TIMEOUT_S`."""
+    text = os.environ.get("DIFFUHAND_RAY_START_TIMEOUT")
+    if text is None:
+        return RAY_START_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise DiffuhandError(f"DIFFUHAND_RAY_START_TIMEOUT must be a positive number of seconds, not {text!r}")
+    return value
+
+
 #: seconds the driver waits for a worker to load the model while no task runs, before it fails the tasks left
+#: (DIFFUHAND_RAY_START_TIMEOUT overrides it: a cluster whose autoscaler brings nodes up takes longer)
 RAY_START_TIMEOUT_S = 600.0
 #: seconds between the driver's looks at the clock while it waits for workers to start
 RAY_POLL_S = 5.0

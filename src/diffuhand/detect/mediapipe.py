@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -41,15 +42,25 @@ def _quiet_native_stderr():
 
 
 class _Deferred(types.ModuleType):
-    """Stands in for a module until one of its attributes is used, then imports it and hands on to it."""
+    """Stands in for a module until one of its attributes is used, then imports it and hands on to it (pickled
+    as that module's import, as a real module is)."""
 
-    def __getattr__(self, attr: str):
+    def _load(self) -> types.ModuleType:
         real = self.__dict__.get("_real")
         if real is None:
             if sys.modules.get(self.__name__) is self:  # used while it still stands in: the real one replaces it
                 del sys.modules[self.__name__]
             real = self.__dict__["_real"] = importlib.import_module(self.__name__)
-        return getattr(real, attr)
+        return real
+
+    def __getattr__(self, attr: str):
+        return getattr(self._load(), attr)
+
+    def __dir__(self) -> list[str]:
+        return dir(self._load())
+
+    def __reduce__(self):
+        return importlib.import_module, (self.__name__,)
 
 
 @contextlib.contextmanager
@@ -57,10 +68,13 @@ def _matplotlib_deferred():
     """While MediaPipe is imported: its drawing utilities' ``import matplotlib.pyplot as plt`` (for a plotting
     function never called here; 0.4-0.8 s of every start-up, ``python -X importtime``) binds a stand-in that imports
     pyplot on first use. Afterwards ``sys.modules`` is as before: any other import of matplotlib gets the real one."""
-    if "matplotlib" in sys.modules or importlib.util.find_spec("matplotlib") is None:
+    spec = None if "matplotlib" in sys.modules else importlib.util.find_spec("matplotlib")
+    if spec is None:
         yield
         return
     package, pyplot = _Deferred("matplotlib"), _Deferred("matplotlib.pyplot")
+    # specs as the import system and importlib.util.find_spec (another thread's, meanwhile) expect of a module
+    package.__spec__, pyplot.__spec__ = spec, importlib.machinery.ModuleSpec("matplotlib.pyplot", None)
     package.__dict__["pyplot"] = pyplot
     sys.modules.update({"matplotlib": package, "matplotlib.pyplot": pyplot})
     try:
@@ -74,10 +88,13 @@ def _matplotlib_deferred():
 def import_mediapipe():
     """``import mediapipe``, without the matplotlib it imports at once for a plotting function never called here
     (:func:`_matplotlib_deferred`): MediaPipe's share of a start-up halves."""
-    if "mediapipe" not in sys.modules:
-        with _matplotlib_deferred():
-            import mediapipe  # noqa: F401 - imported here, under the stand-in
-    return sys.modules["mediapipe"]
+    if "mediapipe" in sys.modules:
+        import mediapipe  # another thread may be importing it still: the import statement waits for it
+
+        return mediapipe
+    with _matplotlib_deferred():
+        import mediapipe
+    return mediapipe
 
 
 def mediapipe_available() -> bool:

@@ -128,8 +128,12 @@ def forward_kinematics(
     if root_position is not None:
         shapes.append(root_position.shape[:-1])
     # numpy's broadcast of the shapes: torch.broadcast_shapes imports sympy and torch.fx's symbolic shapes on first
-    # use, about a second of every start-up (benchmarks/bench_startup.py)
-    batch = torch.Size(np.broadcast_shapes(*(tuple(s) for s in shapes)))
+    # use, about a second of every start-up (benchmarks/bench_startup.py); torch's under torch.compile and
+    # torch.export, whose symbolic sizes numpy would make constants
+    if torch.compiler.is_compiling():
+        batch = torch.broadcast_shapes(*shapes)
+    else:
+        batch = torch.Size(np.broadcast_shapes(*(tuple(s) for s in shapes)))
     angles = angles.expand(*batch, NUM_ANGLES)
     lengths = bone_ratios.expand(*batch, NUM_BONES) * anchor.expand(batch)[..., None]
 

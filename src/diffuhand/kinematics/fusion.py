@@ -139,12 +139,14 @@ _MIXTURES: dict = {}
 def _mixture(prior, free_a: torch.Tensor) -> _MixturePrior:
     """:class:`_MixturePrior` of ``prior`` for these free angles in float64, made once (its Cholesky factors and
     inverses cost about a millisecond, a thirtieth of a photo's fit)."""
-    key = (id(prior), tuple(free_a.tolist()))
+    # the prior and its arrays as they are now (a prior whose arrays were replaced is made again)
+    arrays = (prior, prior.weights, prior.means, prior.covariances, prior.angle_index)
+    key = (*map(id, arrays), tuple(free_a.tolist()))
     hit = _MIXTURES.get(key)
-    if hit is None or hit[0] is not prior:
+    if hit is None or any(a is not b for a, b in zip(hit[0], arrays)):
         if len(_MIXTURES) > 8:
             _MIXTURES.clear()
-        hit = _MIXTURES[key] = (prior, _MixturePrior(prior, free_a, torch.float64))
+        hit = _MIXTURES[key] = (arrays, _MixturePrior(prior, free_a, torch.float64))
     return hit[1]
 
 

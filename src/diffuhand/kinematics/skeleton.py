@@ -182,14 +182,17 @@ _LAYOUTS: dict[torch.device, _Layout] = {}
 def layout(device: torch.device | str = "cpu") -> _Layout:
     """Index tensors for the level-parallel FK on ``device`` (cached)."""
     device = torch.device(device)
-    if device not in _LAYOUTS:
-        euler_index = torch.tensor([3 * n + a for n, a in zip(ANGLE_NODE, ANGLE_AXIS)], device=device)
-        nodes, slots = [], []
-        for lvl in range(1, len(LEVELS)):
-            above = LEVELS[lvl - 1]
-            nodes.append(torch.tensor(LEVELS[lvl], device=device))
-            slots.append(torch.tensor([above.index(PARENTS[j]) for j in LEVELS[lvl]], device=device))
-        flat = [j for level in LEVELS for j in level]
-        order = torch.tensor([flat.index(j) for j in range(NUM_JOINTS)], device=device)
-        _LAYOUTS[device] = _Layout(euler_index, tuple(nodes), tuple(slots), order)
-    return _LAYOUTS[device]
+    if device in _LAYOUTS:
+        return _LAYOUTS[device]
+    euler_index = torch.tensor([3 * n + a for n, a in zip(ANGLE_NODE, ANGLE_AXIS)], device=device)
+    nodes, slots = [], []
+    for lvl in range(1, len(LEVELS)):
+        above = LEVELS[lvl - 1]
+        nodes.append(torch.tensor(LEVELS[lvl], device=device))
+        slots.append(torch.tensor([above.index(PARENTS[j]) for j in LEVELS[lvl]], device=device))
+    flat = [j for level in LEVELS for j in level]
+    order = torch.tensor([flat.index(j) for j in range(NUM_JOINTS)], device=device)
+    made = _Layout(euler_index, tuple(nodes), tuple(slots), order)
+    if not torch.compiler.is_compiling():  # tensors made while torch.export traces are its fakes: never kept
+        _LAYOUTS[device] = made
+    return made
