@@ -5,8 +5,8 @@
 Per real dev photo (256 px, one hand), in rounds that alternate the methods (so a busy machine slows them alike):
 MediaPipe Hands alone (static image mode: palm detector + landmarks, its 2D and 3D), the whole predict with the
 shipped default lift (MediaPipe + the fusion fit), and with the keypoint model (the default before issue 13).
-Reports the median milliseconds per photo and the ratios; writes JSON. Threads: 1 for torch (small per-hand work;
-see benchmarks/bench_speed.py), as predict runs.
+Reports the median milliseconds per photo and the ratios; writes JSON. Threads: 1 for NumPy's BLAS and for torch
+(small per-hand work; benchmarks/bench_threads.py), as predict runs.
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    torch.set_num_threads(1)
     import diffuhand
+    from diffuhand.commands.predict import ComputeThreads
+
+    ComputeThreads(1).apply()  # as predict runs: one BLAS thread (the fusion fit) and one torch thread (a network)
+    torch.set_num_threads(1)
     from diffuhand.data import open_dataset
     from diffuhand.detect import MediaPipeHands
 

@@ -1,6 +1,7 @@
-"""Start-up: wall time of `import torch`, `import torch, mediapipe` (the floor of any photo path that lifts with torch
-after MediaPipe finds the hand), `import diffuhand.pipeline` and a whole `diffuhand predict photo.jpg`, as ratios to
-`import torch` measured in the same run (the machine is shared and noisy), interleaved.
+"""Start-up: wall time of `import torch`, `import mediapipe` (the floor of a photo path: MediaPipe finds the hand),
+`import torch, mediapipe` (the floor of one that lifts with torch), `import diffuhand.pipeline` and a whole
+`diffuhand predict photo.jpg`, as ratios to `import torch` measured in the same run (the machine is shared and
+noisy), interleaved. A run that fails stops the benchmark (a failing command would look fast).
 
     python benchmarks/bench_startup.py [--repeats 3] [--before SRC] [--out benchmarks/results/startup.json]
 
@@ -26,8 +27,11 @@ PHOTO = ROOT / "src" / "diffuhand" / "demo" / "hand1.jpg"
 
 def wall(cmd: list[str], env: dict | None = None) -> float:
     t = time.perf_counter()
-    subprocess.run(cmd, capture_output=True, check=False, env=env, cwd=ROOT)
-    return time.perf_counter() - t
+    done = subprocess.run(cmd, capture_output=True, check=False, env=env, cwd=ROOT, text=True)
+    took = time.perf_counter() - t
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return took
 
 
 def main() -> None:
@@ -41,9 +45,10 @@ def main() -> None:
     if args.before:
         trees[" (before)"] = {**os.environ, "PYTHONPATH": str(args.before.resolve())}
     # the floor of a photo's start-up while its lift runs on torch and its detector is MediaPipe: both imported
-    runs: dict[str, list[float]] = {"import torch": [], "import torch, mediapipe": []}
+    runs: dict[str, list[float]] = {"import torch": [], "import mediapipe": [], "import torch, mediapipe": []}
     for _ in range(args.repeats):
         runs["import torch"].append(wall([py, "-c", "import torch"]))
+        runs["import mediapipe"].append(wall([py, "-c", "import mediapipe"]))
         runs["import torch, mediapipe"].append(wall([py, "-c", "import torch, mediapipe"]))
         for tag, env in trees.items():
             runs.setdefault(f"import diffuhand.pipeline{tag}", []).append(

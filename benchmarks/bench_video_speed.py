@@ -12,7 +12,8 @@ the methods (a busy machine slows them alike), each timed in this process with i
   tracker, the temporal model, JSON Lines + NPZ written);
 - the same with the lift frame by frame (the path before batching: ``chunk=1``, no overlap).
 
-Also checks that the batched and frame-by-frame outputs are the same. Torch on 1 thread, as predict runs.
+Also checks that the batched and frame-by-frame outputs are the same. NumPy's BLAS and torch on 1 thread, as
+predict runs.
 Prints a table (median fps, ratio to MediaPipe) and writes JSON.
 """
 
@@ -101,11 +102,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="forward/backward passes of the signing clip")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "video_speed.json")
     args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(1)
     from diffuhand.cli import build_parser
-    from diffuhand.commands.predict import load_estimator
+    from diffuhand.commands.predict import ComputeThreads, load_estimator
+
+    ComputeThreads(1).apply(load=True)  # as predict runs a video: one BLAS thread, one torch thread
 
     estimator = load_estimator(build_parser().parse_args(["predict", "x"]))
     results: dict = {}

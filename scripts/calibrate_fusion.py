@@ -102,7 +102,7 @@ def main() -> None:
                 if turn:
                     world = world @ ray_rotation(K, kp.mean(0)).T
                 res = fuse_keypoints(kp[None], K, world[None], ratios, weights=w)
-                j = res.joints[0].numpy()
+                j = res.joints[0]
                 preds.append(j * mirror if side == "left" else j)
                 truth.append(xyz)
             key = f"{name}{', ray-turned' if turn else ''}"

@@ -468,6 +468,35 @@ def test_html_writes_a_viewer_page_per_input(tmp_path, checkpoint, capsys):
     assert sorted(p.name for p in out.glob("*.html")) == ["clip.html", "photo.html"]
 
 
+def test_the_fusion_fit_runs_on_one_blas_thread_unless_told(tmp_path, monkeypatch):
+    """The shipped lift computes with NumPy: predict limits BLAS to one thread while it runs (a second one spins on
+    a busy machine's cores: benchmarks/bench_threads.py), --threads N to N, the caller's count comes back after;
+    OPENBLAS_NUM_THREADS set by the user stands."""
+    from threadpoolctl import threadpool_info
+
+    import diffuhand.lift.fusion as fusion_lift
+
+    def blas_threads():  # NumPy's (OpenCV bundles a single-threaded OpenBLAS of its own)
+        return sorted({p["num_threads"] for p in threadpool_info() if "numpy" in p["filepath"]})
+
+    if not blas_threads():
+        pytest.skip("NumPy here has no BLAS that threadpoolctl can see")
+    seen = []
+    real = fusion_lift.fuse_keypoints
+    monkeypatch.setattr(fusion_lift, "fuse_keypoints", lambda *a, **k: seen.append(blas_threads()) or real(*a, **k))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    before = blas_threads()
+    src = str(shared("ge2019-realworld-dev") / "images" / "00004.jpg")
+    assert main(["predict", src, "--out", str(tmp_path / "a")]) == 0
+    assert seen == [[1]] and blas_threads() == before
+    assert main(["predict", src, "--out", str(tmp_path / "b"), "--threads", "2"]) == 0
+    assert seen[-1] == [2] and blas_threads() == before
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert main(["predict", src, "--out", str(tmp_path / "c")]) == 0
+    assert seen[-1] == before
+
+
 def test_predict_runs_on_one_thread_unless_told_and_restores_the_callers(tmp_path, checkpoint, monkeypatch, capsys):
     """The lift's small batches run on one torch thread (benchmarks/bench_threads.py: equal idle, under half the
     time on a busy machine); --threads N overrides it; the caller's setting comes back afterwards."""

@@ -24,7 +24,8 @@ def load(path=None, temporal=None, **options):
             shipped model: None or ``"hand"`` (the default: MediaPipe's 2D and 3D fused by the hand model, see
             ``weights/hand/MODEL_CARD.md``), ``"keypoints"`` (the 2D-keypoint diffusion model).
         temporal: a temporal-model checkpoint for frame sequences; None: the shipped one where it was trained on
-            this lift (the shipped default), else none; False: none (every frame on its own).
+            this lift (the shipped default; loaded when a video first needs it), else none; False: none (every
+            frame on its own).
         options: ``anchor_mm``, ``seed``, ``detector`` and ``smoothing_s`` for :class:`~diffuhand.pipeline.Estimator`; ``skeleton``
             (the skeleton convention of the output); for a network ``ik``, ``backend``, ``sampler``, ``guide_world``
             (:class:`~diffuhand.lift.NetworkLifter`).
@@ -33,17 +34,21 @@ def load(path=None, temporal=None, **options):
     takes crop tensors: ``est.model.predict(images)`` gives joints, angles, ratios and the samples' spread.
     """
     from diffuhand.lift import load_lifter
-    from diffuhand.pipeline import Estimator, trained_on_another_lift
+    from diffuhand.pipeline import Estimator, TemporalCheckpoint, trained_on_another_lift
 
     lift_keys = ("ik", "backend", "sampler", "skeleton", "guide_world")
     lifter = load_lifter(path, **{k: options.pop(k) for k in lift_keys if k in options})
     default = temporal is None
     if default:
-        temporal = shipped_weights("temporal")
-    if temporal:
+        # start-up: the shipped model is loaded (with torch, 2.2-3.3 s) when a video first needs it, never for a
+        # photo; its configuration tells now whether it pairs with the lift
+        shipped = shipped_weights("temporal")
+        temporal = TemporalCheckpoint(shipped) if shipped is not None else None
+    elif temporal:
         from diffuhand.models.temporal import load_temporal
 
-        temporal = load_temporal(temporal)
+        temporal = load_temporal(temporal)  # one given is loaded now: a bad checkpoint is one line before any input
+    if temporal:
         trained_on = trained_on_another_lift(temporal, lifter)
         if default and trained_on:
             # the shipped temporal model corrects the shipped lift's frames: another lift's videos go frame by frame

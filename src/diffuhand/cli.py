@@ -277,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threads",
         type=int,
-        help="torch threads for the lift (default: 1, or OMP_NUM_THREADS where set: the lift's small batches gain "
-        "nothing from more, and more slow it badly on a busy machine: 222 -> 100 ms per photo; docs/speed.md)",
+        help="threads for the lift, NumPy's BLAS and torch's (default: 1, or OMP_NUM_THREADS where set: the lift's "
+        "small batches gain nothing from more, and more slow them badly on a busy machine; docs/speed.md)",
     )
     p.add_argument(
         "--render",

@@ -14,23 +14,43 @@ joint order.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from diffuhand.detect import MediaPipeHands
 from diffuhand.errors import DiffuhandError, DiffuhandWarning
 from diffuhand.io.images import VIDEO_SUFFIXES, image_from_array, read_image
+from diffuhand.io.weights import read_config
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_JOINTS
 from diffuhand.lift.base import HandInput, photo_camera
-from diffuhand.models.temporal import smooth_sequence
-from diffuhand.synth.mesh import mirror_mesh, posed_mesh  # noqa: F401 (re-exported: a result's mesh)
 from diffuhand.tracking import distinct_hands, link_tracks, one_result_per_hand, track_sides
+
+# start-up: torch (2.2-3.3 s, benchmarks/bench_startup.py) is imported only by what computes with it (a network
+# lift, the temporal model of a video, a mesh), never by a photo's fusion lift
+if TYPE_CHECKING:
+    import torch
+
+    from diffuhand.models.temporal import TemporalTransformer
+    from diffuhand.synth.mesh import mirror_mesh, posed_mesh  # noqa: F401 (for the docs' and checkers' eyes)
+
+#: re-exported from :mod:`diffuhand.synth.mesh` (a result's mesh), imported on first use: it needs torch
+_MESH_NAMES = ("mirror_mesh", "posed_mesh")
+
+
+def __getattr__(name: str):
+    if name in _MESH_NAMES:
+        from diffuhand.synth import mesh
+
+        return getattr(mesh, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: the hand size of the millimetre output (one constant for the whole package)
 DEFAULT_ANCHOR_MM = ADULT_ANCHOR_MM
@@ -101,6 +121,53 @@ def _is_video_path(x) -> bool:
     return isinstance(x, str | Path) and Path(x).suffix.lower() in VIDEO_SUFFIXES
 
 
+def _no_grad():
+    """``torch.no_grad()`` where torch is in use (a network lift has imported it), else nothing: a lift that never
+    imported torch makes no tensor that could keep a graph (start-up: the fusion lift of a photo never imports it)."""
+    torch = sys.modules.get("torch")
+    return torch.no_grad() if torch is not None else nullcontext()
+
+
+class TemporalCheckpoint:
+    """A temporal model's checkpoint folder, loaded when first used (:meth:`load`): a video's frames need it, a
+    photo never does, and loading it imports torch (2.2-3.3 s of start-up, benchmarks/bench_startup.py). Its
+    ``config.json`` is read at once: ``source_identity`` (the lift it was trained on) pairs it with a lift without
+    loading it.
+
+    Attributes:
+        path: the checkpoint folder. config: its configuration (``config.json``).
+        source_identity: the identity of the single-frame lift it was trained on, None where not recorded.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.config = read_config(self.path)
+        self.source_identity = self.config.get("source_identity")
+        self._model: TemporalTransformer | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> TemporalTransformer:
+        """The model (:func:`~diffuhand.models.temporal.load_temporal`), loaded once and kept (for every estimator
+        that holds this checkpoint: ``Estimator.replace`` shares it)."""
+        if self._model is None:
+            from diffuhand.models.temporal import load_temporal
+
+            self._model = load_temporal(self.path)
+        return self._model
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The weights as NumPy arrays, read from the file without torch (the run's stamp hashes them)."""
+        from safetensors.numpy import load_file
+
+        return load_file(str(self.path / "model.safetensors"))
+
+    def __repr__(self) -> str:
+        return f"TemporalCheckpoint({str(self.path)!r}, loaded={self.loaded})"
+
+
 class Estimator:
     """Photos in, 3D hands out. ``estimator.predict(image)`` -> list of :class:`HandResult`.
 
@@ -123,6 +190,9 @@ class Estimator:
         smoothing_s: videos with a temporal model: the standard deviation in seconds of the Gaussian over time
             applied to each track's pose after it (angles, root rotation and bone ratios, within the limits;
             :func:`~diffuhand.kinematics.smoothing.smooth_pose_sequence`); 0: none.
+
+    ``temporal`` may be a :class:`TemporalCheckpoint`: it is loaded when a video's frames first need it
+    (``est.temporal`` loads it too; ``est.temporal_ref`` does not). The random generator is made on first use.
     """
 
     def __init__(
@@ -154,9 +224,57 @@ class Estimator:
         if not math.isfinite(smoothing_s) or smoothing_s < 0:
             raise ValueError(f"smoothing_s: a finite number of seconds >= 0, got {smoothing_s}")
         self.smoothing_s = float(smoothing_s)
-        self.generator = torch.Generator().manual_seed(seed)
+        # start-up: the generator is a torch one, made when first drawn from (a network lift), never for the fusion
+        # lift of a photo; made from this seed, as if made now
+        self._generator: torch.Generator | None = None
+        self._generator_seed = seed
         if temporal is not None:
             check_pairing(temporal, self.lifter)
+
+    @property
+    def generator(self) -> torch.Generator:
+        """This estimator's random generator (the diffusion samples), started from ``seed``."""
+        if self._generator is None:
+            import torch
+
+            self._generator = torch.Generator().manual_seed(self._generator_seed)
+        return self._generator
+
+    @generator.setter
+    def generator(self, value: torch.Generator) -> None:
+        self._generator = value
+
+    def reseed(self) -> None:
+        """Start the random generator again from ``seed`` (each input of a corpus run: its result depends on it
+        alone); one not made yet is made from it when first drawn from."""
+        if self._generator is None:
+            self._generator_seed = self.seed
+        else:
+            self._generator.manual_seed(self.seed)
+
+    @property
+    def _lift_generator(self) -> torch.Generator | None:
+        # a deterministic lift (the fusion fit) draws nothing: no generator is made for it (making one imports torch)
+        if self._generator is None and getattr(self.lifter, "deterministic", False):
+            return None
+        return self.generator
+
+    @property
+    def temporal(self):
+        """The temporal model for videos (None: every frame on its own); a :class:`TemporalCheckpoint` held is
+        loaded now (torch)."""
+        t = self._temporal
+        return t.load() if isinstance(t, TemporalCheckpoint) else t
+
+    @temporal.setter
+    def temporal(self, value) -> None:
+        self._temporal = value
+
+    @property
+    def temporal_ref(self):
+        """The temporal model as held, loading nothing: the model, its :class:`TemporalCheckpoint` while not
+        loaded, or None."""
+        return self._temporal
 
     # a network lifter's settings, for callers that ask the estimator
     model = property(lambda self: getattr(self.lifter, "model", None), doc="the network, or None for the fusion lift")
@@ -183,7 +301,7 @@ class Estimator:
             "detector": self.detector,
             "anchor_mm": self.anchor_mm,
             "seed": self.seed,
-            "temporal": self.temporal,
+            "temporal": self._temporal,  # a checkpoint not loaded yet stays so (and is loaded once for all)
             "camera": self.camera,
             "smoothing_s": self.smoothing_s,
         }
@@ -299,12 +417,11 @@ class Estimator:
             for k, h in enumerate(hs):
                 h.track = ids[i][k]
             done[i] = one_result_per_hand(hs, [None] * len(hs))  # two tracks never share a side in a frame
-        if self.temporal is None:
+        if self._temporal is None:
             return done
         sigma_frames = self.smoothing_s * (fps if fps and fps > 0 else DEFAULT_FPS)
         return smooth_tracks(done, self.temporal, self.anchor_mm, sigma_frames)
 
-    @torch.no_grad()  # not inference_mode: see NetworkLifter.lift_many
     def _camera(self, image: np.ndarray) -> np.ndarray:
         return self.camera if self.camera is not None else photo_camera(image.shape[1], image.shape[0])
 
@@ -377,8 +494,8 @@ class Estimator:
         """The lift on the hands of one photo -> a result per hand, in the photo's terms."""
         if not hands:
             return []
-        with torch.no_grad():
-            lifted = self.lifter.lift(image, hands, K, self.generator, camera_known)
+        with _no_grad():  # not inference_mode: see NetworkLifter.lift_many
+            lifted = self.lifter.lift(image, hands, K, self._lift_generator, camera_known)
         return self._results(hands, lifted)
 
     def _lift_frames(self, photos: list[tuple], camera_known: bool = False) -> list[list[HandResult]]:
@@ -387,8 +504,8 @@ class Estimator:
         items = [(image, h, K) for image, hands, K in photos for h in hands]
         if not items:
             return [[] for _ in photos]
-        with torch.no_grad():
-            lifted = self.lifter.lift_many(items, self.generator, camera_known)
+        with _no_grad():
+            lifted = self.lifter.lift_many(items, self._lift_generator, camera_known)
         out, k = [], 0
         for _, hands, _ in photos:
             out.append(self._results(hands, lifted[k : k + len(hands)]))
@@ -508,6 +625,7 @@ def smooth_tracks(
     Frames where a track was not found are bridged when a found frame lies within half a window (``status``
     "bridged", no 2D joints or box), otherwise left out: nothing is invented beyond the model's window, and no
     bridged hand stands where another track's hand was found (:func:`~diffuhand.tracking.one_result_per_hand`)."""
+    from diffuhand.models.temporal import smooth_sequence  # start-up: videos only (torch)
 
     t = len(frames)
     out: list[list[HandResult]] = [[] for _ in range(t)]

@@ -43,6 +43,34 @@ def test_matches_sequential_float64_reference(wide):
         np.testing.assert_allclose(joints_nr[i].numpy(), ref_j, rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("wide", [False, True])
+def test_numpy_fk_matches_sequential_float64_reference(wide):
+    """The photo path's NumPy FK (no torch) against the same sequential reference, and the NumPy rotation
+    conversions against roma."""
+    from diffuhand.kinematics import fk_numpy
+
+    gen = torch.Generator().manual_seed(2)
+    angles, ratios = (x.numpy() for x in random_pose(16, gen, wide=wide))
+    anchor = 50 + 50 * np.random.default_rng(0).random(16)
+    rot = roma.random_rotmat(16, dtype=torch.float64)
+    pos = np.random.default_rng(1).normal(size=(16, 3)) * 300
+    joints, rots = fk_numpy.forward_kinematics(angles, ratios, anchor, rot.numpy(), pos, return_rotations=True)
+    joints_nr = fk_numpy.forward_kinematics(angles, ratios, anchor)
+    for i in range(16):
+        ref_j, ref_r = reference_fk(angles[i], ratios[i], float(anchor[i]), rot[i].numpy(), pos[i])
+        np.testing.assert_allclose(joints[i], ref_j, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(rots[i], ref_r, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(joints_nr[i], reference_fk(angles[i], ratios[i], float(anchor[i]))[0], atol=1e-9)
+    assert fk_numpy.forward_kinematics(angles[0], ratios[0]).shape == (21, 3)  # any leading shape
+    rotvec = torch.randn(64, 3, generator=gen, dtype=torch.float64) * torch.tensor([[1.0]] * 60 + [[1e-7]] * 4)
+    np.testing.assert_allclose(fk_numpy.rotvec_to_rotmat(rotvec.numpy()), roma.rotvec_to_rotmat(rotvec), atol=1e-12)
+    np.testing.assert_allclose(
+        fk_numpy.rotmat_to_euler_zyx(rot.numpy()), roma.rotmat_to_euler("ZYX", rot).numpy(), rtol=0, atol=1e-9
+    )
+    euler = roma.rotmat_to_euler("ZYX", rot).numpy()
+    np.testing.assert_allclose(fk_numpy.euler_zyx_to_rotmat(euler), rot.numpy(), rtol=0, atol=1e-12)
+
+
 def test_float32_close_to_float64():
     gen = torch.Generator().manual_seed(2)
     angles, ratios = random_pose(64, gen)

@@ -215,11 +215,23 @@ def _frames(path: Path) -> int:
 
 
 def weights_identity(module) -> str:
-    """A short hash of a torch module's weights (and its ``cfg`` where it has one)."""
-    h = hashlib.sha256(repr(sorted(vars(getattr(module, "cfg", object())).items())).encode())
-    for k, v in sorted(module.state_dict().items()):
+    """A short hash of a torch module's weights (and its ``cfg`` where it has one); of a temporal checkpoint not
+    loaded yet (:class:`~diffuhand.pipeline.TemporalCheckpoint`) the same hash from its files, without torch
+    (start-up: a photo's run never loads the temporal model)."""
+    from diffuhand.pipeline import TemporalCheckpoint
+
+    if isinstance(module, TemporalCheckpoint):
+        # its config.json holds every field of the model's cfg (TemporalConfig.to_dict), and its weights are the
+        # model's state dict as saved (loaded strictly, float32)
+        cfg = {k: v for k, v in module.config["model"].items() if k != "kind"}
+        state = module.state_arrays()
+    else:
+        cfg = vars(getattr(module, "cfg", object()))
+        state = {k: v.detach().cpu().contiguous().numpy() for k, v in module.state_dict().items()}
+    h = hashlib.sha256(repr(sorted(cfg.items())).encode())
+    for k, v in sorted(state.items()):
         h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        h.update(np.ascontiguousarray(v).tobytes())
     return h.hexdigest()[:16]
 
 
@@ -238,7 +250,7 @@ class RunStamp:
 
     @classmethod
     def of(cls, estimator, args: argparse.Namespace) -> RunStamp:
-        temporal = estimator.temporal
+        temporal = _temporal_held(estimator)
         what = {
             "lift": estimator.lifter.identity,
             "temporal": None if temporal is None else weights_identity(temporal),
@@ -257,6 +269,11 @@ def _plain(v):
     return str(v) if isinstance(v, Path) else v
 
 
+def _temporal_held(estimator):
+    """The estimator's temporal model, or its checkpoint while not loaded (start-up: a photo's run loads nothing)."""
+    return estimator.temporal_ref if hasattr(estimator, "temporal_ref") else estimator.temporal
+
+
 def model_files(args: argparse.Namespace, estimator) -> list[Path]:
     """The files the run's models were read from (the lift's checkpoint, the temporal model's)."""
     from diffuhand import shipped_weights
@@ -265,7 +282,7 @@ def model_files(args: argparse.Namespace, estimator) -> list[Path]:
     lift = args.model if args.model not in (None, "hand", "keypoints") else shipped_weights(args.model or "hand")
     if lift is not None:
         folders.append(Path(str(lift)))
-    if estimator.temporal is not None:
+    if _temporal_held(estimator) is not None:
         t = args.temporal if getattr(args, "temporal", None) else shipped_weights("temporal")
         if t is not None:
             folders.append(Path(str(t)))
@@ -613,15 +630,16 @@ class PredictWorker:
     """A Ray worker of ``predict``: loads the model once, then does job after job (its outputs under ``--out``)."""
 
     def __init__(self, options: dict, folder: str | None = None, stamp: str | None = None, since: float | None = None):
-        import torch
-
-        from diffuhand.commands.predict import load_estimator, prepare
+        from diffuhand.commands.predict import ComputeThreads, load_estimator, prepare
 
         if folder is not None and os.path.isdir(folder):
             os.chdir(folder)  # relative inputs and --out as the driver meant them
         self.args = argparse.Namespace(**options)
-        torch.set_num_threads(self.args.threads or 1)  # one worker per core: each on one thread
+        # one worker per core: each on one thread (BLAS at once; torch once in use, never for photos of the fusion lift)
+        self.threads = ComputeThreads(self.args.threads or 1)
+        self.threads.apply()
         self.estimator = load_estimator(self.args)
+        self.threads.apply()
         self.context = prepare(self.args, self.estimator, since=since)
         if stamp is not None and self.context.stamp.digest != stamp:
             raise DiffuhandError(
@@ -635,8 +653,9 @@ class PredictWorker:
 
     def run(self, index: int, jobs: list[Job]) -> tuple[int, list[Outcome]]:
         """Task ``index``'s jobs done here: (index, their outcomes)."""
-        from diffuhand.commands.predict import run_jobs
+        from diffuhand.commands.predict import needs_torch, run_jobs
 
+        self.threads.apply(load=needs_torch(self.args, self.estimator, jobs))
         return index, list(run_jobs(jobs, self.estimator, self.args, self.context, None))
 
 

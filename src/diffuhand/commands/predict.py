@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import os
+import sys
 import time
 import warnings
 from collections import deque
@@ -188,15 +189,68 @@ def mano_mesh(poser, hand, anchor_mm: float):
     return mirror_mesh(v, poser.mano.faces, hand.handedness)
 
 
+#: environment variables that set the BLAS libraries' thread counts: where one is set, the user's count stands
+_BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class ComputeThreads:
+    """The thread counts of a run's small batches: NumPy's BLAS (the fusion fit) and torch's intra-op threads (a
+    network lift, a video's temporal model): ``threads``, else 1 unless the environment sets them
+    (OMP_NUM_THREADS; for BLAS also OPENBLAS_NUM_THREADS or MKL_NUM_THREADS). A second thread gains nothing on
+    batches of a few hands, and on a busy machine its waiting threads spin on the cores others need
+    (benchmarks/bench_threads.py). The caller's counts come back with :meth:`restore` (main() may run in a process
+    that does other work).
+
+    BLAS is limited (threadpoolctl) at the first :meth:`apply`; torch once it is in use: a network lift imports
+    it, a video's temporal model loads it, a photo's fusion lift never imports it (start-up: 2.2-3.3 s,
+    benchmarks/bench_startup.py)."""
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+        self.before: int | None = None  # torch's count before apply set it; None: not set (yet)
+        self.blas = None  # threadpoolctl's limiter while BLAS is limited
+        self.blas_done = False
+
+    def apply(self, load: bool = False) -> None:
+        """Limit BLAS (once), and set torch's count where torch is imported already, or (``load``) about to be
+        used: imported now (once)."""
+        if not self.blas_done:
+            self.blas_done = True
+            if self.threads is not None or not any(os.environ.get(v) for v in _BLAS_THREAD_VARIABLES):
+                from threadpoolctl import threadpool_limits
+
+                self.blas = threadpool_limits(limits=self.threads or 1, user_api="blas")
+        if self.before is not None:
+            return
+        torch = sys.modules.get("torch")
+        if torch is None and load:
+            import torch
+        if torch is None:
+            return
+        self.before = torch.get_num_threads()
+        if self.threads is not None or not os.environ.get("OMP_NUM_THREADS"):
+            torch.set_num_threads(self.threads or 1)
+
+    def restore(self) -> None:
+        if self.blas is not None:
+            self.blas.restore_original_limits()
+            self.blas = None
+        self.blas_done = False
+        if self.before is not None:
+            sys.modules["torch"].set_num_threads(self.before)
+            self.before = None
+
+
+def needs_torch(args: argparse.Namespace, estimator, jobs: list[Job]) -> bool:
+    """Whether a run's jobs compute with torch besides the lift: a video with a temporal model held (loaded when
+    its frames need it), or meshes (``--mesh``, ``--render``, ``--mano``)."""
+    meshes = any(getattr(args, k, None) for k in ("mesh", "render", "mano"))
+    return meshes or (getattr(estimator, "temporal_ref", None) is not None and any(j.video for j in jobs))
+
+
 def run_predict(args: argparse.Namespace, estimator=None) -> int:
     """``diffuhand predict``; ``estimator``: one already loaded for these options (the demo's two passes share
     one), else loaded from ``args``."""
-    import os
-
-    import torch
-
-    # one thread for the lift's small batches unless told (benchmarks/bench_threads.py: equal idle, x0.45 loaded);
-    # the caller's setting comes back afterwards (main() may run in a process that does other work)
     threads = getattr(args, "threads", None)
     if threads is not None and threads < 1:
         raise DiffuhandError(f"--threads: at least 1, got {threads}")
@@ -204,14 +258,15 @@ def run_predict(args: argparse.Namespace, estimator=None) -> int:
         raise DiffuhandError(f"--workers: at least 1, got {args.workers}")
     if not args.inputs and getattr(args, "manifest", None) is None:
         raise DiffuhandError("no inputs: give photos, videos or folders, or --manifest FILE")
-    before = torch.get_num_threads()
-    if threads is not None or not os.environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(threads or 1)
+    compute_threads = ComputeThreads(threads)
+    compute_threads.apply()  # torch imported already (by the caller): set before the model loads, as for a network
     try:
         # loaded here under --engine ray too: a bad model or option is one line before any worker starts
-        return _run_predict(args, estimator or load_estimator(args))
+        estimator = estimator or load_estimator(args)
+        compute_threads.apply()  # a network lift imported it
+        return _run_predict(args, estimator, compute_threads)
     finally:
-        torch.set_num_threads(before)
+        compute_threads.restore()
 
 
 def load_estimator(args: argparse.Namespace):
@@ -348,10 +403,13 @@ def find_photo(job: Job, estimator, args: argparse.Namespace, ctx: PredictContex
 def finish_photo(f: FoundPhoto, hands: list, estimator, args: argparse.Namespace, ctx: PredictContext) -> Outcome:
     """A photo's lifted hands -> ``<name>.json`` (written last) and the overlays and meshes asked for."""
     from diffuhand.io.export import write_mesh
-    from diffuhand.synth.mesh import posed_mesh
 
     job, image = f.job, f.found.image
-    meshes = [posed_mesh(h, estimator.anchor_mm) for h in hands] if args.mesh else []
+    meshes = []
+    if args.mesh:
+        from diffuhand.synth.mesh import posed_mesh  # start-up: torch, for --mesh only
+
+        meshes = [posed_mesh(h, estimator.anchor_mm) for h in hands]
     manos = [mano_mesh(ctx.poser, h, estimator.anchor_mm) for h in hands] if ctx.poser is not None else []
     base = args.out / job.name
     if args.render:
@@ -380,7 +438,7 @@ def finish_photo(f: FoundPhoto, hands: list, estimator, args: argparse.Namespace
 def _lift_batch(batch: list[FoundPhoto], estimator) -> list[list]:
     """The hands of a batch of photos lifted together (each input from the seed: with a deterministic lift its
     result depends on it alone, not on the order, a resumed run's skips or the worker that took it)."""
-    estimator.generator.manual_seed(estimator.seed)
+    estimator.reseed()
     return estimator.lift_found([f.found for f in batch])
 
 
@@ -460,7 +518,7 @@ def run_jobs(
             yield from finish_oldest()
 
 
-def _run_predict(args: argparse.Namespace, estimator) -> int:
+def _run_predict(args: argparse.Namespace, estimator, compute_threads: ComputeThreads | None = None) -> int:
     if args.hand is not None and not args.crop:
         warnings.warn(
             f"--hand {args.hand} is used only with --crop (the detector tells each hand's side): ignored",
@@ -475,6 +533,8 @@ def _run_predict(args: argparse.Namespace, estimator) -> int:
     engine = getattr(args, "engine", "local")
     summary = Summary(engine=engine, workers=1)
     ctx = prepare(args, estimator)  # here for Ray too: a bad --mano is one line before any worker starts
+    if compute_threads is not None and engine == "local":
+        compute_threads.apply(load=needs_torch(args, estimator, jobs))  # set before the jobs' torch work
     summary.run = ctx.stamp.digest
     problems = [
         Outcome(Job(path, path.name, False, 0), "failed", error=f"{path}: {why}") for path, why in listed.problems

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_path, atomic_write_text
+
+if TYPE_CHECKING:  # start-up: torch (2.2-3.3 s) only where weights are read or written, never for a configuration
+    import torch
 
 MODEL_FORMAT = "diffuhand-model"
 

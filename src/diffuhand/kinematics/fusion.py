@@ -17,7 +17,8 @@ each finger segment points is the same in any convention. The 2D keypoints place
 image plane shows; depth comes from the 3D estimate's directions and the prior.
 
 Units: pixels for ``uv`` and ``K``, any unit for the 3D estimate (only directions are used), millimetres out.
-All hands are RIGHT hands (mirror left ones first, as everywhere in the project).
+All hands are RIGHT hands (mirror left ones first, as everywhere in the project). NumPy float64 throughout: the
+photo path never imports torch (see :mod:`diffuhand.kinematics.ik`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from diffuhand.errors import DiffuhandError
-from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx, rotvec_to_rotmat
-from diffuhand.kinematics.ik import _jacobian, _problem, fit_ik
+from diffuhand.kinematics.fk_numpy import forward_kinematics, rotmat_to_euler_zyx, rotvec_to_rotmat
+from diffuhand.kinematics.ik import _jacobian, _norm, _problem, fit_ik_numpy, solve_batched
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_BONES, NUM_JOINTS, PARENTS
 
@@ -37,7 +37,8 @@ from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_BONES, NUM_JOINTS
 PHALANGES = (2, 3, 4, 6, 7, 8, 10, 11, 12, 14, 15, 16, 18, 19, 20)
 #: every bone
 ALL_BONES = tuple(range(1, NUM_JOINTS))
-_ROT, _POS, _ANG = slice(0, 3), slice(3, 6), 7  # columns of the IK Jacobian: rotation, position, (scale), angles
+#: parameters of the fit: root rotation (3), root position (3), then the free angles
+_NUM_PLACEMENT = 6
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class FusionWeights:
 
 @dataclass
 class FusionResult:
-    """A fitted pose per hand (leading shape N).
+    """A fitted pose per hand (leading shape N), NumPy float64.
 
     Attributes:
         angles: (N, 41) radians within the limits (root Euler ZYX included). bone_ratios: (N, 20) the skeleton's.
@@ -70,63 +71,71 @@ class FusionResult:
         iterations: solver iterations run.
     """
 
-    angles: torch.Tensor
-    bone_ratios: torch.Tensor
-    root_rotation: torch.Tensor
-    root_position: torch.Tensor
-    joints: torch.Tensor
-    reprojection_px: torch.Tensor
-    joint_std: torch.Tensor
+    angles: np.ndarray
+    bone_ratios: np.ndarray
+    root_rotation: np.ndarray
+    root_position: np.ndarray
+    joints: np.ndarray
+    reprojection_px: np.ndarray
+    joint_std: np.ndarray
     iterations: int
+
+
+def _log_softmax_parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """logsumexp over the last axis (...,) and the softmax (..., K), shifted by the maximum (no overflow)."""
+    m = x.max(-1, keepdims=True)
+    e = np.exp(x - m)
+    s = e.sum(-1, keepdims=True)
+    return (m + np.log(s))[..., 0], e / s
 
 
 class _MixturePrior:
     """The pose prior's Gaussian mixture over the free articulation angles, as whitened residuals."""
 
-    def __init__(self, prior, free_a: torch.Tensor, dtype: torch.dtype):
-        idx = torch.as_tensor(np.asarray(prior.angle_index))
-        pos = {int(a): k for k, a in enumerate(free_a.tolist())}
+    def __init__(self, prior, free_a: np.ndarray):
+        idx = np.asarray(prior.angle_index, dtype=np.int64)
+        pos = {int(a): k for k, a in enumerate(np.asarray(free_a).tolist())}
         missing = [int(a) for a in idx if int(a) not in pos]
         if missing:
             raise DiffuhandError(f"the pose prior covers angles {missing} that the limits pin")
         self.index = idx
-        self.cols = torch.tensor([pos[int(a)] for a in idx])  # its angles among the solver's free angles
-        self.means = torch.as_tensor(prior.means, dtype=dtype)
-        chol = torch.linalg.cholesky(torch.as_tensor(prior.covariances, dtype=dtype))
-        self.inv_chol = torch.linalg.inv(chol)  # (K, D, D): whitens a deviation from a component's mean
-        self.log_norm = torch.log(torch.as_tensor(prior.weights, dtype=dtype)) - torch.log(
-            torch.diagonal(chol, dim1=-2, dim2=-1)
+        self.cols = np.array([pos[int(a)] for a in idx])  # its angles among the solver's free angles
+        self.means = np.asarray(prior.means, dtype=np.float64)
+        chol = np.linalg.cholesky(np.asarray(prior.covariances, dtype=np.float64))
+        self.inv_chol = np.linalg.inv(chol)  # (K, D, D): whitens a deviation from a component's mean
+        self.log_norm = np.log(np.asarray(prior.weights, dtype=np.float64)) - np.log(
+            np.diagonal(chol, axis1=-2, axis2=-1)
         ).sum(-1)
-        self.precision = self.inv_chol.transpose(1, 2) @ self.inv_chol  # (K, D, D) = L_k^-T L_k^-1
+        self.precision = self.inv_chol.swapaxes(1, 2) @ self.inv_chol  # (K, D, D) = L_k^-T L_k^-1
 
-    def whitened(self, angles: torch.Tensor) -> torch.Tensor:
+    def whitened(self, angles: np.ndarray) -> np.ndarray:
         """(N, K, D) whitened deviations of ``angles`` (N, 41) from every component."""
         d = angles[:, self.index][:, None] - self.means[None]
-        # batched matrix products, not einsum: its path search costs more than the product at these sizes
         return (self.inv_chol @ d[..., None])[..., 0]
 
-    def nll(self, angles: torch.Tensor) -> torch.Tensor:
+    def nll(self, angles: np.ndarray) -> np.ndarray:
         """(N,) negative log density (up to a constant)."""
         z = self.whitened(angles)
-        return -torch.logsumexp(self.log_norm - 0.5 * (z**2).sum(-1), dim=-1)
+        return -_log_softmax_parts(self.log_norm - 0.5 * (z**2).sum(-1))[0]
 
-    def majorizer(self, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def majorizer(self, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Residuals (N, K * D) and their Jacobian (N, K * D, D) of the mixture's majorizer at ``angles``: each
         component's whitened deviation weighted by the square root of its responsibility (Jensen's bound on
         -log sum_k pi_k N_k, tight here, so that a step that lowers it lowers the mixture's cost: an MM step)."""
         z = self.whitened(angles)
-        resp = torch.softmax(self.log_norm - 0.5 * (z**2).sum(-1), dim=-1).sqrt()  # (N, K)
-        r = (z * resp[..., None]).flatten(1)
-        jac = (self.inv_chol[None] * resp[..., None, None]).flatten(1, 2)
+        resp = np.sqrt(_log_softmax_parts(self.log_norm - 0.5 * (z**2).sum(-1))[1])  # (N, K)
+        n = z.shape[0]
+        r = (z * resp[..., None]).reshape(n, -1)
+        jac = (self.inv_chol[None] * resp[..., None, None]).reshape(n, -1, self.means.shape[-1])
         return r, jac
 
-    def normal_equations(self, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def normal_equations(self, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The majorizer's J^T J (N, D, D) and J^T r (N, D) at ``angles`` without its (N, K * D, D) Jacobian:
         with responsibilities w_k, J^T J = sum_k w_k P_k and J^T r = sum_k w_k P_k (a - mu_k), P_k the
         components' precisions (what :meth:`majorizer` gives, in D^2 K instead of D^2 K D per hand)."""
         d = angles[:, self.index][:, None] - self.means[None]  # (N, K, D)
         z = (self.inv_chol @ d[..., None])[..., 0]
-        w = torch.softmax(self.log_norm - 0.5 * (z**2).sum(-1), dim=-1)  # (N, K)
+        w = _log_softmax_parts(self.log_norm - 0.5 * (z**2).sum(-1))[1]  # (N, K)
         k, dim = self.precision.shape[:2]
         jtj = (w @ self.precision.reshape(k, -1)).reshape(-1, dim, dim)
         jtr = (w[..., None] * (self.precision @ d[..., None])[..., 0]).sum(1)
@@ -136,27 +145,27 @@ class _MixturePrior:
 _MIXTURES: dict = {}
 
 
-def _mixture(prior, free_a: torch.Tensor) -> _MixturePrior:
-    """:class:`_MixturePrior` of ``prior`` for these free angles in float64, made once (its Cholesky factors and
-    inverses cost about a millisecond, a thirtieth of a photo's fit)."""
+def _mixture(prior, free_a: np.ndarray) -> _MixturePrior:
+    """:class:`_MixturePrior` of ``prior`` for these free angles, made once (its Cholesky factors and inverses
+    cost about a millisecond, a thirtieth of a photo's fit)."""
     # the prior and its arrays as they are now (a prior whose arrays were replaced is made again)
     arrays = (prior, prior.weights, prior.means, prior.covariances, prior.angle_index)
-    key = (*map(id, arrays), tuple(free_a.tolist()))
+    key = (*map(id, arrays), tuple(np.asarray(free_a).tolist()))
     hit = _MIXTURES.get(key)
     if hit is None or any(a is not b for a, b in zip(hit[0], arrays)):
         if len(_MIXTURES) > 8:
             _MIXTURES.clear()
-        hit = _MIXTURES[key] = (arrays, _MixturePrior(prior, free_a, torch.float64))
+        hit = _MIXTURES[key] = (arrays, _MixturePrior(prior, free_a))
     return hit[1]
 
 
-def _project(x: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _project(x: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pinhole projection of (N, 21, 3) -> uv (N, 21, 2) and d uv / d x (N, 21, 2, 3)."""
-    z = x[..., 2:3].clamp_min(1e-6)
-    f = torch.stack([K[:, 0, 0], K[:, 1, 1]], -1)[:, None]  # (N, 1, 2)
+    z = np.maximum(x[..., 2:3], 1e-6)
+    f = np.stack([K[:, 0, 0], K[:, 1, 1]], -1)[:, None]  # (N, 1, 2)
     c = K[:, None, :2, 2]
     uv = f * x[..., :2] / z + c
-    d = x.new_zeros(*x.shape[:-1], 2, 3)
+    d = np.zeros((*x.shape[:-1], 2, 3))
     d[..., 0, 0] = f[..., 0] / z[..., 0]
     d[..., 1, 1] = f[..., 1] / z[..., 0]
     d[..., :, 2] = -f * x[..., :2] / z**2
@@ -181,37 +190,34 @@ class _Terms:
         self.wdir = 1.0 / weights.sigma_dir
         self.wprior = float(weights.prior) ** 0.5
         self.prior_weight = float(weights.prior)
-        self.child = torch.tensor(weights.bones)
-        self.parent = torch.tensor([PARENTS[b] for b in weights.bones])
+        self.child = np.array(weights.bones)
+        self.parent = np.array([PARENTS[b] for b in weights.bones])
         # rows of linearise's J: 2 per keypoint, 3 per bone direction, the prior's K * D (the solver's gain
         # is relative to this count: the cost of a fit within the noise)
         self.num_residuals = 2 * NUM_JOINTS + 3 * len(weights.bones)
         if prior is not None:
-            self.num_residuals += prior.means.numel()
+            self.num_residuals += prior.means.size
 
-    def model(self, st: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def model(self, st: dict) -> tuple[np.ndarray, np.ndarray]:
         return forward_kinematics(st["angles"], self.ratios, self.anchor, st["rot0"], st["pos"], return_rotations=True)
 
-    def cost(self, st: dict) -> torch.Tensor:
+    def cost(self, st: dict) -> np.ndarray:
         uv, _ = _project(st["joints"], self.K)
         c = 0.5 * (((uv - self.uv) * self.w2d) ** 2).sum((-1, -2))
         v = st["joints"][:, self.child] - st["joints"][:, self.parent]
-        d = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        d = v / np.maximum(_norm(v), 1e-9)[..., None]
         c = c + 0.5 * ((d - self.dirs) ** 2).sum((-1, -2)) * self.wdir**2
         if self.prior is not None:
             c = c + self.prior_weight * self.prior.nll(st["angles"])
         return c
 
-    def joint_jacobian(self, st: dict) -> torch.Tensor:
+    def joint_jacobian(self, st: dict) -> np.ndarray:
         """d joints / d params (N, 21, 3, P) for the parameters the fit moves."""
         n = st["joints"].shape[0]
-        na = len(self.prob.free_a)
-        scale = torch.full((n,), float(self.anchor), dtype=st["joints"].dtype)
-        jx = _jacobian(st["joints"], st["rots"], st["angles"], self.ratios.expand(n, NUM_BONES), scale, self.prob)
-        jx = jx.view(n, NUM_JOINTS, 3, -1)
-        return torch.cat([jx[..., _ROT], jx[..., _POS], jx[..., _ANG : _ANG + na]], dim=-1)
+        jx = _jacobian(st["joints"], st["rots"], st["angles"], self.ratios, None, self.prob, with_size=False)
+        return jx.reshape(n, NUM_JOINTS, 3, -1)
 
-    def _image_and_direction_jacobians(self, st: dict, jx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _image_and_direction_jacobians(self, st: dict, jx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Residuals (N, R) and Jacobian (N, R, P) of the 2D keypoints and bone directions, from the joints'
         Jacobian ``jx`` (N, 21, 3, P); the projection's derivative written out (a (2, 3) product per joint as
         a batched matmul is mostly call overhead)."""
@@ -219,36 +225,36 @@ class _Terms:
         x = st["joints"]
         uv, _ = _project(x, self.K)
         r_uv = ((uv - self.uv) * self.w2d).reshape(n, -1)
-        z = x[..., 2:3].clamp_min(1e-6)  # (N, 21, 1)
-        f = torch.stack([self.K[:, 0, 0], self.K[:, 1, 1]], -1)[:, None]  # (N, 1, 2)
+        z = np.maximum(x[..., 2:3], 1e-6)  # (N, 21, 1)
+        f = np.stack([self.K[:, 0, 0], self.K[:, 1, 1]], -1)[:, None]  # (N, 1, 2)
         # d uv_a / d params = f_a / z (d x_a - x_a / z d z), a = u, v
         j_uv = (f / z)[..., None] * (jx[..., :2, :] - (x[..., :2] / z)[..., None] * jx[..., 2:3, :])
         j_uv = (j_uv * self.w2d[..., None]).reshape(n, -1, p)
         v = x[:, self.child] - x[:, self.parent]
-        length = v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        length = np.maximum(_norm(v), 1e-9)[..., None]
         d = v / length
         r_dir = ((d - self.dirs) * self.wdir).reshape(n, -1)
         dv = jx[:, self.child] - jx[:, self.parent]  # (N, B, 3, P)
         # d (v / |v|) = (I - d d^T) dv / |v|
-        j_dir = (dv - d[..., None] * (d[..., None] * dv).sum(-2, keepdim=True)) / length[..., None]
-        return torch.cat([r_uv, r_dir], 1), torch.cat([j_uv, (j_dir * self.wdir).reshape(n, -1, p)], 1)
+        j_dir = (dv - d[..., None] * (d[..., None] * dv).sum(-2, keepdims=True)) / length[..., None]
+        return np.concatenate([r_uv, r_dir], 1), np.concatenate([j_uv, (j_dir * self.wdir).reshape(n, -1, p)], 1)
 
-    def normal_equations(self, st: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def normal_equations(self, st: dict) -> tuple[np.ndarray, np.ndarray]:
         """J^T J (N, P, P) and J^T r (N, P) of :meth:`linearise`'s Gauss-Newton model, the prior's part from its
         components' precisions (:meth:`_MixturePrior.normal_equations`) rather than its large Jacobian."""
         jx = self.joint_jacobian(st)
         r, jac = self._image_and_direction_jacobians(st, jx)
-        jt = jac.transpose(1, 2)
+        jt = jac.swapaxes(1, 2)
         a_mat = jt @ jac
         g = (jt @ r[..., None])[..., 0]
         if self.prior is not None:
             jtj, jtr = self.prior.normal_equations(st["angles"])
-            cols = 6 + self.prior.cols
+            cols = _NUM_PLACEMENT + self.prior.cols
             a_mat[:, cols[:, None], cols[None, :]] += self.prior_weight * jtj
             g[:, cols] += self.prior_weight * jtr
         return a_mat, g
 
-    def linearise(self, st: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def linearise(self, st: dict) -> tuple[np.ndarray, np.ndarray]:
         """Residuals r (N, R) and Jacobian J (N, R, P) of the Gauss-Newton model (the prior: its majorizer)."""
         n = st["joints"].shape[0]
         jx = self.joint_jacobian(st)  # (N, 21, 3, P)
@@ -256,20 +262,19 @@ class _Terms:
         r_uv = ((uv - self.uv) * self.w2d).reshape(n, -1)
         j_uv = (d_uv @ jx * self.w2d[..., None]).reshape(n, -1, jx.shape[-1])
         v = st["joints"][:, self.child] - st["joints"][:, self.parent]
-        length = v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        length = np.maximum(_norm(v), 1e-9)[..., None]
         d = v / length
         r_dir = ((d - self.dirs) * self.wdir).reshape(n, -1)
-        eye = torch.eye(3, dtype=v.dtype, device=v.device)
-        d_d = (eye - d[..., :, None] * d[..., None, :]) / length[..., None]  # (N, B, 3, 3)
+        d_d = (np.eye(3) - d[..., :, None] * d[..., None, :]) / length[..., None]  # (N, B, 3, 3)
         j_dir = (d_d @ (jx[:, self.child] - jx[:, self.parent]) * self.wdir).reshape(n, -1, jx.shape[-1])
         rs, js = [r_uv, r_dir], [j_uv, j_dir]
         if self.prior is not None:
             z, white = self.prior.majorizer(st["angles"])
-            j_p = jx.new_zeros(n, z.shape[1], jx.shape[-1])
-            j_p[:, :, 6 + self.prior.cols] = white
+            j_p = np.zeros((n, z.shape[1], jx.shape[-1]))
+            j_p[:, :, _NUM_PLACEMENT + self.prior.cols] = white
             rs.append(z * self.wprior)
             js.append(j_p * self.wprior)
-        return torch.cat(rs, 1), torch.cat(js, 1)
+        return np.concatenate(rs, 1), np.concatenate(js, 1)
 
 
 def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
@@ -277,39 +282,40 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
     prob = terms.prob
     fa = prob.free_a
     n = st["angles"].shape[0]
-    lam = torch.full((n,), 1e-3, dtype=st["angles"].dtype)
-    done = torch.zeros(n, dtype=torch.bool)
-    rejected = torch.zeros(n, dtype=torch.long)  # steps refused in a row
+    lam = np.full(n, 1e-3)
+    done = np.zeros(n, dtype=bool)
+    rejected = np.zeros(n, dtype=np.int64)  # steps refused in a row
     it = 0
     for it in range(1, max_iter + 1):
         a_mat, g = terms.normal_equations(st)
         ang = st["angles"][:, fa]
-        stuck = ((ang <= prob.amin[fa] + 1e-12) & (g[:, 6:] > 0)) | ((ang >= prob.amax[fa] - 1e-12) & (g[:, 6:] < 0))
-        keep = torch.cat([torch.ones(n, 6, dtype=torch.bool), ~stuck], -1)
+        tail = g[:, _NUM_PLACEMENT:]
+        stuck = ((ang <= prob.amin[fa] + 1e-12) & (tail > 0)) | ((ang >= prob.amax[fa] - 1e-12) & (tail < 0))
+        keep = np.concatenate([np.ones((n, _NUM_PLACEMENT), dtype=bool), ~stuck], -1)
         a_mat = a_mat * (keep[:, :, None] & keep[:, None, :])
         g = g * keep
-        diag = torch.diagonal(a_mat, dim1=-2, dim2=-1)
-        diag.add_(lam[:, None] * diag.clamp_min(1e-9) + (~keep).to(diag.dtype))
-        chol, _ = torch.linalg.cholesky_ex(a_mat)
-        step = -torch.cholesky_solve(g[..., None], chol)[..., 0]
-        step = torch.where(torch.isfinite(step) & ~done[:, None], step, torch.zeros_like(step))
+        diag = np.arange(a_mat.shape[-1])
+        d = a_mat[:, diag, diag]
+        a_mat[:, diag, diag] = d + lam[:, None] * np.maximum(d, 1e-9) + ~keep
+        step = -solve_batched(a_mat, g)
+        step = np.where(np.isfinite(step) & ~done[:, None], step, 0.0)
         new = {"rot0": st["rot0"] @ rotvec_to_rotmat(step[:, :3]), "pos": st["pos"] + step[:, 3:6]}
-        angles = st["angles"].clone()
-        angles[:, fa] = torch.minimum(torch.maximum(ang + step[:, 6:], prob.amin[fa]), prob.amax[fa])
+        angles = st["angles"].copy()
+        angles[:, fa] = np.minimum(np.maximum(ang + step[:, _NUM_PLACEMENT:], prob.amin[fa]), prob.amax[fa])
         new["angles"] = angles
         new["joints"], new["rots"] = terms.model(new)
         new["cost"] = terms.cost(new)
         better = (new["cost"] < st["cost"]) & ~done
         # relative to |cost| + the number of residuals (the cost at a fit within the noise): the prior's negative
         # log density can make the cost negative or near zero, where a plain relative gain means nothing
-        gain = (st["cost"] - new["cost"]) / (st["cost"].abs() + terms.num_residuals)
+        gain = (st["cost"] - new["cost"]) / (np.abs(st["cost"]) + terms.num_residuals)
         for k in ("rot0", "pos", "angles", "joints", "rots", "cost"):
-            st[k] = torch.where(better.view(-1, *[1] * (st[k].ndim - 1)), new[k], st[k])
-        lam = torch.where(better, (lam / 3).clamp_min(1e-9), (lam * 4).clamp_max(1e9))
-        rejected = torch.where(better, torch.zeros_like(rejected), rejected + 1)
+            st[k] = np.where(better.reshape(-1, *[1] * (st[k].ndim - 1)), new[k], st[k])
+        lam = np.where(better, np.maximum(lam / 3, 1e-9), np.minimum(lam * 4, 1e9))
+        rejected = np.where(better, 0, rejected + 1)
         # done: an accepted step gained little, or steps keep being refused (at the optimum)
         done |= (better & (gain < tol)) | (rejected >= 3) | (lam >= 1e6)
-        if bool(done.all()):
+        if done.all():
             break
     return it
 
@@ -341,23 +347,20 @@ def fuse_keypoints(
             one); ``weights.prior = 0`` fits without it. limits: the angle limits (default the shipped ones).
 
     Returns:
-        :class:`FusionResult` (float64).
+        :class:`FusionResult` (NumPy float64).
     """
-    f64 = torch.float64
-    uv = torch.as_tensor(np.asarray(uv, dtype=np.float64))
-    world = torch.as_tensor(np.asarray(world, dtype=np.float64))
+    uv = np.asarray(uv, dtype=np.float64)
+    world = np.asarray(world, dtype=np.float64)
     if uv.ndim != 3 or uv.shape[1:] != (NUM_JOINTS, 2) or world.shape != (*uv.shape[:2], 3):
-        raise DiffuhandError(
-            f"expected uv (N, 21, 2) and world (N, 21, 3), got {tuple(uv.shape)} and {tuple(world.shape)}"
-        )
-    if not (torch.isfinite(uv).all() and torch.isfinite(world).all()):
+        raise DiffuhandError(f"expected uv (N, 21, 2) and world (N, 21, 3), got {uv.shape} and {world.shape}")
+    if not (np.isfinite(uv).all() and np.isfinite(world).all()):
         raise DiffuhandError("keypoints must be finite")
     n = uv.shape[0]
-    K = torch.as_tensor(np.asarray(K, dtype=np.float64)).expand(n, 3, 3)
+    K = np.broadcast_to(np.asarray(K, dtype=np.float64), (n, 3, 3))
     weights = weights or FusionWeights()
     limits = limits or load_limits()
-    prob = _problem(limits, f64, torch.device("cpu"))
-    ratios = torch.as_tensor(np.asarray(bone_ratios, dtype=np.float64)).expand(n, NUM_BONES)
+    prob = _problem(limits)
+    ratios = np.broadcast_to(np.asarray(bone_ratios, dtype=np.float64), (n, NUM_BONES))
     if weights.prior > 0 and prior is None:
         from diffuhand.kinematics.prior import default_prior
 
@@ -366,49 +369,49 @@ def fuse_keypoints(
 
     # start: the model fitted to the 3D estimate (its articulation and orientation), then our skeleton, then the
     # wrist placed on its 2D keypoint at the depth where the hand's 2D size matches
-    init = fit_ik(world, retry=float("inf"), tol=1e-3, max_iter=init_iter)
-    angles = init.angles.clone()
+    init = fit_ik_numpy(world, retry=float("inf"), tol=1e-3, max_iter=init_iter)
+    angles = init.angles.copy()
     rot0 = init.root_rotation
     rel = forward_kinematics(angles, ratios, anchor_mm, rot0)  # wrist at 0
-    size_2d = (uv.amax(1) - uv.amin(1)).norm(dim=-1).clamp_min(1.0)
-    size_3d = (rel[..., :2].amax(1) - rel[..., :2].amin(1)).norm(dim=-1)
+    size_2d = np.maximum(_norm(uv.max(1) - uv.min(1)), 1.0)
+    size_3d = _norm(rel[..., :2].max(1) - rel[..., :2].min(1))
     f = K[:, 0, 0]
     depth = f * size_3d / size_2d
-    ray = torch.linalg.solve(K, torch.cat([uv[:, 0], torch.ones(n, 1, dtype=f64)], -1)[..., None])[..., 0]
+    ray = np.linalg.solve(K, np.concatenate([uv[:, 0], np.ones((n, 1))], -1)[..., None])[..., 0]
     pos = ray / ray[:, 2:3] * depth[:, None]
     st = {"rot0": rot0, "pos": pos, "angles": angles}
-    box = (uv.amax(1) - uv.amin(1)).amax(-1).clamp_min(1.0)
+    box = np.maximum((uv.max(1) - uv.min(1)).max(-1), 1.0)
     terms = _Terms(uv, K, None, box, ratios, anchor_mm, weights, mix, prob)
     v = world[:, terms.child] - world[:, terms.parent]
-    terms.dirs = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    terms.dirs = v / np.maximum(_norm(v), 1e-12)[..., None]
     st["joints"], st["rots"] = terms.model(st)
     st["cost"] = terms.cost(st)
     it = _lm(st, terms, max_iter, tol)
-    angles = st["angles"].clone()
+    angles = st["angles"].copy()
     angles[:, :3] = rotmat_to_euler_zyx(st["rot0"])
     uv_fit, _ = _project(st["joints"], K)
     return FusionResult(
         angles=angles,
-        bone_ratios=ratios.clone(),
+        bone_ratios=np.array(ratios),
         root_rotation=st["rot0"],
         root_position=st["pos"],
         joints=st["joints"],
-        reprojection_px=(uv_fit - uv).norm(dim=-1).mean(-1),
+        reprojection_px=_norm(uv_fit - uv).mean(-1),
         joint_std=_posterior_std(st, terms),
         iterations=it,
     )
 
 
-def _posterior_std(st: dict, terms: _Terms) -> torch.Tensor:
+def _posterior_std(st: dict, terms: _Terms) -> np.ndarray:
     """(N, 21) spread (mm) of each joint relative to the wrist under the Laplace approximation of the posterior:
     parameter covariance (J^T J)^-1 at the fit, mapped through d(joint - wrist)/d params."""
     h, _ = terms.normal_equations(st)
-    h = h + 1e-9 * torch.eye(h.shape[-1], dtype=h.dtype) * torch.diagonal(h, dim1=-2, dim2=-1).mean(-1)[:, None, None]
-    cov = torch.linalg.pinv(h, hermitian=True)
+    h = h + 1e-9 * np.eye(h.shape[-1]) * np.diagonal(h, axis1=-2, axis2=-1).mean(-1)[:, None, None]
+    cov = np.linalg.pinv(h, hermitian=True)
     jx = terms.joint_jacobian(st)
     rel = jx - jx[:, :1]  # relative to the wrist: the hand's placement drops out
     var = ((rel @ cov[:, None]) * rel).sum(-1).sum(-1)  # (N, 21): d^T cov d summed over x, y, z
-    return var.clamp_min(0).sqrt()
+    return np.sqrt(np.maximum(var, 0.0))
 
 
 __all__ = ["ALL_BONES", "PHALANGES", "FusionResult", "FusionWeights", "fuse_keypoints"]

@@ -5,17 +5,27 @@ scale (anchor length), the free angles and the free bone ratios whose forward ki
 joints, within the limits. The Jacobian is analytic (a revolute joint moves its subtree by ``w x (p - pivot)``)
 and is checked against autograd in the tests. An analytic level-by-level initialisation puts each bone on its
 target direction first, so the solver starts close to the answer.
+
+The solver is NumPy (float64, :mod:`diffuhand.kinematics.fk_numpy`): it needs no gradient, and the fusion fit
+of a photo, which starts from it, then runs without torch, whose import is most of a photo's start-up
+(``benchmarks/bench_startup.py``). :func:`fit_ik_numpy` returns NumPy arrays, :func:`fit_ik` torch tensors.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from diffuhand.errors import DiffuhandError
-from diffuhand.kinematics.fk import forward_kinematics, rotmat_to_euler_zyx, rotvec_to_rotmat
+from diffuhand.kinematics.fk_numpy import (
+    EULER_INDEX,
+    forward_kinematics,
+    rotmat_to_euler_zyx,
+    rotvec_to_rotmat,
+    subtree_mask,
+)
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.skeleton import (
     ANCHOR_BONE,
@@ -27,20 +37,27 @@ from diffuhand.kinematics.skeleton import (
     NUM_BONES,
     NUM_JOINTS,
     PARENTS,
-    layout,
-    subtree_mask,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 #: Bumped whenever the solver's results change, so cached fits (``diffuhand limits --cache``) are not reused.
 SOLVER_VERSION = 4
 #: the fitted scale stays within a factor e^2.08 = 8 of the size the bones suggest: without a bound, joints that are
 #: no hand at all (a failed network output) are fitted best by a hand shrunk to a point (scale 0, then NaN)
 _LOG_SCALE_BOX = float(np.log(8.0))
+#: columns of the Jacobian: root rotation (3), root position (3), log scale (1), then the free angles and ratios
+_ROT, _POS, _SCALE = slice(0, 3), slice(3, 6), 6
+NUM_POSE_PARAMS = 7
+#: the bones' parents (bone k ends at joint k + 1)
+_BONE_PARENTS = np.array(PARENTS[1:])
 
 
 @dataclass
 class IKResult:
-    """What :func:`fit_ik` found; leading shape ``...`` is the input's (none for a single (21, 3) pose).
+    """What :func:`fit_ik` (torch tensors) or :func:`fit_ik_numpy` (NumPy arrays) found, float64; leading shape
+    ``...`` is the input's (none for a single (21, 3) pose).
 
     Attributes:
         angles: (..., 41) radians, root Euler ZYX included, so ``forward_kinematics(angles, bone_ratios,
@@ -52,210 +69,244 @@ class IKResult:
         iterations: solver iterations run.
     """
 
-    angles: torch.Tensor
-    bone_ratios: torch.Tensor
-    anchor_length: torch.Tensor
-    root_rotation: torch.Tensor
-    root_position: torch.Tensor
-    joints: torch.Tensor
-    residual: torch.Tensor
-    per_joint: torch.Tensor
+    angles: Any
+    bone_ratios: Any
+    anchor_length: Any
+    root_rotation: Any
+    root_position: Any
+    joints: Any
+    residual: Any
+    per_joint: Any
     iterations: int
 
 
-def _cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.cross(a, b, dim=-1)
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product over the last axis, broadcast (np.cross checks and moves axes: slower at these sizes)."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
-def _normalize(v: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    return v / v.norm(dim=-1, keepdim=True).clamp_min(eps)
+def _norm(v: np.ndarray) -> np.ndarray:
+    return np.sqrt((v * v).sum(-1))
+
+
+def _normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    return v / np.maximum(_norm(v), eps)[..., None]
+
+
+def _clamp(x: np.ndarray, lo, hi) -> np.ndarray:
+    return np.minimum(np.maximum(x, lo), hi)  # NaN stays NaN (as torch's)
+
+
+def solve_batched(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x (N, P) with a x = b for a batch of (N, P, P) systems; NaN for a system that has no solution (a singular
+    one: np.linalg.solve raises for the whole batch, the others are solved alone)."""
+    try:
+        return np.linalg.solve(a, b[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        out = np.full(b.shape, np.nan)
+        for i in range(a.shape[0]):
+            try:
+                out[i] = np.linalg.solve(a[i], b[i])
+            except np.linalg.LinAlgError:
+                pass
+        return out
 
 
 class _Problem:
     """Index bookkeeping shared by the initialisation, the Jacobian and the updates."""
 
-    def __init__(self, limits: Limits, dtype: torch.dtype, device: torch.device):
-        amin, amax = limits.angle_bounds(dtype, device)
-        rmin, rmax = limits.ratio_bounds(dtype, device)
+    def __init__(self, limits: Limits):
+        amin, amax = (np.asarray(x, dtype=np.float64) for x in (limits.angle_min, limits.angle_max))
+        rmin, rmax = (np.asarray(x, dtype=np.float64) for x in (limits.ratio_min, limits.ratio_max))
         free_a = [i for i in range(3, NUM_ANGLES) if limits.angle_max[i] > limits.angle_min[i]]
         free_r = [b for b in range(NUM_BONES) if limits.ratio_max[b] > limits.ratio_min[b] and b != ANCHOR_BONE]
-        self.free_a = torch.tensor(free_a, device=device)
-        self.free_r = torch.tensor(free_r, device=device)
+        self.free_a = np.array(free_a, dtype=np.int64)
+        self.free_r = np.array(free_r, dtype=np.int64)
         self.amin, self.amax, self.rmin, self.rmax = amin, amax, rmin, rmax
-        self.neutral_a = torch.as_tensor(limits.angle_neutral, dtype=dtype, device=device)
-        self.neutral_r = torch.as_tensor(limits.ratio_neutral, dtype=dtype, device=device)
-        self.a_node = torch.tensor([ANGLE_NODE[i] for i in free_a], device=device)
-        self.a_axis = torch.tensor([ANGLE_AXIS[i] for i in free_a], device=device)
-        parents = torch.tensor([max(p, 0) for p in PARENTS], device=device)
-        self.parents = parents
-        self.a_pivot = parents[self.a_node]
-        mask = subtree_mask().to(device=device, dtype=dtype)
+        self.neutral_a = np.asarray(limits.angle_neutral, dtype=np.float64)
+        self.neutral_r = np.asarray(limits.ratio_neutral, dtype=np.float64)
+        self.a_node = np.array([ANGLE_NODE[i] for i in free_a], dtype=np.int64)
+        self.a_axis = np.array([ANGLE_AXIS[i] for i in free_a], dtype=np.int64)
+        self.parents = np.array([max(p, 0) for p in PARENTS])
+        self.a_pivot = self.parents[self.a_node]
+        mask = subtree_mask().astype(np.float64)
         self.a_mask = mask[self.a_node]  # (Fa, 21)
         self.r_node = self.free_r + 1
         self.r_mask = mask[self.r_node]  # (Fr, 21)
-        self.n_params = 7 + len(free_a) + len(free_r)
-        self.lo = torch.cat([amin[self.free_a], rmin[self.free_r]])
+        self.n_params = NUM_POSE_PARAMS + len(free_a) + len(free_r)
+        self.lo = np.concatenate([amin[self.free_a], rmin[self.free_r]])
+        self.hi = np.concatenate([amax[self.free_a], rmax[self.free_r]])
         # per node, its free angles by kind (0 abduction, 1 flexion, 2 twist): looked up per bone in the init
         self.node_kinds = [{ANGLE_AXIS[i]: i for i in free_a if ANGLE_NODE[i] == j} for j in range(NUM_JOINTS)]
-        self.hi = torch.cat([amax[self.free_a], rmax[self.free_r]])
+        self.twist = np.array([i for i in free_a if ANGLE_AXIS[i] == 2], dtype=np.int64)
+        # the finger (0 thumb .. 4 pinky) each angle moves; the root's angles count as the thumb's (not used)
+        self.finger_of = np.array([max(ANGLE_NODE[i] - 1, 0) // 4 for i in range(NUM_ANGLES)])
 
 
 _PROBLEMS: dict = {}
 
 
-def _problem(limits: Limits, dtype: torch.dtype, device: torch.device) -> _Problem:
+def _problem(limits: Limits) -> _Problem:
     """:class:`_Problem` for these limits, made once (its tables cost ~0.7 ms, a tenth of a one-pose fit)."""
-    key = (id(limits), dtype, str(device))
-    hit = _PROBLEMS.get(key)
+    hit = _PROBLEMS.get(id(limits))
     if hit is None or hit[0] is not limits:
         if len(_PROBLEMS) > 8:
             _PROBLEMS.clear()
-        hit = _PROBLEMS[key] = (limits, _Problem(limits, dtype, device))
+        hit = _PROBLEMS[id(limits)] = (limits, _Problem(limits))
     return hit[1]
 
 
-def hand_frame(joints: torch.Tensor) -> torch.Tensor:
+def hand_frame(joints):
     """Rotation (..., 3, 3) of the hand frame seen in right-hand joints (..., 21, 3): x from the wrist to the
     middle MCP, z dorsal (the normal of wrist, index MCP and pinky MCP), y towards the thumb. It approximates the
-    model's root rotation (whose frame is the middle metacarpal's)."""
-    p = joints
+    model's root rotation (whose frame is the middle metacarpal's). NumPy in, NumPy out; a torch tensor in, a
+    tensor of its dtype and device out (no gradient)."""
+    if hasattr(joints, "detach"):  # a torch tensor
+        frame = hand_frame(joints.detach().cpu().double().numpy())
+        return joints.new_tensor(frame)
+    p = np.asarray(joints, dtype=np.float64)
     x = _normalize(p[..., 9, :] - p[..., 0, :])
     z = _normalize(_cross(p[..., 17, :] - p[..., 0, :], p[..., 5, :] - p[..., 0, :]))
     y = _normalize(_cross(z, x))
     z = _cross(x, y)
-    return torch.stack([x, y, z], dim=-1)
+    return np.stack([x, y, z], axis=-1)
 
 
-def _point_bones(target, rot0, pos, scale, angles, ratios, prob: _Problem) -> torch.Tensor:
+def _point_bones(target, rot0, pos, scale, angles, ratios, prob: _Problem) -> np.ndarray:
     """Greedy analytic IK, level by level: every 2-/3-DoF node points its bone at the target exactly, every
     hinge takes the bend of its bone projected on its plane; twists keep the values given in ``angles``."""
+    angles = angles.copy()
     for level in LEVELS[1:]:
         _, rots = forward_kinematics(angles, ratios, scale, rot0, pos, return_rotations=True)
         for j in level:
             d = _normalize(target[:, j] - target[:, PARENTS[j]])
-            d = (rots[:, PARENTS[j]].transpose(-1, -2) @ d[..., None])[..., 0]
+            d = (rots[:, PARENTS[j]].swapaxes(-1, -2) @ d[..., None])[..., 0]
             kinds = prob.node_kinds[j]
             if 0 in kinds:  # abduction present: a 2- or 3-DoF node points its bone exactly
-                angles[:, kinds[0]] = torch.atan2(d[:, 1], d[:, 0])
+                angles[:, kinds[0]] = np.arctan2(d[:, 1], d[:, 0])
                 if 1 in kinds:
-                    angles[:, kinds[1]] = torch.atan2(-d[:, 2], torch.hypot(d[:, 0], d[:, 1]))
+                    angles[:, kinds[1]] = np.arctan2(-d[:, 2], np.hypot(d[:, 0], d[:, 1]))
             elif 1 in kinds:  # a hinge: the bend in its plane
-                angles[:, kinds[1]] = torch.atan2(-d[:, 2], d[:, 0])
-        angles = torch.minimum(torch.maximum(angles, prob.amin), prob.amax)
+                angles[:, kinds[1]] = np.arctan2(-d[:, 2], d[:, 0])
+        angles = _clamp(angles, prob.amin, prob.amax)
     return angles
 
 
-def _initialise(target: torch.Tensor, prob: _Problem, n_twists: int = 17):
+def _initialise(target: np.ndarray, prob: _Problem, n_twists: int = 17):
     """Analytic start: root from the palm, then :func:`_point_bones`. The free twists (the plane a finger bends
     in) cannot be read off one bone, and a wrong one is a local minimum, so each is tried at ``n_twists`` values
     across its range and each finger keeps the one that puts its joints nearest their targets (the first such
     value on a tie). The trials run as one batch of ``n_twists * N`` poses: one pass of Python over the tree
     instead of one per trial (measured 9x faster for one pose, benchmarks/bench_speed.py)."""
     n = target.shape[0]
-    pos = target[:, 0].clone()
-    scale = (target[:, ANCHOR_JOINT] - target[:, 0]).norm(dim=-1).clamp_min(1e-9)
+    pos = target[:, 0].copy()
+    scale = np.maximum(_norm(target[:, ANCHOR_JOINT] - target[:, 0]), 1e-9)
     rot0 = hand_frame(target)
-    bones = (target[:, 1:] - target[:, torch.tensor(PARENTS[1:])]).norm(dim=-1)
-    ratios = torch.minimum(torch.maximum(bones / scale[:, None], prob.rmin), prob.rmax)
-    twist = [i for i in prob.free_a.tolist() if ANGLE_AXIS[i] == 2]
-    frac = (
-        torch.linspace(0.0, 1.0, n_twists, dtype=target.dtype, device=target.device)
-        if n_twists > 1
-        else target.new_zeros(1)
-    )
-    angles = prob.neutral_a.expand(n_twists, n, NUM_ANGLES).clone()
+    bones = _norm(target[:, 1:] - target[:, _BONE_PARENTS])
+    ratios = _clamp(bones / scale[:, None], prob.rmin, prob.rmax)
+    twist = prob.twist
+    frac = np.linspace(0.0, 1.0, n_twists) if n_twists > 1 else np.zeros(1)
+    angles = np.repeat(prob.neutral_a[None, None], n_twists, 0).repeat(n, 1)  # (trials, N, 41)
     angles[:, :, twist] = prob.amin[twist] + frac[:, None, None] * (prob.amax[twist] - prob.amin[twist])
 
     def rep(x):  # (N, ...) -> (n_twists * N, ...), trial-major
-        return x.expand(n_twists, *x.shape).reshape(-1, *x.shape[1:])
+        return np.broadcast_to(x, (n_twists, *x.shape)).reshape(-1, *x.shape[1:])
 
     tr = rep(target)
     angles = _point_bones(tr, rep(rot0), rep(pos), rep(scale), angles.reshape(-1, NUM_ANGLES), rep(ratios), prob)
     joints = forward_kinematics(angles, rep(ratios), rep(scale), rep(rot0), rep(pos))
-    err = (joints - tr).norm(dim=-1)[:, 1:].reshape(n_twists, n, 5, 4).sum(-1)  # (trials, N, 5 fingers)
+    err = _norm(joints - tr)[:, 1:].reshape(n_twists, n, 5, 4).sum(-1)  # (trials, N, 5 fingers)
     pick = err.argmin(0)  # (N, 5): the first best trial per finger
-    finger_of = torch.tensor([max(ANGLE_NODE[i] - 1, 0) // 4 for i in range(NUM_ANGLES)], device=target.device)
-    choice = pick[:, finger_of]  # (N, 41)
+    choice = pick[:, prob.finger_of]  # (N, 41)
     choice[:, :3] = 0  # the root's angles are not fitted here
-    best = angles.reshape(n_twists, n, NUM_ANGLES).gather(0, choice[None]).squeeze(0)
-    return rot0, pos, scale.log(), best, ratios
+    best = np.take_along_axis(angles.reshape(n_twists, n, NUM_ANGLES), choice[None], axis=0)[0]
+    return rot0, pos, np.log(scale), best, ratios
 
 
-def _jacobian(joints, rots, angles, ratios, scale, prob: _Problem) -> torch.Tensor:
+def _jacobian(joints, rots, angles, ratios, scale, prob: _Problem, with_size: bool = True) -> np.ndarray:
     """d joints / d params, (N, 63, P); params = [root rot-vector (3), root position (3), log scale, free angles,
-    free ratios]."""
+    free ratios], or without ``with_size`` [root rot-vector, root position, free angles] (the hand's size fixed)."""
     n = joints.shape[0]
     rel = joints - joints[:, :1]
     rot0 = rots[:, 0]
     # root rotation, right-multiplied by exp(delta): column m moves joint k by (R0 e_m) x (p_k - p_0)
-    j_rot = _cross(rot0.transpose(-1, -2)[:, :, None, :], rel[:, None])  # (N, 3, 21, 3)
-    j_pos = torch.eye(3, dtype=joints.dtype, device=joints.device).expand(n, NUM_JOINTS, 3, 3).permute(0, 3, 1, 2)
-    j_scale = rel[:, None]
+    j_rot = _cross(rot0.swapaxes(-1, -2)[:, :, None, :], rel[:, None])  # (N, 3, 21, 3)
+    j_pos = np.broadcast_to(np.eye(3)[:, None, :], (n, 3, NUM_JOINTS, 3))
     # angle axes in the world: abd about R_par z, flex about R_par Rz(a) y, twist about R_i x
     rpar = rots[:, prob.parents]
-    euler = angles.new_zeros(n, NUM_JOINTS * 3).index_copy(-1, layout(angles.device).euler_index, angles)
-    euler = euler.unflatten(-1, (NUM_JOINTS, 3))
-    a = euler[..., 0:1]
-    axes = torch.stack(
-        [rpar[..., :, 2], -torch.sin(a) * rpar[..., :, 0] + torch.cos(a) * rpar[..., :, 1], rots[..., :, 0]], dim=-2
+    abd = np.zeros((n, NUM_JOINTS * 3))
+    abd[:, EULER_INDEX] = angles
+    a = abd.reshape(n, NUM_JOINTS, 3)[..., 0:1]
+    axes = np.stack(
+        [rpar[..., :, 2], -np.sin(a) * rpar[..., :, 0] + np.cos(a) * rpar[..., :, 1], rots[..., :, 0]], axis=-2
     )  # (N, 21, 3 kinds, 3)
     w = axes[:, prob.a_node, prob.a_axis]  # (N, Fa, 3)
     pivot = joints[:, prob.a_pivot]  # (N, Fa, 3)
     j_ang = _cross(w[:, :, None], joints[:, None] - pivot[:, :, None]) * prob.a_mask[None, :, :, None]
-    bone_dir = rots[:, prob.r_node, :, 0] * scale[:, None, None]  # (N, Fr, 3)
-    j_rat = bone_dir[:, :, None] * prob.r_mask[None, :, :, None]
-    cols = torch.cat([j_rot, j_pos, j_scale, j_ang, j_rat], dim=1)  # (N, P, 21, 3)
-    return cols.flatten(2).transpose(1, 2)
+    if with_size:
+        j_scale = rel[:, None]
+        bone_dir = rots[:, prob.r_node][..., 0] * scale[:, None, None]  # (N, Fr, 3)
+        j_rat = bone_dir[:, :, None] * prob.r_mask[None, :, :, None]
+        cols = np.concatenate([j_rot, j_pos, j_scale, j_ang, j_rat], axis=1)  # (N, P, 21, 3)
+    else:
+        cols = np.concatenate([j_rot, j_pos, j_ang], axis=1)
+    return cols.reshape(n, cols.shape[1], -1).swapaxes(1, 2)
 
 
 def _model(rot0, pos, logs, angles, ratios):
-    return forward_kinematics(angles, ratios, logs.exp(), rot0, pos, return_rotations=True)
+    return forward_kinematics(angles, ratios, np.exp(logs), rot0, pos, return_rotations=True)
+
+
+def _keep_where(better: np.ndarray, new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    return np.where(better.reshape(-1, *[1] * (old.ndim - 1)), new, old)
 
 
 def _lm_step(st: dict, target, w, pw, prob: _Problem):
-    """One Levenberg-Marquardt step for the poses in ``st`` (a dict of per-pose tensors); returns the new
+    """One Levenberg-Marquardt step for the poses in ``st`` (a dict of per-pose arrays); returns the new
     state (each pose keeps its old values where the step did not lower its cost) and the relative gain."""
     fa, fr = prob.free_a, prob.free_r
     na = len(fa)
     n = target.shape[0]
     rot0, pos, logs, angles, ratios = st["rot0"], st["pos"], st["logs"], st["angles"], st["ratios"]
-    jac = _jacobian(st["joints"], st["rots"], angles, ratios, logs.exp(), prob)
-    jac = jac * w.expand(n, NUM_JOINTS, 3).reshape(n, -1, 1)
+    jac = _jacobian(st["joints"], st["rots"], angles, ratios, np.exp(logs), prob)
+    jac = jac * np.broadcast_to(w, (n, NUM_JOINTS, 3)).reshape(n, -1, 1)
     r = ((st["joints"] - target) * w).reshape(n, -1)
-    a_mat = jac.transpose(1, 2) @ jac
-    g = (jac.transpose(1, 2) @ r[..., None])[..., 0]
-    sl = slice(7, 7 + na)
-    a_mat[:, sl, sl] += pw[:, None, None] * torch.eye(na, dtype=target.dtype, device=target.device)
+    jt = jac.swapaxes(1, 2)
+    a_mat = jt @ jac
+    g = (jt @ r[..., None])[..., 0]
+    sl = slice(NUM_POSE_PARAMS, NUM_POSE_PARAMS + na)
+    a_mat[:, sl, sl] += pw[:, None, None] * np.eye(na)
     g[:, sl] += pw[:, None] * (angles[:, fa] - prob.neutral_a[fa])
     # active set: a bounded parameter sitting on its bound and pushed outwards stays put this step
-    box = torch.cat([angles[:, fa], ratios[:, fr]], dim=-1)
-    stuck = ((box <= prob.lo + 1e-12) & (g[:, 7:] > 0)) | ((box >= prob.hi - 1e-12) & (g[:, 7:] < 0))
-    keep = torch.cat([torch.ones(n, 7, dtype=torch.bool, device=target.device), ~stuck], dim=-1)
+    box = np.concatenate([angles[:, fa], ratios[:, fr]], axis=-1)
+    tail = g[:, NUM_POSE_PARAMS:]
+    stuck = ((box <= prob.lo + 1e-12) & (tail > 0)) | ((box >= prob.hi - 1e-12) & (tail < 0))
+    keep = np.concatenate([np.ones((n, NUM_POSE_PARAMS), dtype=bool), ~stuck], axis=-1)
     a_mat = a_mat * (keep[:, :, None] & keep[:, None, :])
     g = g * keep
-    diag = torch.diagonal(a_mat, dim1=-2, dim2=-1)
     # Marquardt damping on the diagonal; a frozen parameter gets a unit diagonal and a zero right-hand side
-    diag.add_(st["lam"][:, None] * diag.clamp_min(1e-9) + (~keep).to(diag.dtype))
-    chol, _ = torch.linalg.cholesky_ex(a_mat)
-    step = -torch.cholesky_solve(g[..., None], chol)[..., 0]
-    step = torch.where(torch.isfinite(step), step, torch.zeros_like(step))
+    diag = np.arange(a_mat.shape[-1])
+    d = a_mat[:, diag, diag]
+    a_mat[:, diag, diag] = d + st["lam"][:, None] * np.maximum(d, 1e-9) + ~keep
+    step = -solve_batched(a_mat, g)
+    step = np.where(np.isfinite(step), step, 0.0)
 
     new = dict(st)
-    new["rot0"] = rot0 @ rotvec_to_rotmat(step[:, 0:3])
-    new["pos"] = pos + step[:, 3:6]
-    new["logs"] = torch.minimum(
-        torch.maximum(logs + step[:, 6], st["logs_mid"] - _LOG_SCALE_BOX), st["logs_mid"] + _LOG_SCALE_BOX
-    )
-    new["angles"] = angles.clone()
-    new["angles"][:, fa] = torch.minimum(torch.maximum(angles[:, fa] + step[:, sl], prob.amin[fa]), prob.amax[fa])
-    new["ratios"] = ratios.clone()
-    new["ratios"][:, fr] = torch.minimum(torch.maximum(ratios[:, fr] + step[:, 7 + na :], prob.rmin[fr]), prob.rmax[fr])
+    new["rot0"] = rot0 @ rotvec_to_rotmat(step[:, _ROT])
+    new["pos"] = pos + step[:, _POS]
+    new["logs"] = _clamp(logs + step[:, _SCALE], st["logs_mid"] - _LOG_SCALE_BOX, st["logs_mid"] + _LOG_SCALE_BOX)
+    new["angles"] = angles.copy()
+    new["angles"][:, fa] = _clamp(angles[:, fa] + step[:, sl], prob.amin[fa], prob.amax[fa])
+    new["ratios"] = ratios.copy()
+    new["ratios"][:, fr] = _clamp(ratios[:, fr] + step[:, NUM_POSE_PARAMS + na :], prob.rmin[fr], prob.rmax[fr])
     new["joints"], new["rots"] = _model(new["rot0"], new["pos"], new["logs"], new["angles"], new["ratios"])
     new["cost"] = _cost(new["joints"], new["angles"], target, w, pw, prob)
     better = new["cost"] < st["cost"]
-    gain = (st["cost"] - new["cost"]) / st["cost"].clamp_min(1e-300)
-    out = {k: torch.where(better.view(-1, *[1] * (v.ndim - 1)), new[k], v) for k, v in st.items() if k != "lam"}
-    out["lam"] = torch.where(better, (st["lam"] / 3).clamp_min(1e-9), (st["lam"] * 4).clamp_max(1e9))
+    gain = (st["cost"] - new["cost"]) / np.maximum(st["cost"], 1e-300)
+    out = {k: _keep_where(better, new[k], v) for k, v in st.items() if k != "lam"}
+    out["lam"] = np.where(better, np.maximum(st["lam"] / 3, 1e-9), np.minimum(st["lam"] * 4, 1e9))
     return out, better, gain
 
 
@@ -267,12 +318,12 @@ def _cost(joints, angles, target, w, pw, prob: _Problem):
 
 def _descend(st: dict, target, w, pw, floor, prob: _Problem, max_iter: int, tol: float):
     """Levenberg-Marquardt iterations on the state ``st`` (updated in place) until every pose is done."""
-    done = torch.zeros(target.shape[0], dtype=torch.bool, device=target.device)
+    done = np.zeros(target.shape[0], dtype=bool)
     it = 0
     for it in range(1, max_iter + 1):
         # only the poses still moving take a step: most converge in a few iterations
-        if bool(done.any()):
-            idx = (~done).nonzero().squeeze(1)
+        if done.any():
+            idx = np.flatnonzero(~done)
             sub, better, gain = _lm_step({k: v[idx] for k, v in st.items()}, target[idx], w[idx], pw[idx], prob)
             for k, v in sub.items():
                 st[k][idx] = v
@@ -283,41 +334,49 @@ def _descend(st: dict, target, w, pw, floor, prob: _Problem, max_iter: int, tol:
         # a pose is done when an accepted step gains little, when it fits to float precision, or when no
         # step is accepted even with heavy damping (a constrained optimum)
         done[idx] = (better & (gain < tol)) | (sub["cost"] < floor[idx]) | (sub["lam"] >= 1e6)
-        if bool(done.all()):
+        if done.all():
             break
     return it
 
 
-def _size_of(target: torch.Tensor, w: torch.Tensor, prob: _Problem) -> torch.Tensor:
+def _lower_nanmedian(x: np.ndarray) -> np.ndarray:
+    """(N,) the lower median of each row's finite values (NaN for none): the middle value for an odd count, the
+    lower of the two middle ones for an even count (as torch.nanmedian, never their mean)."""
+    count = np.isfinite(x).sum(-1)
+    ordered = np.sort(np.where(np.isfinite(x), x, np.inf), axis=-1)
+    med = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[:, None], axis=-1)[:, 0]
+    return np.where(count > 0, med, np.nan)
+
+
+def _size_of(target: np.ndarray, w: np.ndarray, prob: _Problem) -> np.ndarray:
     """log of the anchor length the joints suggest: the median over valid bones of length / neutral ratio (N,)
     (robust to a few wrong joints, unlike the anchor bone alone)."""
-    par = torch.tensor(PARENTS[1:], device=target.device)
-    both = (w[:, 1:, 0] * w[:, par, 0]) > 0
-    est = (target[:, 1:] - target[:, par]).norm(dim=-1) / prob.neutral_r
-    est = torch.where(both & (est > 0), est, torch.full_like(est, float("nan"))).nanmedian(-1).values
-    return torch.where(torch.isfinite(est), est, torch.ones_like(est)).log()
+    both = (w[:, 1:, 0] * w[:, _BONE_PARENTS, 0]) > 0
+    est = _norm(target[:, 1:] - target[:, _BONE_PARENTS]) / prob.neutral_r
+    est = _lower_nanmedian(np.where(both & (est > 0), est, np.nan))
+    return np.log(np.where(np.isfinite(est), est, 1.0))
 
 
 def _start(rot0, pos, logs, angles, ratios, target, w, pw, prob: _Problem, logs_mid=None) -> dict:
     joints, rots = _model(rot0, pos, logs, angles, ratios)
     return {
-        "rot0": rot0,
-        "pos": pos,
-        "logs": logs,
-        "angles": angles,
-        "ratios": ratios,
+        "rot0": np.array(rot0),
+        "pos": np.array(pos),
+        "logs": np.array(logs),
+        "angles": np.array(angles),
+        "ratios": np.array(ratios),
         "joints": joints,
         "rots": rots,
         "logs_mid": _size_of(target, w, prob) if logs_mid is None else logs_mid,
         "cost": _cost(joints, angles, target, w, pw, prob),
-        "lam": torch.full((target.shape[0],), 1e-3, dtype=target.dtype, device=target.device),
+        "lam": np.full(target.shape[0], 1e-3),
     }
 
 
 def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: float, tol: float, retry: float):
     rot0, pos, logs, angles, ratios = _initialise(target, prob)
-    w = valid[..., None].to(target.dtype)  # (N, 21, 1)
-    ref = logs.exp()  # the prior's scale: a radian of deviation weighs like a hand-size of distance
+    w = valid[..., None].astype(np.float64)  # (N, 21, 1)
+    ref = np.exp(logs)  # the prior's scale: a radian of deviation weighs like a hand-size of distance
     pw = prior_weight * ref**2
     floor = 0.5 * (1e-9 * ref) ** 2 * NUM_JOINTS
     st = _start(rot0, pos, logs, angles, ratios, target, w, pw, prob)
@@ -325,16 +384,16 @@ def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: flo
     # A twist half a turn away, with the bends that follow it negated, is a nearly as good local minimum
     # (seen for the thumb CMC). Poses that end far from their joints start again from their fit with every
     # free twist turned by pi and the bones re-pointed, and keep whichever fit is better.
-    resid = ((st["joints"] - target).norm(dim=-1) * w[..., 0]).sum(-1) / w[..., 0].sum(-1)
-    idx = (resid > retry * ref).nonzero().squeeze(1)
+    resid = (_norm(st["joints"] - target) * w[..., 0]).sum(-1) / w[..., 0].sum(-1)
+    idx = np.flatnonzero(resid > retry * ref)
     if len(idx):
         t, ww, pp = target[idx], w[idx], pw[idx]
-        twist = torch.tensor([i for i in prob.free_a.tolist() if ANGLE_AXIS[i] == 2])
-        flipped = st["angles"][idx].clone()
-        turned = flipped[:, twist] - torch.pi * torch.sign(flipped[:, twist])
-        flipped[:, twist] = torch.minimum(torch.maximum(turned, prob.amin[twist]), prob.amax[twist])
+        twist = prob.twist
+        flipped = st["angles"][idx].copy()
+        turned = flipped[:, twist] - np.pi * np.sign(flipped[:, twist])
+        flipped[:, twist] = _clamp(turned, prob.amin[twist], prob.amax[twist])
         flipped = _point_bones(
-            t, st["rot0"][idx], st["pos"][idx], st["logs"][idx].exp(), flipped, st["ratios"][idx], prob
+            t, st["rot0"][idx], st["pos"][idx], np.exp(st["logs"][idx]), flipped, st["ratios"][idx], prob
         )
         alt = _start(
             st["rot0"][idx],
@@ -353,9 +412,72 @@ def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: flo
         for k in st:
             st[k][idx[better]] = alt[k][better]
 
-    angles = st["angles"].clone()
+    angles = st["angles"].copy()
     angles[:, :3] = rotmat_to_euler_zyx(st["rot0"])
-    return st["rot0"], st["pos"], st["logs"].exp(), angles, st["ratios"], st["joints"], it
+    return st["rot0"], st["pos"], np.exp(st["logs"]), angles, st["ratios"], st["joints"], it
+
+
+def _as_array(x) -> np.ndarray:
+    """A NumPy array of ``x`` (a torch tensor is moved to the CPU and detached, never imported for)."""
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+def fit_ik_numpy(
+    joints,
+    *,
+    valid=None,
+    limits: Limits | None = None,
+    max_iter: int = 60,
+    tol: float = 1e-5,
+    prior_weight: float = 1e-6,
+    retry: float = 0.001,
+    chunk_size: int = 2048,
+    progress: bool = False,
+) -> IKResult:
+    """:func:`fit_ik` with NumPy float64 arrays out (no torch needed): arguments and results as there."""
+    target = _as_array(joints).astype(np.float64)
+    if target.ndim < 2 or target.shape[-2:] != (NUM_JOINTS, 3):
+        raise DiffuhandError(f"joints must have shape (21, 3) or (N, 21, 3), got {tuple(target.shape)}")
+    lead = target.shape[:-2]
+    target = target.reshape(-1, NUM_JOINTS, 3)
+    if valid is None:
+        mask = np.ones(target.shape[:2], dtype=bool)
+    else:
+        mask = _as_array(valid).reshape(-1, NUM_JOINTS).astype(bool)
+    mask = mask & np.isfinite(target).all(-1)
+    if not mask.any(-1).all():
+        raise DiffuhandError("every pose needs at least one valid, finite joint")
+    target = np.where(mask[..., None], target, 0.0)
+    limits = limits or load_limits()
+    prob = _problem(limits)
+
+    outs, iters = [], 0
+    starts = range(0, target.shape[0], chunk_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="IK", unit="chunk")
+    for s in starts:
+        out = _solve_chunk(
+            target[s : s + chunk_size], mask[s : s + chunk_size], prob, max_iter, prior_weight, tol, retry
+        )
+        iters = max(iters, out[-1])
+        outs.append(out[:-1])
+    rot0, pos, scale, angles, ratios, fitted = (np.concatenate(x) for x in zip(*outs))
+    dist = _norm(fitted - target)
+    per_joint = np.where(mask, dist, np.nan)
+    residual = (dist * mask).sum(-1) / mask.sum(-1)
+    return IKResult(
+        angles=angles.reshape(*lead, NUM_ANGLES),
+        bone_ratios=ratios.reshape(*lead, NUM_BONES),
+        anchor_length=scale.reshape(lead),
+        root_rotation=rot0.reshape(*lead, 3, 3),
+        root_position=pos.reshape(*lead, 3),
+        joints=fitted.reshape(*lead, NUM_JOINTS, 3),
+        residual=residual.reshape(lead),
+        per_joint=per_joint.reshape(*lead, NUM_JOINTS),
+        iterations=iters,
+    )
 
 
 def fit_ik(
@@ -386,51 +508,22 @@ def fit_ik(
         progress: show a progress bar over chunks.
 
     Returns:
-        :class:`IKResult`, computed in float64 and returned in float64.
+        :class:`IKResult` of float64 CPU torch tensors (:func:`fit_ik_numpy`: NumPy arrays).
     """
-    target = torch.as_tensor(np.asarray(joints) if not torch.is_tensor(joints) else joints).detach()
-    if target.ndim < 2 or target.shape[-2:] != (NUM_JOINTS, 3):
-        raise DiffuhandError(f"joints must have shape (21, 3) or (N, 21, 3), got {tuple(target.shape)}")
-    lead = target.shape[:-2]
-    target = target.reshape(-1, NUM_JOINTS, 3).to(torch.float64)
-    if valid is None:
-        mask = torch.ones(target.shape[:2], dtype=torch.bool)
-    else:
-        mask = (
-            torch.as_tensor(np.asarray(valid) if not torch.is_tensor(valid) else valid).reshape(-1, NUM_JOINTS).bool()
-        )
-    mask = mask & torch.isfinite(target).all(-1)
-    if not bool(mask.any(-1).all()):
-        raise DiffuhandError("every pose needs at least one valid, finite joint")
-    target = torch.where(mask[..., None], target, torch.zeros_like(target))
-    limits = limits or load_limits()
-    prob = _problem(limits, torch.float64, target.device)
+    import torch
 
-    outs, iters = [], 0
-    starts = range(0, target.shape[0], chunk_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc="IK", unit="chunk")
-    with torch.no_grad():
-        for s in starts:
-            out = _solve_chunk(
-                target[s : s + chunk_size], mask[s : s + chunk_size], prob, max_iter, prior_weight, tol, retry
-            )
-            iters = max(iters, out[-1])
-            outs.append(out[:-1])
-    rot0, pos, scale, angles, ratios, fitted = (torch.cat(x) for x in zip(*outs))
-    dist = (fitted - target).norm(dim=-1)
-    per_joint = torch.where(mask, dist, torch.full_like(dist, float("nan")))
-    residual = (dist * mask).sum(-1) / mask.sum(-1)
-    return IKResult(
-        angles=angles.reshape(*lead, NUM_ANGLES),
-        bone_ratios=ratios.reshape(*lead, NUM_BONES),
-        anchor_length=scale.reshape(lead),
-        root_rotation=rot0.reshape(*lead, 3, 3),
-        root_position=pos.reshape(*lead, 3),
-        joints=fitted.reshape(*lead, NUM_JOINTS, 3),
-        residual=residual.reshape(lead),
-        per_joint=per_joint.reshape(*lead, NUM_JOINTS),
-        iterations=iters,
+    res = fit_ik_numpy(
+        joints,
+        valid=valid,
+        limits=limits,
+        max_iter=max_iter,
+        tol=tol,
+        prior_weight=prior_weight,
+        retry=retry,
+        chunk_size=chunk_size,
+        progress=progress,
     )
+    for name, value in vars(res).items():
+        if isinstance(value, np.ndarray):
+            setattr(res, name, torch.from_numpy(value.copy()))  # ascontiguousarray would make a 0-d array 1-d
+    return res

@@ -12,10 +12,9 @@ import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_write_text
@@ -29,6 +28,9 @@ from diffuhand.kinematics.skeleton import (
     PINNED_ANGLES,
     ROOT_ANGLES,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 LIMITS_FORMAT = "diffuhand-limits"
 LIMITS_VERSION = 1
@@ -97,15 +99,23 @@ class Limits:
         self.ratio_neutral = np.clip(self.ratio_neutral, self.ratio_min, self.ratio_max)
 
     # -- tensors -------------------------------------------------------------------------------------------
-    def angle_bounds(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):
-        """(min, max) as (41,) tensors in radians."""
+    # start-up: torch is imported where tensors are asked for (the networks), never by a photo's fusion lift
+    # (2.2-3.3 s, benchmarks/bench_startup.py)
+    def angle_bounds(self, dtype: torch.dtype | None = None, device: torch.device | str = "cpu"):
+        """(min, max) as (41,) tensors in radians (``dtype`` None: float32)."""
+        import torch
+
+        dtype = torch.float32 if dtype is None else dtype
         return (
             torch.as_tensor(self.angle_min, dtype=dtype, device=device),
             torch.as_tensor(self.angle_max, dtype=dtype, device=device),
         )
 
-    def ratio_bounds(self, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):
-        """(min, max) as (20,) tensors."""
+    def ratio_bounds(self, dtype: torch.dtype | None = None, device: torch.device | str = "cpu"):
+        """(min, max) as (20,) tensors (``dtype`` None: float32)."""
+        import torch
+
+        dtype = torch.float32 if dtype is None else dtype
         return (
             torch.as_tensor(self.ratio_min, dtype=dtype, device=device),
             torch.as_tensor(self.ratio_max, dtype=dtype, device=device),
@@ -125,13 +135,11 @@ class Limits:
         self, angles: torch.Tensor | np.ndarray, ratios: torch.Tensor | np.ndarray | None = None, tol: float = 1e-9
     ) -> bool:
         """True when every angle (and ratio, if given) lies within its limits, up to ``tol``."""
-        a = torch.as_tensor(angles, dtype=torch.float64)
-        ok = bool(((a >= torch.as_tensor(self.angle_min) - tol) & (a <= torch.as_tensor(self.angle_max) + tol)).all())
+        a = _float64(angles)
+        ok = bool(((a >= self.angle_min - tol) & (a <= self.angle_max + tol)).all())
         if ratios is not None:
-            r = torch.as_tensor(ratios, dtype=torch.float64)
-            ok &= bool(
-                ((r >= torch.as_tensor(self.ratio_min) - tol) & (r <= torch.as_tensor(self.ratio_max) + tol)).all()
-            )
+            r = _float64(ratios)
+            ok &= bool(((r >= self.ratio_min - tol) & (r <= self.ratio_max + tol)).all())
         return ok
 
     # -- files ---------------------------------------------------------------------------------------------
@@ -189,6 +197,13 @@ class Limits:
         atomic_write_text(Path(path), json.dumps(self.to_json(), indent=1) + "\n")
 
 
+def _float64(x) -> np.ndarray:
+    """An array or a tensor (on any device, with or without gradient) as a float64 array, without importing torch."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
 def anatomical_limits() -> Limits:
     """The wide hand-written bounds (the search box for deriving data-driven limits)."""
     lo = np.array([math.radians(_ANATOMICAL_DEG[_anatomical_key(n)][0]) for n in ANGLE_NAMES])
@@ -239,12 +254,16 @@ def sine_normalise(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch
     The final clamp only removes float rounding (sin(x) = 1 can round ``lo + (hi - lo)`` past ``hi``); its
     gradient is the identity inside the range, so training sees the plain equation.
     """
+    import torch  # start-up: see Limits.angle_bounds
+
     a = (torch.sin(x) + 1.0) * 0.5 * (hi - lo) + lo
     return torch.clamp(a, lo, hi)
 
 
 def inverse_sine_normalise(a: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     """The raw value in ``[-pi/2, pi/2]`` that equation (1) maps to ``a``; 0 where ``lo == hi``."""
+    import torch  # start-up: see Limits.angle_bounds
+
     width = hi - lo
     u = torch.where(width > 0, 2.0 * (a - lo) / torch.where(width > 0, width, 1.0) - 1.0, torch.zeros_like(a))
     return torch.asin(u.clamp(-1.0, 1.0))

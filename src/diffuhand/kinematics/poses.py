@@ -8,11 +8,13 @@ towards the palm).
 from __future__ import annotations
 
 import math
-
-import torch
+from typing import TYPE_CHECKING
 
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.skeleton import ANGLE_NAMES, angle_index
+
+if TYPE_CHECKING:
+    import torch
 
 _EXTENDED = {"mcp.flex": 0.0, "pip.flex": 0.0, "dip.flex": 0.0}
 _CURLED = {"mcp.flex": 85.0, "pip.flex": 100.0, "dip.flex": 55.0}
@@ -109,9 +111,13 @@ NAMED_POSES: dict[str, dict[str, float]] = {
 
 
 def named_pose(
-    name: str, limits: Limits | None = None, dtype: torch.dtype = torch.float64
+    name: str, limits: Limits | None = None, dtype: torch.dtype | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The (41,) angles in radians and (20,) neutral bone ratios of the pose called ``name``."""
+    """The (41,) angles in radians and (20,) neutral bone ratios of the pose called ``name`` (``dtype`` None:
+    float64)."""
+    import torch  # start-up: the package imports this module on a photo's path, which never needs torch (2.2-3.3 s)
+
+    dtype = torch.float64 if dtype is None else dtype
     limits = limits or load_limits()
     try:
         spec = NAMED_POSES[name]
@@ -125,9 +131,11 @@ def named_pose(
 
 
 def named_poses(
-    limits: Limits | None = None, dtype: torch.dtype = torch.float64
+    limits: Limits | None = None, dtype: torch.dtype | None = None
 ) -> tuple[list[str], torch.Tensor, torch.Tensor]:
-    """All named poses: names, angles (P, 41) radians, bone ratios (P, 20)."""
+    """All named poses: names, angles (P, 41) radians, bone ratios (P, 20) (``dtype`` None: float64)."""
+    import torch  # start-up: see named_pose
+
     names = list(NAMED_POSES)
     pairs = [named_pose(n, limits, dtype) for n in names]
     return names, torch.stack([a for a, _ in pairs]), torch.stack([r for _, r in pairs])

@@ -42,8 +42,10 @@ The 20 bone ratios are the bone lengths divided by the anchor bone, wrist -> ind
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 NUM_JOINTS = 21
 NUM_ANGLES = 41
@@ -157,6 +159,8 @@ LEVELS: tuple[tuple[int, ...], ...] = tuple(tuple(level) for level in _levels(PA
 
 def subtree_mask() -> torch.Tensor:
     """(21, 21) bool: ``mask[i, k]`` is True when joint ``k`` lies in the subtree rooted at ``i`` (``k = i`` included)."""
+    import torch  # start-up: torch only where tensors are made (2.2-3.3 s, benchmarks/bench_startup.py)
+
     mask = torch.eye(NUM_JOINTS, dtype=torch.bool)
     for k in range(NUM_JOINTS):
         j = PARENTS[k]
@@ -181,6 +185,8 @@ _LAYOUTS: dict[torch.device, _Layout] = {}
 
 def layout(device: torch.device | str = "cpu") -> _Layout:
     """Index tensors for the level-parallel FK on ``device`` (cached)."""
+    import torch  # start-up: see subtree_mask
+
     device = torch.device(device)
     if device in _LAYOUTS:
         return _LAYOUTS[device]

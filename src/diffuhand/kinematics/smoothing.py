@@ -16,9 +16,8 @@ Frames are smoothed within runs of consecutive valid frames (a gap is never brid
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from diffuhand.kinematics.fk import rotmat_to_euler_zyx
+from diffuhand.kinematics.fk_numpy import rotmat_to_euler_zyx  # NumPy: no torch on the photo path
 from diffuhand.kinematics.skeleton import NUM_ROOT_ANGLES
 
 #: the Gaussian is cut at this many standard deviations
@@ -96,7 +95,7 @@ def smooth_pose_sequence(
     a = smooth_over_time(angles, valid, sigma_frames)
     rot = smooth_over_time(root_rotation, valid, sigma_frames)
     rot[valid] = project_to_rotation(rot[valid])
-    a[valid, :NUM_ROOT_ANGLES] = rotmat_to_euler_zyx(torch.from_numpy(rot[valid])).numpy()
+    a[valid, :NUM_ROOT_ANGLES] = rotmat_to_euler_zyx(rot[valid])
     return a, rot, smooth_over_time(ratios, valid, sigma_frames)
 
 

@@ -13,12 +13,14 @@ One lift path: ``diffuhand predict``, ``diffuhand evaluate`` and the temporal mo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
 from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_JOINTS
+
+if TYPE_CHECKING:  # start-up: only a network lift imports torch (2.2-3.3 s, benchmarks/bench_startup.py)
+    import torch
 
 #: x -> -x: a left hand is the mirror image of a right one
 MIRROR = np.array([-1.0, 1.0, 1.0])

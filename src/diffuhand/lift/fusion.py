@@ -14,9 +14,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_write_text
@@ -27,6 +27,9 @@ from diffuhand.kinematics.prior import default_prior
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM
 from diffuhand.kinematics.skeletons import load_skeleton
 from diffuhand.lift.base import HandInput, LiftedHand, as_right, mirror_camera
+
+if TYPE_CHECKING:
+    import torch
 
 #: which bones' directions of the detector's 3D are used
 BONE_SETS = ("phalanges", "all")
@@ -152,14 +155,14 @@ class FusionLifter:
             anchor_mm=a,
             weights=self.weights,
         )
-        rel = (res.joints - res.root_position[:, None]).numpy() / a
+        rel = (res.joints - res.root_position[:, None]) / a
         return [
             LiftedHand(
                 joints=rel[i],
-                angles=res.angles[i].numpy(),
-                bone_ratios=res.bone_ratios[i].numpy(),
-                root_rotation=res.root_rotation[i].numpy(),
-                uncertainty=res.joint_std[i].numpy() / a,
+                angles=res.angles[i],
+                bone_ratios=res.bone_ratios[i],
+                root_rotation=res.root_rotation[i],
+                uncertainty=res.joint_std[i] / a,
                 model_joints=rel[i],
             )
             for i in range(len(items))
