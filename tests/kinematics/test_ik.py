@@ -74,6 +74,9 @@ def test_single_pose_and_units():
     *_, joints = fk_poses(1, 2)
     mm = fit_ik(joints[0])
     assert mm.angles.shape == (41,) and mm.joints.shape == (21, 3) and mm.residual.shape == ()
+    arrays = fit_ik(joints[0], as_numpy=True)  # the photo path's: NumPy out, the same fit
+    assert isinstance(arrays.angles, np.ndarray) and arrays.residual.shape == ()
+    np.testing.assert_array_equal(arrays.joints, mm.joints.numpy())
     metres = fit_ik(joints[0].numpy() / 1000.0)
     torch.testing.assert_close(metres.angles, mm.angles, rtol=0, atol=1e-5)
     assert float(metres.anchor_length) == pytest.approx(float(mm.anchor_length) / 1000.0, rel=1e-6)

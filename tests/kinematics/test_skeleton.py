@@ -39,5 +39,5 @@ def test_41_angles_as_in_section_3_1():
 def test_subtree_mask():
     mask = sk.subtree_mask()
     assert mask[0].all()
-    assert mask[5].nonzero().flatten().tolist() == [5, 6, 7, 8]
-    assert mask[8].nonzero().flatten().tolist() == [8]
+    assert mask[5].nonzero()[0].tolist() == [5, 6, 7, 8]
+    assert mask[8].nonzero()[0].tolist() == [8]

@@ -4,7 +4,7 @@
 their training), imported on first use so that the NumPy photo path (:mod:`~diffuhand.kinematics.fk_numpy`,
 :mod:`~diffuhand.kinematics.ik`, :mod:`~diffuhand.kinematics.fusion`) starts without torch."""
 
-from diffuhand.kinematics.ik import IKResult, fit_ik, fit_ik_numpy
+from diffuhand.kinematics.ik import IKResult, fit_ik
 from diffuhand.kinematics.limits import Limits, derive_limits, load_limits, sine_normalise
 from diffuhand.kinematics.poses import named_pose, named_poses
 
@@ -25,7 +25,6 @@ __all__ = [
     "Limits",
     "derive_limits",
     "fit_ik",
-    "fit_ik_numpy",
     "forward_kinematics",
     "load_limits",
     "named_pose",

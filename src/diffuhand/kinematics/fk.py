@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from diffuhand.kinematics.fk_numpy import zyx_rotmat_entries
 from diffuhand.kinematics.skeleton import NUM_ANGLES, NUM_BONES, NUM_JOINTS, layout
 
 
@@ -21,20 +22,7 @@ def euler_zyx_to_rotmat(euler: torch.Tensor) -> torch.Tensor:
     faster forward + backward (roma goes through quaternions): benchmarks/bench_fk.py measures both.
     """
     c, s = torch.cos(euler), torch.sin(euler)
-    cz, cy, cx = c.unbind(-1)
-    sz, sy, sx = s.unbind(-1)
-    rows = (
-        cz * cy,
-        cz * sy * sx - sz * cx,
-        cz * sy * cx + sz * sx,
-        sz * cy,
-        sz * sy * sx + cz * cx,
-        sz * sy * cx - cz * sx,
-        -sy,
-        cy * sx,
-        cy * cx,
-    )
-    return torch.stack(rows, dim=-1).unflatten(-1, (3, 3))
+    return torch.stack(zyx_rotmat_entries(*c.unbind(-1), *s.unbind(-1)), dim=-1).unflatten(-1, (3, 3))
 
 
 #: cos(y) under which a rotation is at gimbal lock for :func:`rotmat_to_euler_zyx` (x is then set to 0)

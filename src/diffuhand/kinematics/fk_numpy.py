@@ -31,12 +31,10 @@ _GIMBAL_COS = 1e-9
 _SMALL_ANGLE2 = 1e-8
 
 
-def euler_zyx_to_rotmat(euler: np.ndarray) -> np.ndarray:
-    """Intrinsic ZYX Euler angles (..., 3) = (about z, about y, about x), radians -> ``Rz @ Ry @ Rx`` (..., 3, 3)."""
-    c, s = np.cos(euler), np.sin(euler)
-    cz, cy, cx = c[..., 0], c[..., 1], c[..., 2]
-    sz, sy, sx = s[..., 0], s[..., 1], s[..., 2]
-    rows = (
+def zyx_rotmat_entries(cz, cy, cx, sz, sy, sx) -> tuple:
+    """The nine entries, row by row, of ``Rz @ Ry @ Rx`` from the cosines and sines of the three angles (arrays of
+    any library that multiplies: NumPy here, torch in :func:`diffuhand.kinematics.fk.euler_zyx_to_rotmat`)."""
+    return (
         cz * cy,
         cz * sy * sx - sz * cx,
         cz * sy * cx + sz * sx,
@@ -47,6 +45,12 @@ def euler_zyx_to_rotmat(euler: np.ndarray) -> np.ndarray:
         cy * sx,
         cy * cx,
     )
+
+
+def euler_zyx_to_rotmat(euler: np.ndarray) -> np.ndarray:
+    """Intrinsic ZYX Euler angles (..., 3) = (about z, about y, about x), radians -> ``Rz @ Ry @ Rx`` (..., 3, 3)."""
+    c, s = np.cos(euler), np.sin(euler)
+    rows = zyx_rotmat_entries(c[..., 0], c[..., 1], c[..., 2], s[..., 0], s[..., 1], s[..., 2])
     return np.stack(rows, axis=-1).reshape(*np.shape(euler)[:-1], 3, 3)
 
 
@@ -141,14 +145,3 @@ def forward_kinematics(
     if return_rotations:
         return joints, np.concatenate(rots, axis=-3)[..., LEVEL_ORDER, :, :]
     return joints
-
-
-def subtree_mask() -> np.ndarray:
-    """(21, 21) bool: ``mask[i, k]`` is True when joint ``k`` lies in the subtree rooted at ``i`` (``k = i`` included)."""
-    mask = np.eye(NUM_JOINTS, dtype=bool)
-    for k in range(NUM_JOINTS):
-        j = PARENTS[k]
-        while j >= 0:
-            mask[j, k] = True
-            j = PARENTS[j]
-    return mask

@@ -29,7 +29,7 @@ import numpy as np
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.fk_numpy import forward_kinematics, rotmat_to_euler_zyx, rotvec_to_rotmat
-from diffuhand.kinematics.ik import _jacobian, _norm, _problem, fit_ik_numpy, solve_batched
+from diffuhand.kinematics.ik import _jacobian, _norm, _problem, fit_ik, solve_batched
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_BONES, NUM_JOINTS, PARENTS
 
@@ -369,7 +369,7 @@ def fuse_keypoints(
 
     # start: the model fitted to the 3D estimate (its articulation and orientation), then our skeleton, then the
     # wrist placed on its 2D keypoint at the depth where the hand's 2D size matches
-    init = fit_ik_numpy(world, retry=float("inf"), tol=1e-3, max_iter=init_iter)
+    init = fit_ik(world, retry=float("inf"), tol=1e-3, max_iter=init_iter, as_numpy=True)
     angles = init.angles.copy()
     rot0 = init.root_rotation
     rel = forward_kinematics(angles, ratios, anchor_mm, rot0)  # wrist at 0

@@ -8,7 +8,7 @@ target direction first, so the solver starts close to the answer.
 
 The solver is NumPy (float64, :mod:`diffuhand.kinematics.fk_numpy`): it needs no gradient, and the fusion fit
 of a photo, which starts from it, then runs without torch, whose import is most of a photo's start-up
-(``benchmarks/bench_startup.py``). :func:`fit_ik_numpy` returns NumPy arrays, :func:`fit_ik` torch tensors.
+(``benchmarks/bench_startup.py``). :func:`fit_ik` returns torch tensors, or NumPy arrays (``as_numpy``).
 """
 
 from __future__ import annotations
@@ -19,13 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from diffuhand.errors import DiffuhandError
-from diffuhand.kinematics.fk_numpy import (
-    EULER_INDEX,
-    forward_kinematics,
-    rotmat_to_euler_zyx,
-    rotvec_to_rotmat,
-    subtree_mask,
-)
+from diffuhand.kinematics.fk_numpy import EULER_INDEX, forward_kinematics, rotmat_to_euler_zyx, rotvec_to_rotmat
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.skeleton import (
     ANCHOR_BONE,
@@ -37,6 +31,7 @@ from diffuhand.kinematics.skeleton import (
     NUM_BONES,
     NUM_JOINTS,
     PARENTS,
+    subtree_mask,
 )
 
 if TYPE_CHECKING:
@@ -56,7 +51,7 @@ _BONE_PARENTS = np.array(PARENTS[1:])
 
 @dataclass
 class IKResult:
-    """What :func:`fit_ik` (torch tensors) or :func:`fit_ik_numpy` (NumPy arrays) found, float64; leading shape
+    """What :func:`fit_ik` found (torch tensors, or NumPy arrays with ``as_numpy``), float64; leading shape
     ``...`` is the input's (none for a single (21, 3) pose).
 
     Attributes:
@@ -422,10 +417,10 @@ def _as_array(x) -> np.ndarray:
     return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
-def fit_ik_numpy(
-    joints,
+def fit_ik(
+    joints: torch.Tensor | np.ndarray,
     *,
-    valid=None,
+    valid: torch.Tensor | np.ndarray | None = None,
     limits: Limits | None = None,
     max_iter: int = 60,
     tol: float = 1e-5,
@@ -433,8 +428,27 @@ def fit_ik_numpy(
     retry: float = 0.001,
     chunk_size: int = 2048,
     progress: bool = False,
+    as_numpy: bool = False,
 ) -> IKResult:
-    """:func:`fit_ik` with NumPy float64 arrays out (no torch needed): arguments and results as there."""
+    """Fit root rotation, root position, scale, the 41 angles and the 20 bone ratios to 3D joints.
+
+    Args:
+        joints: (21, 3) or (N, 21, 3) in the canonical order, a RIGHT hand, in any unit (mm, cm, m).
+        valid: optional (N, 21) bool; invalid joints are ignored (residual over valid ones only).
+        limits: the box for angles and ratios; the shipped, data-derived limits by default.
+        max_iter: Levenberg-Marquardt iterations at most.
+        tol: stop when no pose improves its cost by more than this fraction.
+        prior_weight: a faint pull (per radian, relative to the hand's scale) towards the neutral pose; it only
+            decides directions the joints leave free (the twist of a straight finger).
+        retry: poses whose mean residual exceeds this fraction of their anchor length (0.005: 0.4 mm on an
+            adult hand) are solved again from a second start, and keep the better fit.
+        chunk_size: poses solved together (memory bound).
+        progress: show a progress bar over chunks.
+        as_numpy: return NumPy arrays; torch is then never imported (the photo path's start-up).
+
+    Returns:
+        :class:`IKResult` of float64 CPU torch tensors, or NumPy arrays with ``as_numpy``.
+    """
     target = _as_array(joints).astype(np.float64)
     if target.ndim < 2 or target.shape[-2:] != (NUM_JOINTS, 3):
         raise DiffuhandError(f"joints must have shape (21, 3) or (N, 21, 3), got {tuple(target.shape)}")
@@ -467,7 +481,7 @@ def fit_ik_numpy(
     dist = _norm(fitted - target)
     per_joint = np.where(mask, dist, np.nan)
     residual = (dist * mask).sum(-1) / mask.sum(-1)
-    return IKResult(
+    res = IKResult(
         angles=angles.reshape(*lead, NUM_ANGLES),
         bone_ratios=ratios.reshape(*lead, NUM_BONES),
         anchor_length=scale.reshape(lead),
@@ -478,52 +492,10 @@ def fit_ik_numpy(
         per_joint=per_joint.reshape(*lead, NUM_JOINTS),
         iterations=iters,
     )
+    if not as_numpy:
+        import torch
 
-
-def fit_ik(
-    joints: torch.Tensor | np.ndarray,
-    *,
-    valid: torch.Tensor | np.ndarray | None = None,
-    limits: Limits | None = None,
-    max_iter: int = 60,
-    tol: float = 1e-5,
-    prior_weight: float = 1e-6,
-    retry: float = 0.001,
-    chunk_size: int = 2048,
-    progress: bool = False,
-) -> IKResult:
-    """Fit root rotation, root position, scale, the 41 angles and the 20 bone ratios to 3D joints.
-
-    Args:
-        joints: (21, 3) or (N, 21, 3) in the canonical order, a RIGHT hand, in any unit (mm, cm, m).
-        valid: optional (N, 21) bool; invalid joints are ignored (residual over valid ones only).
-        limits: the box for angles and ratios; the shipped, data-derived limits by default.
-        max_iter: Levenberg-Marquardt iterations at most.
-        tol: stop when no pose improves its cost by more than this fraction.
-        prior_weight: a faint pull (per radian, relative to the hand's scale) towards the neutral pose; it only
-            decides directions the joints leave free (the twist of a straight finger).
-        retry: poses whose mean residual exceeds this fraction of their anchor length (0.005: 0.4 mm on an
-            adult hand) are solved again from a second start, and keep the better fit.
-        chunk_size: poses solved together (memory bound).
-        progress: show a progress bar over chunks.
-
-    Returns:
-        :class:`IKResult` of float64 CPU torch tensors (:func:`fit_ik_numpy`: NumPy arrays).
-    """
-    import torch
-
-    res = fit_ik_numpy(
-        joints,
-        valid=valid,
-        limits=limits,
-        max_iter=max_iter,
-        tol=tol,
-        prior_weight=prior_weight,
-        retry=retry,
-        chunk_size=chunk_size,
-        progress=progress,
-    )
-    for name, value in vars(res).items():
-        if isinstance(value, np.ndarray):
-            setattr(res, name, torch.from_numpy(value.copy()))  # ascontiguousarray would make a 0-d array 1-d
+        for name, value in vars(res).items():
+            if isinstance(value, np.ndarray):
+                setattr(res, name, torch.from_numpy(value.copy()))  # ascontiguousarray would make a 0-d array 1-d
     return res

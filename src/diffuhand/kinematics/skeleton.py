@@ -44,6 +44,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     import torch
 
@@ -157,11 +159,9 @@ def _levels(parents: tuple[int, ...]) -> list[list[int]]:
 LEVELS: tuple[tuple[int, ...], ...] = tuple(tuple(level) for level in _levels(PARENTS))
 
 
-def subtree_mask() -> torch.Tensor:
+def subtree_mask() -> np.ndarray:
     """(21, 21) bool: ``mask[i, k]`` is True when joint ``k`` lies in the subtree rooted at ``i`` (``k = i`` included)."""
-    import torch  # start-up: torch only where tensors are made (2.2-3.3 s, benchmarks/bench_startup.py)
-
-    mask = torch.eye(NUM_JOINTS, dtype=torch.bool)
+    mask = np.eye(NUM_JOINTS, dtype=bool)
     for k in range(NUM_JOINTS):
         j = PARENTS[k]
         while j >= 0:
@@ -185,7 +185,7 @@ _LAYOUTS: dict[torch.device, _Layout] = {}
 
 def layout(device: torch.device | str = "cpu") -> _Layout:
     """Index tensors for the level-parallel FK on ``device`` (cached)."""
-    import torch  # start-up: see subtree_mask
+    import torch  # start-up: torch only where tensors are made (2.2-3.3 s, benchmarks/bench_startup.py)
 
     device = torch.device(device)
     if device in _LAYOUTS:
