@@ -201,25 +201,32 @@ class ComputeThreads:
     (benchmarks/bench_threads.py). The caller's counts come back with :meth:`restore` (main() may run in a process
     that does other work).
 
-    BLAS is limited (threadpoolctl) at the first :meth:`apply`; torch once it is in use: a network lift imports
-    it, a video's temporal model loads it, a photo's fusion lift never imports it (start-up: 2.2-3.3 s,
-    benchmarks/bench_startup.py)."""
+    BLAS is limited (threadpoolctl) by every :meth:`apply` that finds a library not limited yet; torch once it is
+    in use: a network lift imports it, a video's temporal model loads it, a photo's fusion lift never imports it
+    (start-up: 2.2-3.3 s, benchmarks/bench_startup.py)."""
 
     def __init__(self, threads: int | None = None):
         self.threads = threads
         self.before: int | None = None  # torch's count before apply set it; None: not set (yet)
-        self.blas = None  # threadpoolctl's limiter while BLAS is limited
-        self.blas_done = False
+        self.blas: list = []  # threadpoolctl's limiters, in the order they were set
+        self.blas_limited: set[str] = set()  # the BLAS libraries they cover
+        self.blas_done = False  # whether BLAS is to be limited was decided (limit_blas)
+        self.limit_blas = False
 
     def apply(self, load: bool = False) -> None:
-        """Limit BLAS (once), and set torch's count where torch is imported already, or (``load``) about to be
-        used: imported now (once)."""
+        """Limit the BLAS libraries loaded so far, and set torch's count where torch is imported already, or
+        (``load``) about to be used: imported now (once)."""
         if not self.blas_done:
             self.blas_done = True
-            if self.threads is not None or not any(os.environ.get(v) for v in _BLAS_THREAD_VARIABLES):
-                from threadpoolctl import threadpool_limits
+            self.limit_blas = self.threads is not None or not any(os.environ.get(v) for v in _BLAS_THREAD_VARIABLES)
+        if self.limit_blas:
+            from threadpoolctl import threadpool_info, threadpool_limits
 
-                self.blas = threadpool_limits(limits=self.threads or 1, user_api="blas")
+            # each apply limits the BLAS libraries loaded since the last (a model's loading brings its own)
+            loaded = {p["filepath"] for p in threadpool_info() if p["user_api"] == "blas"}
+            if loaded - self.blas_limited:
+                self.blas.append(threadpool_limits(limits=self.threads or 1, user_api="blas"))
+                self.blas_limited |= loaded
         if self.before is not None:
             return
         torch = sys.modules.get("torch")
@@ -232,9 +239,9 @@ class ComputeThreads:
             torch.set_num_threads(self.threads or 1)
 
     def restore(self) -> None:
-        if self.blas is not None:
-            self.blas.restore_original_limits()
-            self.blas = None
+        while self.blas:  # the last set first: each restores what it found
+            self.blas.pop().restore_original_limits()
+        self.blas_limited = set()
         self.blas_done = False
         if self.before is not None:
             sys.modules["torch"].set_num_threads(self.before)

@@ -38,7 +38,12 @@ if TYPE_CHECKING:
     import torch
 
 #: Bumped whenever the solver's results change, so cached fits (``diffuhand limits --cache``) are not reused.
-SOLVER_VERSION = 4
+SOLVER_VERSION = 5
+#: pairs of knuckles (pinky side, thumb side) whose vectors from the wrist span the palm, the best conditioned first:
+#: hand_frame takes the first pair that is given and not on one line with the wrist
+PALM_PAIRS = ((17, 5), (13, 5), (17, 9), (13, 9), (9, 5), (17, 13))
+#: |a x b| under this fraction of |a| |b|: the two vectors are on one line (no plane; see hand_frame)
+_PLANE_EPS = 1e-9
 #: the fitted scale stays within a factor e^2.08 = 8 of the size the bones suggest: without a bound, joints that are
 #: no hand at all (a failed network output) are fitted best by a hand shrunk to a point (scale 0, then NaN)
 _LOG_SCALE_BOX = float(np.log(8.0))
@@ -153,18 +158,36 @@ def _problem(limits: Limits) -> _Problem:
     return hit[1]
 
 
-def hand_frame(joints):
+def hand_frame(joints, valid=None):
     """Rotation (..., 3, 3) of the hand frame seen in right-hand joints (..., 21, 3): x from the wrist to the
-    middle MCP, z dorsal (the normal of wrist, index MCP and pinky MCP), y towards the thumb. It approximates the
-    model's root rotation (whose frame is the middle metacarpal's). NumPy in, NumPy out; a torch tensor in, a
-    tensor of its dtype and device out (no gradient)."""
+    middle MCP, z dorsal (the normal of the palm: wrist, pinky MCP and index MCP), y towards the thumb. It
+    approximates the model's root rotation (whose frame is the middle metacarpal's).
+
+    ``valid`` (..., 21) bool: joints to use. Where the pinky or index MCP is missing, or the three are on one line,
+    the palm's normal comes from the next pair of knuckles (:data:`PALM_PAIRS`); where none is left, y is any
+    direction across x; where the wrist -> middle MCP axis is missing x is the camera's: always a rotation, which
+    a fit then turns. NumPy in, NumPy out; a torch tensor in, a tensor of its dtype and device out (no gradient)."""
     if hasattr(joints, "detach"):  # a torch tensor
-        frame = hand_frame(joints.detach().cpu().double().numpy())
-        return joints.new_tensor(frame)
+        return joints.new_tensor(hand_frame(_as_array(joints), None if valid is None else _as_array(valid) > 0))
     p = np.asarray(joints, dtype=np.float64)
-    x = _normalize(p[..., 9, :] - p[..., 0, :])
-    z = _normalize(_cross(p[..., 17, :] - p[..., 0, :], p[..., 5, :] - p[..., 0, :]))
-    y = _normalize(_cross(z, x))
+    ok = np.ones(p.shape[:-1], dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    ok = ok & np.isfinite(p).all(-1)
+    x_raw = p[..., 9, :] - p[..., 0, :]
+    has_x = (_norm(x_raw) > 0) & ok[..., 0] & ok[..., 9]
+    x = np.where(has_x[..., None], _normalize(x_raw), [1.0, 0.0, 0.0])
+    normal = np.zeros_like(x)
+    found = np.zeros(x.shape[:-1], dtype=bool)
+    for pinky_side, thumb_side in PALM_PAIRS:
+        a, b = p[..., pinky_side, :] - p[..., 0, :], p[..., thumb_side, :] - p[..., 0, :]
+        n = _cross(a, b)
+        use = ~found & ok[..., 0] & ok[..., pinky_side] & ok[..., thumb_side]
+        use &= _norm(n) > _PLANE_EPS * _norm(a) * _norm(b)  # a plane (not three points on one line)
+        normal = np.where(use[..., None], n, normal)
+        found |= use
+    y_raw = _cross(normal, x)
+    flat = ~found | (_norm(y_raw) <= _PLANE_EPS * _norm(normal))  # no normal, or one along x
+    across = np.eye(3)[np.argmin(np.abs(x), axis=-1)]  # the axis least along x
+    y = _normalize(np.where(flat[..., None], _cross(x, across), y_raw))
     z = _cross(x, y)
     return np.stack([x, y, z], axis=-1)
 
@@ -189,7 +212,7 @@ def _point_bones(target, rot0, pos, scale, angles, ratios, prob: _Problem) -> np
     return angles
 
 
-def _initialise(target: np.ndarray, prob: _Problem, n_twists: int = 17):
+def _initialise(target: np.ndarray, prob: _Problem, n_twists: int = 17, valid: np.ndarray | None = None):
     """Analytic start: root from the palm, then :func:`_point_bones`. The free twists (the plane a finger bends
     in) cannot be read off one bone, and a wrong one is a local minimum, so each is tried at ``n_twists`` values
     across its range and each finger keeps the one that puts its joints nearest their targets (the first such
@@ -198,7 +221,7 @@ def _initialise(target: np.ndarray, prob: _Problem, n_twists: int = 17):
     n = target.shape[0]
     pos = target[:, 0].copy()
     scale = np.maximum(_norm(target[:, ANCHOR_JOINT] - target[:, 0]), 1e-9)
-    rot0 = hand_frame(target)
+    rot0 = hand_frame(target, valid)
     bones = _norm(target[:, 1:] - target[:, _BONE_PARENTS])
     ratios = _clamp(bones / scale[:, None], prob.rmin, prob.rmax)
     twist = prob.twist
@@ -212,7 +235,8 @@ def _initialise(target: np.ndarray, prob: _Problem, n_twists: int = 17):
     tr = rep(target)
     angles = _point_bones(tr, rep(rot0), rep(pos), rep(scale), angles.reshape(-1, NUM_ANGLES), rep(ratios), prob)
     joints = forward_kinematics(angles, rep(ratios), rep(scale), rep(rot0), rep(pos))
-    err = _norm(joints - tr)[:, 1:].reshape(n_twists, n, 5, 4).sum(-1)  # (trials, N, 5 fingers)
+    dist = _norm(joints - tr) if valid is None else _norm(joints - tr) * rep(valid)  # missing joints: not targets
+    err = dist[:, 1:].reshape(n_twists, n, 5, 4).sum(-1)  # (trials, N, 5 fingers)
     pick = err.argmin(0)  # (N, 5): the first best trial per finger
     choice = pick[:, prob.finger_of]  # (N, 41)
     choice[:, :3] = 0  # the root's angles are not fitted here
@@ -369,7 +393,7 @@ def _start(rot0, pos, logs, angles, ratios, target, w, pw, prob: _Problem, logs_
 
 
 def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: float, tol: float, retry: float):
-    rot0, pos, logs, angles, ratios = _initialise(target, prob)
+    rot0, pos, logs, angles, ratios = _initialise(target, prob, valid=valid)
     w = valid[..., None].astype(np.float64)  # (N, 21, 1)
     ref = np.exp(logs)  # the prior's scale: a radian of deviation weighs like a hand-size of distance
     pw = prior_weight * ref**2
@@ -413,8 +437,9 @@ def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: flo
 
 
 def _as_array(x) -> np.ndarray:
-    """A NumPy array of ``x`` (a torch tensor is moved to the CPU and detached, never imported for)."""
-    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+    """A float64 NumPy array of ``x`` (a torch tensor of any dtype and device, detached; torch is never imported
+    for it)."""
+    return x.detach().cpu().double().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=np.float64)
 
 
 def fit_ik(
@@ -447,9 +472,11 @@ def fit_ik(
         as_numpy: return NumPy arrays; torch is then never imported (the photo path's start-up).
 
     Returns:
-        :class:`IKResult` of float64 CPU torch tensors, or NumPy arrays with ``as_numpy``.
+        :class:`IKResult` of float64 torch tensors (on the input's device, the CPU for NumPy input), or NumPy
+        arrays with ``as_numpy``.
     """
-    target = _as_array(joints).astype(np.float64)
+    target = _as_array(joints)
+    device = getattr(joints, "device", None)  # a tensor's results come back on its device
     if target.ndim < 2 or target.shape[-2:] != (NUM_JOINTS, 3):
         raise DiffuhandError(f"joints must have shape (21, 3) or (N, 21, 3), got {tuple(target.shape)}")
     lead = target.shape[:-2]
@@ -497,5 +524,6 @@ def fit_ik(
 
         for name, value in vars(res).items():
             if isinstance(value, np.ndarray):
-                setattr(res, name, torch.from_numpy(value.copy()))  # ascontiguousarray would make a 0-d array 1-d
+                # a copy: ascontiguousarray would make a 0-d array 1-d
+                setattr(res, name, torch.from_numpy(value.copy()).to(device or "cpu"))
     return res
