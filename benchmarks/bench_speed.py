@@ -320,6 +320,9 @@ def main() -> None:
         print(f"{name:62} {b:9.2f} -> {a_:8.2f} ms  x{b / a_:5.2f} {note}", flush=True)
 
     old_ik = load_module_at(args.before, "src/diffuhand/kinematics/ik.py", "_ik_before")
+    from diffuhand.kinematics.skeleton import subtree_mask
+
+    old_ik.subtree_mask = lambda: torch.from_numpy(subtree_mask())  # the skeleton's mask is a NumPy array now
     old_pipeline = load_module_at(args.before, "src/diffuhand/pipeline.py", "_pipeline_before")
     jd = j64.double()
     same = (old_ik.fit_ik(jd, retry=float("inf")).joints - fit_ik(jd, retry=float("inf")).joints).abs().max().item()
