@@ -12,49 +12,21 @@ hands), the libraries' defaults for the 2,048 poses (``diffuhand ik``).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_speed import load_ik_at, load_module_at, median_ms  # this folder's: run as a script, it is on the path
 
 from diffuhand.commands.predict import ComputeThreads
 from diffuhand.kinematics import fk_numpy, load_limits
 from diffuhand.kinematics.fusion import FusionWeights, fuse_keypoints
 from diffuhand.kinematics.ik import fit_ik
-from diffuhand.kinematics.skeleton import subtree_mask
 from diffuhand.kinematics.skeletons import load_skeleton
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def module_at(rev: str, rel: str, name: str, replace: tuple[str, str] | None = None):
-    """A module's source at git revision ``rev`` imported as ``name`` (``replace``: one text substitution first)."""
-    src = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    if replace:
-        src = src.replace(*replace)
-    path = Path(tempfile.mkdtemp()) / f"{name}.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - t))
-    return statistics.median(times)
 
 
 def scenes(n: int, seed: int = 0):
@@ -81,9 +53,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "kinematics_numpy.json")
     args = ap.parse_args()
-    old_ik = module_at(args.before, "src/diffuhand/kinematics/ik.py", "_ik_before")
-    old_ik.subtree_mask = lambda: torch.from_numpy(subtree_mask())  # the skeleton's mask is a NumPy array now
-    old_fusion = module_at(
+    old_ik = load_ik_at(args.before)
+    old_fusion = load_module_at(
         args.before,
         "src/diffuhand/kinematics/fusion.py",
         "_fusion_before",

@@ -102,9 +102,12 @@ def bound(ms: float, prof: dict, lim: dict, fixed_fraction: float | None = None)
     return max(("compute", "memory"), key=frac.get), frac
 
 
-def load_module_at(rev: str, rel: str, name: str):
-    """A module's source as it was at git revision ``rev``, imported under ``name`` (for before / after)."""
+def load_module_at(rev: str, rel: str, name: str, replace: tuple[str, str] | None = None):
+    """A module's source as it was at git revision ``rev``, imported under ``name`` (for before / after);
+    ``replace``: one text substitution first (e.g. its imports of another old module)."""
     src = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    if replace:
+        src = src.replace(*replace)
     path = Path(tempfile.mkdtemp()) / f"{name}.py"
     path.write_text(src)
     spec = importlib.util.spec_from_file_location(name, path)
@@ -112,6 +115,16 @@ def load_module_at(rev: str, rel: str, name: str):
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def load_ik_at(rev: str):
+    """The torch IK solver of a revision before the NumPy port (``kinematics/ik.py`` at ``rev``) as ``_ik_before``,
+    given the skeleton's subtree mask as the tensor it took (a NumPy array now)."""
+    from diffuhand.kinematics.skeleton import subtree_mask
+
+    old_ik = load_module_at(rev, "src/diffuhand/kinematics/ik.py", "_ik_before")
+    old_ik.subtree_mask = lambda: torch.from_numpy(subtree_mask())
+    return old_ik
 
 
 @contextmanager
@@ -319,10 +332,7 @@ def main() -> None:
         changes.append({"change": name, "before_ms": b, "after_ms": a_, "speedup": b / a_, "note": note})
         print(f"{name:62} {b:9.2f} -> {a_:8.2f} ms  x{b / a_:5.2f} {note}", flush=True)
 
-    old_ik = load_module_at(args.before, "src/diffuhand/kinematics/ik.py", "_ik_before")
-    from diffuhand.kinematics.skeleton import subtree_mask
-
-    old_ik.subtree_mask = lambda: torch.from_numpy(subtree_mask())  # the skeleton's mask is a NumPy array now
+    old_ik = load_ik_at(args.before)
     old_pipeline = load_module_at(args.before, "src/diffuhand/pipeline.py", "_pipeline_before")
     jd = j64.double()
     same = (old_ik.fit_ik(jd, retry=float("inf")).joints - fit_ik(jd, retry=float("inf")).joints).abs().max().item()

@@ -28,6 +28,7 @@ import numpy as np
 from diffuhand.errors import DiffuhandError, one_line
 from diffuhand.io.files import atomic_write_text
 from diffuhand.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from diffuhand.io.weights import weights_digest
 
 #: the summary of a corpus run, written at the top of ``--out`` (an input of that name takes a suffix)
 SUMMARY_NAME = "diffuhand-summary"
@@ -224,15 +225,8 @@ def weights_identity(module) -> str:
         # its config.json holds every field of the model's cfg (TemporalConfig.to_dict), and its weights are the
         # model's state dict as saved (loaded strictly, float32)
         cfg = {k: v for k, v in module.config["model"].items() if k != "kind"}
-        state = module.state_arrays()
-    else:
-        cfg = vars(getattr(module, "cfg", object()))
-        state = {k: v.detach().cpu().contiguous().numpy() for k, v in module.state_dict().items()}
-    h = hashlib.sha256(repr(sorted(cfg.items())).encode())
-    for k, v in sorted(state.items()):
-        h.update(k.encode())
-        h.update(np.ascontiguousarray(v).tobytes())
-    return h.hexdigest()[:16]
+        return weights_digest(cfg, module.state_arrays())
+    return weights_digest(vars(getattr(module, "cfg", object())), module.state_dict())
 
 
 @dataclass(frozen=True)
@@ -250,7 +244,7 @@ class RunStamp:
 
     @classmethod
     def of(cls, estimator, args: argparse.Namespace) -> RunStamp:
-        temporal = _temporal_held(estimator)
+        temporal = temporal_held(estimator)
         what = {
             "lift": estimator.lifter.identity,
             "temporal": None if temporal is None else weights_identity(temporal),
@@ -269,7 +263,7 @@ def _plain(v):
     return str(v) if isinstance(v, Path) else v
 
 
-def _temporal_held(estimator):
+def temporal_held(estimator):
     """The estimator's temporal model, or its checkpoint while not loaded (start-up: a photo's run loads nothing)."""
     return estimator.temporal_ref if hasattr(estimator, "temporal_ref") else estimator.temporal
 
@@ -282,7 +276,7 @@ def model_files(args: argparse.Namespace, estimator) -> list[Path]:
     lift = args.model if args.model not in (None, "hand", "keypoints") else shipped_weights(args.model or "hand")
     if lift is not None:
         folders.append(Path(str(lift)))
-    if _temporal_held(estimator) is not None:
+    if temporal_held(estimator) is not None:
         t = args.temporal if getattr(args, "temporal", None) else shipped_weights("temporal")
         if t is not None:
             folders.append(Path(str(t)))

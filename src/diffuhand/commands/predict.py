@@ -36,6 +36,7 @@ from diffuhand.commands.corpus import (
     collect_jobs,
     made_since,
     run_ray,
+    temporal_held,
     up_to_date,
     write_summary,
 )
@@ -210,15 +211,11 @@ class ComputeThreads:
         self.before: int | None = None  # torch's count before apply set it; None: not set (yet)
         self.blas: list = []  # threadpoolctl's limiters, in the order they were set
         self.blas_limited: set[str] = set()  # the BLAS libraries they cover
-        self.blas_done = False  # whether BLAS is to be limited was decided (limit_blas)
-        self.limit_blas = False
+        self.limit_blas = threads is not None or not any(os.environ.get(v) for v in _BLAS_THREAD_VARIABLES)
 
     def apply(self, load: bool = False) -> None:
         """Limit the BLAS libraries loaded so far, and set torch's count where torch is imported already, or
         (``load``) about to be used: imported now (once)."""
-        if not self.blas_done:
-            self.blas_done = True
-            self.limit_blas = self.threads is not None or not any(os.environ.get(v) for v in _BLAS_THREAD_VARIABLES)
         if self.limit_blas:
             from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -242,7 +239,6 @@ class ComputeThreads:
         while self.blas:  # the last set first: each restores what it found
             self.blas.pop().restore_original_limits()
         self.blas_limited = set()
-        self.blas_done = False
         if self.before is not None:
             sys.modules["torch"].set_num_threads(self.before)
             self.before = None
@@ -252,7 +248,7 @@ def needs_torch(args: argparse.Namespace, estimator, jobs: list[Job]) -> bool:
     """Whether a run's jobs compute with torch besides the lift: a video with a temporal model held (loaded when
     its frames need it), or meshes (``--mesh``, ``--render``, ``--mano``)."""
     meshes = any(getattr(args, k, None) for k in ("mesh", "render", "mano"))
-    return meshes or (getattr(estimator, "temporal_ref", None) is not None and any(j.video for j in jobs))
+    return meshes or (temporal_held(estimator) is not None and any(j.video for j in jobs))
 
 
 def run_predict(args: argparse.Namespace, estimator=None) -> int:

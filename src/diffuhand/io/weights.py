@@ -6,9 +6,13 @@ A checkpoint is a folder (or its ``model.safetensors``): ``model.safetensors`` a
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_path, atomic_write_text
@@ -17,6 +21,16 @@ if TYPE_CHECKING:  # start-up: torch (2.2-3.3 s) only where weights are read or 
     import torch
 
 MODEL_FORMAT = "diffuhand-model"
+
+
+def weights_digest(config: Mapping, state: Mapping) -> str:
+    """A short hash (16 hex digits) of a model's configuration (field -> value) and weights (name -> tensor or
+    array): the same for a loaded module and for its checkpoint's files (read without torch)."""
+    h = hashlib.sha256(repr(sorted(config.items())).encode())
+    for k, v in sorted(state.items()):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v).tobytes())
+    return h.hexdigest()[:16]
 
 
 def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict, extra: dict | None = None) -> Path:

@@ -29,7 +29,16 @@ import numpy as np
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.fk_numpy import forward_kinematics, rotmat_to_euler_zyx, rotvec_to_rotmat
-from diffuhand.kinematics.ik import _jacobian, _norm, _problem, fit_ik, solve_batched
+from diffuhand.kinematics.ik import (
+    _clamp,
+    _jacobian,
+    _keep_where,
+    _norm,
+    _problem,
+    box_constrained_step,
+    fit_ik,
+    next_damping,
+)
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, NUM_BONES, NUM_JOINTS, PARENTS
 
@@ -289,19 +298,11 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
     for it in range(1, max_iter + 1):
         a_mat, g = terms.normal_equations(st)
         ang = st["angles"][:, fa]
-        tail = g[:, _NUM_PLACEMENT:]
-        stuck = ((ang <= prob.amin[fa] + 1e-12) & (tail > 0)) | ((ang >= prob.amax[fa] - 1e-12) & (tail < 0))
-        keep = np.concatenate([np.ones((n, _NUM_PLACEMENT), dtype=bool), ~stuck], -1)
-        a_mat = a_mat * (keep[:, :, None] & keep[:, None, :])
-        g = g * keep
-        diag = np.arange(a_mat.shape[-1])
-        d = a_mat[:, diag, diag]
-        a_mat[:, diag, diag] = d + lam[:, None] * np.maximum(d, 1e-9) + ~keep
-        step = -solve_batched(a_mat, g)
-        step = np.where(np.isfinite(step) & ~done[:, None], step, 0.0)
+        step = box_constrained_step(a_mat, g, ang, prob.amin[fa], prob.amax[fa], lam)
+        step = np.where(done[:, None], 0.0, step)
         new = {"rot0": st["rot0"] @ rotvec_to_rotmat(step[:, :3]), "pos": st["pos"] + step[:, 3:6]}
         angles = st["angles"].copy()
-        angles[:, fa] = np.minimum(np.maximum(ang + step[:, _NUM_PLACEMENT:], prob.amin[fa]), prob.amax[fa])
+        angles[:, fa] = _clamp(ang + step[:, _NUM_PLACEMENT:], prob.amin[fa], prob.amax[fa])
         new["angles"] = angles
         new["joints"], new["rots"] = terms.model(new)
         new["cost"] = terms.cost(new)
@@ -310,8 +311,8 @@ def _lm(st: dict, terms: _Terms, max_iter: int, tol: float) -> int:
         # log density can make the cost negative or near zero, where a plain relative gain means nothing
         gain = (st["cost"] - new["cost"]) / (np.abs(st["cost"]) + terms.num_residuals)
         for k in ("rot0", "pos", "angles", "joints", "rots", "cost"):
-            st[k] = np.where(better.reshape(-1, *[1] * (st[k].ndim - 1)), new[k], st[k])
-        lam = np.where(better, np.maximum(lam / 3, 1e-9), np.minimum(lam * 4, 1e9))
+            st[k] = _keep_where(better, new[k], st[k])
+        lam = next_damping(lam, better)
         rejected = np.where(better, 0, rejected + 1)
         # done: an accepted step gained little, or steps keep being refused (at the optimum)
         done |= (better & (gain < tol)) | (rejected >= 3) | (lam >= 1e6)

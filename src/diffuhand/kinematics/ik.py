@@ -20,7 +20,7 @@ import numpy as np
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics.fk_numpy import EULER_INDEX, forward_kinematics, rotmat_to_euler_zyx, rotvec_to_rotmat
-from diffuhand.kinematics.limits import Limits, load_limits
+from diffuhand.kinematics.limits import Limits, as_float64, load_limits
 from diffuhand.kinematics.skeleton import (
     ANCHOR_BONE,
     ANCHOR_JOINT,
@@ -114,6 +114,29 @@ def solve_batched(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return out
 
 
+def box_constrained_step(a_mat: np.ndarray, g: np.ndarray, box, lo, hi, lam: np.ndarray) -> np.ndarray:
+    """One Levenberg-Marquardt step (N, P) from the normal equations J^T J (N, P, P) and J^T r (N, P), whose last
+    parameters ``box`` (N, B) are bounded by ``lo``, ``hi`` (B,), with damping ``lam`` (N,); 0 where no finite step.
+
+    Active set: a bounded parameter sitting on its bound and pushed outwards stays put this step (its row and
+    column are cleared, its diagonal 1). Marquardt damping: the diagonal grows by ``lam`` times itself."""
+    tail = g[:, g.shape[1] - box.shape[1] :]
+    stuck = ((box <= lo + 1e-12) & (tail > 0)) | ((box >= hi - 1e-12) & (tail < 0))
+    keep = np.concatenate([np.ones((g.shape[0], g.shape[1] - box.shape[1]), dtype=bool), ~stuck], axis=-1)
+    a_mat = a_mat * (keep[:, :, None] & keep[:, None, :])
+    g = g * keep
+    diag = np.arange(a_mat.shape[-1])
+    d = a_mat[:, diag, diag]
+    a_mat[:, diag, diag] = d + lam[:, None] * np.maximum(d, 1e-9) + ~keep
+    step = -solve_batched(a_mat, g)
+    return np.where(np.isfinite(step), step, 0.0)
+
+
+def next_damping(lam: np.ndarray, better: np.ndarray) -> np.ndarray:
+    """Levenberg-Marquardt's damping after a step: a third where it lowered the cost, four times where not."""
+    return np.where(better, np.maximum(lam / 3, 1e-9), np.minimum(lam * 4, 1e9))
+
+
 class _Problem:
     """Index bookkeeping shared by the initialisation, the Jacobian and the updates."""
 
@@ -168,7 +191,7 @@ def hand_frame(joints, valid=None):
     direction across x; where the wrist -> middle MCP axis is missing x is the camera's: always a rotation, which
     a fit then turns. NumPy in, NumPy out; a torch tensor in, a tensor of its dtype and device out (no gradient)."""
     if hasattr(joints, "detach"):  # a torch tensor
-        return joints.new_tensor(hand_frame(_as_array(joints), None if valid is None else _as_array(valid) > 0))
+        return joints.new_tensor(hand_frame(as_float64(joints), None if valid is None else as_float64(valid) > 0))
     p = np.asarray(joints, dtype=np.float64)
     ok = np.ones(p.shape[:-1], dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     ok = ok & np.isfinite(p).all(-1)
@@ -298,19 +321,8 @@ def _lm_step(st: dict, target, w, pw, prob: _Problem):
     sl = slice(NUM_POSE_PARAMS, NUM_POSE_PARAMS + na)
     a_mat[:, sl, sl] += pw[:, None, None] * np.eye(na)
     g[:, sl] += pw[:, None] * (angles[:, fa] - prob.neutral_a[fa])
-    # active set: a bounded parameter sitting on its bound and pushed outwards stays put this step
     box = np.concatenate([angles[:, fa], ratios[:, fr]], axis=-1)
-    tail = g[:, NUM_POSE_PARAMS:]
-    stuck = ((box <= prob.lo + 1e-12) & (tail > 0)) | ((box >= prob.hi - 1e-12) & (tail < 0))
-    keep = np.concatenate([np.ones((n, NUM_POSE_PARAMS), dtype=bool), ~stuck], axis=-1)
-    a_mat = a_mat * (keep[:, :, None] & keep[:, None, :])
-    g = g * keep
-    # Marquardt damping on the diagonal; a frozen parameter gets a unit diagonal and a zero right-hand side
-    diag = np.arange(a_mat.shape[-1])
-    d = a_mat[:, diag, diag]
-    a_mat[:, diag, diag] = d + st["lam"][:, None] * np.maximum(d, 1e-9) + ~keep
-    step = -solve_batched(a_mat, g)
-    step = np.where(np.isfinite(step), step, 0.0)
+    step = box_constrained_step(a_mat, g, box, prob.lo, prob.hi, st["lam"])
 
     new = dict(st)
     new["rot0"] = rot0 @ rotvec_to_rotmat(step[:, _ROT])
@@ -325,7 +337,7 @@ def _lm_step(st: dict, target, w, pw, prob: _Problem):
     better = new["cost"] < st["cost"]
     gain = (st["cost"] - new["cost"]) / np.maximum(st["cost"], 1e-300)
     out = {k: _keep_where(better, new[k], v) for k, v in st.items() if k != "lam"}
-    out["lam"] = np.where(better, np.maximum(st["lam"] / 3, 1e-9), np.minimum(st["lam"] * 4, 1e9))
+    out["lam"] = next_damping(st["lam"], better)
     return out, better, gain
 
 
@@ -436,12 +448,6 @@ def _solve_chunk(target, valid, prob: _Problem, max_iter: int, prior_weight: flo
     return st["rot0"], st["pos"], np.exp(st["logs"]), angles, st["ratios"], st["joints"], it
 
 
-def _as_array(x) -> np.ndarray:
-    """A float64 NumPy array of ``x`` (a torch tensor of any dtype and device, detached; torch is never imported
-    for it)."""
-    return x.detach().cpu().double().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=np.float64)
-
-
 def fit_ik(
     joints: torch.Tensor | np.ndarray,
     *,
@@ -475,7 +481,7 @@ def fit_ik(
         :class:`IKResult` of float64 torch tensors (on the input's device, the CPU for NumPy input), or NumPy
         arrays with ``as_numpy``.
     """
-    target = _as_array(joints)
+    target = as_float64(joints)
     device = getattr(joints, "device", None)  # a tensor's results come back on its device
     if target.ndim < 2 or target.shape[-2:] != (NUM_JOINTS, 3):
         raise DiffuhandError(f"joints must have shape (21, 3) or (N, 21, 3), got {tuple(target.shape)}")
@@ -484,7 +490,7 @@ def fit_ik(
     if valid is None:
         mask = np.ones(target.shape[:2], dtype=bool)
     else:
-        mask = _as_array(valid).reshape(-1, NUM_JOINTS).astype(bool)
+        mask = as_float64(valid).reshape(-1, NUM_JOINTS).astype(bool)
     mask = mask & np.isfinite(target).all(-1)
     if not mask.any(-1).all():
         raise DiffuhandError("every pose needs at least one valid, finite joint")

@@ -135,10 +135,10 @@ class Limits:
         self, angles: torch.Tensor | np.ndarray, ratios: torch.Tensor | np.ndarray | None = None, tol: float = 1e-9
     ) -> bool:
         """True when every angle (and ratio, if given) lies within its limits, up to ``tol``."""
-        a = _float64(angles)
+        a = as_float64(angles)
         ok = bool(((a >= self.angle_min - tol) & (a <= self.angle_max + tol)).all())
         if ratios is not None:
-            r = _float64(ratios)
+            r = as_float64(ratios)
             ok &= bool(((r >= self.ratio_min - tol) & (r <= self.ratio_max + tol)).all())
         return ok
 
@@ -197,7 +197,7 @@ class Limits:
         atomic_write_text(Path(path), json.dumps(self.to_json(), indent=1) + "\n")
 
 
-def _float64(x) -> np.ndarray:
+def as_float64(x) -> np.ndarray:
     """An array or a tensor (on any device, with or without gradient) as a float64 array, without importing torch."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().double().numpy()

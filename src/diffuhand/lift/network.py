@@ -5,7 +5,6 @@ optionally drawn with a named skeleton convention (:mod:`diffuhand.kinematics.sk
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import warnings
 
@@ -16,6 +15,7 @@ from diffuhand.data.augment import to_tensor
 from diffuhand.data.crops import crop_sample
 from diffuhand.data.schema import HandSample
 from diffuhand.errors import DiffuhandError, DiffuhandWarning
+from diffuhand.io.weights import weights_digest
 from diffuhand.kinematics import fit_ik
 from diffuhand.kinematics.fusion import ALL_BONES
 from diffuhand.kinematics.skeleton import PARENTS
@@ -79,11 +79,7 @@ def unet_backend(model, backend: str) -> tuple[str, object | None]:
 
 def model_identity(model) -> str:
     """A short hash of a model's weights and configuration."""
-    h = hashlib.sha256(repr(sorted(vars(model.cfg).items())).encode())
-    for k, v in sorted(model.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
+    return weights_digest(vars(model.cfg), model.state_dict())
 
 
 class NetworkLifter:
