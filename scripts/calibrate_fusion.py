@@ -135,7 +135,7 @@ def main() -> None:
                 if args.ray_turn == "auto"
                 else f"{args.ray_turn} (--ray-turn)"
             ),
-            "command": "python scripts/calibrate_fusion.py " + " ".join(sys.argv[1:]),
+            "command": " ".join(["python scripts/calibrate_fusion.py", *sys.argv[1:]]),
             "renders": images,
             "hands_found": len(found),
             "sigma_dir_by_bones": {k: round(v, 4) for k, v in sigmas_dir.items()},

@@ -71,6 +71,33 @@ def test_estimator_with_the_fusion_lift_reports_the_hand_in_millimetres():
     assert est.model is None and est.ik == "fusion"
 
 
+def test_the_benchmarks_world_landmark_rows_run_through_the_estimator():
+    """bench_lift_models hands its MediaPipe rows to the Estimator, which lifts in batches (lift_many): a lifter
+    without it broke the whole table (fixed with this test)."""
+    import importlib.util
+    from pathlib import Path
+
+    from diffuhand.detect.mediapipe import HandDetection
+    from diffuhand.pipeline import Estimator
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_lift_models.py"
+    spec = importlib.util.spec_from_file_location("bench_lift_models", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    hand, mm = _hand("left")
+
+    class Stub:
+        def __call__(self, image):
+            return [HandDetection(hand.keypoints_2d, hand.world_mm, "left", 0.9, hand.box)]
+
+    for row in (bench.WorldLandmarks(ik=False), bench.WorldLandmarks(ik=True)):
+        (res,) = Estimator(row, detector=Stub()).predict(np.zeros((240, 320, 3), np.uint8))
+        # the detector's exact 3D, as it is or through the IK: the hand itself, at the anchor's scale
+        truth = (mm - mm[0]) / np.linalg.norm(mm[5] - mm[0])
+        got = res.joints_3d / np.linalg.norm(res.joints_3d[5] - res.joints_3d[0])
+        assert np.linalg.norm(got - truth, axis=-1).mean() < 0.02
+
+
 def test_load_lifter_by_name_and_unused_options_are_said():
     lifter = load_lifter()
     assert isinstance(lifter, FusionLifter) and lifter.config.skeleton == "ge2019"

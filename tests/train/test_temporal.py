@@ -124,3 +124,31 @@ def test_train_command_dispatches_temporal_configs(tmp_path, source):
     (tmp_path / "t.yaml").write_text(yaml.safe_dump(cfg))
     assert main(["train", str(tmp_path / "t.yaml")]) == 0
     assert (tmp_path / "run" / "final" / "model.safetensors").exists()
+
+
+def test_cached_inputs_are_the_lifts_own(tmp_path, monkeypatch):
+    """The per-frame predictions are cached per lift: after the lift is recalibrated (a new identity), a rerun in the
+    same folder computes them again instead of training on the old lift's outputs (it reused them before)."""
+    import diffuhand.train.temporal as T
+
+    calls = []
+
+    class Lift:
+        needs_world = needs_image = False
+
+        def __init__(self, identity):
+            self.identity = identity
+
+    def fake_predictions(source, ds, passes, seed, progress):
+        calls.append(source.identity)
+        return {"sequence": np.zeros(2, np.int64), "pred": np.full((2, 21, 3), float(len(calls)))}
+
+    monkeypatch.setattr(T, "build_datasets", lambda specs, load_images: [None])
+    monkeypatch.setattr(T, "per_frame_predictions", fake_predictions)
+    cfg = tiny_cfg(tmp_path / "run", "unused")
+    for identity in ("fusion-aaaa", "fusion-aaaa", "fusion-bbbb"):
+        monkeypatch.setattr(T, "load_lifter", lambda source, backend=None, identity=identity: Lift(identity))
+        d = T.build_inputs(cfg, "train", progress=False)
+        assert d["pred"][0, 0, 0] == len(calls)  # this lift's own predictions
+    assert calls == ["fusion-aaaa", "fusion-bbbb"]  # the second run read the first's cache; the new lift did not
+    assert len(list((tmp_path / "run").glob("inputs-train-*.npz"))) == 2

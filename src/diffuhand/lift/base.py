@@ -104,6 +104,13 @@ class Lifter(Protocol):
         camera_known: bool = False,
     ) -> list[LiftedHand]: ...
 
+    def lift_many(
+        self, items: list[tuple], generator: torch.Generator | None = None, camera_known: bool = False
+    ) -> list[LiftedHand]:
+        """Hands of any photos or frames in one batch, (image or its width, :class:`HandInput`, K) items -> one
+        :class:`LiftedHand` each: how the pipeline calls every lift."""
+        ...
+
 
 def photo_camera(width: int, height: int) -> np.ndarray:
     """The camera assumed for a photo of unknown intrinsics: the principal point at the centre and a focal

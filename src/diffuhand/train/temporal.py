@@ -251,15 +251,15 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
     """The cached per-frame predictions of ``cfg.data[split_key]`` (a list of data-set specs)."""
 
     out = Path(cfg.train.out)
-    source = None
+    # the lift's identity names the cache too: a recalibrated or retrained lift must not reuse another's predictions
+    source = load_lifter(cfg.train.source, backend="torch")
     parts = []
     for k, spec in enumerate(cfg.data[split_key]):
         # named by the whole spec: two data sets of one reader (two synth folders) must not share a cache
-        path = out / f"inputs-{split_key}-{k}-{spec['name']}-{Path(spec['root']).name}-{spec.get('split') or 'all'}.npz"
+        name = f"{spec['name']}-{Path(spec['root']).name}-{spec.get('split') or 'all'}"
+        path = out / f"inputs-{split_key}-{k}-{name}-{source.identity[:12]}.npz"
 
         def make(spec=spec, k=k):
-            nonlocal source
-            source = source or load_lifter(cfg.train.source, backend="torch")
             # a lift that needs MediaPipe's 3D or the image sees rendered frames; a 2D-only one, projected 3D
             needs_images = getattr(source, "needs_world", False) or getattr(source, "needs_image", False)
             (ds,) = build_datasets([spec], load_images=needs_images)
