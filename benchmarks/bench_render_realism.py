@@ -1,6 +1,7 @@
 """Do our renders look like photos to a network that knows hands? What MediaPipe Hands makes of them.
 
     python benchmarks/bench_render_realism.py [--count 300] [--size 256] [--variants legacy,photo]
+                                              [--meshes convention,tips,rig]
                                               [--out benchmarks/results/render_realism.json]
 
 The renderer's quality measure (issue 13): MediaPipe Hands 0.10.21 (static images, full model, at most two hands)
@@ -57,7 +58,7 @@ def measure(detector, items) -> dict:
     (the other side: its 3D is then the mirrored hand's)."""
     from diffuhand.eval.metrics import pa_mpjpe
 
-    found, err2d, pred3d, gt3d = 0, [], [], []
+    found, err2d, pred3d, gt3d, same_side = 0, [], [], [], []
     views: dict[str, dict[str, int]] = {}
     cache: dict[int, list] = {}
     for image, uv, xyz, _, side in items:
@@ -77,8 +78,12 @@ def measure(detector, items) -> dict:
         err2d.append(float(np.linalg.norm(d.keypoints_2d - uv, axis=-1).mean()) / box)
         pred3d.append(d.world_mm)
         gt3d.append(xyz)
+        same_side.append(d.handedness == side)
     n = len(items)
     pa = pa_mpjpe(np.stack(pred3d), np.stack(gt3d)).mean_mm if pred3d else float("nan")
+    # PA of the hands MediaPipe gives the right side: a mirrored detection's 3D is the other hand's, whatever the render
+    kept = np.flatnonzero(same_side)
+    pa_same = pa_mpjpe(np.stack(pred3d)[kept], np.stack(gt3d)[kept]).mean_mm if kept.size else float("nan")
     mirrored = sum(v["mirrored"] for v in views.values())
     return {
         "hands": n,
@@ -88,20 +93,24 @@ def measure(detector, items) -> dict:
         "views": views,
         "error_2d_per_box": float(np.mean(err2d)) if err2d else float("nan"),
         "pa_mpjpe_mm": pa,
+        "pa_mpjpe_same_side_mm": pa_same,
     }
 
 
-def render_items(variant: str, count: int, size: int, seed: int):
-    """Renders ``count`` images of scene ``variant`` (same seeds for every variant) -> clearly visible hands, each
+def render_items(variant: str, count: int, size: int, seed: int, placement: str = "convention"):
+    """Renders ``count`` images of scene ``variant`` (same seeds for every variant) with the hand mesh's joints
+    placed by ``placement`` (:data:`diffuhand.synth.mesh.JOINT_PLACEMENTS`) -> clearly visible hands, each
     (image, joints_2d, joints_3d mm camera frame, K, side), and the number of images."""
+    from diffuhand.synth.mesh import default_hand_mesh
     from diffuhand.synth.render import Renderer
     from diffuhand.synth.scene import SceneConfig, render_sample, scene_variant
 
     cfg = scene_variant(variant, SceneConfig(size=size))
     renderer = Renderer(size)
+    mesh = default_hand_mesh(placement)
     items, images = [], 0
     for i in range(count):
-        image, _, K, hands = render_sample(np.random.default_rng([seed, i]), renderer, cfg)
+        image, _, K, hands = render_sample(np.random.default_rng([seed, i]), renderer, cfg, mesh=mesh)
         images += 1
         for h in hands:
             inside = ((h.joints_2d >= 0) & (h.joints_2d < size)).all()
@@ -117,6 +126,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--variants", default="legacy,photo", help="comma-separated scene variants (synth.scene)")
+    ap.add_argument(
+        "--meshes",
+        default="convention",
+        help="comma-separated placements of the model's joints on the hand mesh (synth.mesh.JOINT_PLACEMENTS); "
+        "each variant is rendered with each, the default one named by the variant alone",
+    )
     ap.add_argument("--real", type=Path, default=here.parents[1] / "shared" / "data" / "ge2019-realworld-dev")
     ap.add_argument("--out", type=Path, default=here / "results" / "render_realism.json")
     args = ap.parse_args()
@@ -131,13 +146,20 @@ def main() -> None:
             items = [(s.image, s.joints_2d, s.joints_3d, None, s.handedness) for s in (ds[i] for i in range(len(ds)))]
             rows["real dev photos"] = measure(detector, items)
         for v in args.variants.split(","):
-            t = time.perf_counter()
-            items, images = render_items(v, args.count, args.size, args.seed)
-            t_render = time.perf_counter() - t
-            rows[v] = {**measure(detector, items), "images": images, "render_s_per_image": t_render / images}
+            for placement in args.meshes.split(","):
+                t = time.perf_counter()
+                items, images = render_items(v, args.count, args.size, args.seed, placement)
+                t_render = time.perf_counter() - t
+                name = v if placement == "convention" else f"{v}, {placement} joints"
+                rows[name] = {
+                    **measure(detector, items),
+                    "images": images,
+                    "render_s_per_image": t_render / images,
+                    "mesh_joints": placement,
+                }
     real_pa = rows.get("real dev photos", {}).get("pa_mpjpe_mm", float("nan"))
     print(
-        f"{'data':18} {'hands':>6} {'found':>7} {'2D err/box':>10} {'PA mm':>7} {'PA/real':>8} {'mirrored':>9} "
+        f"{'data':26} {'hands':>6} {'found':>7} {'2D err/box':>10} {'PA mm':>7} {'PA/real':>8} {'PA same side':>12} {'mirrored':>9} "
         f"{'palm: found':>12} {'back: found':>12}"
     )
 
@@ -149,8 +171,9 @@ def main() -> None:
         r["pa_ratio_to_real"] = r["pa_mpjpe_mm"] / real_pa
         r["meets_goal"] = bool(r["found_rate"] >= GOAL_FOUND and r["pa_ratio_to_real"] <= GOAL_PA_RATIO)
         print(
-            f"{name:18} {r['hands']:6d} {100 * r['found_rate']:6.1f}% {r['error_2d_per_box']:10.3f} "
-            f"{r['pa_mpjpe_mm']:7.2f} {r['pa_ratio_to_real']:8.2f} {100 * r['mirrored_rate']:8.1f}% "
+            f"{name:26} {r['hands']:6d} {100 * r['found_rate']:6.1f}% {r['error_2d_per_box']:10.3f} "
+            f"{r['pa_mpjpe_mm']:7.2f} {r['pa_ratio_to_real']:8.2f} {r['pa_mpjpe_same_side_mm']:12.2f} "
+            f"{100 * r['mirrored_rate']:8.1f}% "
             f"{found_of(r, 'palm'):>12} {found_of(r, 'back'):>12}"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)

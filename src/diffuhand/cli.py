@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="photo",
         help="scene variant: photo (forearm, palm and nails, bounce light, "
         "room-like backgrounds, camera effects; the default since it measured more photo-like to MediaPipe, "
-        "benchmarks/bench_render_realism.py) or legacy (the plain renders of the first release)",
+        "benchmarks/bench_render_realism.py), legacy (the plain renders of the first release), textured (photo "
+        "with the skin painted in a texture), palm-lines (textured, with the palm's creases), or any single "
+        "lever of synth.scene.SCENE_VARIANTS",
     )
     p.set_defaults(func=_lazy("diffuhand.commands.synth", "run_synth"))
 

@@ -35,3 +35,52 @@ def test_posed_joints_are_the_fk_and_the_skin_follows_them():
     # a uniform hand size scales the mesh
     v2, _ = pose_mesh(m, m.rest_angles, m.rest_ratios, 2 * m.rest_anchor, m.rest_root, m.rest_position)
     np.testing.assert_allclose(v2 - m.rest_position, 2 * (m.vertices - m.rest_position), atol=1e-6)
+
+
+def _skin_end(m, finger: int) -> float:
+    """Independent of the loader: how far beyond the DIP (IP) joint the skin reaches along the last bone (mm)."""
+    tip, base = 4 + 4 * finger, 3 + 4 * finger
+    axis = m.rest_joints[tip] - m.rest_joints[base]
+    axis /= np.linalg.norm(axis)
+    d = m.vertices - m.rest_joints[base]
+    along = d @ axis
+    near = np.linalg.norm(d - along[:, None] * axis, axis=1) < 10.0
+    return float(along[near].max())
+
+
+def test_fingertips_sit_at_the_end_of_the_skin():
+    # the data sets' fingertip keypoint is the finger's end; the WebXR rig's tip joint is ~11 mm inside the pad
+    for placement in ("convention", "tips"):
+        m = default_hand_mesh(placement)
+        for f in range(5):
+            reach = np.linalg.norm(m.rest_joints[4 + 4 * f] - m.rest_joints[3 + 4 * f])
+            assert abs(_skin_end(m, f) - reach) < 1.0, (placement, f)
+    rig = default_hand_mesh("rig")
+    short = [
+        _skin_end(rig, f) - np.linalg.norm(rig.rest_joints[4 + 4 * f] - rig.rest_joints[3 + 4 * f]) for f in range(5)
+    ]
+    assert min(short) > 5.0  # the rig as it is: the reason for the fix
+
+
+def test_convention_placement_recovers_known_shifts():
+    from diffuhand.kinematics.limits import load_limits
+    from diffuhand.kinematics.skeleton import ANCHOR_BONE, PARENTS
+    from diffuhand.synth.mesh import CONVENTION_JOINTS, place_by_convention
+
+    angles, ratios = named_pose("relaxed")
+    joints = forward_kinematics(angles, ratios, 90.0).numpy()
+    # a rig whose convention joints lie off the data's by known amounts along their outgoing bones
+    shift = np.array([4.0, -3.0, 5.0, -8.0, 10.0, -6.0, 7.0])
+    rig = joints.copy()
+    for s, j in zip(shift, CONVENTION_JOINTS):
+        axis = joints[j + 1] - joints[j]
+        rig[j] += s * axis / np.linalg.norm(axis)
+    placed, found = place_by_convention(rig, ratios.numpy())
+    # not exact: moving the thumb's MCP turns the bone along which its CMC was moved (by up to 0.02 mm here)
+    np.testing.assert_allclose(found, -shift, atol=0.05)
+    lengths = np.linalg.norm(placed[1:] - placed[list(PARENTS[1:])], axis=1)
+    np.testing.assert_allclose(lengths / lengths[ANCHOR_BONE], ratios.numpy(), atol=1e-3)
+    # the shipped mesh: its bones follow the data's mean hand closely, the rig's did not
+    neutral = load_limits().ratio_neutral
+    assert np.abs(default_hand_mesh().rest_ratios - neutral).max() < 0.05
+    assert np.abs(default_hand_mesh("rig").rest_ratios - neutral).max() > 0.2

@@ -124,3 +124,63 @@ def test_creases_darken_the_palm_side_of_the_finger_joints_only():
     near = np.linalg.norm(mesh.vertices[darker][:, None] - pip[None], axis=-1).min(1)
     assert near.max() < 0.35 * mesh.rest_anchor  # at the joints, not elsewhere
     assert np.allclose(creased[normals[:, 2] > 0.2], plain[normals[:, 2] > 0.2])  # the back unchanged
+
+
+def test_the_skin_texture_lies_on_the_mesh_and_the_renderer_reads_it_the_right_way_up(renderer):
+    """A texel's surface point sits where the mesh's UV layout puts it; a texture painted red on the palm and blue on
+    the back shows red when the palm faces the camera, blue when the back does (the renderer's texture coordinates
+    follow glTF's, row 0 of the image at v = 0: flipped, the palm showed the back's colour)."""
+    from scipy.spatial.transform import Rotation
+
+    from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
+    from diffuhand.synth.render import Lighting, MeshItem
+    from diffuhand.synth.scene import _surface
+
+    mesh = default_hand_mesh()
+    surf = _surface(mesh)
+    assert len(surf.rows) > 0.25 * surf.size**2
+    # each texel's point is near a vertex whose UV is near the texel's (triangles are a few texels wide)
+    pick = np.random.default_rng(0).choice(len(surf.rows), 500, replace=False)
+    nearest = np.linalg.norm(surf.positions[pick, None] - mesh.vertices[None], axis=-1).argmin(1)
+    texel_uv = np.column_stack([surf.cols[pick] + 0.5, surf.rows[pick] + 0.5]) / surf.size
+    assert np.median(np.linalg.norm(mesh.uv[nearest] - texel_uv, axis=1) * surf.size) < 6.0
+    palmar = (surf.normals @ mesh.rest_root)[:, 2] < 0  # hand frame: z dorsal
+    tex = np.zeros((surf.size, surf.size, 3), np.uint8)
+    tex[surf.rows, surf.cols] = np.where(palmar[:, None], [255, 0, 0], [0, 0, 255])
+    tex = tex[surf.fill[0], surf.fill[1]]
+    K = np.array([[300.0, 0.0, 48.0], [0.0, 300.0, 48.0], [0.0, 0.0, 1.0]])
+    for turn, palm_seen in (((0.0, 0.0, -90.0), True), ((180.0, 0.0, -90.0), False)):
+        rot = Rotation.from_euler("xyz", turn, degrees=True).as_matrix()
+        v, j = pose_mesh(mesh, mesh.rest_angles, mesh.rest_ratios, 80.0, rot, np.zeros(3))
+        v = v - j.mean(0) + [0.0, 0.0, 450.0]
+        image, *_ = renderer.render([MeshItem(v, mesh.faces, np.zeros_like(v), 1, mesh.uv, tex)], K, Lighting())
+        hand = image[..., :3].reshape(-1, 3).astype(int)
+        hand = hand[hand.sum(1) > 30]
+        red, blue = (hand[:, 0] > hand[:, 2]).mean(), (hand[:, 2] > hand[:, 0]).mean()
+        assert (red > 0.8) if palm_seen else (blue > 0.8), (turn, red, blue)
+
+
+def test_textured_skin_draws_what_the_vertex_colours_draw():
+    """The texture paints skin_colors per texel: the same draws from the generator (the scene after it is the same),
+    palm lines only on the palm, and palm lines need the texture."""
+    import pytest
+
+    from diffuhand.synth.mesh import default_hand_mesh
+    from diffuhand.synth.realism import PALM_LINE_DEPTH, skin_texture
+    from diffuhand.synth.scene import _skin_colors, _surface
+
+    mesh = default_hand_mesh()
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    _skin_colors(a, mesh, detail=True)
+    _, tone, tex = _skin_colors(b, mesh, detail=True, texture=True)
+    assert tex.shape == (512, 512, 3) and tex.dtype == np.uint8
+    assert a.random() == b.random()
+    surf = _surface(mesh)
+    plain = skin_texture(np.random.default_rng(1), tone, surf, mesh.rest_root, mesh.rig_joints).astype(float)
+    lined = skin_texture(np.random.default_rng(1), tone, surf, mesh.rest_root, mesh.rig_joints, lines=True)
+    ratio = (lined[surf.rows, surf.cols] + 1.0) / (plain[surf.rows, surf.cols] + 1.0)
+    darker = ratio.mean(1) < 0.95
+    assert darker.sum() > 200 and ratio.min() > PALM_LINE_DEPTH - 0.05
+    assert ((surf.normals[darker] @ mesh.rest_root)[:, 2] < 0).all()  # palmar texels only
+    with pytest.raises(ValueError, match="palm_lines"):
+        SceneConfig(skin_detail=True, palm_lines=True)

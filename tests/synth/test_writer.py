@@ -45,6 +45,13 @@ def test_write_read_resume_and_reproduce(tmp_path, renderer):
     assert digest(tmp_path / "again") == first
     with pytest.raises(DiffuhandError, match="other settings"):
         write_dataset(out, 10, cfg, seed=4, workers=1, chunk=4, progress=False)
+    # a folder begun by the renderer before the mesh's joints followed the labels' convention is not resumed
+    import json
+
+    meta = json.loads((out / "meta.json").read_text())
+    (out / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "renderer"}))
+    with pytest.raises(DiffuhandError, match="renderer version"):
+        write_dataset(out, 10, cfg, seed=3, workers=1, chunk=4, progress=False)
     assert len(open_dataset("synth", out, "test")) + len(open_dataset("synth", out, "train")) == len(ds)
 
 

@@ -19,7 +19,7 @@ import torch
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.limits import anatomical_limits
-from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, FINGERS
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, ANCHOR_BONE, FINGERS
 
 WEBXR_JOINTS = (
     "wrist",
@@ -51,6 +51,11 @@ def _frames() -> tuple[np.ndarray, np.ndarray]:
 
 SKIN_FRAME, SKIN_PIVOT = _frames()
 
+#: how the model's joints are placed on the rig: ``"convention"`` where the data's convention puts them (the
+#: default), ``"tips"`` the rig's joints with the fingertips at the skin's end, ``"rig"`` the rig's joints as they are
+#: (the renders before; kept to measure the difference, benchmarks/bench_render_realism.py --meshes)
+JOINT_PLACEMENTS = ("convention", "tips", "rig")
+
 
 @dataclass
 class HandMesh:
@@ -60,7 +65,10 @@ class HandMesh:
         vertices (V, 3) mm, faces (F, 3), normals (V, 3), uv (V, 2), skin_joints (V, 4) WebXR joint indices,
         skin_weights (V, 4); rest_angles (41,), rest_ratios (20,), rest_anchor (mm), rest_root (3, 3),
         rest_position (3,): the model fitted to the mesh's skeleton; rest_joints (21, 3) that fit;
-        fit_residual_mm: how far the model's joints are from the mesh's.
+        fit_residual_mm: how far the model's joints are from the mesh's; convention_shift_mm: how far each of
+        :data:`CONVENTION_JOINTS` was moved from the rig's joint along its bone (mm, positive: distal);
+        rig_joints (21, 3) mm: the rig's own joints (the tips at the skin's end), where anatomy has them, from
+        which the skin's features (creases, palm lines, nails) are laid out.
     """
 
     vertices: np.ndarray
@@ -76,6 +84,8 @@ class HandMesh:
     rest_position: np.ndarray
     rest_joints: np.ndarray
     fit_residual_mm: float
+    convention_shift_mm: np.ndarray
+    rig_joints: np.ndarray
 
 
 def _accessor(gltf, blob: bytes, index: int) -> np.ndarray:
@@ -124,21 +134,107 @@ def load_gltf_hand(path: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
-@lru_cache(maxsize=1)
-def default_hand_mesh() -> HandMesh:
-    """The shipped MIT hand (``synth/assets/generic-hand-right.glb``), fitted by the kinematic model."""
+@lru_cache(maxsize=len(JOINT_PLACEMENTS))
+def default_hand_mesh(placement: str = "convention") -> HandMesh:
+    """The shipped MIT hand (``synth/assets/generic-hand-right.glb``), fitted by the kinematic model
+    (``placement``: :data:`JOINT_PLACEMENTS`)."""
     path = resources.files("diffuhand.synth").joinpath("assets/generic-hand-right.glb")
     with resources.as_file(path) as p:
-        return hand_mesh_from_gltf(p)
+        return hand_mesh_from_gltf(p, placement=placement)
 
 
-def hand_mesh_from_gltf(path: str | Path) -> HandMesh:
+#: the WebXR joints at the fingertips and the finger joints before them (the last phalanx's base)
+WEBXR_TIPS = tuple(i for i, n in enumerate(WEBXR_JOINTS) if n.endswith("-tip"))
+WEBXR_DISTAL = tuple(i - 1 for i in WEBXR_TIPS)
+#: how far from a finger's last bone a vertex may lie to count as its pad, not a neighbouring finger (mm)
+FINGERTIP_RADIUS_MM = 12.0
+
+
+def skin_end_tips(
+    joints_mm: np.ndarray, vertices: np.ndarray, skin_joints: np.ndarray, skin_weights: np.ndarray
+) -> np.ndarray:
+    """The 25 WebXR joints (mm) with each fingertip moved out along its last bone to where the skin ends.
+
+    Every hand data set puts the fingertip keypoint at the end of the finger (MANO's tip vertices, FreiHAND,
+    RHD, DexYCB, MediaPipe); the WebXR rig's tip joint sits inside the pad, about 11 mm short of it. Fitted as
+    it is, the model's last phalanx is half the data's, and posing the mesh to the data's ratios stretched the
+    fingertips to twice their length (docs/results.md, renders).
+
+    joints_mm: (25, 3); vertices: (V, 3) mm; skin_joints, skin_weights: (V, 4) -> (25, 3) mm."""
+    out = np.array(joints_mm, dtype=np.float64)
+    for tip, base in zip(WEBXR_TIPS, WEBXR_DISTAL):
+        axis = out[tip] - out[base]
+        axis /= np.linalg.norm(axis)
+        # the vertices the last phalanx moves, near its axis: the pad, nail and tip
+        moved = (np.isin(skin_joints, (base, tip)) & (skin_weights > 0)).any(1)
+        d = vertices[moved] - out[base]
+        along = d @ axis
+        near = np.linalg.norm(d - along[:, None] * axis, axis=1) < FINGERTIP_RADIUS_MM
+        if near.any():
+            out[tip] = out[base] + max(float(along[near].max()), 0.0) * axis
+    return out
+
+
+#: the joints whose place along their outgoing bone the data's convention decides: the thumb's CMC, MCP and IP,
+#: and the four fingers' MCP (the wrist, the finger PIP and DIP joints and the tips stay where the rig has them)
+CONVENTION_JOINTS = (1, 2, 3, 5, 9, 13, 17)
+
+
+def place_by_convention(joints_mm: np.ndarray, ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move the :data:`CONVENTION_JOINTS` of a rig's 21 joints along their outgoing bones so that its bone ratios
+    come closest (least squares) to ``ratios``, the mean hand of the data the labels follow.
+
+    A rig places the knuckles at the joints' anatomical centres; hand data sets place them by their own convention
+    (MANO's regressed joints for DexYCB). Against the shipped limits' mean hand (DexYCB), the WebXR rig's finger MCPs
+    sit about 1 cm short of the data's and its thumb joints about 1 cm beyond: posed to the data's ratios as they
+    were, the rig's proximal phalanges shrank to 0.7x and the thumb's last phalanx stretched to 1.5x, a hand
+    MediaPipe finds less often (docs/results.md, renders). Moving the pivots instead keeps the skin's proportions.
+
+    joints_mm: (21, 3); ratios: (20,) -> the moved joints (21, 3) and each joint's shift (len(CONVENTION_JOINTS),)
+    mm (positive: distal)."""
+    from scipy.optimize import least_squares
+
+    from diffuhand.kinematics.skeleton import PARENTS
+
+    joints = np.asarray(joints_mm, dtype=np.float64)
+    parents = np.array(PARENTS[1:])
+    children = np.arange(1, len(PARENTS))
+    axes = np.stack([joints[j + 1] - joints[j] for j in CONVENTION_JOINTS])  # each joint's outgoing bone
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+
+    def moved(shift: np.ndarray) -> np.ndarray:
+        out = joints.copy()
+        out[list(CONVENTION_JOINTS)] += shift[:, None] * axes
+        return out
+
+    def residual(shift: np.ndarray) -> np.ndarray:
+        j = moved(shift)
+        lengths = np.linalg.norm(j[children] - j[parents], axis=1)
+        return lengths / lengths[ANCHOR_BONE] - np.asarray(ratios)
+
+    shift = least_squares(residual, np.zeros(len(CONVENTION_JOINTS))).x
+    return moved(shift), shift
+
+
+def hand_mesh_from_gltf(path: str | Path, ratios: np.ndarray | None = None, placement: str = "convention") -> HandMesh:
+    """A WebXR hand .glb fitted by the kinematic model, its joints placed as the data's convention places them
+    (:func:`skin_end_tips`, then :func:`place_by_convention` against ``ratios``, default the shipped limits' mean
+    hand); ``placement``: one of :data:`JOINT_PLACEMENTS`."""
+    from diffuhand.kinematics.limits import load_limits
+
+    if placement not in JOINT_PLACEMENTS:
+        raise ValueError(f"placement must be one of {JOINT_PLACEMENTS}, got {placement!r}")
     g = load_gltf_hand(path)
     joints_mm = g["bind"][:, :3, 3] * 1000.0  # metres -> mm, in the mesh's own frame
-    target = joints_mm[list(CANONICAL_FROM_WEBXR)]
+    w = g["skin_weights"]
+    if placement != "rig":
+        joints_mm = skin_end_tips(joints_mm, g["vertices"] * 1000.0, g["skin_joints"], w)
+    target = rig = joints_mm[list(CANONICAL_FROM_WEBXR)]
+    shift = np.zeros(len(CONVENTION_JOINTS))
+    if placement == "convention":
+        target, shift = place_by_convention(target, load_limits().ratio_neutral if ratios is None else ratios)
     # the mesh's own skeleton need not lie inside the data-derived limits: fit it in the wide anatomical box
     fit = fit_ik(target, limits=anatomical_limits())
-    w = g["skin_weights"]
     return HandMesh(
         vertices=g["vertices"] * 1000.0,
         faces=g["faces"],
@@ -153,6 +249,8 @@ def hand_mesh_from_gltf(path: str | Path) -> HandMesh:
         rest_position=fit.root_position.numpy(),
         rest_joints=fit.joints.numpy(),
         fit_residual_mm=float(fit.residual),
+        convention_shift_mm=shift,
+        rig_joints=rig,
     )
 
 

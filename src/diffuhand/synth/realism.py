@@ -1,7 +1,8 @@
 """What makes a render look like a photo to a network trained on photos (issue 13: MediaPipe finds few hands in
 the plain renders): a forearm (often in a sleeve) instead of a hand cut off at the wrist, a palm lighter than the
 back and nails, a room's soft bounce light, backgrounds of muted colours and clutter seen out of focus, and a
-camera's white balance, defocus and JPEG compression.
+camera's white balance, defocus and JPEG compression; and, as variants, the skin painted in a texture rather than
+per vertex (:func:`skin_texture`), with the palm's major creases (:data:`PALM_LINES`).
 
 Each lever is switched by :class:`~diffuhand.synth.scene.SceneConfig` and measured by
 ``benchmarks/bench_render_realism.py`` (what MediaPipe finds, its 2D error and its 3D error on the renders).
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import colorsys
 import io
+import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -199,3 +202,128 @@ def camera_effects(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     out.save(buf, format="JPEG", quality=int(rng.integers(40, 96)))
     buf.seek(0)
     return np.asarray(Image.open(buf).convert("RGB"))
+
+
+#: the skin texture's side in texels (the shipped mesh's palm spans about 230 of them: about 0.4 mm each)
+TEXTURE_SIZE = 512
+#: the palm's three major flexion creases (distal transverse, proximal transverse, thenar), each a polyline of
+#: points p = wrist + t * (joint a + s * (joint b - joint a) - wrist) + r * radial, given as (a, b, s, t, r):
+#: t along the ray from the wrist, r across the palm towards the thumb (share of the anchor bone). From the
+#: anatomy of the palmar creases: the distal one from the ulnar border below the little finger arching to between
+#: the index and middle fingers; the proximal one from the radial border above the thumb obliquely to the ulnar
+#: mid-palm; the thenar one from the same radial point around the thenar eminence to the wrist's middle.
+PALM_LINES = (
+    ((17, 17, 0.0, 0.78, -0.10), (13, 13, 0.0, 0.80, 0.0), (9, 5, 0.5, 0.86, 0.0)),
+    ((5, 5, 0.0, 0.62, 0.10), (9, 9, 0.0, 0.62, 0.0), (13, 17, 0.5, 0.58, 0.0)),
+    ((5, 5, 0.0, 0.62, 0.10), (5, 2, 0.5, 0.45, 0.0), (9, 9, 0.0, 0.12, 0.05)),
+)
+#: a palm line's half width and its darkest colour as a share of the skin around it (a crease is a fold about a
+#: millimetre wide with a softer shadow beside it)
+PALM_LINE_HALF_WIDTH, PALM_LINE_DEPTH = 0.018, 0.72
+
+
+@dataclass
+class SkinSurface:
+    """The rest mesh's surface behind each texel its UV layout covers.
+
+    Attributes:
+        rows, cols: (T,) the covered texels; positions (T, 3) mm and normals (T, 3) unit, rest mesh frame;
+        size: the texture's side; fill: (2, size, size) for every texel the covered texel nearest to it (so that
+        the colour bleeds past the UV islands' edges and no seam shows where the renderer filters).
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    positions: np.ndarray
+    normals: np.ndarray
+    size: int
+    fill: np.ndarray
+
+
+def bake_surface(
+    vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray, uv: np.ndarray, size: int = TEXTURE_SIZE
+) -> SkinSurface:
+    """Rasterise the mesh in its UV layout (texel (row, col) covers v, u in [row, row + 1) / size, [col, col + 1)
+    / size): the surface point and normal behind each texel centre, by barycentric interpolation.
+
+    vertices, normals: (V, 3); faces: (F, 3); uv: (V, 2) in [0, 1]."""
+    from scipy.ndimage import distance_transform_edt
+
+    pos = np.zeros((size, size, 3))
+    nrm = np.zeros((size, size, 3))
+    covered = np.zeros((size, size), bool)
+    px = np.asarray(uv, dtype=np.float64) * size
+    for f in np.asarray(faces):
+        a, b, c = px[f]
+        lo = np.floor(np.minimum(np.minimum(a, b), c)).astype(int).clip(0, size - 1)
+        hi = np.ceil(np.maximum(np.maximum(a, b), c)).astype(int).clip(0, size - 1)
+        cols, rows = np.meshgrid(np.arange(lo[0], hi[0] + 1), np.arange(lo[1], hi[1] + 1))
+        p = np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], -1)
+        m = np.array([b - a, c - a]).T
+        if abs(np.linalg.det(m)) < 1e-12:
+            continue
+        l12 = np.linalg.solve(m, (p - a).T).T
+        bary = np.column_stack([1 - l12.sum(1), l12])
+        inside = (bary >= -1e-9).all(1)
+        r, k, w = rows.ravel()[inside], cols.ravel()[inside], bary[inside]
+        pos[r, k] = w @ vertices[f]
+        nrm[r, k] = w @ normals[f]
+        covered[r, k] = True
+    rows, cols = np.nonzero(covered)
+    n = nrm[rows, cols]
+    fill = distance_transform_edt(~covered, return_distances=False, return_indices=True)
+    return SkinSurface(
+        rows, cols, pos[rows, cols], n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12), size, fill
+    )
+
+
+def palm_lines(positions_hand: np.ndarray, joints_hand: np.ndarray, anchor_mm: float) -> np.ndarray:
+    """(T,) how much each point lies on one of :data:`PALM_LINES`, 0..1 (1 on the line), from its place in the
+    palm's plane. positions_hand (T, 3), joints_hand (21, 3): mm, hand frame (x distal, y radial, z dorsal)."""
+    w = joints_hand[0]
+    radial = joints_hand[5] - joints_hand[17]
+    radial = np.array([radial[0], radial[1], 0.0]) / np.linalg.norm(radial[:2])
+    on = np.zeros(len(positions_hand))
+    p = positions_hand[:, :2]
+    for line in PALM_LINES:
+        pts = np.array(
+            [
+                w + t * (joints_hand[a] + s * (joints_hand[b] - joints_hand[a]) - w) + r * anchor_mm * radial
+                for a, b, s, t, r in line
+            ]
+        )[:, :2]
+        for q0, q1 in itertools.pairwise(pts):
+            d = q1 - q0
+            t = np.clip((p - q0) @ d / (d @ d), 0.0, 1.0)
+            dist = np.linalg.norm(p - (q0 + t[:, None] * d), axis=1)
+            on = np.maximum(on, np.clip(1.0 - dist / (PALM_LINE_HALF_WIDTH * anchor_mm), 0.0, 1.0))
+    return on
+
+
+def skin_texture(
+    rng: np.random.Generator,
+    tone: np.ndarray,
+    surface: SkinSurface,
+    rest_root: np.ndarray,
+    joints: np.ndarray,
+    creases: bool = False,
+    lines: bool = False,
+) -> np.ndarray:
+    """(size, size, 3) uint8: :func:`skin_colors` painted per texel instead of per vertex (the same draws from
+    ``rng``), and with ``lines`` the palm's flexion creases (:data:`PALM_LINES`), sharp at the texture's
+    resolution where the mesh's 4 mm vertex spacing blurred them.
+
+    rest_root (3, 3): hand frame -> mesh frame; joints (21, 3): the rig's joints (mm, mesh frame), where anatomy
+    puts the creases, tips and nails."""
+    normals_hand = surface.normals @ rest_root
+    anchor = float(np.linalg.norm(joints[5] - joints[0]))
+    tips = joints[[4, 8, 12, 16, 20]]
+    col = skin_colors(rng, tone, surface.positions, normals_hand, tips, anchor, joints if creases else None)
+    if lines:
+        palmar = np.clip(-normals_hand[:, 2], 0, 1) ** 1.5
+        on = palm_lines((surface.positions - joints[0]) @ rest_root, (joints - joints[0]) @ rest_root, anchor)
+        col = col * (1 - (1 - PALM_LINE_DEPTH) * on * palmar)[:, None]
+    img = np.zeros((surface.size, surface.size, 3))
+    img[surface.rows, surface.cols] = col
+    img = img[surface.fill[0], surface.fill[1]]
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8)

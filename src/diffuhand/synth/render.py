@@ -21,12 +21,16 @@ _GL = np.diag([1.0, -1.0, -1.0])
 
 @dataclass
 class MeshItem:
-    """A triangle mesh in the camera frame: vertices (V, 3) mm, faces (F, 3), colours (V, 3) in [0, 1]."""
+    """A triangle mesh in the camera frame: vertices (V, 3) mm, faces (F, 3), colours (V, 3) in [0, 1]; or, with
+    ``texture`` (H, W, 3) uint8 and ``uv`` (V, 2) as glTF has them (row 0 of the image at v = 0), coloured by the
+    texture instead."""
 
     vertices: np.ndarray
     faces: np.ndarray
     colors: np.ndarray
     label: int = 0  # > 0: a hand, numbered in the mask; 0: an occluder
+    uv: np.ndarray | None = None
+    texture: np.ndarray | None = None
 
 
 @dataclass
@@ -102,6 +106,24 @@ class Renderer:
     def _mesh(self, item: MeshItem):
         import trimesh
 
+        if item.texture is not None:
+            from PIL import Image
+
+            pr = self.pyrender
+            tm = trimesh.Trimesh(item.vertices @ _GL / 1000.0, item.faces, process=False)
+            # glTF's texture coordinates (row 0 of the image at v = 0) -> OpenGL's (v = 0 at the image's last row)
+            uv = np.column_stack([item.uv[:, 0], 1.0 - item.uv[:, 1]])
+            tm.visual = trimesh.visual.TextureVisuals(uv=uv, image=Image.fromarray(item.texture))
+            # the material pyrender gives vertex colours (below), with the texture as the base colour: the same
+            # shading, only the colour's resolution differs
+            material = pr.MetallicRoughnessMaterial(
+                alphaMode="BLEND",
+                baseColorFactor=[1.0, 1.0, 1.0, 1.0],
+                metallicFactor=0.2,
+                roughnessFactor=0.8,
+                baseColorTexture=pr.Texture(source=item.texture, source_channels="RGB"),
+            )
+            return pr.Mesh.from_trimesh(tm, material=material, smooth=True)
         tm = trimesh.Trimesh(
             item.vertices @ _GL / 1000.0,
             item.faces,

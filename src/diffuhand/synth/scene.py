@@ -57,6 +57,8 @@ class SceneConfig:
     p_sleeve: float = 0.6  # of forearms, the share in a sleeve
     skin_detail: bool = False  # a lighter palm and nails
     skin_creases: bool = False  # with skin_detail: darker flexion creases across the palmar side of the fingers
+    skin_texture: bool = False  # with skin_detail: the skin painted in a texture, not per vertex (finer detail)
+    palm_lines: bool = False  # with skin_texture: the palm's three major flexion creases
     fill_light: bool = False  # a room's bounce light beside the key light, softer shading
     background_style: str = "procedural"  # "procedural" (textures), "clutter" (room-like, muted), or "mixed"
     background_blur: float = 0.0  # backgrounds out of focus by up to this Gaussian sigma (pixels at 256 px)
@@ -66,8 +68,10 @@ class SceneConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.skin_creases and not self.skin_detail:
-            raise ValueError("skin_creases draws on skin_detail's palm: set skin_detail too")
+        if (self.skin_creases or self.skin_texture) and not self.skin_detail:
+            raise ValueError("skin_creases and skin_texture draw on skin_detail's palm: set skin_detail too")
+        if self.palm_lines and not self.skin_texture:
+            raise ValueError("palm_lines are drawn in the skin's texture: set skin_texture too")
         if self.background_style not in BACKGROUND_STYLES:
             raise ValueError(f"background_style must be one of {BACKGROUND_STYLES}, got {self.background_style!r}")
 
@@ -89,6 +93,25 @@ SCENE_VARIANTS = {
     "light": {"fill_light": True},
     "background": {"background_style": "mixed", "background_blur": 3.0},
     "camera": {"camera": True},
+    "textured": {
+        "p_forearm": 0.9,
+        "skin_detail": True,
+        "skin_texture": True,
+        "fill_light": True,
+        "background_style": "mixed",
+        "background_blur": 3.0,
+        "camera": True,
+    },
+    "palm-lines": {
+        "p_forearm": 0.9,
+        "skin_detail": True,
+        "skin_texture": True,
+        "palm_lines": True,
+        "fill_light": True,
+        "background_style": "mixed",
+        "background_blur": 3.0,
+        "camera": True,
+    },
     "creases": {
         "p_forearm": 0.9,
         "skin_detail": True,
@@ -188,23 +211,49 @@ def scene_background(rng: np.random.Generator, cfg: SceneConfig) -> np.ndarray:
     return bg
 
 
+_SURFACES: dict[int, tuple] = {}  # id(mesh.vertices) -> (the vertices, their baked SkinSurface)
+
+
+def _surface(mesh: HandMesh):
+    """The mesh's :class:`~diffuhand.synth.realism.SkinSurface`, baked once per mesh."""
+    from diffuhand.synth.realism import bake_surface
+
+    hit = _SURFACES.get(id(mesh.vertices))
+    if hit is None or hit[0] is not mesh.vertices:
+        hit = (mesh.vertices, bake_surface(mesh.vertices, mesh.normals, mesh.faces, mesh.uv))
+        _SURFACES[id(mesh.vertices)] = hit
+    return hit[1]
+
+
 def _skin_colors(
-    rng: np.random.Generator, mesh: HandMesh, detail: bool = False, creases: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """(V, 3) skin tone with a blotchy texture laid on the REST mesh, so that it moves with the skin, and the tone
-    (3,); ``detail``: a lighter palm and nails too (:func:`~diffuhand.synth.realism.skin_colors`)."""
+    rng: np.random.Generator,
+    mesh: HandMesh,
+    detail: bool = False,
+    creases: bool = False,
+    texture: bool = False,
+    lines: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(V, 3) skin tone with a blotchy texture laid on the REST mesh, so that it moves with the skin, the tone
+    (3,), and None; ``detail``: a lighter palm and nails too (:func:`~diffuhand.synth.realism.skin_colors`);
+    ``texture``: the same painted in the mesh's UV texture, returned third ((S, S, 3) uint8; the colours are then
+    the tone alone), ``lines`` with the palm's creases (:func:`~diffuhand.synth.realism.skin_texture`)."""
     tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1, 3)
+    if detail and texture:
+        from diffuhand.synth.realism import skin_texture
+
+        tex = skin_texture(rng, tone, _surface(mesh), mesh.rest_root, mesh.rig_joints, creases, lines)
+        return np.tile(tone, (len(mesh.vertices), 1)), tone, tex
     if detail:
         from diffuhand.synth.realism import skin_colors
 
         normals_hand = mesh.normals @ mesh.rest_root  # rest_root: hand frame -> mesh frame
         tips = mesh.rest_joints[[4, 8, 12, 16, 20]]
         joints = mesh.rest_joints if creases else None
-        return skin_colors(rng, tone, mesh.vertices, normals_hand, tips, mesh.rest_anchor, joints), tone
+        return skin_colors(rng, tone, mesh.vertices, normals_hand, tips, mesh.rest_anchor, joints), tone, None
     waves = rng.normal(size=(6, 3)) / 25.0  # per-mm frequencies: blotches a few cm wide
     phase = rng.uniform(0, 2 * np.pi, 6)
     tex = np.sin(mesh.vertices @ waves.T + phase).mean(1)
-    return np.clip(tone * (1.0 + 0.12 * tex[:, None]), 0, 1), tone
+    return np.clip(tone * (1.0 + 0.12 * tex[:, None]), 0, 1), tone, None
 
 
 def _random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -332,8 +381,10 @@ def render_sample(
         verts, joints = pose_mesh(mesh, angles, ratios, anchor, rot_r, pos_r)
         verts, joints = verts @ m, joints @ m
         faces = mesh.faces[:, ::-1] if side == "left" else mesh.faces
-        colors, tone = _skin_colors(style, mesh, cfg.skin_detail, cfg.skin_creases)
-        items.append(MeshItem(verts, faces, colors, h + 1))
+        colors, tone, texture = _skin_colors(
+            style, mesh, cfg.skin_detail, cfg.skin_creases, cfg.skin_texture, cfg.palm_lines
+        )
+        items.append(MeshItem(verts, faces, colors, h + 1, mesh.uv if texture is not None else None, texture))
         if cfg.p_forearm and style.random() < cfg.p_forearm:
             from diffuhand.synth.realism import forearm_items
 

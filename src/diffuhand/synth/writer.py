@@ -3,7 +3,7 @@
 On-disk format (version 1)::
 
     OUT/meta.json                 {"format": "diffuhand-synth", "version": 1, "count", "size", "seed", "chunk",
-                                   "sequence_length", "config", ...}
+                                   "sequence_length", "config", "renderer", ...}
     OUT/images/NNNNNNNN.jpg       RGB, size x size
     OUT/masks/NNNNNNNN.png        uint8 hand labels: 0 background (and occluders), 1 first hand, 2 second hand
     OUT/labels/CCCCC.npz          one file per chunk of ``chunk`` images; per image i (rows) and hand h (0, 1):
@@ -37,6 +37,9 @@ from diffuhand.synth.scene import SceneConfig, render_sample
 
 FORMAT = "diffuhand-synth"
 VERSION = 1
+#: what the renderer draws with the same settings: 2 since the hand mesh's joints follow the labels' convention
+#: (synth.mesh.place_by_convention); a folder begun by another renderer is not resumed into a mix of both
+RENDERER = 2
 _STATE: dict = {}
 _PLAN: dict = {}  # the sequence plan last used in this process
 
@@ -162,6 +165,7 @@ def write_dataset(
         "chunk": chunk,
         "sequence_length": sequence_length,
         "config": cfg_dict,
+        "renderer": RENDERER,
     }
     meta = json.loads(json.dumps(meta))  # tuples as lists, as they come back from the file
     meta_path = out / "meta.json"
@@ -171,7 +175,9 @@ def write_dataset(
         except (OSError, json.JSONDecodeError):
             raise DiffuhandError(f"{meta_path}: unreadable; remove {out} or choose another folder") from None
         if {k: v for k, v in old.items() if k != "count"} != {k: v for k, v in meta.items() if k != "count"}:
-            raise DiffuhandError(f"{out}: holds a data set made with other settings (seed, size, chunk or config)")
+            raise DiffuhandError(
+                f"{out}: holds a data set made with other settings (seed, size, chunk, config or renderer version)"
+            )
     for sub in ("images", "masks", "labels"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     atomic_write_text(meta_path, json.dumps(meta, indent=1) + "\n")
