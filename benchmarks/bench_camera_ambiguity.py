@@ -77,7 +77,7 @@ def row(preds: list[np.ndarray], truths: list[np.ndarray]) -> dict:
     }
 
 
-def centred(K: np.ndarray, focal: float, width: int, height: int) -> np.ndarray:
+def centred(focal: float, width: int, height: int) -> np.ndarray:
     """The camera of focal length ``focal`` (px) with the principal point at the image centre."""
     return np.array([[focal, 0.0, width / 2], [0.0, focal, height / 2], [0.0, 0.0, 1.0]])
 
@@ -150,9 +150,9 @@ def main() -> None:
         rows["shipped lift, the assumed camera (plain predict)"] = lift_rows(est, samples, None)
         for k in FOCAL_WIDTHS:
             rows[f"shipped lift, focal {k:.2f} x width, centred"] = lift_rows(
-                est, samples, lambda K, w, h, k=k: centred(K, k * w, w, h)
+                est, samples, lambda K, w, h, k=k: centred(k * w, w, h)
             )
-        rows["shipped lift, true focal, centred"] = lift_rows(est, samples, lambda K, w, h: centred(K, K[0, 0], w, h))
+        rows["shipped lift, true focal, centred"] = lift_rows(est, samples, lambda K, w, h: centred(K[0, 0], w, h))
         rows["shipped lift, the photos' intrinsics"] = lift_rows(est, samples, lambda K, w, h: K)
         net = LandmarkNet("full")
         for name, aug in TTA_SETS.items():
@@ -161,7 +161,7 @@ def main() -> None:
     # a perfect lift in the crop's own view, turned back under a camera that does not know where the crop was cut
     for name, camera in (
         ("assumed camera", lambda K, w, h: photo_camera(w, h)),
-        ("true focal, centred", lambda K, w, h: centred(K, K[0, 0], w, h)),
+        ("true focal, centred", lambda K, w, h: centred(K[0, 0], w, h)),
         ("no turn at all", None),
     ):
         preds, truths = [], []
@@ -173,6 +173,10 @@ def main() -> None:
             preds.append(back + j3[0])
             truths.append(j3)
         rows[f"perfect lift in the crop's view, {name}"] = row(preds, truths)
+    # how far off the optical axis each hand is seen: the angle between the axis and the ray through its keypoints
+    rays = [math.degrees(math.acos(ray_rotation(K, j2.mean(0))[2, 2])) for _, _, j2, K in samples]
+    ray_deg = {f"p{q}": round(float(np.percentile(rays, q)), 1) for q in (0, 25, 50, 75, 100)}
+    print(f"viewing ray off the optical axis (degrees): {ray_deg}")
     print(f"{'lift':78} {'found':>5} {'PA':>6} {'wrist-LS':>8} {'twist':>6} {'swing':>6}")
     for name, r in rows.items():
         print(
@@ -180,7 +184,9 @@ def main() -> None:
             f"{r['twist_deg_median']:6.1f} {r['swing_deg_median']:6.1f}"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"photos": len(samples), "rows": rows}, indent=1) + "\n")
+    args.out.write_text(
+        json.dumps({"photos": len(samples), "ray_off_axis_deg": ray_deg, "rows": rows}, indent=1) + "\n"
+    )
     print(f"wrote {args.out}")
 
 

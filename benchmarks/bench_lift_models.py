@@ -66,7 +66,8 @@ class WorldLandmarks:
         from diffuhand.lift.fusion import ray_rotation
 
         out = []
-        width = image.shape[1] if image is not None else 2.0 * K[0, 2]
+        # the pipeline passes the image, or its width alone (a video's frames), or nothing
+        width = image if isinstance(image, int | float) else image.shape[1] if image is not None else 2.0 * K[0, 2]
         for h in hands:
             w = h.world_mm * (MIRROR if h.side == "left" else 1.0)
             if self.ray_turn:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -135,7 +136,7 @@ def main() -> None:
                 if args.ray_turn == "auto"
                 else f"{args.ray_turn} (--ray-turn)"
             ),
-            "command": " ".join(["python scripts/calibrate_fusion.py", *sys.argv[1:]]),
+            "command": shlex.join(["python", "scripts/calibrate_fusion.py", *sys.argv[1:]]),
             "renders": images,
             "hands_found": len(found),
             "sigma_dir_by_bones": {k: round(v, 4) for k, v in sigmas_dir.items()},

@@ -4,6 +4,7 @@ import torch
 from diffuhand.data.schema import project
 from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.conventions import mirror
+from diffuhand.synth import realism
 from diffuhand.synth.scene import SceneConfig, render_sample
 
 
@@ -160,27 +161,72 @@ def test_the_skin_texture_lies_on_the_mesh_and_the_renderer_reads_it_the_right_w
         assert (red > 0.8) if palm_seen else (blue > 0.8), (turn, red, blue)
 
 
-def test_textured_skin_draws_what_the_vertex_colours_draw():
+def test_textured_skin_renders_the_vertex_colours(renderer):
     """The texture paints skin_colors per texel: the same draws from the generator (the scene after it is the same),
-    palm lines only on the palm, and palm lines need the texture."""
-    import pytest
+    and rendered the same colours as per vertex (the renderer reads a texture as sRGB: unencoded, it came out
+    darker and more saturated)."""
+    from scipy.spatial.transform import Rotation
 
-    from diffuhand.synth.mesh import default_hand_mesh
-    from diffuhand.synth.realism import PALM_LINE_DEPTH, skin_texture
-    from diffuhand.synth.scene import _skin_colors, _surface
+    from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
+    from diffuhand.synth.render import Lighting, MeshItem
+    from diffuhand.synth.scene import _skin_colors
 
     mesh = default_hand_mesh()
     a, b = np.random.default_rng(5), np.random.default_rng(5)
     _skin_colors(a, mesh, detail=True)
-    _, tone, tex = _skin_colors(b, mesh, detail=True, texture=True)
+    _, _, tex = _skin_colors(b, mesh, detail=True, texture=True)
     assert tex.shape == (512, 512, 3) and tex.dtype == np.uint8
     assert a.random() == b.random()
+    # a flat colour, per vertex and as a texture: the same pixels
+    colour = np.array([0.8, 0.6, 0.5])
+    flat = np.tile(np.round(realism.linear_to_srgb(colour) * 255).astype(np.uint8), (64, 64, 1))
+    rot = Rotation.from_euler("z", -90.0, degrees=True).as_matrix()
+    v, j = pose_mesh(mesh, mesh.rest_angles, mesh.rest_ratios, 80.0, rot, np.zeros(3))
+    v = v - j.mean(0) + [0.0, 0.0, 450.0]
+    K = np.array([[300.0, 0.0, 48.0], [0.0, 300.0, 48.0], [0.0, 0.0, 1.0]])
+    shots = []
+    for item in (
+        MeshItem(v, mesh.faces, np.tile(colour, (len(v), 1)), 1),
+        MeshItem(v, mesh.faces, np.zeros_like(v), 1, mesh.uv, flat),
+    ):
+        image, *_ = renderer.render([item], K, Lighting())
+        shots.append(image[..., :3].astype(float))
+    hand = shots[0].sum(-1) > 30
+    assert hand.sum() > 300
+    # within 8 of 255 (the renderer tints its specular highlight by a texture's colour, not by a vertex's);
+    # read as linear, the texture came out 19-45 darker
+    assert np.abs(shots[0][hand].mean(0) - shots[1][hand].mean(0)).max() < 8.0
+
+
+def test_palm_lines_cross_the_palm_only():
+    """The palm's creases darken palmar texels between the wrist and the knuckles, nowhere else; palm lines need
+    the texture."""
+    import pytest
+
+    from diffuhand.synth.mesh import default_hand_mesh
+    from diffuhand.synth.realism import PALM_LINE_DEPTH, skin_texture
+    from diffuhand.synth.scene import _surface
+
+    mesh = default_hand_mesh()
     surf = _surface(mesh)
-    plain = skin_texture(np.random.default_rng(1), tone, surf, mesh.rest_root, mesh.rig_joints).astype(float)
-    lined = skin_texture(np.random.default_rng(1), tone, surf, mesh.rest_root, mesh.rig_joints, lines=True)
-    ratio = (lined[surf.rows, surf.cols] + 1.0) / (plain[surf.rows, surf.cols] + 1.0)
+    tone = np.array([0.8, 0.6, 0.5])
+    args = (tone, surf, mesh.rest_root, mesh.rig_joints, mesh.rest_anchor)
+    plain = skin_texture(np.random.default_rng(1), *args).astype(float)
+    lined = skin_texture(np.random.default_rng(1), *args, lines=True).astype(float)
+    ratio = (realism_linear(lined[surf.rows, surf.cols]) + 1e-3) / (realism_linear(plain[surf.rows, surf.cols]) + 1e-3)
     darker = ratio.mean(1) < 0.95
     assert darker.sum() > 200 and ratio.min() > PALM_LINE_DEPTH - 0.05
-    assert ((surf.normals[darker] @ mesh.rest_root)[:, 2] < 0).all()  # palmar texels only
+    # in the hand frame (x distal, z dorsal): on the palm's side, from the wrist to short of the knuckles
+    rig = (mesh.rig_joints - mesh.rig_joints[0]) @ mesh.rest_root
+    pos = (surf.positions[darker] - mesh.rig_joints[0]) @ mesh.rest_root
+    knuckles = rig[[5, 9, 13, 17], 0].max()
+    assert (pos[:, 0] > 0.0).all() and (pos[:, 0] < knuckles).all()
+    assert np.median(pos[:, 2]) < np.median(((surf.positions - mesh.rig_joints[0]) @ mesh.rest_root)[:, 2])
     with pytest.raises(ValueError, match="palm_lines"):
         SceneConfig(skin_detail=True, palm_lines=True)
+
+
+def realism_linear(c: np.ndarray) -> np.ndarray:
+    """sRGB-encoded 0..255 -> linear 0..1 (the inverse of realism.linear_to_srgb)."""
+    c = np.asarray(c, dtype=np.float64) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)

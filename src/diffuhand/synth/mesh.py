@@ -8,7 +8,7 @@ when the bone ratio changes, and a uniform scale for the hand's size), and the v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -67,8 +67,9 @@ class HandMesh:
         rest_position (3,): the model fitted to the mesh's skeleton; rest_joints (21, 3) that fit;
         fit_residual_mm: how far the model's joints are from the mesh's; convention_shift_mm: how far each of
         :data:`CONVENTION_JOINTS` was moved from the rig's joint along its bone (mm, positive: distal);
-        rig_joints (21, 3) mm: the rig's own joints (the tips at the skin's end), where anatomy has them, from
-        which the skin's features (creases, palm lines, nails) are laid out.
+        rig_joints (21, 3) mm: the rig's own joints (with any placement but ``"rig"``, the tips at the skin's
+        end), where anatomy has them, from which the skin's features (creases, palm lines) are laid out;
+        surfaces: the skin's UV surface per texture size, baked on first use (not copied by ``replace``).
     """
 
     vertices: np.ndarray
@@ -86,6 +87,7 @@ class HandMesh:
     fit_residual_mm: float
     convention_shift_mm: np.ndarray
     rig_joints: np.ndarray
+    surfaces: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def _accessor(gltf, blob: bytes, index: int) -> np.ndarray:
@@ -134,10 +136,14 @@ def load_gltf_hand(path: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
-@lru_cache(maxsize=len(JOINT_PLACEMENTS))
 def default_hand_mesh(placement: str = "convention") -> HandMesh:
     """The shipped MIT hand (``synth/assets/generic-hand-right.glb``), fitted by the kinematic model
-    (``placement``: :data:`JOINT_PLACEMENTS`)."""
+    (``placement``: :data:`JOINT_PLACEMENTS`); one object per placement, however it is asked for."""
+    return _default_hand_mesh(placement)
+
+
+@lru_cache(maxsize=len(JOINT_PLACEMENTS))
+def _default_hand_mesh(placement: str) -> HandMesh:
     path = resources.files("diffuhand.synth").joinpath("assets/generic-hand-right.glb")
     with resources.as_file(path) as p:
         return hand_mesh_from_gltf(p, placement=placement)

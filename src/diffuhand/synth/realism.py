@@ -306,17 +306,18 @@ def skin_texture(
     surface: SkinSurface,
     rest_root: np.ndarray,
     joints: np.ndarray,
+    anchor_mm: float,
     creases: bool = False,
     lines: bool = False,
 ) -> np.ndarray:
-    """(size, size, 3) uint8: :func:`skin_colors` painted per texel instead of per vertex (the same draws from
-    ``rng``), and with ``lines`` the palm's flexion creases (:data:`PALM_LINES`), sharp at the texture's
+    """(size, size, 3) uint8, sRGB-encoded: :func:`skin_colors` painted per texel instead of per vertex (the same
+    draws from ``rng``; rendered, the same colours), and with ``lines`` the palm's flexion creases (:data:`PALM_LINES`), sharp at the texture's
     resolution where the mesh's 4 mm vertex spacing blurred them.
 
     rest_root (3, 3): hand frame -> mesh frame; joints (21, 3): the rig's joints (mm, mesh frame), where anatomy
-    puts the creases, tips and nails."""
+    puts the creases, tips and nails; anchor_mm: the size the features' widths are shares of (the vertex path's)."""
     normals_hand = surface.normals @ rest_root
-    anchor = float(np.linalg.norm(joints[5] - joints[0]))
+    anchor = float(anchor_mm)
     tips = joints[[4, 8, 12, 16, 20]]
     col = skin_colors(rng, tone, surface.positions, normals_hand, tips, anchor, joints if creases else None)
     if lines:
@@ -326,4 +327,13 @@ def skin_texture(
     img = np.zeros((surface.size, surface.size, 3))
     img[surface.rows, surface.cols] = col
     img = img[surface.fill[0], surface.fill[1]]
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
+    # the renderer reads a base-colour texture as sRGB and takes vertex colours as they are: encoded, the texel
+    # gives the colour the vertex would
+    return np.round(linear_to_srgb(np.clip(img, 0, 1)) * 255).astype(np.uint8)
+
+
+def linear_to_srgb(c: np.ndarray) -> np.ndarray:
+    """The sRGB transfer curve (IEC 61966-2-1), the inverse of what the renderer applies to a colour texture.
+    c: values in [0, 1], any shape."""
+    c = np.asarray(c, dtype=np.float64)
+    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, 1 / 2.4) - 0.055)

@@ -22,8 +22,8 @@ _GL = np.diag([1.0, -1.0, -1.0])
 @dataclass
 class MeshItem:
     """A triangle mesh in the camera frame: vertices (V, 3) mm, faces (F, 3), colours (V, 3) in [0, 1]; or, with
-    ``texture`` (H, W, 3) uint8 and ``uv`` (V, 2) as glTF has them (row 0 of the image at v = 0), coloured by the
-    texture instead."""
+    ``texture`` (H, W, 3) uint8 sRGB-encoded (as glTF's base colour; :func:`~diffuhand.synth.realism.linear_to_srgb`
+    of the colours) and ``uv`` (V, 2) as glTF has them (row 0 of the image at v = 0), coloured by the texture."""
 
     vertices: np.ndarray
     faces: np.ndarray
@@ -114,8 +114,8 @@ class Renderer:
             # glTF's texture coordinates (row 0 of the image at v = 0) -> OpenGL's (v = 0 at the image's last row)
             uv = np.column_stack([item.uv[:, 0], 1.0 - item.uv[:, 1]])
             tm.visual = trimesh.visual.TextureVisuals(uv=uv, image=Image.fromarray(item.texture))
-            # the material pyrender gives vertex colours (below), with the texture as the base colour: the same
-            # shading, only the colour's resolution differs
+            # the material pyrender gives vertex colours (below), with the texture as the base colour (read as sRGB,
+            # hence the encoded texture): the same shading, only the colour's resolution differs
             material = pr.MetallicRoughnessMaterial(
                 alphaMode="BLEND",
                 baseColorFactor=[1.0, 1.0, 1.0, 1.0],

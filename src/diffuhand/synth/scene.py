@@ -211,18 +211,13 @@ def scene_background(rng: np.random.Generator, cfg: SceneConfig) -> np.ndarray:
     return bg
 
 
-_SURFACES: dict[int, tuple] = {}  # id(mesh.vertices) -> (the vertices, their baked SkinSurface)
-
-
 def _surface(mesh: HandMesh):
-    """The mesh's :class:`~diffuhand.synth.realism.SkinSurface`, baked once per mesh."""
-    from diffuhand.synth.realism import bake_surface
+    """The mesh's :class:`~diffuhand.synth.realism.SkinSurface`, baked once per mesh (kept on the mesh)."""
+    from diffuhand.synth.realism import TEXTURE_SIZE, bake_surface
 
-    hit = _SURFACES.get(id(mesh.vertices))
-    if hit is None or hit[0] is not mesh.vertices:
-        hit = (mesh.vertices, bake_surface(mesh.vertices, mesh.normals, mesh.faces, mesh.uv))
-        _SURFACES[id(mesh.vertices)] = hit
-    return hit[1]
+    if TEXTURE_SIZE not in mesh.surfaces:
+        mesh.surfaces[TEXTURE_SIZE] = bake_surface(mesh.vertices, mesh.normals, mesh.faces, mesh.uv, TEXTURE_SIZE)
+    return mesh.surfaces[TEXTURE_SIZE]
 
 
 def _skin_colors(
@@ -241,14 +236,16 @@ def _skin_colors(
     if detail and texture:
         from diffuhand.synth.realism import skin_texture
 
-        tex = skin_texture(rng, tone, _surface(mesh), mesh.rest_root, mesh.rig_joints, creases, lines)
+        tex = skin_texture(rng, tone, _surface(mesh), mesh.rest_root, mesh.rig_joints, mesh.rest_anchor, creases, lines)
         return np.tile(tone, (len(mesh.vertices), 1)), tone, tex
     if detail:
         from diffuhand.synth.realism import skin_colors
 
         normals_hand = mesh.normals @ mesh.rest_root  # rest_root: hand frame -> mesh frame
-        tips = mesh.rest_joints[[4, 8, 12, 16, 20]]
-        joints = mesh.rest_joints if creases else None
+        tips = mesh.rest_joints[[4, 8, 12, 16, 20]]  # the rig's too: no placement moves the tips
+        # feature sizes are shares of the model's anchor (100 mm on the shipped mesh with the convention placement,
+        # 92 mm before it: nails of 16 mm rather than 15; the shipped lift was calibrated on these renders)
+        joints = mesh.rig_joints if creases else None  # where anatomy has the folds, not the labels' convention
         return skin_colors(rng, tone, mesh.vertices, normals_hand, tips, mesh.rest_anchor, joints), tone, None
     waves = rng.normal(size=(6, 3)) / 25.0  # per-mm frequencies: blotches a few cm wide
     phase = rng.uniform(0, 2 * np.pi, 6)

@@ -257,7 +257,7 @@ def build_inputs(cfg: TrainConfig, split_key: str, progress: bool = True) -> dic
     for k, spec in enumerate(cfg.data[split_key]):
         # named by the whole spec: two data sets of one reader (two synth folders) must not share a cache
         name = f"{spec['name']}-{Path(spec['root']).name}-{spec.get('split') or 'all'}"
-        path = out / f"inputs-{split_key}-{k}-{name}-{source.identity[:12]}.npz"
+        path = out / f"inputs-{split_key}-{k}-{name}-{source.identity}.npz"
 
         def make(spec=spec, k=k):
             # a lift that needs MediaPipe's 3D or the image sees rendered frames; a 2D-only one, projected 3D
