@@ -64,7 +64,7 @@ def main() -> None:
     from diffuhand.lift import FusionConfig, mirror_camera, save_fusion
     from diffuhand.lift.fusion import ray_rotation
 
-    items, images = render_items("photo", args.count, args.size, args.seed)
+    items, _, images = render_items("photo", args.count, args.size, args.seed)
     found = []  # (uv_true, xyz_true, K, mp uv, mp world mm, side)
     with MediaPipeHands(max_hands=2) as detector:
         cache: dict[int, list] = {}
