@@ -174,9 +174,10 @@ def _numbers_close(a, b, atol: float) -> bool:
 
 
 def _assert_same_contents(got: dict, want: dict) -> None:
-    """The same files with the same content, numbers to the last bits: another process (a Ray worker) may sum in
-    another order where its math libraries' threads differ (NPZ arrays to 1e-6 mm, JSON numbers to one unit of
-    their last printed digit); names, sides, counts and everything else exactly."""
+    """The same files with the same content, numbers to far below anything that matters: a fresh process (a Ray
+    worker) need not round the networks' float32 sums as a long-running one does (2.5e-5 mm was seen after the
+    whole test suite had run in this process): NPZ arrays to a micrometre, JSON numbers to one unit of their last
+    printed digit; names, sides, counts, missing hands and everything else exactly."""
     assert got.keys() == want.keys()
     for name, b in want.items():
         a = got[name]
@@ -186,8 +187,11 @@ def _assert_same_contents(got: dict, want: dict) -> None:
                 (da, sa, ba), (db, sb, bb) = a[k], b[k]
                 assert (da, sa) == (db, sb), (name, k)
                 x, y = np.frombuffer(ba, np.dtype(da)), np.frombuffer(bb, np.dtype(db))
-                same = np.allclose(x, y, atol=1e-6, equal_nan=True) if x.dtype.kind == "f" else ba == bb
-                assert same, (name, k)
+                if x.dtype.kind == "f":
+                    assert (np.isnan(x) == np.isnan(y)).all(), (name, k)
+                    assert np.allclose(x, y, atol=1e-3, rtol=0.0, equal_nan=True), (name, k, np.nanmax(abs(x - y)))
+                else:
+                    assert ba == bb, (name, k)
         else:
             lines_a, lines_b = a.decode().splitlines(), b.decode().splitlines()
             if name.endswith(".json"):
