@@ -43,12 +43,6 @@ TTA_SETS = {
 }
 
 
-def wrist_ls(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Mean joint error (mm) after moving the wrist onto the truth's and one least-squares scale, no rotation."""
-    p, t = pred - pred[0], truth - truth[0]
-    return float(np.linalg.norm((p * t).sum() / (p * p).sum() * p - t, axis=1).mean())
-
-
 def orientation_error(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """(about the line of sight, across it) in degrees: the best rotation about the wrist taking ``pred`` onto
     ``truth`` (Kabsch), split into its twist about the camera's z axis and the swing that remains."""
@@ -65,13 +59,14 @@ def orientation_error(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float
 
 
 def row(preds: list[np.ndarray], truths: list[np.ndarray]) -> dict:
-    from diffuhand.eval.metrics import pa_mpjpe
+    from diffuhand.eval.metrics import pa_mpjpe, scaled_mpjpe
 
     ori = np.array([orientation_error(p, t) for p, t in zip(preds, truths)])
+    pred, truth = np.stack(preds), np.stack(truths)
     return {
         "found": len(preds),
-        "pa_mpjpe": round(float(pa_mpjpe(np.stack(preds), np.stack(truths)).mean_mm), 2),
-        "wrist_scaled": round(float(np.mean([wrist_ls(p, t) for p, t in zip(preds, truths)])), 2),
+        "pa_mpjpe": round(float(pa_mpjpe(pred, truth).mean_mm), 2),
+        "wrist_scaled": round(float(scaled_mpjpe(pred, truth).mean_mm), 2),
         "twist_deg_median": round(float(np.median(ori[:, 0])), 1),
         "swing_deg_median": round(float(np.median(ori[:, 1])), 1),
     }

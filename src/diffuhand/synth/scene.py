@@ -77,50 +77,28 @@ class SceneConfig:
 
 
 BACKGROUND_STYLES = ("procedural", "clutter", "mixed")
-#: named scene variants: "legacy" the renders of issue 4, "photo" with every photo-likeness lever on
+#: every photo-likeness lever on: the "photo" variant, and the base of those that add one more
+_PHOTO = {
+    "p_forearm": 0.9,
+    "skin_detail": True,
+    "fill_light": True,
+    "background_style": "mixed",
+    "background_blur": 3.0,
+    "camera": True,
+}
+#: named scene variants: "legacy" the renders of issue 4, "photo" with every photo-likeness lever on, one lever
+#: alone, or "photo" and one lever more
 SCENE_VARIANTS = {
     "legacy": {},
-    "photo": {
-        "p_forearm": 0.9,
-        "skin_detail": True,
-        "fill_light": True,
-        "background_style": "mixed",
-        "background_blur": 3.0,
-        "camera": True,
-    },
+    "photo": _PHOTO,
     "forearm": {"p_forearm": 0.9},
     "skin": {"skin_detail": True},
     "light": {"fill_light": True},
     "background": {"background_style": "mixed", "background_blur": 3.0},
     "camera": {"camera": True},
-    "textured": {
-        "p_forearm": 0.9,
-        "skin_detail": True,
-        "skin_texture": True,
-        "fill_light": True,
-        "background_style": "mixed",
-        "background_blur": 3.0,
-        "camera": True,
-    },
-    "palm-lines": {
-        "p_forearm": 0.9,
-        "skin_detail": True,
-        "skin_texture": True,
-        "palm_lines": True,
-        "fill_light": True,
-        "background_style": "mixed",
-        "background_blur": 3.0,
-        "camera": True,
-    },
-    "creases": {
-        "p_forearm": 0.9,
-        "skin_detail": True,
-        "skin_creases": True,
-        "fill_light": True,
-        "background_style": "mixed",
-        "background_blur": 3.0,
-        "camera": True,
-    },
+    "textured": {**_PHOTO, "skin_texture": True},
+    "palm-lines": {**_PHOTO, "skin_texture": True, "palm_lines": True},
+    "creases": {**_PHOTO, "skin_creases": True},
 }
 
 
