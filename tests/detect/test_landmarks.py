@@ -66,3 +66,21 @@ def test_reproduces_mediapipe_on_real_photos():
             truth.append(s.joints_3d)
     a, b = pa_mpjpe(np.stack(ours), np.stack(truth)).mean_mm, pa_mpjpe(np.stack(theirs), np.stack(truth)).mean_mm
     assert abs(a - b) < 1.0, (a, b)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_right_score_is_the_hands_own_side_on_unmirrored_photos():
+    """The dev photos show left hands: right_score is low on them and high on the same photos mirrored (the
+    docstring once said the opposite, MediaPipe's selfie naming)."""
+    from diffuhand.data import open_dataset
+    from diffuhand.detect.landmarks import LandmarkNet
+
+    ds = open_dataset("ge-realworld", shared("ge2019-realworld-dev"))
+    net = LandmarkNet()
+    for i in range(0, 100, 25):
+        s = ds[i]
+        assert s.handedness == "left"
+        flipped, uv = s.image[:, ::-1].copy(), s.joints_2d.copy()
+        uv[:, 0] = s.image.shape[1] - uv[:, 0]
+        assert net(s.image, [hand_rect(s.joints_2d)]).right_score[0] < 0.5
+        assert net(flipped, [hand_rect(uv)]).right_score[0] > 0.5

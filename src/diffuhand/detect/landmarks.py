@@ -118,8 +118,9 @@ class LandmarkOutput:
     Attributes:
         keypoints_2d: (N, 21, 2) pixels of the image. keypoints_z: (N, 21) relative depth in the same scale.
         world: (N, 21, 3) metres, camera axes (MediaPipe's world landmarks). presence: (N,) in [0, 1].
-        right_score: (N,) the network's score that the crop shows a right hand *as if mirrored* (MediaPipe's
-            selfie convention: a high score on an unmirrored photo means a left hand).
+        right_score: (N,) the network's score that the crop shows a right hand, as the hand really is in an
+            unmirrored photo (the dev photos' left hands score 0.00-0.09, the same photos mirrored 0.97-0.99;
+            MediaPipe's graph names the classes for mirrored selfie images, :class:`MediaPipeHands` swaps them).
         features: (N, 1152) the pooled image features. rects: the crops used.
     """
 
