@@ -3,6 +3,7 @@ on the synthetic test renders (issue 13, item 3).
 
     python benchmarks/bench_lift_models.py [--synth data/synth-photo --synth-images 500]
                                            [--landmark-runs runs/landmarks-baseline-synth ...]
+                                           [--fusion-configs FOLDER ...] [--rows shipped,calibrated]
                                            [--out benchmarks/results/lift_models.json]
 
 Each photo goes through the product path (:meth:`~diffuhand.pipeline.Estimator.predict_image`: MediaPipe Hands on
@@ -123,6 +124,9 @@ def candidates(args) -> dict:
         "fusion, ray turn off" + KNOWN_CAMERA: FusionLifter(replace(shipped.config, ray_turn="off")),
         "MediaPipe world landmarks, ray-turned" + KNOWN_CAMERA: WorldLandmarks(ik=False, ray_turn=True),
     }
+    # other calibrations of the fusion (scripts/calibrate_fusion.py --out FOLDER), e.g. on changed renders
+    for folder in args.fusion_configs:
+        out[f"fusion, calibrated in {folder}"] = load_lifter(folder)
     # table 1 of the paper with MediaPipe's landmark network as the backbone: the baseline; the diffusion model's
     # sample mean as it is (Ours_D) and through our IK solver; the IK MLP (Ours_D*)
     from diffuhand.models.estimator import load_model
@@ -140,6 +144,8 @@ def candidates(args) -> dict:
         out[name + kinds[-1][0] + ", ge2019 skeleton"] = NetworkLifter(
             model, ik="solver", backend="torch", skeleton="ge2019"
         )
+    if args.rows:
+        out = {k: v for k, v in out.items() if any(r in k for r in args.rows.split(","))}
     return out
 
 
@@ -205,6 +211,8 @@ def main() -> None:
     ap.add_argument("--synth-images", type=int, default=500, help="test-split images of --synth (0: none)")
     ap.add_argument("--landmark-runs", nargs="*", default=[], type=Path)
     ap.add_argument("--guide", type=float, default=1.0, help="step size of the guided keypoint model")
+    ap.add_argument("--fusion-configs", nargs="*", default=[], type=Path, help="folders of other fusion calibrations")
+    ap.add_argument("--rows", default="", help="comma-separated parts of row names: only those rows (default: all)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "lift_models.json")
     args = ap.parse_args()
     import torch

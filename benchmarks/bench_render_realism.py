@@ -15,7 +15,10 @@ the real dev photos of ``ge2019-realworld-dev``. Per variant:
 - matched: with several ``--meshes``, the found share on the hands every placement counts as clearly visible
   (which joints are visible depends on where they sit in the skin, so each placement keeps its own set);
 - mirrored: the share of found hands MediaPipe gives the other side (it took the hand for its mirror image: the
-  palm of a left hand outlines like the back of a right one), and the found share by the face the camera sees.
+  palm of a left hand outlines like the back of a right one), and the found share by the face the camera sees;
+- palm: MediaPipe's first stage alone, its palm detector (``palm_detection_full.tflite`` on the whole image): the
+  share of hands with a palm scored >= 0.5 (its threshold) near theirs, and the mean score. Where a hand is found
+  less often than its palm, the landmark stage (or two hands merged) rejected it.
 
 Goal: found >= 90% and PA <= 1.3x the real photos' PA. Prints a table, writes JSON.
 """
@@ -54,7 +57,53 @@ def palm_view(joints_3d: np.ndarray, side: str) -> str:
 VIEW_COS = 0.3
 
 
-def measure(detector, items) -> dict:
+class PalmScores:
+    """MediaPipe's palm detector (the first stage of MediaPipe Hands, 0.10.21's ``palm_detection_full.tflite``) run
+    alone: per hand, the best score of a palm box centred near it. Input 192x192 RGB in [0, 1] (the whole square
+    image resized); 2016 SSD anchors, 24x24x2 at stride 8 then 12x12x6 at stride 16, box centres offset by the
+    first two regressors in input pixels."""
+
+    INPUT = 192
+
+    def __init__(self):
+        import mediapipe
+        from ai_edge_litert.interpreter import Interpreter
+
+        path = Path(mediapipe.__file__).parent / "modules" / "palm_detection" / "palm_detection_full.tflite"
+        self._it = Interpreter(model_path=str(path), num_threads=1)
+        self._it.allocate_tensors()
+        self._input = self._it.get_input_details()[0]["index"]
+        outs = {int(d["shape"][-1]): d["index"] for d in self._it.get_output_details()}
+        self._boxes, self._scores = outs[18], outs[1]
+        centres = []
+        for stride, per_cell in ((8, 2), (16, 6)):
+            cells = self.INPUT // stride
+            ys, xs = np.mgrid[0:cells, 0:cells]
+            c = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], -1).reshape(-1, 1, 2)
+            centres.append(np.repeat(c, per_cell, axis=1).reshape(-1, 2))
+        self._anchors = np.concatenate(centres)
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W, 3) uint8 square image -> per anchor: score (2016,) in [0, 1], box centre (2016, 2) image pixels."""
+        from PIL import Image
+
+        x = np.asarray(Image.fromarray(image).resize((self.INPUT, self.INPUT), Image.BILINEAR), np.float32) / 255.0
+        self._it.set_tensor(self._input, x[None])
+        self._it.invoke()
+        boxes = self._it.get_tensor(self._boxes)[0]
+        logits = np.clip(self._it.get_tensor(self._scores)[0, :, 0], -80.0, 80.0)
+        centres = (self._anchors + boxes[:, :2] / self.INPUT) * np.array(image.shape[1::-1])
+        return 1.0 / (1.0 + np.exp(-logits)), centres
+
+    def best_near(self, image: np.ndarray, joints_2d: np.ndarray) -> float:
+        """The best palm score whose box centre lies within half a hand box of the palm (wrist and the four MCPs)."""
+        scores, centres = self(image)
+        palm = joints_2d[[0, 5, 9, 13, 17]].mean(0)
+        near = np.linalg.norm(centres - palm, axis=1) < 0.5 * float(np.ptp(joints_2d, axis=0).max())
+        return float(scores[near].max()) if near.any() else 0.0
+
+
+def measure(detector, items, palms: PalmScores | None = None) -> dict:
     """items: (image, joints_2d (21, 2), joints_3d (21, 3) mm camera frame, K, side) per clearly visible hand -> the
     measures, also per view (palm or back towards the camera) with the share MediaPipe takes for the mirror image
     (the other side: its 3D is then the mirrored hand's)."""
@@ -64,6 +113,7 @@ def measure(detector, items) -> dict:
     views: dict[str, dict[str, int]] = {}
     cache: dict[int, list] = {}
     flags = []  # per item: found or not (to compare renderers on the same hands)
+    palm = [palms.best_near(image, uv) for image, uv, *_ in items] if palms is not None else []
     for image, uv, xyz, _, side in items:
         key = id(image)
         if key not in cache:
@@ -99,6 +149,8 @@ def measure(detector, items) -> dict:
         "pa_mpjpe_mm": pa,
         "pa_mpjpe_same_side_mm": pa_same,
         "found_flags": flags,
+        "palm_rate": float(np.mean(np.asarray(palm) >= 0.5)) if palm else float("nan"),
+        "palm_score_mean": float(np.mean(palm)) if palm else float("nan"),
     }
 
 
@@ -147,11 +199,12 @@ def main() -> None:
     from diffuhand.detect import MediaPipeHands
 
     rows = {}
+    palms = PalmScores()
     with MediaPipeHands(max_hands=2) as detector:
         if args.real.is_dir():
             ds = open_dataset("ge-realworld", args.real)
             items = [(s.image, s.joints_2d, s.joints_3d, None, s.handedness) for s in (ds[i] for i in range(len(ds)))]
-            rows["real dev photos"] = measure(detector, items)
+            rows["real dev photos"] = measure(detector, items, palms)
             rows["real dev photos"].pop("found_flags")
         for v in args.variants.split(","):
             found_by: dict[str, dict] = {}
@@ -161,7 +214,7 @@ def main() -> None:
                 t_render = time.perf_counter() - t
                 name = v if placement == "convention" else f"{v}, {placement} joints"
                 rows[name] = {
-                    **measure(detector, items),
+                    **measure(detector, items, palms),
                     "images": images,
                     "render_s_per_image": t_render / images,
                     "mesh_joints": placement,
@@ -174,7 +227,7 @@ def main() -> None:
                 rows[name]["matched_found_rate"] = sum(found[k] for k in common) / max(len(common), 1)
     real_pa = rows.get("real dev photos", {}).get("pa_mpjpe_mm", float("nan"))
     print(
-        f"{'data':26} {'hands':>6} {'found':>7} {'2D err/box':>10} {'PA mm':>7} {'PA/real':>8} {'PA same side':>12} {'mirrored':>9} {'matched':>14} "
+        f"{'data':26} {'hands':>6} {'found':>7} {'palm':>6} {'2D err/box':>10} {'PA mm':>7} {'PA/real':>8} {'PA same side':>12} {'mirrored':>9} {'matched':>14} "
         f"{'palm: found':>12} {'back: found':>12}"
     )
 
@@ -186,7 +239,8 @@ def main() -> None:
         r["pa_ratio_to_real"] = r["pa_mpjpe_mm"] / real_pa
         r["meets_goal"] = bool(r["found_rate"] >= GOAL_FOUND and r["pa_ratio_to_real"] <= GOAL_PA_RATIO)
         print(
-            f"{name:26} {r['hands']:6d} {100 * r['found_rate']:6.1f}% {r['error_2d_per_box']:10.3f} "
+            f"{name:26} {r['hands']:6d} {100 * r['found_rate']:6.1f}% {100 * r['palm_rate']:5.1f}% "
+            f"{r['error_2d_per_box']:10.3f} "
             f"{r['pa_mpjpe_mm']:7.2f} {r['pa_ratio_to_real']:8.2f} {r['pa_mpjpe_same_side_mm']:12.2f} "
             f"{100 * r['mirrored_rate']:8.1f}% "
             + (

@@ -99,6 +99,24 @@ def test_unknown_variant_is_refused():
 
     with pytest.raises(ValueError, match="unknown scene variant"):
         scene_variant("glossy")
+    with pytest.raises(ValueError, match="unknown scene variant"):
+        scene_variant("photo-without-gloss")
+
+
+def test_a_variant_without_one_lever_keeps_the_others():
+    from dataclasses import asdict
+
+    from diffuhand.synth.scene import SceneConfig, scene_variant
+
+    photo, base = asdict(scene_variant("photo")), SceneConfig(size=64, fill_light=True, p_forearm=0.5)
+    no_light = asdict(scene_variant("photo-without-light"))
+    assert photo["fill_light"] and not no_light["fill_light"]
+    assert {k: v for k, v in no_light.items() if k != "fill_light"} == {
+        k: v for k, v in photo.items() if k != "fill_light"
+    }
+    # without a lever, the given config's own setting stays (here the bounce light the caller asked for)
+    mine = scene_variant("photo-without-light", base)
+    assert mine.fill_light and mine.size == 64 and mine.p_forearm == 0.9
 
 
 def test_creases_darken_the_palm_side_of_the_finger_joints_only():
@@ -230,3 +248,92 @@ def realism_linear(c: np.ndarray) -> np.ndarray:
     """sRGB-encoded 0..255 -> linear 0..1 (the inverse of realism.linear_to_srgb)."""
     c = np.asarray(c, dtype=np.float64) / 255.0
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _sphere(colour, z_mm: float = 300.0, **kw):
+    import trimesh
+
+    from diffuhand.synth.render import MeshItem
+
+    s = trimesh.creation.icosphere(subdivisions=3, radius=40.0)
+    return MeshItem(s.vertices + [0.0, 0.0, z_mm], np.asarray(s.faces), np.tile(colour, (len(s.vertices), 1)), 1, **kw)
+
+
+def test_an_srgb_swatch_renders_as_itself_under_unit_light(renderer):
+    """The renderer shades in linear light and encodes its output: colours read as sRGB (linear_albedo) come out as
+    given under a unit ambient light, by vertex and by texture; taken as linear (the renders of issue 4) they came out
+    paler (0.5 as 186 of 255, not 128)."""
+    from diffuhand.synth.render import Lighting
+
+    K = np.array([[200.0, 0.0, 48.0], [0.0, 200.0, 48.0], [0.0, 0.0, 1.0]])
+    unit = Lighting(ambient=1.0, intensity=0.0)
+    swatch = np.array([0.80, 0.50, 0.35])
+    as_linear, *_ = renderer.render([_sphere(swatch)], K, unit)
+    as_srgb, *_ = renderer.render([realism.linear_albedo(_sphere(swatch))], K, unit)
+    # a texture of the swatch on a UV-mapped sphere (a texture holds the item's colours encoded: the renderer decodes)
+    item = _sphere(swatch)
+    item.uv = np.full((len(item.vertices), 2), 0.5)
+    item.texture = np.tile(
+        np.round(realism.linear_to_srgb(swatch) * 255).astype(np.uint8), (8, 8, 1)
+    )  # as skin_texture
+    textured, *_ = renderer.render([realism.linear_albedo(item)], K, unit)
+    centre = (slice(40, 56), slice(40, 56))
+    # pyrender encodes with a 2.2 power, sRGB's curve differs by under 2 levels here
+    np.testing.assert_allclose(as_srgb[centre].reshape(-1, 3).mean(0), swatch * 255, atol=3.0)
+    np.testing.assert_allclose(textured[centre].reshape(-1, 3).mean(0), swatch * 255, atol=3.0)
+    assert as_linear[centre].reshape(-1, 3).mean(0)[2] > swatch[2] * 255 + 40
+    np.testing.assert_allclose(
+        realism.srgb_to_linear(realism.linear_to_srgb(np.linspace(0, 1, 11))), np.linspace(0, 1, 11)
+    )
+
+
+def test_dielectric_items_reach_the_renderers_material(renderer):
+    """pyrender's material for vertex colours is a plastic (metallic 0.2); skin and cloth are dielectrics: the item's
+    factors are what the renderer shades with, and the default stays pyrender's (the legacy renders unchanged)."""
+    from diffuhand.synth.render import DIELECTRIC, Lighting
+
+    plastic = renderer._mesh(_sphere([0.7, 0.5, 0.4])).primitives[0].material
+    assert (plastic.metallicFactor, plastic.roughnessFactor) == (0.2, 0.8)
+    skin = renderer._mesh(_sphere([0.7, 0.5, 0.4], metallic=DIELECTRIC[0], roughness=DIELECTRIC[1]))
+    assert (skin.primitives[0].material.metallicFactor, skin.primitives[0].material.roughnessFactor) == DIELECTRIC
+    # a metal's diffuse share is (1 - metallic): the dielectric sphere is brighter away from its highlight
+    K = np.array([[200.0, 0.0, 48.0], [0.0, 200.0, 48.0], [0.0, 0.0, 1.0]])
+    side = Lighting(ambient=0.0, directional=(1.0, 0.0, 0.3), intensity=3.0)
+    a, *_ = renderer.render([_sphere([0.7, 0.5, 0.4])], K, side)
+    b, *_ = renderer.render([_sphere([0.7, 0.5, 0.4], metallic=0.0, roughness=0.8)], K, side)
+    ring = (slice(44, 52), slice(26, 32))  # the left side faces the light (which travels along +x)
+    assert b[ring].mean() > a[ring].mean() + 5
+
+
+def test_sampled_hands_never_pass_through_each_other(renderer):
+    """move_apart: the smallest image-plane shift that keeps two hands a gap apart (none if they already are); in
+    two-hand scenes with hand_gap_mm the hands' meshes keep it, and the labels move with the mesh."""
+    from scipy.spatial import cKDTree
+
+    from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
+
+    mesh = default_hand_mesh()
+    v, _ = pose_mesh(mesh, mesh.rest_angles, mesh.rest_ratios, 80.0, np.eye(3), np.array([0.0, 0.0, 400.0]))
+    t = realism.move_apart(v + [10.0, 5.0, 0.0], v, gap_mm=5.0)
+    assert t[2] == 0.0 and t[0] > 0 and abs(np.linalg.norm(t) / 5.0 - round(np.linalg.norm(t) / 5.0)) < 1e-9
+    assert cKDTree(v).query(v + [10.0, 5.0, 0.0] + t)[0].min() >= 5.0
+    assert cKDTree(v).query(v + [10.0, 5.0, 0.0] + t - t / np.linalg.norm(t) * 5.0)[0].min() < 5.0  # the smallest
+    far = v + [500.0, 0.0, 0.0]
+    assert np.all(realism.move_apart(far, v, gap_mm=5.0) == 0.0)
+    cfg = SceneConfig(size=96, p_two_hands=1.0, p_occluder=0.0, hand_gap_mm=5.0)
+    moved = 0
+    for i in range(18):  # 13% of sampled pairs overlap (4 of the first 30)
+        rng = np.random.default_rng([11, i])
+        hands = render_sample(rng, renderer, cfg)[3]
+        hand_verts = []
+        for h in hands:
+            m = np.diag([-1.0, 1.0, 1.0]) if h.handedness == "left" else np.eye(3)
+            vh, jh = pose_mesh(mesh, h.angles, h.ratios, h.anchor_mm, h.root_rotation, h.root_position)
+            np.testing.assert_allclose(jh @ m, h.joints_3d, atol=1e-6)  # the labels are where the mesh went
+            hand_verts.append(vh @ m)
+        assert cKDTree(hand_verts[0]).query(hand_verts[1])[0].min() >= 5.0 - 1e-6
+        same = render_sample(
+            np.random.default_rng([11, i]), renderer, SceneConfig(**{**cfg.__dict__, "hand_gap_mm": 0})
+        )
+        moved += not np.allclose(same[3][1].joints_3d, hands[1].joints_3d)
+    assert moved >= 1  # some sampled pairs did overlap

@@ -1,8 +1,10 @@
 """What makes a render look like a photo to a network trained on photos (issue 13: MediaPipe finds few hands in
 the plain renders): a forearm (often in a sleeve) instead of a hand cut off at the wrist, a palm lighter than the
 back and nails, a room's soft bounce light, backgrounds of muted colours and clutter seen out of focus, and a
-camera's white balance, defocus and JPEG compression; and, as variants, the skin painted in a texture rather than
-per vertex (:func:`skin_texture`), with the palm's major creases (:data:`PALM_LINES`).
+camera's white balance, defocus and JPEG compression; colours read as sRGB and shaded in linear light
+(:func:`linear_albedo`), skin shaded as a non-metal, two hands never passing through each other
+(:func:`move_apart`); and, as variants, the skin painted in a texture rather than per vertex (:func:`skin_texture`),
+with the palm's major creases (:data:`PALM_LINES`).
 
 Each lever is switched by :class:`~diffuhand.synth.scene.SceneConfig` and measured by
 ``benchmarks/bench_render_realism.py`` (what MediaPipe finds, its 2D error and its 3D error on the renders).
@@ -330,6 +332,46 @@ def skin_texture(
     # the renderer reads a base-colour texture as sRGB and takes vertex colours as they are: encoded, the texel
     # gives the colour the vertex would
     return np.round(linear_to_srgb(np.clip(img, 0, 1)) * 255).astype(np.uint8)
+
+
+def move_apart(vertices: np.ndarray, others: np.ndarray, gap_mm: float, step_mm: float = 5.0) -> np.ndarray:
+    """The smallest translation (3,) mm, in whole ``step_mm`` along the image plane away from ``others``, that
+    leaves every vertex of a hand at least ``gap_mm`` from every vertex of the hands already placed: two hands
+    sampled independently would otherwise often pass through each other, which no photo shows.
+
+    vertices (V, 3), others (W, 3): camera frame, mm. The direction is from the others' centroid to this hand's,
+    in x-y (the image plane, so that the camera's distance and the hand's size in the image stay)."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(others)
+    d = vertices.mean(0) - others.mean(0)
+    d[2] = 0.0
+    d = d / np.linalg.norm(d) if np.linalg.norm(d) > 1e-6 else np.array([1.0, 0.0, 0.0])
+    # at most the two hands' extents apart: then they cannot touch
+    reach = float(np.ptp(vertices, axis=0).max() + np.ptp(others, axis=0).max())
+    for k in range(int(np.ceil(reach / step_mm)) + 1):
+        t = d * k * step_mm
+        if tree.query(vertices + t, distance_upper_bound=gap_mm)[0].min() >= gap_mm:
+            return t
+    return d * reach
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`linear_to_srgb`: an sRGB-encoded colour (what a swatch or a photo's pixel holds) as
+    linear light (what the renderer multiplies its lighting by, and then encodes). c: values in [0, 1], any shape."""
+    c = np.asarray(c, dtype=np.float64)
+    return np.where(c <= 0.04045, c / 12.92, np.power((c + 0.055) / 1.055, 2.4))
+
+
+def linear_albedo(item: MeshItem) -> MeshItem:
+    """``item`` with its colours (vertex colours, or texture) read as sRGB values and handed to the renderer as the
+    linear light they encode: a swatch then renders as itself under unit light."""
+    from dataclasses import replace
+
+    texture = item.texture
+    if texture is not None:  # the renderer decodes the texture once: hand it the encoded linear value
+        texture = np.round(srgb_to_linear(texture / 255.0) * 255).astype(np.uint8)
+    return replace(item, colors=srgb_to_linear(np.clip(item.colors, 0, 1)), texture=texture)
 
 
 def linear_to_srgb(c: np.ndarray) -> np.ndarray:

@@ -31,6 +31,16 @@ class MeshItem:
     label: int = 0  # > 0: a hand, numbered in the mask; 0: an occluder
     uv: np.ndarray | None = None
     texture: np.ndarray | None = None
+    #: glTF's metallic-roughness factors; the defaults are pyrender's for vertex-coloured meshes (a plastic look);
+    #: skin and cloth are dielectrics: :data:`DIELECTRIC`
+    metallic: float = 0.2
+    roughness: float = 0.8
+
+
+#: (metallic, roughness) of a dielectric such as skin or cloth: glTF's metallic factor is 0 for every non-metal;
+#: a broad sheen as on skin (Beckmann slope about 0.35 measured on faces, Weyrich et al. 2006; the renderer's
+#: roughness is its square root)
+DIELECTRIC = (0.0, 0.6)
 
 
 @dataclass
@@ -119,8 +129,8 @@ class Renderer:
             material = pr.MetallicRoughnessMaterial(
                 alphaMode="BLEND",
                 baseColorFactor=[1.0, 1.0, 1.0, 1.0],
-                metallicFactor=0.2,
-                roughnessFactor=0.8,
+                metallicFactor=item.metallic,
+                roughnessFactor=item.roughness,
                 baseColorTexture=pr.Texture(source=item.texture, source_channels="RGB"),
             )
             return pr.Mesh.from_trimesh(tm, material=material, smooth=True)
@@ -130,8 +140,12 @@ class Renderer:
             process=False,
             vertex_colors=(np.clip(item.colors, 0, 1) * 255).astype(np.uint8),
         )
-        # no material: pyrender then shades with the vertex colours (skin tone and texture)
-        return self.pyrender.Mesh.from_trimesh(tm, smooth=True)
+        # no material: pyrender then shades with the vertex colours (skin tone and texture), with its default
+        # material for them, whose factors are the item's
+        mesh = self.pyrender.Mesh.from_trimesh(tm, smooth=True)
+        for primitive in mesh.primitives:
+            primitive.material.metallicFactor, primitive.material.roughnessFactor = item.metallic, item.roughness
+        return mesh
 
     def render(self, items: list[MeshItem], K: np.ndarray, light: Lighting):
         pr = self.pyrender

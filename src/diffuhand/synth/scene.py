@@ -18,7 +18,8 @@ from diffuhand.kinematics.prior import PosePrior, default_prior
 from diffuhand.synth.mesh import HandMesh, default_hand_mesh, pose_mesh
 from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
-# skin tones (linear-ish RGB) from light to dark
+# skin tones from light to dark, as swatches (sRGB values); the renderer takes colours as linear light, so with
+# SceneConfig.srgb_colors they are converted first (without: paler and greyer skin, as the renders of issue 4)
 SKIN_TONES = np.array(
     [
         [0.96, 0.80, 0.69],
@@ -63,6 +64,13 @@ class SceneConfig:
     background_style: str = "procedural"  # "procedural" (textures), "clutter" (room-like, muted), or "mixed"
     background_blur: float = 0.0  # backgrounds out of focus by up to this Gaussian sigma (pixels at 256 px)
     camera: bool = False  # white balance, lens blur, sensor noise and JPEG instead of plain noise
+    # the colours given to the renderer (skin tones, palm, nails, sleeves, occluders) are sRGB values, converted
+    # to the linear light it shades in (synth.realism.linear_albedo); off: taken as linear, a paler, greyer skin
+    srgb_colors: bool = False
+    dielectric: bool = False  # skin and cloth shaded as non-metals (render.DIELECTRIC), not pyrender's plastic
+    # sampled hands of one image kept at least this far apart (mm), moved in the image plane: independently sampled
+    # hands otherwise often pass through each other; 0: as sampled
+    hand_gap_mm: float = 0.0
     # sequences: replay recorded motion ("READER:ROOT:SPLIT", e.g. dexycb:path:train) instead of prior keyframes
     motion_source: str | None = None
     extra: dict = field(default_factory=dict)
@@ -85,6 +93,9 @@ _PHOTO = {
     "background_style": "mixed",
     "background_blur": 3.0,
     "camera": True,
+    "srgb_colors": True,
+    "dielectric": True,
+    "hand_gap_mm": 5.0,
 }
 #: named scene variants: "legacy" the renders of issue 4, "photo" with every photo-likeness lever on, one lever
 #: alone, or "photo" and one lever more
@@ -96,19 +107,31 @@ SCENE_VARIANTS = {
     "light": {"fill_light": True},
     "background": {"background_style": "mixed", "background_blur": 3.0},
     "camera": {"camera": True},
+    "colour": {"srgb_colors": True},
+    "material": {"dielectric": True},
+    "apart": {"hand_gap_mm": 5.0},
     "textured": {**_PHOTO, "skin_texture": True},
     "palm-lines": {**_PHOTO, "skin_texture": True, "palm_lines": True},
     "creases": {**_PHOTO, "skin_creases": True},
 }
 
 
+#: "VARIANT-without-LEVER": a variant without the settings of one single-lever variant (what that lever adds among
+#: all the others, where the single-lever variants measure it alone)
+WITHOUT = "-without-"
+
+
 def scene_variant(name: str, cfg: SceneConfig | None = None) -> SceneConfig:
-    """``cfg`` (default: the default config) with the levers of the named variant (:data:`SCENE_VARIANTS`)."""
+    """``cfg`` (default: the default config) with the levers of the named variant (:data:`SCENE_VARIANTS`), or of
+    ``"VARIANT-without-LEVER"`` (:data:`WITHOUT`), e.g. ``"photo-without-light"``."""
     from dataclasses import replace
 
-    if name not in SCENE_VARIANTS:
-        raise ValueError(f"unknown scene variant {name!r}; known: {', '.join(SCENE_VARIANTS)}")
-    return replace(cfg or SceneConfig(), **SCENE_VARIANTS[name])
+    base, _, lever = name.partition(WITHOUT)
+    known = f"known: {', '.join(SCENE_VARIANTS)}, or VARIANT{WITHOUT}LEVER"
+    if base not in SCENE_VARIANTS or (lever and lever not in SCENE_VARIANTS):
+        raise ValueError(f"unknown scene variant {name!r}; {known}")
+    levers = {k: v for k, v in SCENE_VARIANTS[base].items() if not lever or k not in SCENE_VARIANTS[lever]}
+    return replace(cfg or SceneConfig(), **levers)
 
 
 @dataclass
@@ -331,6 +354,7 @@ def render_sample(
     mesh = mesh or default_hand_mesh()
     limits = limits or load_limits()
     prior = prior or default_prior()
+    sampled = poses is None  # recorded poses (sequences) are rendered where they are
     if poses is None:
         n_hands = 2 if rng.random() < cfg.p_two_hands else 1
         z = rng.uniform(*cfg.distance_mm)
@@ -355,6 +379,11 @@ def render_sample(
         rot_r, pos_r = m @ rot @ m, m @ pos  # the right-hand model's root (unchanged for a right hand)
         verts, joints = pose_mesh(mesh, angles, ratios, anchor, rot_r, pos_r)
         verts, joints = verts @ m, joints @ m
+        if sampled and cfg.hand_gap_mm > 0 and h > 0:
+            from diffuhand.synth.realism import move_apart
+
+            t = move_apart(verts, np.concatenate([it.vertices for it in items if it.label]), cfg.hand_gap_mm)
+            verts, joints, pos_r = verts + t, joints + t, pos_r + m @ t
         faces = mesh.faces[:, ::-1] if side == "left" else mesh.faces
         colors, tone, texture = _skin_colors(
             style, mesh, cfg.skin_detail, cfg.skin_creases, cfg.skin_texture, cfg.palm_lines
@@ -391,6 +420,16 @@ def render_sample(
             intensity=float(style.uniform(1.0, 4.0)),
             color=tuple(1.0 - style.uniform(0, 0.15, 3)),
         )
+    if cfg.srgb_colors:
+        from diffuhand.synth.realism import linear_albedo
+
+        items = [linear_albedo(it) for it in items]
+    if cfg.dielectric:
+        from dataclasses import replace
+
+        from diffuhand.synth.render import DIELECTRIC
+
+        items = [replace(it, metallic=DIELECTRIC[0], roughness=DIELECTRIC[1]) for it in items]
     color, depth, mask, alpha = renderer.render(items, K, light)
     bg = (scene_background(rng, cfg) if background_image is None else background_image).astype(np.float64)
     a = (alpha.astype(np.float64) / 255.0)[..., None]
