@@ -37,6 +37,8 @@ import numpy as np
 MIN_VISIBLE = 0.75
 #: the goals of issue 13
 GOAL_FOUND, GOAL_PA_RATIO = 0.90, 1.3
+#: MediaPipe Hands' palm threshold (its min_detection_confidence, left at its default)
+PALM_THRESHOLD = 0.5
 
 
 def palm_view(joints_3d: np.ndarray, side: str) -> str:
@@ -64,6 +66,7 @@ class PalmScores:
     first two regressors in input pixels."""
 
     INPUT = 192
+    REGRESSORS = 18
 
     def __init__(self):
         import mediapipe
@@ -73,8 +76,9 @@ class PalmScores:
         self._it = Interpreter(model_path=str(path), num_threads=1)
         self._it.allocate_tensors()
         self._input = self._it.get_input_details()[0]["index"]
+        # two outputs: per anchor 18 regressors (box centre and size, 7 keypoints) and 1 score logit
         outs = {int(d["shape"][-1]): d["index"] for d in self._it.get_output_details()}
-        self._boxes, self._scores = outs[18], outs[1]
+        self._boxes, self._scores = outs[self.REGRESSORS], outs[1]
         centres = []
         for stride, per_cell in ((8, 2), (16, 6)):
             cells = self.INPUT // stride
@@ -87,6 +91,9 @@ class PalmScores:
         """(H, W, 3) uint8 square image -> per anchor: score (2016,) in [0, 1], box centre (2016, 2) image pixels."""
         from PIL import Image
 
+        if image.shape[0] != image.shape[1]:
+            raise ValueError(f"a square image, as the renders are (MediaPipe letterboxes others), got {image.shape}")
+
         x = np.asarray(Image.fromarray(image).resize((self.INPUT, self.INPUT), Image.BILINEAR), np.float32) / 255.0
         self._it.set_tensor(self._input, x[None])
         self._it.invoke()
@@ -96,7 +103,8 @@ class PalmScores:
         return 1.0 / (1.0 + np.exp(-logits)), centres
 
     def best_near(self, image: np.ndarray, joints_2d: np.ndarray) -> float:
-        """The best palm score whose box centre lies within half a hand box of the palm (wrist and the four MCPs)."""
+        """The best palm score whose box centre lies within half a hand box of the palm (wrist and the four MCPs);
+        with two hands close together it may be the other hand's palm."""
         scores, centres = self(image)
         palm = joints_2d[[0, 5, 9, 13, 17]].mean(0)
         near = np.linalg.norm(centres - palm, axis=1) < 0.5 * float(np.ptp(joints_2d, axis=0).max())
@@ -106,7 +114,7 @@ class PalmScores:
 def measure(detector, items, palms: PalmScores | None = None) -> dict:
     """items: (image, joints_2d (21, 2), joints_3d (21, 3) mm camera frame, K, side) per clearly visible hand -> the
     measures, also per view (palm or back towards the camera) with the share MediaPipe takes for the mirror image
-    (the other side: its 3D is then the mirrored hand's)."""
+    (the other side: its 3D is then the mirrored hand's); with ``palms``, its palm detector's alone too."""
     from diffuhand.eval.metrics import pa_mpjpe
 
     found, err2d, pred3d, gt3d, same_side = 0, [], [], [], []
@@ -149,7 +157,7 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
         "pa_mpjpe_mm": pa,
         "pa_mpjpe_same_side_mm": pa_same,
         "found_flags": flags,
-        "palm_rate": float(np.mean(np.asarray(palm) >= 0.5)) if palm else float("nan"),
+        "palm_rate": float(np.mean(np.asarray(palm) >= PALM_THRESHOLD)) if palm else float("nan"),
         "palm_score_mean": float(np.mean(palm)) if palm else float("nan"),
     }
 

@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--variant",
         default="photo",
         help="scene variant: photo (forearm, palm and nails, bounce light, "
-        "room-like backgrounds, camera effects, colours as sRGB, skin shaded as a non-metal; the default since it measured more photo-like to MediaPipe, "
+        "room-like backgrounds, camera effects, colours as display values, skin shaded as a non-metal, two "
+        "hands kept apart; the default since it measured more photo-like to MediaPipe, "
         "benchmarks/bench_render_realism.py), legacy (the plain renders of the first release), textured (photo "
         "with the skin painted in a texture), palm-lines (textured, with the palm's creases), any single "
         "lever of synth.scene.SCENE_VARIANTS, or VARIANT-without-LEVER (e.g. photo-without-light)",

@@ -99,8 +99,18 @@ def test_unknown_variant_is_refused():
 
     with pytest.raises(ValueError, match="unknown scene variant"):
         scene_variant("glossy")
-    with pytest.raises(ValueError, match="unknown scene variant"):
-        scene_variant("photo-without-gloss")
+    for name in ("photo-without-gloss", "photo-without-", "photo-without-textured", "photo-without-photo"):
+        with pytest.raises(ValueError, match="unknown scene variant"):
+            scene_variant(name)
+
+
+def test_every_lever_is_a_variant_of_its_own():
+    from diffuhand.synth.scene import _PHOTO, LEVERS, SCENE_VARIANTS
+
+    assert set(LEVERS) <= set(SCENE_VARIANTS)
+    # photo is every lever at once
+    together = {k: v for lever in LEVERS for k, v in SCENE_VARIANTS[lever].items()}
+    assert together == _PHOTO
 
 
 def test_a_variant_without_one_lever_keeps_the_others():
@@ -259,32 +269,53 @@ def _sphere(colour, z_mm: float = 300.0, **kw):
     return MeshItem(s.vertices + [0.0, 0.0, z_mm], np.asarray(s.faces), np.tile(colour, (len(s.vertices), 1)), 1, **kw)
 
 
-def test_an_srgb_swatch_renders_as_itself_under_unit_light(renderer):
-    """The renderer shades in linear light and encodes its output: colours read as sRGB (linear_albedo) come out as
-    given under a unit ambient light, by vertex and by texture; taken as linear (the renders of issue 4) they came out
-    paler (0.5 as 186 of 255, not 128)."""
+def test_a_swatch_renders_as_itself_under_unit_light(renderer):
+    """The renderer shades in linear light and encodes its output (a 2.2 power): colours read as display values
+    (linear_albedo) come out as given under a unit ambient light, dark ones too, by vertex and by texture; taken as
+    linear (the renders of issue 4) they came out paler (0.5 as 186 of 255, not 128)."""
     from diffuhand.synth.render import Lighting
 
     K = np.array([[200.0, 0.0, 48.0], [0.0, 200.0, 48.0], [0.0, 0.0, 1.0]])
     unit = Lighting(ambient=1.0, intensity=0.0)
-    swatch = np.array([0.80, 0.50, 0.35])
-    as_linear, *_ = renderer.render([_sphere(swatch)], K, unit)
-    as_srgb, *_ = renderer.render([realism.linear_albedo(_sphere(swatch))], K, unit)
-    # a texture of the swatch on a UV-mapped sphere (a texture holds the item's colours encoded: the renderer decodes)
-    item = _sphere(swatch)
-    item.uv = np.full((len(item.vertices), 2), 0.5)
-    item.texture = np.tile(
-        np.round(realism.linear_to_srgb(swatch) * 255).astype(np.uint8), (8, 8, 1)
-    )  # as skin_texture
-    textured, *_ = renderer.render([realism.linear_albedo(item)], K, unit)
     centre = (slice(40, 56), slice(40, 56))
-    # pyrender encodes with a 2.2 power, sRGB's curve differs by under 2 levels here
-    np.testing.assert_allclose(as_srgb[centre].reshape(-1, 3).mean(0), swatch * 255, atol=3.0)
-    np.testing.assert_allclose(textured[centre].reshape(-1, 3).mean(0), swatch * 255, atol=3.0)
-    assert as_linear[centre].reshape(-1, 3).mean(0)[2] > swatch[2] * 255 + 40
+    for swatch in (np.array([0.80, 0.50, 0.35]), np.array([0.26, 0.17, 0.12])):  # the darkest skin tone's too
+        as_linear, *_ = renderer.render([_sphere(swatch)], K, unit)
+        as_display, *_ = renderer.render([realism.linear_albedo(_sphere(swatch))], K, unit)
+        # a texture of the swatch on a UV-mapped sphere (a texture holds the item's colours sRGB-encoded, as
+        # skin_texture paints them: the renderer decodes it)
+        item = _sphere(swatch)
+        item.uv = np.full((len(item.vertices), 2), 0.5)
+        item.texture = np.tile(np.round(realism.linear_to_srgb(swatch) * 255).astype(np.uint8), (8, 8, 1))
+        textured, *_ = renderer.render([realism.linear_albedo(item)], K, unit)
+        np.testing.assert_allclose(as_display[centre].reshape(-1, 3).mean(0), swatch * 255, atol=1.0)
+        np.testing.assert_allclose(textured[centre].reshape(-1, 3).mean(0), swatch * 255, atol=2.0)
+        assert (as_linear[centre].reshape(-1, 3).mean(0) > swatch * 255 + 25).all()
     np.testing.assert_allclose(
         realism.srgb_to_linear(realism.linear_to_srgb(np.linspace(0, 1, 11))), np.linspace(0, 1, 11)
     )
+
+
+def test_scene_flags_reach_the_renderer(renderer, monkeypatch):
+    """display_colors and dielectric change what the renderer is given, for every item (hands, arms, occluders)."""
+    from diffuhand.synth.render import DIELECTRIC
+
+    seen = []
+    original = renderer.render
+
+    def spy(items, K, light):
+        seen.append(items)
+        return original(items, K, light)
+
+    monkeypatch.setattr(renderer, "render", spy)
+    base = SceneConfig(size=96, p_forearm=1.0, p_occluder=1.0)
+    render_sample(np.random.default_rng([2, 0]), renderer, base)
+    render_sample(np.random.default_rng([2, 0]), renderer, SceneConfig(**{**base.__dict__, "display_colors": True}))
+    render_sample(np.random.default_rng([2, 0]), renderer, SceneConfig(**{**base.__dict__, "dielectric": True}))
+    plain, display, dielectric = seen
+    assert len(plain) == len(display) >= 3  # a hand, its forearm, an occluder
+    for a, b, c in zip(plain, display, dielectric):
+        np.testing.assert_allclose(b.colors, np.clip(a.colors, 0, 1) ** 2.2)
+        assert (a.metallic, a.roughness) == (0.2, 0.8) and (c.metallic, c.roughness) == DIELECTRIC
 
 
 def test_dielectric_items_reach_the_renderers_material(renderer):
@@ -307,10 +338,12 @@ def test_dielectric_items_reach_the_renderers_material(renderer):
 
 def test_sampled_hands_never_pass_through_each_other(renderer):
     """move_apart: the smallest image-plane shift that keeps two hands a gap apart (none if they already are); in
-    two-hand scenes with hand_gap_mm the hands' meshes keep it, and the labels move with the mesh."""
+    two-hand scenes with hand_gap_mm the hands and their arms keep it, and the labels and the arm move with the
+    hand."""
     from scipy.spatial import cKDTree
 
     from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
+    from diffuhand.synth.render import Renderer
 
     mesh = default_hand_mesh()
     v, _ = pose_mesh(mesh, mesh.rest_angles, mesh.rest_ratios, 80.0, np.eye(3), np.array([0.0, 0.0, 400.0]))
@@ -320,20 +353,42 @@ def test_sampled_hands_never_pass_through_each_other(renderer):
     assert cKDTree(v).query(v + [10.0, 5.0, 0.0] + t - t / np.linalg.norm(t) * 5.0)[0].min() < 5.0  # the smallest
     far = v + [500.0, 0.0, 0.0]
     assert np.all(realism.move_apart(far, v, gap_mm=5.0) == 0.0)
-    cfg = SceneConfig(size=96, p_two_hands=1.0, p_occluder=0.0, hand_gap_mm=5.0)
+    # long thin point sets along the diagonal: the search must reach past their extents along the direction
+    line = np.linspace(0, 300, 301)[:, None] * np.array([1.0, 1.0, 0.0]) / np.sqrt(2)
+    t = realism.move_apart(line + [0.5, 0.0, 0.0], line, gap_mm=5.0)
+    assert cKDTree(line).query(line + [0.5, 0.0, 0.0] + t)[0].min() >= 5.0
+
+    seen = []
+    original = Renderer.render
+
+    def spy(self, items, K, light):
+        seen.append(items)
+        return original(self, items, K, light)
+
+    cfg = SceneConfig(size=96, p_two_hands=1.0, p_occluder=0.0, p_forearm=1.0, hand_gap_mm=5.0)
     moved = 0
-    for i in range(18):  # 13% of sampled pairs overlap (4 of the first 30)
-        rng = np.random.default_rng([11, i])
-        hands = render_sample(rng, renderer, cfg)[3]
-        hand_verts = []
-        for h in hands:
+    for i in range(18):  # 4 of the first 30 sampled pairs overlap without their arms
+        seen.clear()
+        Renderer.render = spy
+        try:
+            hands = render_sample(np.random.default_rng([11, i]), renderer, cfg)[3]
+            same = render_sample(
+                np.random.default_rng([11, i]), renderer, SceneConfig(**{**cfg.__dict__, "hand_gap_mm": 0})
+            )[3]
+        finally:
+            Renderer.render = original
+        groups, labels = [], []  # per hand: its own mesh's and its arm's vertices
+        for it in seen[0]:
+            (groups.append([it.vertices]), labels.append(it.label)) if it.label else groups[-1].append(it.vertices)
+        assert labels == [1, 2] and all(len(g) >= 2 for g in groups)  # each hand has its arm
+        a, b = (np.concatenate(g) for g in groups)
+        assert cKDTree(a).query(b)[0].min() >= 5.0 - 1e-6
+        for h, g in zip(hands, groups):
             m = np.diag([-1.0, 1.0, 1.0]) if h.handedness == "left" else np.eye(3)
             vh, jh = pose_mesh(mesh, h.angles, h.ratios, h.anchor_mm, h.root_rotation, h.root_position)
             np.testing.assert_allclose(jh @ m, h.joints_3d, atol=1e-6)  # the labels are where the mesh went
-            hand_verts.append(vh @ m)
-        assert cKDTree(hand_verts[0]).query(hand_verts[1])[0].min() >= 5.0 - 1e-6
-        same = render_sample(
-            np.random.default_rng([11, i]), renderer, SceneConfig(**{**cfg.__dict__, "hand_gap_mm": 0})
-        )
-        moved += not np.allclose(same[3][1].joints_3d, hands[1].joints_3d)
+            np.testing.assert_allclose(vh @ m, g[0], atol=1e-6)
+            # the arm starts at the moved wrist (its first ring inside the hand, around the wrist joint)
+            assert np.linalg.norm(g[1][:24].mean(0) - h.joints_3d[0]) < 0.3 * h.anchor_mm
+        moved += not np.allclose(same[1].joints_3d, hands[1].joints_3d)
     assert moved >= 1  # some sampled pairs did overlap

@@ -1,4 +1,5 @@
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -91,3 +92,15 @@ def test_parallel_workers_write_the_same_bytes(tmp_path):
     write_dataset(tmp_path / "one", 16, cfg, seed=9, workers=1, chunk=4, progress=False)
     write_dataset(tmp_path / "two", 16, cfg, seed=9, workers=2, chunk=4, progress=False)
     assert digest(tmp_path / "one") == digest(tmp_path / "two")
+
+
+def test_synth_command_takes_a_variant_without_a_lever(tmp_path, capsys):
+    """--variant VARIANT-without-LEVER renders (the help offers it); a bad name is one line and exit status 2."""
+    out = tmp_path / "nolight"
+    args = ["synth", str(out), "--count", "2", "--size", "32", "--workers", "1"]
+    assert main([*args, "--variant", "photo-without-light"]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["config"]["fill_light"] is False and meta["config"]["display_colors"] is True
+    assert main([*args, "--variant", "photo-without-gloss"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown scene variant 'photo-without-gloss'" in err[0]

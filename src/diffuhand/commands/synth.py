@@ -9,7 +9,7 @@ from diffuhand.errors import DiffuhandError
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from diffuhand.synth.scene import SCENE_VARIANTS, SceneConfig, scene_variant
+    from diffuhand.synth.scene import SceneConfig, scene_variant
     from diffuhand.synth.writer import write_dataset
 
     if args.size < 32:
@@ -17,8 +17,10 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.backgrounds is not None and not args.backgrounds.is_dir():
         raise DiffuhandError(f"{args.backgrounds}: no such folder")
     variant = getattr(args, "variant", "photo")
-    if variant not in SCENE_VARIANTS:
-        raise DiffuhandError(f"--variant must be one of {', '.join(SCENE_VARIANTS)}, got {variant!r}")
+    try:
+        scene_variant(variant)
+    except ValueError as exc:
+        raise DiffuhandError(f"--variant: {exc}") from None
     motion = getattr(args, "motion", None)
     if motion:
         from diffuhand.synth.motion import parse_motion_source

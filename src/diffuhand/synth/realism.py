@@ -1,8 +1,8 @@
 """What makes a render look like a photo to a network trained on photos (issue 13: MediaPipe finds few hands in
 the plain renders): a forearm (often in a sleeve) instead of a hand cut off at the wrist, a palm lighter than the
 back and nails, a room's soft bounce light, backgrounds of muted colours and clutter seen out of focus, and a
-camera's white balance, defocus and JPEG compression; colours read as sRGB and shaded in linear light
-(:func:`linear_albedo`), skin shaded as a non-metal, two hands never passing through each other
+camera's white balance, defocus and JPEG compression; colours read as display values and shaded in linear light
+(:func:`linear_albedo`), skin shaded as a non-metal, two hands and arms never passing through each other
 (:func:`move_apart`); and, as variants, the skin painted in a texture rather than per vertex (:func:`skin_texture`),
 with the palm's major creases (:data:`PALM_LINES`).
 
@@ -336,8 +336,9 @@ def skin_texture(
 
 def move_apart(vertices: np.ndarray, others: np.ndarray, gap_mm: float, step_mm: float = 5.0) -> np.ndarray:
     """The smallest translation (3,) mm, in whole ``step_mm`` along the image plane away from ``others``, that
-    leaves every vertex of a hand at least ``gap_mm`` from every vertex of the hands already placed: two hands
-    sampled independently would otherwise often pass through each other, which no photo shows.
+    leaves every vertex of a hand (with its forearm) at least ``gap_mm`` from every vertex of the hands and arms
+    already placed: hands sampled independently would otherwise sometimes pass through each other, which no photo
+    shows.
 
     vertices (V, 3), others (W, 3): camera frame, mm. The direction is from the others' centroid to this hand's,
     in x-y (the image plane, so that the camera's distance and the hand's size in the image stay)."""
@@ -347,13 +348,14 @@ def move_apart(vertices: np.ndarray, others: np.ndarray, gap_mm: float, step_mm:
     d = vertices.mean(0) - others.mean(0)
     d[2] = 0.0
     d = d / np.linalg.norm(d) if np.linalg.norm(d) > 1e-6 else np.array([1.0, 0.0, 0.0])
-    # at most the two hands' extents apart: then they cannot touch
-    reach = float(np.ptp(vertices, axis=0).max() + np.ptp(others, axis=0).max())
+    # moved this far along d, every vertex lies beyond every other one along d by the gap (the centroids are
+    # ordered along d): the search ends there at the latest
+    reach = float(np.ptp(vertices @ d) + np.ptp(others @ d) + gap_mm)
     for k in range(int(np.ceil(reach / step_mm)) + 1):
         t = d * k * step_mm
         if tree.query(vertices + t, distance_upper_bound=gap_mm)[0].min() >= gap_mm:
             return t
-    return d * reach
+    raise AssertionError("unreachable: moved by the reach, the hands are the gap apart along d")
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -364,14 +366,21 @@ def srgb_to_linear(c: np.ndarray) -> np.ndarray:
 
 
 def linear_albedo(item: MeshItem) -> MeshItem:
-    """``item`` with its colours (vertex colours, or texture) read as sRGB values and handed to the renderer as the
-    linear light they encode: a swatch then renders as itself under unit light."""
+    """``item`` with its colours (vertex colours, or texture) read as display values (a swatch's, a photo's) and
+    handed to the renderer as the linear light its output encoding (:data:`~diffuhand.synth.render.OUTPUT_GAMMA`)
+    turns back into them: a swatch then renders as itself under unit light, dark ones too."""
     from dataclasses import replace
 
+    from diffuhand.synth.render import OUTPUT_GAMMA
+
+    albedo = np.clip(item.colors, 0, 1) ** OUTPUT_GAMMA
     texture = item.texture
-    if texture is not None:  # the renderer decodes the texture once: hand it the encoded linear value
-        texture = np.round(srgb_to_linear(texture / 255.0) * 255).astype(np.uint8)
-    return replace(item, colors=srgb_to_linear(np.clip(item.colors, 0, 1)), texture=texture)
+    if texture is not None:
+        # a texture holds the item's colours sRGB-encoded (skin_texture), which the renderer decodes: encode the
+        # albedo instead
+        colours = srgb_to_linear(texture / 255.0) ** OUTPUT_GAMMA
+        texture = np.round(linear_to_srgb(colours) * 255).astype(np.uint8)
+    return replace(item, colors=albedo, texture=texture)
 
 
 def linear_to_srgb(c: np.ndarray) -> np.ndarray:

@@ -17,6 +17,8 @@ from diffuhand.errors import DiffuhandError
 GL_ENVIRONMENT = {"PYOPENGL_PLATFORM": "egl", "EGL_PLATFORM": "surfaceless"}
 
 _GL = np.diag([1.0, -1.0, -1.0])
+#: pyrender shades in linear light and encodes its output with this power (1 / it), not with sRGB's curve
+OUTPUT_GAMMA = 2.2
 
 
 @dataclass
@@ -141,10 +143,13 @@ class Renderer:
             vertex_colors=(np.clip(item.colors, 0, 1) * 255).astype(np.uint8),
         )
         # no material: pyrender then shades with the vertex colours (skin tone and texture), with its default
-        # material for them, whose factors are the item's
+        # material for them, whose factors are the item's; the colours as floats, not trimesh's 8 bits (linear
+        # values of dark skin would keep only a few levels)
         mesh = self.pyrender.Mesh.from_trimesh(tm, smooth=True)
+        rgba = np.column_stack([np.clip(item.colors, 0, 1), np.ones(len(item.colors))]).astype(np.float32)
         for primitive in mesh.primitives:
             primitive.material.metallicFactor, primitive.material.roughnessFactor = item.metallic, item.roughness
+            primitive.color_0 = rgba
         return mesh
 
     def render(self, items: list[MeshItem], K: np.ndarray, light: Lighting):

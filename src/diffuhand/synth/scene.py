@@ -18,8 +18,8 @@ from diffuhand.kinematics.prior import PosePrior, default_prior
 from diffuhand.synth.mesh import HandMesh, default_hand_mesh, pose_mesh
 from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
-# skin tones from light to dark, as swatches (sRGB values); the renderer takes colours as linear light, so with
-# SceneConfig.srgb_colors they are converted first (without: paler and greyer skin, as the renders of issue 4)
+# skin tones from light to dark, as swatches (display values); the renderer takes colours as linear light, so with
+# SceneConfig.display_colors they are converted first (without: paler and greyer skin, as the renders of issue 4)
 SKIN_TONES = np.array(
     [
         [0.96, 0.80, 0.69],
@@ -64,12 +64,13 @@ class SceneConfig:
     background_style: str = "procedural"  # "procedural" (textures), "clutter" (room-like, muted), or "mixed"
     background_blur: float = 0.0  # backgrounds out of focus by up to this Gaussian sigma (pixels at 256 px)
     camera: bool = False  # white balance, lens blur, sensor noise and JPEG instead of plain noise
-    # the colours given to the renderer (skin tones, palm, nails, sleeves, occluders) are sRGB values, converted
+    # the colours given to the renderer (skin tones, palm, nails, sleeves, occluders) are display values, converted
     # to the linear light it shades in (synth.realism.linear_albedo); off: taken as linear, a paler, greyer skin
-    srgb_colors: bool = False
-    dielectric: bool = False  # skin and cloth shaded as non-metals (render.DIELECTRIC), not pyrender's plastic
-    # sampled hands of one image kept at least this far apart (mm), moved in the image plane: independently sampled
-    # hands otherwise often pass through each other; 0: as sampled
+    display_colors: bool = False
+    # skin, cloth and the occluders shaded as non-metals (render.DIELECTRIC), not with pyrender's plastic
+    dielectric: bool = False
+    # sampled hands (with their arms) of one image kept at least this far apart (mm), moved in the image plane:
+    # independently sampled hands otherwise sometimes pass through each other; 0: as sampled
     hand_gap_mm: float = 0.0
     # sequences: replay recorded motion ("READER:ROOT:SPLIT", e.g. dexycb:path:train) instead of prior keyframes
     motion_source: str | None = None
@@ -85,6 +86,8 @@ class SceneConfig:
 
 
 BACKGROUND_STYLES = ("procedural", "clutter", "mixed")
+#: SceneConfig.hand_gap_mm where the hands are kept apart: a few mm, never touching (nor passing through)
+HAND_GAP_MM = 5.0
 #: every photo-likeness lever on: the "photo" variant, and the base of those that add one more
 _PHOTO = {
     "p_forearm": 0.9,
@@ -93,9 +96,9 @@ _PHOTO = {
     "background_style": "mixed",
     "background_blur": 3.0,
     "camera": True,
-    "srgb_colors": True,
+    "display_colors": True,
     "dielectric": True,
-    "hand_gap_mm": 5.0,
+    "hand_gap_mm": HAND_GAP_MM,
 }
 #: named scene variants: "legacy" the renders of issue 4, "photo" with every photo-likeness lever on, one lever
 #: alone, or "photo" and one lever more
@@ -107,15 +110,17 @@ SCENE_VARIANTS = {
     "light": {"fill_light": True},
     "background": {"background_style": "mixed", "background_blur": 3.0},
     "camera": {"camera": True},
-    "colour": {"srgb_colors": True},
+    "colour": {"display_colors": True},
     "material": {"dielectric": True},
-    "apart": {"hand_gap_mm": 5.0},
+    "apart": {"hand_gap_mm": HAND_GAP_MM},
     "textured": {**_PHOTO, "skin_texture": True},
     "palm-lines": {**_PHOTO, "skin_texture": True, "palm_lines": True},
     "creases": {**_PHOTO, "skin_creases": True},
 }
 
 
+#: the single-lever variants (each adds one thing to the first release's scenes)
+LEVERS = ("forearm", "skin", "light", "background", "camera", "colour", "material", "apart")
 #: "VARIANT-without-LEVER": a variant without the settings of one single-lever variant (what that lever adds among
 #: all the others, where the single-lever variants measure it alone)
 WITHOUT = "-without-"
@@ -126,9 +131,9 @@ def scene_variant(name: str, cfg: SceneConfig | None = None) -> SceneConfig:
     ``"VARIANT-without-LEVER"`` (:data:`WITHOUT`), e.g. ``"photo-without-light"``."""
     from dataclasses import replace
 
-    base, _, lever = name.partition(WITHOUT)
-    known = f"known: {', '.join(SCENE_VARIANTS)}, or VARIANT{WITHOUT}LEVER"
-    if base not in SCENE_VARIANTS or (lever and lever not in SCENE_VARIANTS):
+    base, without, lever = name.partition(WITHOUT)
+    known = f"known: {', '.join(SCENE_VARIANTS)}, or VARIANT{WITHOUT}LEVER with LEVER one of {', '.join(LEVERS)}"
+    if base not in SCENE_VARIANTS or (without and lever not in LEVERS):
         raise ValueError(f"unknown scene variant {name!r}; {known}")
     levers = {k: v for k, v in SCENE_VARIANTS[base].items() if not lever or k not in SCENE_VARIANTS[lever]}
     return replace(cfg or SceneConfig(), **levers)
@@ -379,20 +384,30 @@ def render_sample(
         rot_r, pos_r = m @ rot @ m, m @ pos  # the right-hand model's root (unchanged for a right hand)
         verts, joints = pose_mesh(mesh, angles, ratios, anchor, rot_r, pos_r)
         verts, joints = verts @ m, joints @ m
-        if sampled and cfg.hand_gap_mm > 0 and h > 0:
-            from diffuhand.synth.realism import move_apart
-
-            t = move_apart(verts, np.concatenate([it.vertices for it in items if it.label]), cfg.hand_gap_mm)
-            verts, joints, pos_r = verts + t, joints + t, pos_r + m @ t
         faces = mesh.faces[:, ::-1] if side == "left" else mesh.faces
         colors, tone, texture = _skin_colors(
             style, mesh, cfg.skin_detail, cfg.skin_creases, cfg.skin_texture, cfg.palm_lines
         )
-        items.append(MeshItem(verts, faces, colors, h + 1, mesh.uv if texture is not None else None, texture))
+        arm = []
         if cfg.p_forearm and style.random() < cfg.p_forearm:
             from diffuhand.synth.realism import forearm_items
 
-            items += forearm_items(style, anchor, rot_r, pos_r, tone, side == "left", cfg.p_sleeve)
+            arm = forearm_items(style, anchor, rot_r, pos_r, tone, side == "left", cfg.p_sleeve)
+        if sampled and cfg.hand_gap_mm > 0 and items:
+            from dataclasses import replace
+
+            from diffuhand.synth.realism import move_apart
+
+            # the hand with its arm, clear of the hands and arms placed before (all of ``items`` so far)
+            t = move_apart(
+                np.concatenate([verts, *(it.vertices for it in arm)]),
+                np.concatenate([it.vertices for it in items]),
+                cfg.hand_gap_mm,
+            )
+            verts, joints, pos_r = verts + t, joints + t, pos_r + m @ t
+            arm = [replace(it, vertices=it.vertices + t) for it in arm]
+        items.append(MeshItem(verts, faces, colors, h + 1, mesh.uv if texture is not None else None, texture))
+        items += arm
         labels_geo.append((joints, angles, ratios, anchor, rot_r, pos_r, side))
     # camera: the hands' centre lands near the image centre, their extent fills part of the image
     allj = np.concatenate([g[0] for g in labels_geo])
@@ -420,7 +435,7 @@ def render_sample(
             intensity=float(style.uniform(1.0, 4.0)),
             color=tuple(1.0 - style.uniform(0, 0.15, 3)),
         )
-    if cfg.srgb_colors:
+    if cfg.display_colors:
         from diffuhand.synth.realism import linear_albedo
 
         items = [linear_albedo(it) for it in items]
