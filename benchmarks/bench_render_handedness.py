@@ -10,8 +10,9 @@ plain grey background under one key light, dielectric skin with a lighter palm a
 values (the photo variant's hand, nothing else of its scene), as the pose and the view move towards the scenes':
 
 - rest: the mesh's own open, flat pose, seen head-on, turned in the image plane only;
-- prior: poses sampled from the pose prior (as the scenes draw them), still head-on;
-- prior, tilted: and tilted off the line of sight by ~30 degrees (the scenes' ``tilt_deg``).
+- rest, tilted: and tilted off the line of sight by ~30 degrees (the scenes' ``tilt_deg``);
+- prior: poses sampled from the pose prior (as the scenes draw them), head-on;
+- prior, tilted: and tilted as the scenes tilt them.
 
 Measure: the share of hands given the right side (``right_score`` > 0.5). Prints a table, writes JSON.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 #: the steps from the mesh's rest pose towards the scenes' poses and views
-STEPS = ("rest", "prior", "prior, tilted")
+STEPS = ("rest", "rest, tilted", "prior", "prior, tilted")
 #: the scenes' tilt off the line of sight (synth.scene.SceneConfig.tilt_deg), degrees
 TILT_DEG = 30.0
 #: the hand's distance from the camera (mm) and the focal length (px) of the 256 px image
@@ -53,12 +54,12 @@ def side_scores(step: str, hands: int, seed: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"palm": [], "back": []}
     for i in range(hands):
         angles, ratios, _ = sample_hand_pose(rng, limits, prior, SceneConfig())
-        if step == "rest":
+        if step.startswith("rest"):
             angles, ratios = mesh.rest_angles, mesh.rest_ratios
         colours, _, _ = _skin_colors(np.random.default_rng([seed, i]), mesh, detail=True)
         # hand frame z dorsal: along the camera's +z the back faces away (palm seen), flipped the back is seen
         for face, name in ((np.eye(3), "palm"), (np.diag([1.0, -1.0, -1.0]), "back")):
-            tilt_deg = TILT_DEG if step == "prior, tilted" else 0.0
+            tilt_deg = TILT_DEG if step.endswith("tilted") else 0.0
             tilt = Rotation.from_rotvec(np.r_[rng.normal(size=2), 0.0] * np.radians(tilt_deg)).as_matrix()
             spin = Rotation.from_euler("z", -90.0 + rng.uniform(-40.0, 40.0), degrees=True).as_matrix()
             v, j = pose_mesh(mesh, angles, ratios, 85.0, tilt @ spin @ face, np.zeros(3))
