@@ -41,3 +41,10 @@ def test_subtree_mask():
     assert mask[0].all()
     assert mask[5].nonzero()[0].tolist() == [5, 6, 7, 8]
     assert mask[8].nonzero()[0].tolist() == [8]
+
+
+def test_tips_are_the_fingertips():
+    from diffuhand.kinematics.skeleton import FINGERS, JOINT_NAMES, TIPS
+
+    assert TIPS == (4, 8, 12, 16, 20)
+    assert [JOINT_NAMES[t] for t in TIPS] == [f"{finger}_tip" for finger in FINGERS]

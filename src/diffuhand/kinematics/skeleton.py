@@ -81,6 +81,8 @@ JOINT_NAMES: tuple[str, ...] = (
 
 #: Parent of every joint in the canonical order (-1 for the root).
 PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19)
+#: the fingertips (thumb to little finger): the joints no other joint hangs from
+TIPS: tuple[int, ...] = tuple(j for j in range(NUM_JOINTS) if j not in PARENTS)
 
 #: Index (into the 21 joints) of the anchor bone's child: the bone wrist -> index MCP sets the scale.
 ANCHOR_JOINT = 5

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffuhand.kinematics.skeleton import TIPS
 from diffuhand.synth.render import MeshItem
 
 #: forearm cross-section at the wrist, as fractions of the anchor bone (wrist -> index MCP): half its width
@@ -320,7 +321,7 @@ def skin_texture(
     puts the creases, tips and nails; anchor_mm: the size the features' widths are shares of (the vertex path's)."""
     normals_hand = surface.normals @ rest_root
     anchor = float(anchor_mm)
-    tips = joints[[4, 8, 12, 16, 20]]
+    tips = joints[list(TIPS)]
     col = skin_colors(rng, tone, surface.positions, normals_hand, tips, anchor, joints if creases else None)
     if lines:
         palmar = np.clip(-normals_hand[:, 2], 0, 1) ** 1.5

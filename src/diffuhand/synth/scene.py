@@ -15,6 +15,7 @@ from scipy.spatial.transform import Rotation
 
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.prior import PosePrior, default_prior
+from diffuhand.kinematics.skeleton import TIPS
 from diffuhand.synth.mesh import HandMesh, default_hand_mesh, pose_mesh
 from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
@@ -248,7 +249,7 @@ def _skin_colors(
         from diffuhand.synth.realism import skin_colors
 
         normals_hand = mesh.normals @ mesh.rest_root  # rest_root: hand frame -> mesh frame
-        tips = mesh.rest_joints[[4, 8, 12, 16, 20]]  # the rig's too: no placement moves the tips
+        tips = mesh.rest_joints[list(TIPS)]  # the rig's too: no placement moves the tips
         # feature sizes are shares of the model's anchor (100 mm on the shipped mesh with the convention placement,
         # 92 mm before it: nails of 16 mm rather than 15; the shipped lift was calibrated on these renders)
         joints = mesh.rig_joints if creases else None  # where anatomy has the folds, not the labels' convention
