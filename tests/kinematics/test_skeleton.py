@@ -1,5 +1,7 @@
 from collections import Counter
 
+import numpy as np
+
 from diffuhand.kinematics import skeleton as sk
 
 
@@ -48,3 +50,21 @@ def test_tips_are_the_fingertips():
 
     assert TIPS == (4, 8, 12, 16, 20)
     assert [JOINT_NAMES[t] for t in TIPS] == [f"{finger}_tip" for finger in FINGERS]
+
+
+def test_bone_ratios_of_a_forward_kinematics_pose_are_its_ratios():
+    """bone_ratios reads back the ratios a pose was drawn with (the FK places bone k at ratio k x the anchor)."""
+    import torch
+
+    from diffuhand.kinematics import forward_kinematics
+    from diffuhand.kinematics.limits import load_limits
+    from diffuhand.kinematics.skeleton import ANCHOR_BONE, bone_lengths, bone_ratios
+
+    limits = load_limits()
+    rng = np.random.default_rng(0)
+    ratios = limits.ratio_min + rng.random((4, 20)) * (limits.ratio_max - limits.ratio_min)
+    ratios[:, ANCHOR_BONE] = 1.0
+    angles = torch.as_tensor(rng.normal(size=(4, 41)) * 0.3)
+    joints = forward_kinematics(angles, torch.as_tensor(ratios), 80.0).numpy()
+    np.testing.assert_allclose(bone_ratios(joints), ratios, atol=1e-9)
+    np.testing.assert_allclose(bone_lengths(joints)[:, ANCHOR_BONE], 80.0, atol=1e-9)

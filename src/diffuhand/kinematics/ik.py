@@ -31,6 +31,7 @@ from diffuhand.kinematics.skeleton import (
     NUM_BONES,
     NUM_JOINTS,
     PARENTS,
+    bone_lengths,
     subtree_mask,
 )
 
@@ -245,7 +246,7 @@ def _initialise(target: np.ndarray, prob: _Problem, n_twists: int = 17, valid: n
     pos = target[:, 0].copy()
     scale = np.maximum(_norm(target[:, ANCHOR_JOINT] - target[:, 0]), 1e-9)
     rot0 = hand_frame(target, valid)
-    bones = _norm(target[:, 1:] - target[:, _BONE_PARENTS])
+    bones = bone_lengths(target)
     ratios = _clamp(bones / scale[:, None], prob.rmin, prob.rmax)
     twist = prob.twist
     frac = np.linspace(0.0, 1.0, n_twists) if n_twists > 1 else np.zeros(1)
@@ -383,7 +384,7 @@ def _size_of(target: np.ndarray, w: np.ndarray, prob: _Problem) -> np.ndarray:
     """log of the anchor length the joints suggest: the median over valid bones of length / neutral ratio (N,)
     (robust to a few wrong joints, unlike the anchor bone alone)."""
     both = (w[:, 1:, 0] * w[:, _BONE_PARENTS, 0]) > 0
-    est = _norm(target[:, 1:] - target[:, _BONE_PARENTS]) / prob.neutral_r
+    est = bone_lengths(target) / prob.neutral_r
     est = _lower_nanmedian(np.where(both & (est > 0), est, np.nan))
     return np.log(np.where(np.isfinite(est), est, 1.0))
 

@@ -88,6 +88,22 @@ TIPS: tuple[int, ...] = tuple(j for j in range(NUM_JOINTS) if j not in PARENTS)
 ANCHOR_JOINT = 5
 #: Index of the anchor bone among the 20 bones (bone k ends at joint k + 1).
 ANCHOR_BONE = ANCHOR_JOINT - 1
+
+
+def bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """(..., 21, 3) joints in the canonical order -> (..., 20) lengths of the bones (bone k ends at joint k + 1),
+    in the joints' unit."""
+    v = np.asarray(joints)[..., 1:, :] - np.asarray(joints)[..., list(PARENTS[1:]), :]
+    return np.sqrt((v * v).sum(-1))
+
+
+def bone_ratios(joints: np.ndarray) -> np.ndarray:
+    """(..., 21, 3) joints -> (..., 20) bone lengths over the anchor bone's (wrist -> index MCP): the model's
+    bone ratios, 1 at :data:`ANCHOR_BONE`."""
+    lengths = bone_lengths(joints)
+    return lengths / lengths[..., ANCHOR_BONE : ANCHOR_BONE + 1]
+
+
 #: The one hand size assumed wherever a size is needed and none is known (a photo does not tell size from
 #: distance): mean wrist -> index MCP length of real adult hands, mm (DexYCB 89.1, the real-world dev set 86.1).
 ADULT_ANCHOR_MM = 88.0

@@ -19,7 +19,7 @@ import torch
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.limits import anatomical_limits
-from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, ANCHOR_BONE, FINGERS
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, FINGERS, bone_ratios
 
 WEBXR_JOINTS = (
     "wrist",
@@ -200,11 +200,7 @@ def place_by_convention(joints_mm: np.ndarray, ratios: np.ndarray) -> tuple[np.n
     mm (positive: distal)."""
     from scipy.optimize import least_squares
 
-    from diffuhand.kinematics.skeleton import PARENTS
-
     joints = np.asarray(joints_mm, dtype=np.float64)
-    parents = np.array(PARENTS[1:])
-    children = np.arange(1, len(PARENTS))
     axes = np.stack([joints[j + 1] - joints[j] for j in CONVENTION_JOINTS])  # each joint's outgoing bone
     axes /= np.linalg.norm(axes, axis=1, keepdims=True)
 
@@ -214,9 +210,7 @@ def place_by_convention(joints_mm: np.ndarray, ratios: np.ndarray) -> tuple[np.n
         return out
 
     def residual(shift: np.ndarray) -> np.ndarray:
-        j = moved(shift)
-        lengths = np.linalg.norm(j[children] - j[parents], axis=1)
-        return lengths / lengths[ANCHOR_BONE] - np.asarray(ratios)
+        return bone_ratios(moved(shift)) - np.asarray(ratios)
 
     shift = least_squares(residual, np.zeros(len(CONVENTION_JOINTS))).x
     return moved(shift), shift
