@@ -539,3 +539,25 @@ def test_an_outputs_recorded_input_is_compared_as_a_file(tmp_path, monkeypatch):
     assert _same_file(str(tmp_path / "B" / "x.jpg"), Path("x.jpg"))
     assert not _same_file("x.jpg", tmp_path / "B" / "x.jpg")  # recorded in A, or in B? not known
     assert _same_file("x.jpg", Path("x.jpg")) and not _same_file(None, Path("x.jpg"))
+
+
+def test_an_output_of_this_run_counts_as_done_when_the_file_systems_clock_runs_apart(tmp_path, monkeypatch):
+    """A network file system stamps files by its server's clock: the run's start is read from the same clock
+    (file_system_now), so an output written after it counts as done by this run (a Ray task tried again) even
+    where this node's clock runs an hour ahead. Read from time.time(), as before, it counted as skipped."""
+    from diffuhand.commands import corpus
+
+    real = time.time
+    monkeypatch.setattr(corpus.time, "time", lambda: real() + 3600.0)  # this node's clock an hour ahead
+    out = tmp_path / "out" / "not-yet-made"
+    job = corpus.Job(tmp_path / "photo.jpg", "photo", False, 1)
+    since = corpus.file_system_now(out)
+    assert not out.exists() and not list((tmp_path).glob(".diffuhand-clock-*"))  # nothing created, nothing left
+    out.mkdir(parents=True)
+    (out / "photo.json").write_text(json.dumps({"hands": [{}, {}]}))
+    done = corpus.made_since(job, out, since)
+    assert done is not None and done.status == "done" and done.hands == 2
+    assert corpus.made_since(job, out, corpus.time.time()) is None  # the node's clock: wrongly not this run's
+    # where no file can be made, this node's clock
+    monkeypatch.setattr("tempfile.mkstemp", lambda **kw: (_ for _ in ()).throw(PermissionError("read-only")))
+    assert corpus.file_system_now(out) >= real() + 3599.0

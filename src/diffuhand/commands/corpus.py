@@ -337,9 +337,30 @@ def up_to_date(job: Job, out: Path, args: argparse.Namespace, stamp: RunStamp) -
         return False
 
 
+def file_system_now(folder: Path) -> float:
+    """Now, in seconds since the epoch, by the clock that stamps files written under ``folder``: the mtime of a
+    file made (and removed) in its nearest existing folder. A network file system stamps files by its server's
+    clock, which may run apart from this node's ``time.time()``; comparing an output's mtime with it would then
+    count a file this run wrote as older than the run. This node's clock where no file can be made there."""
+    where = Path(folder).resolve()
+    while not where.is_dir() and where != where.parent:
+        where = where.parent
+    try:
+        import tempfile
+
+        fd, name = tempfile.mkstemp(dir=where, prefix=".diffuhand-clock-")
+        try:
+            os.close(fd)
+            return os.stat(name).st_mtime
+        finally:
+            os.unlink(name)
+    except OSError:
+        return time.time()
+
+
 def made_since(job: Job, out: Path, since: float | None) -> Outcome | None:
     """For an up-to-date job (:func:`up_to_date`): a "done" outcome when its outputs were written at or after
-    ``since`` (seconds since the epoch; the run's start), i.e. by this run (a Ray task tried again after its worker
+    ``since`` (the run's start by the file system's clock, :func:`file_system_now`), i.e. by this run (a Ray task tried again after its worker
     died, or lost with it, had done it), with its frames and hands read back; None when they are older (skipped)
     or unreadable."""
     if since is None:
@@ -467,7 +488,7 @@ def run_ray(
         raise DiffuhandError("--engine ray needs Ray: pip install 'diffuhand[ray]'") from None
     ray_start_timeout()  # a bad DIFFUHAND_RAY_START_TIMEOUT fails before Ray starts
     started = False
-    since = time.time()
+    since = file_system_now(args.out)  # by the clock the outputs' mtimes will be read against
     if not ray.is_initialized():
         # --ray-address, else RAY_ADDRESS (Ray's own variable, as `ray job submit` sets it), else a local instance
         address = getattr(args, "ray_address", None) or os.environ.get("RAY_ADDRESS") or None
