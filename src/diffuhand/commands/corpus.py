@@ -586,7 +586,7 @@ def dispatch(actors: list, tasks: list) -> Iterator[tuple[list, list[Outcome] | 
         try:
             _, outcomes = ray.get(ref)
         except RayActorError as exc:
-            yield task, f"Ray worker died with it: {why(exc)}"
+            yield task, lost_with_worker(exc, why(exc))
             pinged[actor.ping.remote()] = actor
             continue
         except RayError as exc:
@@ -597,6 +597,16 @@ def dispatch(actors: list, tasks: list) -> Iterator[tuple[list, list[Outcome] | 
         yield task, outcomes
     for _, task in queue:
         yield task, gone
+
+
+def lost_with_worker(exc: BaseException, reason: str) -> str:
+    """A task's failure when its Ray worker (actor) failed under it: died, or unreachable (Ray's
+    ``ActorUnavailableError``: the worker may live and come back, the task may or may not have run)."""
+    from ray.exceptions import ActorUnavailableError
+
+    if isinstance(exc, ActorUnavailableError):
+        return f"Ray worker unreachable while it ran (it may have run; try again): {reason}"
+    return f"Ray worker died with it: {reason}"
 
 
 def ray_start_timeout() -> float:
