@@ -600,12 +600,13 @@ def dispatch(actors: list, tasks: list) -> Iterator[tuple[list, list[Outcome] | 
 
 
 def lost_with_worker(exc: BaseException, reason: str) -> str:
-    """A task's failure when its Ray worker (actor) failed under it: died, or unreachable (Ray's
-    ``ActorUnavailableError``: the worker may live and come back, the task may or may not have run)."""
+    """A task's failure when its Ray worker (actor) failed under it. Ray's ``ActorUnavailableError`` does not say
+    which: a worker process that died and is being restarted raises it (seen when a worker exits mid-task), and so
+    does one that is only unreachable for a while (the task may then have run)."""
     from ray.exceptions import ActorUnavailableError
 
     if isinstance(exc, ActorUnavailableError):
-        return f"Ray worker unreachable while it ran (it may have run; try again): {reason}"
+        return f"Ray worker died with it or became unreachable (Ray restarts it): {reason}"
     return f"Ray worker died with it: {reason}"
 
 
