@@ -102,13 +102,23 @@ class PalmScores:
         centres = (self._anchors + boxes[:, :2] / self.INPUT) * np.array(image.shape[1::-1])
         return 1.0 / (1.0 + np.exp(-logits)), centres
 
-    def best_near(self, image: np.ndarray, joints_2d: np.ndarray) -> float:
-        """The best palm score whose box centre lies within half a hand box of the palm (wrist and the four MCPs);
-        with two hands close together it may be the other hand's palm."""
-        scores, centres = self(image)
+    @staticmethod
+    def best_near(scores: np.ndarray, centres: np.ndarray, joints_2d: np.ndarray) -> float:
+        """Of one image's palms (``scores``, ``centres`` from a call), the best score whose box centre lies within
+        half a hand box of the palm (wrist and the four MCPs); with two hands close together it may be the other
+        hand's palm."""
         palm = joints_2d[[0, 5, 9, 13, 17]].mean(0)
         near = np.linalg.norm(centres - palm, axis=1) < 0.5 * float(np.ptp(joints_2d, axis=0).max())
         return float(scores[near].max()) if near.any() else 0.0
+
+
+def nearest_detection(detections: list, joints_2d: np.ndarray):
+    """The detection whose keypoints' centre lies nearest the hand's (joints_2d (21, 2) px), if within half the
+    hand's box (the longer side of its keypoints' extent); None otherwise."""
+    box = float(np.ptp(joints_2d, axis=0).max())
+    gap = {id(d): float(np.linalg.norm(d.keypoints_2d.mean(0) - joints_2d.mean(0))) for d in detections}
+    near = [d for d in detections if gap[id(d)] < 0.5 * box]
+    return min(near, key=lambda d: gap[id(d)]) if near else None
 
 
 def measure(detector, items, palms: PalmScores | None = None) -> dict:
@@ -121,19 +131,23 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
     views: dict[str, dict[str, int]] = {}
     cache: dict[int, list] = {}
     flags = []  # per item: found or not (to compare renderers on the same hands)
-    palm = [palms.best_near(image, uv) for image, uv, *_ in items] if palms is not None else []
+    palm_cache: dict[int, tuple] = {}  # one palm detector pass per image, as one MediaPipe pass
+    palm = []
     for image, uv, xyz, _, side in items:
         key = id(image)
         if key not in cache:
             cache[key] = detector(image)
+        if palms is not None:
+            if key not in palm_cache:
+                palm_cache[key] = palms(image)
+            palm.append(palms.best_near(*palm_cache[key], uv))
         view = views.setdefault(palm_view(xyz, side), {"hands": 0, "found": 0, "mirrored": 0})
         view["hands"] += 1
         box = float(np.ptp(uv, axis=0).max())
-        dets = [d for d in cache[key] if np.linalg.norm(d.keypoints_2d.mean(0) - uv.mean(0)) < 0.5 * box]
-        flags.append(bool(dets))
-        if not dets:
+        d = nearest_detection(cache[key], uv)
+        flags.append(d is not None)
+        if d is None:
             continue
-        d = min(dets, key=lambda d: np.linalg.norm(d.keypoints_2d.mean(0) - uv.mean(0)))
         found += 1
         view["found"] += 1
         view["mirrored"] += int(d.handedness != side)

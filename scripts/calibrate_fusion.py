@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "src" / "diffuhand" / "weights" / "hand")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_render_realism import render_items
+    from bench_render_realism import nearest_detection, render_items
 
     from diffuhand.detect import MediaPipeHands
     from diffuhand.eval.metrics import pa_mpjpe, scaled_mpjpe
@@ -69,11 +69,10 @@ def main() -> None:
     with MediaPipeHands(max_hands=2) as detector:
         cache: dict[int, list] = {}
         for image, uv, xyz, K, side in items:
-            dets = cache.setdefault(id(image), detector(image))
-            box = float(np.ptp(uv, axis=0).max())
-            near = [d for d in dets if np.linalg.norm(d.keypoints_2d.mean(0) - uv.mean(0)) < 0.5 * box]
-            if near:
-                d = min(near, key=lambda d: np.linalg.norm(d.keypoints_2d.mean(0) - uv.mean(0)))
+            if id(image) not in cache:  # one MediaPipe pass per image, however many hands it shows
+                cache[id(image)] = detector(image)
+            d = nearest_detection(cache[id(image)], uv)
+            if d is not None:
                 found.append((uv, xyz, K, d.keypoints_2d, d.world_mm, side))
     half = len(found) // 2
     measure, choose = found[:half], found[half:]

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -309,8 +311,8 @@ def test_scene_flags_reach_the_renderer(renderer, monkeypatch):
     monkeypatch.setattr(renderer, "render", spy)
     base = SceneConfig(size=96, p_forearm=1.0, p_occluder=1.0)
     render_sample(np.random.default_rng([2, 0]), renderer, base)
-    render_sample(np.random.default_rng([2, 0]), renderer, SceneConfig(**{**base.__dict__, "display_colors": True}))
-    render_sample(np.random.default_rng([2, 0]), renderer, SceneConfig(**{**base.__dict__, "dielectric": True}))
+    render_sample(np.random.default_rng([2, 0]), renderer, replace(base, display_colors=True))
+    render_sample(np.random.default_rng([2, 0]), renderer, replace(base, dielectric=True))
     plain, display, dielectric = seen
     assert len(plain) == len(display) >= 3  # a hand, its forearm, an occluder
     for a, b, c in zip(plain, display, dielectric):
@@ -372,9 +374,7 @@ def test_sampled_hands_never_pass_through_each_other(renderer):
         Renderer.render = spy
         try:
             hands = render_sample(np.random.default_rng([11, i]), renderer, cfg)[3]
-            same = render_sample(
-                np.random.default_rng([11, i]), renderer, SceneConfig(**{**cfg.__dict__, "hand_gap_mm": 0})
-            )[3]
+            same = render_sample(np.random.default_rng([11, i]), renderer, replace(cfg, hand_gap_mm=0))[3]
         finally:
             Renderer.render = original
         groups, labels = [], []  # per hand: its own mesh's and its arm's vertices

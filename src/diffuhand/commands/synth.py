@@ -17,10 +17,6 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.backgrounds is not None and not args.backgrounds.is_dir():
         raise DiffuhandError(f"{args.backgrounds}: no such folder")
     variant = getattr(args, "variant", "photo")
-    try:
-        scene_variant(variant)
-    except ValueError as exc:
-        raise DiffuhandError(f"--variant: {exc}") from None
     motion = getattr(args, "motion", None)
     if motion:
         from diffuhand.synth.motion import parse_motion_source
@@ -28,16 +24,17 @@ def run_synth(args: argparse.Namespace) -> int:
         parse_motion_source(motion)
         if args.sequence_length < 2:
             raise DiffuhandError("--motion replays sequences: give --sequence-length too")
-    cfg = scene_variant(
-        variant,
-        SceneConfig(
-            size=args.size,
-            p_two_hands=args.p_two_hands,
-            p_occluder=args.p_occluder,
-            backgrounds=args.backgrounds,
-            motion_source=motion,
-        ),
+    base = SceneConfig(
+        size=args.size,
+        p_two_hands=args.p_two_hands,
+        p_occluder=args.p_occluder,
+        backgrounds=args.backgrounds,
+        motion_source=motion,
     )
+    try:
+        cfg = scene_variant(variant, base)
+    except ValueError as exc:
+        raise DiffuhandError(f"--variant: {exc}") from None
     t = time.perf_counter()
     write_dataset(
         args.out,

@@ -93,7 +93,8 @@ ANCHOR_BONE = ANCHOR_JOINT - 1
 def bone_lengths(joints: np.ndarray) -> np.ndarray:
     """(..., 21, 3) joints in the canonical order -> (..., 20) lengths of the bones (bone k ends at joint k + 1),
     in the joints' unit."""
-    v = np.asarray(joints)[..., 1:, :] - np.asarray(joints)[..., list(PARENTS[1:]), :]
+    joints = np.asarray(joints)
+    v = joints[..., 1:, :] - joints[..., list(PARENTS[1:]), :]
     return np.sqrt((v * v).sum(-1))
 
 
