@@ -43,7 +43,7 @@ def render(width: int, height: int, K: np.ndarray, angles, ratios, anchor, rot, 
     verts, _ = pose_mesh(mesh, angles, ratios, anchor, rot, pos)
     tone = SKIN_TONES[2]
     items = [MeshItem(verts, mesh.faces, np.tile(tone, (len(verts), 1)), 1)]
-    items += forearm_items(np.random.default_rng(0), anchor, rot, pos, tone, False, p_sleeve=1.0)
+    items += forearm_items(np.random.default_rng(0), anchor, rot, pos, tone, False, p_sleeve=1.0)[0]
     color, _, _, alpha = renderer.render(
         items,
         K,

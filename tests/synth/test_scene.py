@@ -1,6 +1,7 @@
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from diffuhand.data.schema import project
@@ -128,7 +129,7 @@ def test_a_variant_without_one_lever_keeps_the_others():
     }
     # without a lever, the given config's own setting stays (here the bounce light the caller asked for)
     mine = scene_variant("photo-without-light", base)
-    assert mine.fill_light and mine.size == 64 and mine.p_forearm == 0.9
+    assert mine.fill_light and mine.size == 64 and mine.p_forearm == 1.0
 
 
 def test_creases_darken_the_palm_side_of_the_finger_joints_only():
@@ -392,3 +393,124 @@ def test_sampled_hands_never_pass_through_each_other(renderer):
             assert np.linalg.norm(g[1][:24].mean(0) - h.joints_3d[0]) < 0.3 * h.anchor_mm
         moved += not np.allclose(same[1].joints_3d, hands[1].joints_3d)
     assert moved >= 1  # some sampled pairs did overlap
+
+
+def _hue_deg(rgb: np.ndarray) -> np.ndarray:
+    """Hue angle (degrees) of display colours (..., 3) in [0, 1] in the Cb-Cr plane of YCbCr (ITU-R BT.601): where
+    skin colours cluster whatever their brightness."""
+    r, g, b = np.moveaxis(np.asarray(rgb, dtype=np.float64), -1, 0)
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
+    return np.degrees(np.arctan2(cr, cb))
+
+
+def test_planckian_locus_matches_the_cie_illuminants():
+    """Kang et al.'s approximation against published chromaticities: CIE illuminant A (a black body at 2856 K,
+    x 0.44757 y 0.40745) and the Planckian radiator at 6500 K (0.3135, 0.3236); lights warm to cool."""
+    np.testing.assert_allclose(realism.planckian_xy(2856.0), [0.44757, 0.40745], atol=1e-3)
+    np.testing.assert_allclose(realism.planckian_xy(6500.0), [0.3135, 0.3236], atol=1e-3)
+    warm, cool = realism.planckian_rgb(2700.0), realism.planckian_rgb(6500.0)
+    assert warm.max() == cool.max() == 1.0 and warm[0] == 1.0 and warm[2] < 0.2 and cool[2] > 0.9
+    with pytest.raises(ValueError, match="outside"):
+        realism.planckian_xy(1000.0)
+
+
+def test_a_light_cast_lies_along_warm_and_cool():
+    """A white balance that hits the light's temperature leaves it neutral; one that assumed a warmer light
+    (positive mired error) leaves it cool (blue strongest), a cooler one warm; green stays between the two."""
+    np.testing.assert_allclose(realism.light_cast(4000.0, 0.0), [1.0, 1.0, 1.0], atol=1e-12)
+    cool, warm = realism.light_cast(4000.0, 20.0), realism.light_cast(4000.0, -20.0)
+    assert cool[0] < cool[1] < cool[2] == 1.0 and warm[2] < warm[1] < warm[0] == 1.0
+
+
+def test_natural_skin_tones_keep_the_hue_of_skin():
+    """Over the draws a scene makes, natural tones stay within 8 degrees of the swatches' hue range (the hue draw
+    moves them by up to ~7); the per-channel jitter (without natural_tints) leaves it, turning some hands green or yellow."""
+    from diffuhand.synth.scene import SKIN_TONES
+
+    rng = np.random.default_rng(0)
+    index, draws = rng.integers(len(SKIN_TONES), size=2000), rng.uniform(0.9, 1.1, (2000, 3))
+    natural = np.stack([realism.natural_skin_tone(int(i), d, SKIN_TONES) for i, d in zip(index, draws)])
+    jittered = SKIN_TONES[index] * draws
+    lo, hi = _hue_deg(SKIN_TONES).min(), _hue_deg(SKIN_TONES).max()
+    assert np.all((_hue_deg(natural) > lo - 8.0) & (_hue_deg(natural) < hi + 8.0))
+    assert np.mean((_hue_deg(jittered) < lo - 8.0) | (_hue_deg(jittered) > hi + 8.0)) > 0.2
+    # the scale is continuous: tones between the swatches, not only on them
+    assert len(np.unique(natural.round(3), axis=0)) > 1000
+
+
+def test_natural_tints_change_colours_only(renderer, monkeypatch):
+    """natural_tints draws what the per-channel tints drew: the same poses, cameras, lights' directions and
+    backgrounds; the skin tone and the light's colour change, the camera's white balance keeps red and blue equal."""
+    seen = []
+    original = renderer.render
+
+    def spy(items, K, light):
+        seen.append((items, light))
+        return original(items, K, light)
+
+    monkeypatch.setattr(renderer, "render", spy)
+    for fill in (True, False):
+        seen.clear()
+        base = SceneConfig(size=96, p_forearm=1.0, fill_light=fill, camera=True)
+        a = render_sample(np.random.default_rng([5, 1]), renderer, base)
+        b = render_sample(np.random.default_rng([5, 1]), renderer, replace(base, natural_tints=True))
+        np.testing.assert_array_equal(a[2], b[2])
+        for ha, hb in zip(a[3], b[3]):
+            np.testing.assert_array_equal(ha.joints_3d, hb.joints_3d)
+        (items_a, light_a), (items_b, light_b) = seen
+        assert light_a.directional == light_b.directional and light_a.intensity == light_b.intensity
+        assert not np.allclose(items_a[0].colors, items_b[0].colors)
+        # the light's colour is a black body's cast: its channels ordered warm or cool, never green-most
+        r, g, b = light_b.color
+        assert min(r, b) <= g <= max(r, b)
+    grey = np.full((64, 64, 3), 120.0)
+    for seed in range(5):
+        out = realism.camera_effects(np.random.default_rng(seed), grey, natural=True).reshape(-1, 3).mean(0)
+        assert abs(out[0] - out[2]) <= 1.5  # JPEG rounds its chroma
+    per_channel = [realism.camera_effects(np.random.default_rng(s), grey).reshape(-1, 3).mean(0) for s in range(5)]
+    assert max(abs(o[0] - o[2]) for o in per_channel) > 3.0
+
+
+def test_two_hands_of_one_image_are_one_persons(renderer, monkeypatch):
+    """one_person: the second hand takes the first one's size, bone ratios and skin tone, and its arm the first
+    arm's sleeve (or none); without it they are drawn apart (often different). The draws stay where they were: the
+    first hand is the same."""
+    from diffuhand.kinematics.skeleton import bone_lengths
+    from diffuhand.synth import scene
+
+    tones, outfits = [], []
+    skin, arm = scene._skin_colors, realism.forearm_items
+
+    def skin_spy(*args, **kwargs):
+        out = skin(*args, **kwargs)
+        tones.append(out[1])
+        return out
+
+    def arm_spy(*args, **kwargs):
+        out = arm(*args, **kwargs)
+        outfits.append(out[1])
+        return out
+
+    monkeypatch.setattr(scene, "_skin_colors", skin_spy)
+    monkeypatch.setattr(realism, "forearm_items", arm_spy)
+    base = SceneConfig(size=96, p_two_hands=1.0, p_forearm=1.0, p_sleeve=0.5, natural_tints=True)
+    differ = {"tone": 0, "sleeve": 0, "size": 0}
+    for i in range(8):
+        tones.clear(), outfits.clear()
+        apart = render_sample(np.random.default_rng([6, i]), renderer, base)
+        a_tones, a_outfits = list(tones), list(outfits)
+        tones.clear(), outfits.clear()
+        one = render_sample(np.random.default_rng([6, i]), renderer, replace(base, one_person=True))
+        assert len(tones) == len(outfits) == 2
+        np.testing.assert_array_equal(tones[0], tones[1])
+        np.testing.assert_array_equal(tones[0], a_tones[0])
+        assert outfits[0] == a_outfits[0]
+        assert [o.sleeve is None for o in outfits] == [outfits[0].sleeve is None] * 2
+        assert outfits[0].sleeve is None or outfits[0].sleeve.color == outfits[1].sleeve.color
+        differ["tone"] += not np.allclose(a_tones[0], a_tones[1])
+        differ["sleeve"] += (a_outfits[0].sleeve is None) != (a_outfits[1].sleeve is None)
+        np.testing.assert_array_equal(apart[3][0].joints_3d, one[3][0].joints_3d)
+        np.testing.assert_allclose(bone_lengths(one[3][1].joints_3d), bone_lengths(one[3][0].joints_3d), atol=1e-6)
+        differ["size"] += not np.allclose(bone_lengths(apart[3][1].joints_3d), bone_lengths(apart[3][0].joints_3d))
+    assert differ["tone"] == differ["size"] == 8 and differ["sleeve"] >= 2

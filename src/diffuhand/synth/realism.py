@@ -3,8 +3,9 @@ the plain renders): a forearm (often in a sleeve) instead of a hand cut off at t
 back and nails, a room's soft bounce light, backgrounds of muted colours and clutter seen out of focus, and a
 camera's white balance, defocus and JPEG compression; colours read as display values and shaded in linear light
 (:func:`linear_albedo`), skin shaded as a non-metal, two hands and arms never passing through each other
-(:func:`move_apart`); and, as variants, the skin painted in a texture rather than per vertex (:func:`skin_texture`),
-with the palm's major creases (:data:`PALM_LINES`).
+(:func:`move_apart`), skin tones and lights tinted as real ones are (:func:`natural_skin_tone`, :func:`light_cast`),
+and both hands of an image one person's (:class:`Outfit`); and, as variants, the skin painted in a texture rather
+than per vertex (:func:`skin_texture`), with the palm's major creases (:data:`PALM_LINES`).
 
 Each lever is switched by :class:`~diffuhand.synth.scene.SceneConfig` and measured by
 ``benchmarks/bench_render_realism.py`` (what MediaPipe finds, its 2D error and its 3D error on the renders).
@@ -29,6 +30,7 @@ WRIST_HALF_WIDTH, WRIST_HALF_THICKNESS = 0.34, 0.22
 #: the forearm starts this far distal of the wrist joint (inside the hand mesh, so that no seam shows)
 FOREARM_OVERLAP = 0.12
 _RING = 24  # vertices around the forearm
+_RINGS = 8  # rings along each part of it (skin, sleeve)
 
 
 def _tube(xs: np.ndarray, half_width: np.ndarray, half_thickness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +52,22 @@ def _tube(xs: np.ndarray, half_width: np.ndarray, half_thickness: np.ndarray) ->
     return v, np.asarray(faces, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class Sleeve:
+    """A sleeve over a forearm from ``share`` of its length from the wrist to the elbow; ``color``: RGB in [0, 1],
+    display values."""
+
+    share: float
+    color: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Outfit:
+    """What a person wears on the forearms: a :class:`Sleeve`, or None (bare arms)."""
+
+    sleeve: Sleeve | None
+
+
 def forearm_items(
     rng: np.random.Generator,
     anchor_mm: float,
@@ -58,29 +76,43 @@ def forearm_items(
     tone: np.ndarray,
     mirror: bool,
     p_sleeve: float,
-) -> list[MeshItem]:
+    outfit: Outfit | None = None,
+) -> tuple[list[MeshItem], Outfit]:
     """The forearm of a right-hand model posed by (``rotation``, ``position``) (camera frame, mm), bent at the
-    wrist by a random flexion and deviation; with probability ``p_sleeve`` its proximal part in a sleeve.
-    ``mirror``: the hand is drawn as a left hand (x mirrored)."""
+    wrist by a random flexion and deviation; with probability ``p_sleeve`` its proximal part in a sleeve; and what
+    it wears. ``mirror``: the hand is drawn as a left hand (x mirrored). ``outfit``: what this person wears (the
+    other arm's), whatever this arm draws; its draws are made all the same, so that a scene's later draws stay
+    where they were."""
     from scipy.spatial.transform import Rotation
 
     length = anchor_mm * rng.uniform(2.5, 4.0)
     bend = Rotation.from_euler("yz", [rng.uniform(-35, 35), rng.uniform(-15, 15)], degrees=True).as_matrix()
-    sleeve_at = length * rng.uniform(0.15, 0.8) if rng.random() < p_sleeve else length
-    parts = [(FOREARM_OVERLAP * anchor_mm, -sleeve_at, 1.0, tone)]
-    if sleeve_at < length:
+    sleeve = None
+    drawn = 1  # parts drawn (skin, and a sleeve): each draws its shading below
+    if rng.random() < p_sleeve:
+        drawn = 2
+        share = rng.uniform(0.15, 0.8)
         h, s, v = rng.random(), rng.beta(1.2, 3.0), rng.uniform(0.15, 0.9)
-        parts.append((-sleeve_at + 2.0, -length, 1.2, np.array(colorsys.hsv_to_rgb(h, s, v))))
+        sleeve = Sleeve(share, colorsys.hsv_to_rgb(h, s, v))
+    if outfit is not None:  # the person's sleeve, pushed up as far as this arm's drew (or as the other arm's)
+        worn = outfit.sleeve
+        sleeve = None if worn is None else Sleeve(worn.share if sleeve is None else sleeve.share, worn.color)
+    sleeve_at = length * sleeve.share if sleeve is not None else length
+    parts = [(FOREARM_OVERLAP * anchor_mm, -sleeve_at, 1.0, tone)]
+    if sleeve is not None:
+        parts.append((-sleeve_at + 2.0, -length, 1.2, np.array(sleeve.color)))
     m = np.diag([-1.0, 1.0, 1.0]) if mirror else np.eye(3)
+    # per-vertex shading of the parts drawn (a worn sleeve not drawn reuses the skin's)
+    shades = [1.0 + 0.04 * rng.normal(size=(_RINGS * _RING, 1)) for _ in range(drawn)]
     items = []
-    for x0, x1, widen, color in parts:
-        xs = np.linspace(x0, x1, 8)
+    for k, (x0, x1, widen, color) in enumerate(parts):
+        xs = np.linspace(x0, x1, _RINGS)
         grow = widen * (1.0 + 0.25 * np.clip(-xs / length, 0, 1))  # a forearm widens towards the elbow
         v, f = _tube(xs, WRIST_HALF_WIDTH * anchor_mm * grow, WRIST_HALF_THICKNESS * anchor_mm * grow)
         v = (v @ bend.T) @ rotation.T + position
-        shade = 1.0 + 0.04 * rng.normal(size=(len(v), 1))
+        shade = shades[min(k, drawn - 1)]
         items.append(MeshItem(v @ m, f[:, ::-1] if mirror else f, np.clip(color * shade, 0, 1), 0))
-    return items
+    return items, Outfit(sleeve)
 
 
 #: flexion creases (joint index in the 21-joint order, the bone it lies across as (from, to), the crease's place
@@ -193,11 +225,18 @@ def defocus(rng: np.random.Generator, image: np.ndarray, max_sigma: float) -> np
     return np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(rng.uniform(0, max_sigma))))
 
 
-def camera_effects(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float [0, 255] -> uint8 through a camera: white balance, a little lens blur, sensor noise, JPEG."""
+def camera_effects(rng: np.random.Generator, image: np.ndarray, natural: bool = False) -> np.ndarray:
+    """(H, W, 3) float [0, 255] -> uint8 through a camera: white balance, a little lens blur, sensor noise, JPEG.
+
+    The white balance scales each channel by its own random gain; ``natural``: by one gain (exposure) with a
+    residual green-magenta tint (:data:`GREEN_TINT_SD`), the light's warm-cool residual being in its colour
+    (:func:`light_cast`). The same draws either way."""
     from PIL import Image, ImageFilter
 
-    img = image * rng.normal(1.0, 0.06, 3)  # white balance
+    gains = rng.normal(1.0, 0.06, 3)  # white balance
+    if natural:  # the first draw as exposure, the second as the green tint (its standard deviation rescaled)
+        gains = gains[0] * np.array([1.0, 1.0 + (gains[1] - 1.0) * GREEN_TINT_SD / 0.06, 1.0])
+    img = image * gains
     img = img + rng.normal(size=img.shape) * rng.uniform(0.5, 4.0)
     out = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
     out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.8) * image.shape[0] / 256))
@@ -389,3 +428,66 @@ def linear_to_srgb(c: np.ndarray) -> np.ndarray:
     c: values in [0, 1], any shape."""
     c = np.asarray(c, dtype=np.float64)
     return np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, 1 / 2.4) - 0.055)
+
+
+#: the range of colour temperatures of the lights in rooms (K): warm incandescent and LED to daylight
+LIGHT_KELVIN = (2700.0, 6500.0)
+#: a camera's auto white balance leaves the light's colour off neutral by a residual of this standard deviation,
+#: in mired (1e6 / K: equal steps look equally large): about 250 K at 4000 K
+AWB_ERROR_MIRED = 15.0
+#: a camera's residual green-magenta tint, as a standard deviation of the green gain (off the Planckian locus)
+GREEN_TINT_SD = 0.015
+#: CIE XYZ -> linear sRGB (IEC 61966-2-1, D65)
+_XYZ_TO_SRGB = np.array([[3.2406, -1.5372, -0.4986], [-0.9689, 1.8758, 0.0415], [0.0557, -0.2040, 1.0570]])
+
+
+def planckian_xy(kelvin: float) -> np.ndarray:
+    """(2,) CIE 1931 xy chromaticity of a black body at ``kelvin`` (1667-25000 K), by the cubic approximation of
+    the Planckian locus of Kang et al. (2002), "Design of advanced color temperature control system for HDTV
+    applications", J. Korean Phys. Soc. 41(6)."""
+    if not 1667.0 <= kelvin <= 25000.0:
+        raise ValueError(f"colour temperature {kelvin} K outside 1667-25000 K")
+    t = float(kelvin)
+    if t <= 4000.0:
+        x = -0.2661239e9 / t**3 - 0.2343589e6 / t**2 + 0.8776956e3 / t + 0.179910
+    else:
+        x = -3.0258469e9 / t**3 + 2.1070379e6 / t**2 + 0.2226347e3 / t + 0.240390
+    if t <= 2222.0:
+        y = -1.1063814 * x**3 - 1.34811020 * x**2 + 2.18555832 * x - 0.20219683
+    elif t <= 4000.0:
+        y = -0.9549476 * x**3 - 1.37418593 * x**2 + 2.09137015 * x - 0.16748867
+    else:
+        y = 3.0817580 * x**3 - 5.87338670 * x**2 + 3.75112997 * x - 0.37001483
+    return np.array([x, y])
+
+
+def planckian_rgb(kelvin: float) -> np.ndarray:
+    """(3,) linear sRGB colour of a black body at ``kelvin``, its largest channel 1 (a light's colour)."""
+    x, y = planckian_xy(kelvin)
+    rgb = _XYZ_TO_SRGB @ np.array([x / y, 1.0, (1.0 - x - y) / y])
+    return rgb / rgb.max()
+
+
+def light_cast(kelvin: float, awb_error_mired: float) -> np.ndarray:
+    """(3,) linear RGB, largest channel 1: the colour a light of ``kelvin`` keeps in a photo whose camera balanced
+    white for a black body ``awb_error_mired`` away from it (its auto white balance's residual). Lights vary
+    along the Planckian locus, not per channel at random: a per-channel tint turns skin green or magenta, which
+    no room light does."""
+    estimate = 1e6 / (1e6 / kelvin + awb_error_mired)
+    cast = planckian_rgb(kelvin) / planckian_rgb(estimate)
+    return cast / cast.max()
+
+
+def natural_skin_tone(index: int, draws: np.ndarray, tones: np.ndarray) -> np.ndarray:
+    """(3,) a skin tone (display values) from ``tones`` (T, 3), light to dark, and three uniform draws in
+    [0.9, 1.1]: the first scales its brightness, the second places it between swatch ``index`` and the next one
+    (a continuous scale, as skin's melanin varies), the third moves it slightly towards red or yellow (+-3%,
+    as haemoglobin and carotene do). Varied this way the tone stays a skin colour; each channel jittered at
+    random (the default) makes some hands green or grey."""
+    brightness, between, hue = draws
+    pos = min(index + (between - 0.9) / 0.2, len(tones) - 1.0)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, len(tones) - 1)
+    tone = tones[lo] + (pos - lo) * (tones[hi] - tones[lo])
+    shift = 0.3 * (hue - 1.0)  # the draw's +-10% as +-3%
+    return np.clip(tone * brightness * np.array([1.0 + shift, 1.0, 1.0 - shift]), 0.0, 1.0)

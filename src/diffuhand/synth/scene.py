@@ -55,7 +55,7 @@ class SceneConfig:
     prior_spread: float = 1.0
     backgrounds: Path | None = None  # a folder of the user's images; procedural textures otherwise
     # photo-likeness (synth.realism; measured by benchmarks/bench_render_realism.py): off in the "legacy" variant
-    p_forearm: float = 0.0  # a forearm behind the wrist
+    p_forearm: float = 0.0  # a forearm behind the wrist (photo: always, as every hand in a photo has its arm)
     p_sleeve: float = 0.6  # of forearms, the share in a sleeve
     skin_detail: bool = False  # a lighter palm and nails
     skin_creases: bool = False  # with skin_detail: darker flexion creases across the palmar side of the fingers
@@ -73,6 +73,13 @@ class SceneConfig:
     # sampled hands (with their arms) of one image kept at least this far apart (mm), moved in the image plane:
     # independently sampled hands otherwise sometimes pass through each other; 0: as sampled
     hand_gap_mm: float = 0.0
+    # colours vary as real ones do (synth.realism.natural_skin_tone, light_cast): skin tones along the skin-tone
+    # scale, lights along the colour temperatures of black bodies with a camera's white-balance residual; off: each
+    # channel jittered at random, which makes some hands green, grey or yellow
+    natural_tints: bool = False
+    # the hands of one image are one person's: the same size and bone ratios, the same skin tone, and the same
+    # sleeves (or none) on both arms; off: each hand drawn on its own, as if two people's
+    one_person: bool = False
     # sequences: replay recorded motion ("READER:ROOT:SPLIT", e.g. dexycb:path:train) instead of prior keyframes
     motion_source: str | None = None
     extra: dict = field(default_factory=dict)
@@ -91,7 +98,7 @@ BACKGROUND_STYLES = ("procedural", "clutter", "mixed")
 HAND_GAP_MM = 5.0
 #: every photo-likeness lever on: the "photo" variant, and the base of those that add one more
 _PHOTO = {
-    "p_forearm": 0.9,
+    "p_forearm": 1.0,
     "skin_detail": True,
     "fill_light": True,
     "background_style": "mixed",
@@ -100,13 +107,15 @@ _PHOTO = {
     "display_colors": True,
     "dielectric": True,
     "hand_gap_mm": HAND_GAP_MM,
+    "natural_tints": True,
+    "one_person": True,
 }
 #: named scene variants: "legacy" the renders of issue 4, "photo" with every photo-likeness lever on, one lever
 #: alone, or "photo" and one lever more
 SCENE_VARIANTS = {
     "legacy": {},
     "photo": _PHOTO,
-    "forearm": {"p_forearm": 0.9},
+    "forearm": {"p_forearm": 1.0},
     "skin": {"skin_detail": True},
     "light": {"fill_light": True},
     "background": {"background_style": "mixed", "background_blur": 3.0},
@@ -114,6 +123,8 @@ SCENE_VARIANTS = {
     "colour": {"display_colors": True},
     "material": {"dielectric": True},
     "apart": {"hand_gap_mm": HAND_GAP_MM},
+    "tints": {"natural_tints": True},
+    "person": {"one_person": True},
     "textured": {**_PHOTO, "skin_texture": True},
     "palm-lines": {**_PHOTO, "skin_texture": True, "palm_lines": True},
     "creases": {**_PHOTO, "skin_creases": True},
@@ -121,7 +132,7 @@ SCENE_VARIANTS = {
 
 
 #: the single-lever variants (each adds one thing to the first release's scenes)
-LEVERS = ("forearm", "skin", "light", "background", "camera", "colour", "material", "apart")
+LEVERS = ("forearm", "skin", "light", "background", "camera", "colour", "material", "apart", "tints", "person")
 #: "VARIANT-without-LEVER": a variant without the settings of one single-lever variant (what that lever adds among
 #: all the others, where the single-lever variants measure it alone)
 WITHOUT = "-without-"
@@ -234,12 +245,23 @@ def _skin_colors(
     creases: bool = False,
     texture: bool = False,
     lines: bool = False,
+    natural: bool = False,
+    tone: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(V, 3) skin tone with a blotchy texture laid on the REST mesh, so that it moves with the skin, the tone
     (3,), and None; ``detail``: a lighter palm and nails too (:func:`~diffuhand.synth.realism.skin_colors`);
     ``texture``: the same painted in the mesh's UV texture, returned third ((S, S, 3) uint8; the colours are then
-    the tone alone), ``lines`` with the palm's creases (:func:`~diffuhand.synth.realism.skin_texture`)."""
-    tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1, 3)
+    the tone alone), ``lines`` with the palm's creases (:func:`~diffuhand.synth.realism.skin_texture`);
+    ``natural``: the tone varied along the skin-tone scale (:func:`~diffuhand.synth.realism.natural_skin_tone`),
+    not per channel (the same draws: the rest of the scene is unchanged); ``tone``: this tone (the person's), the
+    draws for one made all the same."""
+    index, draws = rng.integers(len(SKIN_TONES)), rng.uniform(0.9, 1.1, 3)
+    if tone is None and natural:
+        from diffuhand.synth.realism import natural_skin_tone
+
+        tone = natural_skin_tone(int(index), draws, SKIN_TONES)
+    elif tone is None:
+        tone = SKIN_TONES[index] * draws
     if detail and texture:
         from diffuhand.synth.realism import skin_texture
 
@@ -258,6 +280,16 @@ def _skin_colors(
     phase = rng.uniform(0, 2 * np.pi, 6)
     tex = np.sin(mesh.vertices @ waves.T + phase).mean(1)
     return np.clip(tone * (1.0 + 0.12 * tex[:, None]), 0, 1), tone, None
+
+
+def _light_cast(quantile: float, residual: float) -> np.ndarray:
+    """(3,) a light's colour in a photo (:func:`~diffuhand.synth.realism.light_cast`): its colour temperature at
+    ``quantile`` of :data:`~diffuhand.synth.realism.LIGHT_KELVIN`, the camera's white balance ``residual`` standard
+    deviations of :data:`~diffuhand.synth.realism.AWB_ERROR_MIRED` off."""
+    from diffuhand.synth.realism import AWB_ERROR_MIRED, LIGHT_KELVIN, light_cast
+
+    kelvin = LIGHT_KELVIN[0] + quantile * (LIGHT_KELVIN[1] - LIGHT_KELVIN[0])
+    return light_cast(kelvin, residual * AWB_ERROR_MIRED)
 
 
 def _random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -368,6 +400,8 @@ def render_sample(
         poses = []
         for h in range(n_hands):
             angles, ratios, anchor = sample_hand_pose(rng, limits, prior, cfg)
+            if cfg.one_person and poses:  # one person's hands are of one size and build (the draws made all the same)
+                ratios, anchor = poses[0][1], poses[0][2]
             side = "left" if rng.random() < cfg.p_left else "right"
             if n_hands == 2:
                 side = ("right", "left")[h]
@@ -379,6 +413,7 @@ def render_sample(
             )
             poses.append((angles, ratios, anchor, rot, pos, side))
     items, labels_geo = [], []
+    person_tone, outfit = None, None  # with one_person: the first hand's, worn by the others
     for h, (angles, ratios, anchor, rot, pos, side) in enumerate(poses):
         # a left hand is the mirror image of a right hand: pose the right model where the mirror would be
         m = np.diag([-1.0, 1.0, 1.0]) if side == "left" else np.eye(3)
@@ -387,13 +422,24 @@ def render_sample(
         verts, joints = verts @ m, joints @ m
         faces = mesh.faces[:, ::-1] if side == "left" else mesh.faces
         colors, tone, texture = _skin_colors(
-            style, mesh, cfg.skin_detail, cfg.skin_creases, cfg.skin_texture, cfg.palm_lines
+            style,
+            mesh,
+            cfg.skin_detail,
+            cfg.skin_creases,
+            cfg.skin_texture,
+            cfg.palm_lines,
+            cfg.natural_tints,
+            person_tone,
         )
+        if cfg.one_person:
+            person_tone = tone
         arm = []
         if cfg.p_forearm and style.random() < cfg.p_forearm:
             from diffuhand.synth.realism import forearm_items
 
-            arm = forearm_items(style, anchor, rot_r, pos_r, tone, side == "left", cfg.p_sleeve)
+            arm, worn = forearm_items(style, anchor, rot_r, pos_r, tone, side == "left", cfg.p_sleeve, outfit)
+            if cfg.one_person:
+                outfit = worn
         if sampled and cfg.hand_gap_mm > 0 and items:
             from dataclasses import replace
 
@@ -420,22 +466,30 @@ def render_sample(
         items.append(_occluder(rng, mid, extent / 2))
     d = style.normal(size=3) * 0.6 + [0, 0, 1.0]
     if cfg.fill_light:  # softer, as indoors: more ambient and a bounce light from elsewhere, warm or cool
-        tint = 1.0 + style.normal(0, 0.05, 3)
+        tint = style.normal(0, 0.05, 3)
+        if cfg.natural_tints:  # the same draws as quantiles: a colour temperature and a white-balance residual
+            from scipy.special import ndtr
+
+            color = _light_cast(float(ndtr(tint[0] / 0.05)), float(tint[1] / 0.05))
+        else:
+            color = np.clip((1.0 + tint) / (1.0 + tint).max(), 0.5, 1.0)
         light = Lighting(
             ambient=float(style.uniform(0.3, 0.7)),
             directional=tuple(d),
             intensity=float(style.uniform(1.5, 4.0)),
-            color=tuple(np.clip(tint / tint.max(), 0.5, 1.0)),
+            color=tuple(color),
             fill=float(style.uniform(0.2, 0.6)),
             fill_direction=tuple(-d + style.normal(size=3) * 0.5),
         )
     else:
-        light = Lighting(
-            ambient=float(style.uniform(0.15, 0.5)),
-            directional=tuple(d),
-            intensity=float(style.uniform(1.0, 4.0)),
-            color=tuple(1.0 - style.uniform(0, 0.15, 3)),
-        )
+        ambient = float(style.uniform(0.15, 0.5))
+        intensity = float(style.uniform(1.0, 4.0))
+        tint = style.uniform(0, 0.15, 3)
+        if cfg.natural_tints:  # uniform draws: a quantile, and one of unit variance (sqrt(12) * (u - 1/2))
+            color = _light_cast(float(tint[0] / 0.15), float(np.sqrt(12.0) * (tint[1] / 0.15 - 0.5)))
+        else:
+            color = 1.0 - tint
+        light = Lighting(ambient=ambient, directional=tuple(d), intensity=intensity, color=tuple(color))
     if cfg.display_colors:
         from diffuhand.synth.realism import linear_albedo
 
@@ -455,7 +509,7 @@ def render_sample(
     if cfg.camera:
         from diffuhand.synth.realism import camera_effects
 
-        image = camera_effects(rng, img)
+        image = camera_effects(rng, img, cfg.natural_tints)
     else:
         if rng.random() < cfg.p_noise:
             img = img + rng.normal(size=img.shape) * rng.uniform(1.0, 8.0)
