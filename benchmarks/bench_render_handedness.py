@@ -6,8 +6,9 @@ In the photo scenes MediaPipe gives about half of the rendered palms it finds th
 outlines like a right hand's back: only the surface tells them apart), and never a real one
 (``bench_render_realism.py``). Here the landmark network alone (:class:`~diffuhand.detect.landmarks.LandmarkNet`,
 on MediaPipe's crop from the true keypoints) judges one right hand, palm and then back towards the camera, on a
-plain grey background under one key light, dielectric skin with a lighter palm and nails, colours as display
-values (the photo variant's hand, nothing else of its scene), as the pose and the view move towards the scenes':
+plain grey background under one key light, dielectric skin with a lighter palm and nails, its tone on the skin-tone
+scale, colours as display values (the photo variant's hand, nothing else of its scene), as the pose and the view
+move towards the scenes':
 
 - rest: the mesh's own open, flat pose, seen head-on, turned in the image plane only;
 - rest, tilted: and tilted off the line of sight by ~30 degrees (the scenes' ``tilt_deg``);
@@ -56,7 +57,7 @@ def side_scores(step: str, hands: int, seed: int) -> dict[str, list[float]]:
         angles, ratios, _ = sample_hand_pose(rng, limits, prior, SceneConfig())
         if step.startswith("rest"):
             angles, ratios = mesh.rest_angles, mesh.rest_ratios
-        colours, _, _ = _skin_colors(np.random.default_rng([seed, i]), mesh, detail=True)
+        colours, _, _ = _skin_colors(np.random.default_rng([seed, i]), mesh, detail=True, natural=True)
         # hand frame z dorsal: along the camera's +z the back faces away (palm seen), flipped the back is seen
         for face, name in ((np.eye(3), "palm"), (np.diag([1.0, -1.0, -1.0]), "back")):
             tilt_deg = TILT_DEG if step.endswith("tilted") else 0.0

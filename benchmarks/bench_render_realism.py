@@ -1,7 +1,7 @@
 """Do our renders look like photos to a network that knows hands? What MediaPipe Hands makes of them.
 
     python benchmarks/bench_render_realism.py [--count 300] [--size 256] [--variants legacy,photo]
-                                              [--meshes convention,tips,rig]
+                                              [--meshes convention,tips,rig] [--set FIELD=JSON ...]
                                               [--out benchmarks/results/render_realism.json]
 
 The renderer's quality measure (issue 13): MediaPipe Hands 0.10.21 (static images, full model, at most two hands)
@@ -176,16 +176,20 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
     }
 
 
-def render_items(variant: str, count: int, size: int, seed: int, placement: str = "convention"):
+def render_items(
+    variant: str, count: int, size: int, seed: int, placement: str = "convention", settings: dict | None = None
+):
     """Renders ``count`` images of scene ``variant`` (same seeds for every variant) with the hand mesh's joints
-    placed by ``placement`` (:data:`diffuhand.synth.mesh.JOINT_PLACEMENTS`) -> clearly visible hands, each
-    (image, joints_2d, joints_3d mm camera frame, K, side), each one's (image, hand) index, and the number of
-    images."""
+    placed by ``placement`` (:data:`diffuhand.synth.mesh.JOINT_PLACEMENTS`) and the scene config's fields in
+    ``settings`` set over the variant's -> clearly visible hands, each (image, joints_2d, joints_3d mm camera
+    frame, K, side), each one's (image, hand) index, and the number of images."""
+    from dataclasses import replace
+
     from diffuhand.synth.mesh import default_hand_mesh
     from diffuhand.synth.render import Renderer
     from diffuhand.synth.scene import SceneConfig, render_sample, scene_variant
 
-    cfg = scene_variant(variant, SceneConfig(size=size))
+    cfg = replace(scene_variant(variant, SceneConfig(size=size)), **(settings or {}))
     renderer = Renderer(size)
     mesh = default_hand_mesh(placement)
     items, keys, images = [], [], 0
@@ -198,6 +202,25 @@ def render_items(variant: str, count: int, size: int, seed: int, placement: str 
                 items.append((image, h.joints_2d, h.joints_3d, K, h.handedness))
                 keys.append((i, k))
     return items, keys, images
+
+
+def scene_settings(ap: argparse.ArgumentParser, items: list[str]) -> dict:
+    """``--set FIELD=JSON`` options -> scene config fields to set (:class:`~diffuhand.synth.scene.SceneConfig`);
+    a field it lacks or a value that is not JSON ends the run with a one-line error."""
+    from dataclasses import fields
+
+    from diffuhand.synth.scene import SceneConfig
+
+    settings = {}
+    for item in items:
+        field, _, value = item.partition("=")
+        if field not in {f.name for f in fields(SceneConfig)}:
+            ap.error(f"--set {item}: {field!r} is not a field of synth.scene.SceneConfig")
+        try:
+            settings[field] = json.loads(value)
+        except json.JSONDecodeError:
+            ap.error(f"--set {item}: the value must be JSON (a number, true, false, a quoted string)")
+    return settings
 
 
 def main() -> None:
@@ -213,9 +236,17 @@ def main() -> None:
         help="comma-separated placements of the model's joints on the hand mesh (synth.mesh.JOINT_PLACEMENTS); "
         "each variant is rendered with each, the default one named by the variant alone",
     )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="a scene config field set over every variant's (synth.scene.SceneConfig), e.g. p_forearm=0.9",
+    )
     ap.add_argument("--real", type=Path, default=here.parents[1] / "shared" / "data" / "ge2019-realworld-dev")
     ap.add_argument("--out", type=Path, default=here / "results" / "render_realism.json")
     args = ap.parse_args()
+    settings = scene_settings(ap, args.set)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from diffuhand.data import open_dataset
     from diffuhand.detect import MediaPipeHands
@@ -232,7 +263,7 @@ def main() -> None:
             found_by: dict[str, dict] = {}
             for placement in args.meshes.split(","):
                 t = time.perf_counter()
-                items, keys, images = render_items(v, args.count, args.size, args.seed, placement)
+                items, keys, images = render_items(v, args.count, args.size, args.seed, placement, settings)
                 t_render = time.perf_counter() - t
                 name = v if placement == "convention" else f"{v}, {placement} joints"
                 rows[name] = {
@@ -277,6 +308,7 @@ def main() -> None:
         "count": args.count,
         "size": args.size,
         "seed": args.seed,
+        "settings": settings,
         "min_visible": MIN_VISIBLE,
         "goal": {"found_rate": GOAL_FOUND, "pa_ratio_to_real": GOAL_PA_RATIO},
     }

@@ -1,0 +1,165 @@
+"""Which rendered hands does MediaPipe miss? Its found share broken down by what a scene varies.
+
+    python benchmarks/bench_render_factors.py [--variant photo] [--count 600] [--seed 7] [--set FIELD=JSON ...]
+                                              [--out benchmarks/results/render_factors.json]
+
+``bench_render_realism.py`` says how many clearly visible hands MediaPipe finds in a scene variant; this says
+where the misses are, to find the next lever: per clearly visible hand (>= 75% of joints visible, all in the
+image) of ``--count`` renders, whether MediaPipe Hands finds it, whether its palm detector alone scores a palm
+>= 0.5 near it, and whether it gives it the other side (mirrored), binned by
+
+- view: the cosine of the palm's normal with the line of sight (+1 palm towards the camera, -1 back);
+- in-plane: the direction from the wrist to the middle finger's MCP in the image, degrees from "fingers up";
+- openness: the fingertips' mean distance from the wrist over the anchor bone (curled < 1.4 < open);
+- size: the hand's box (the longer side of its keypoints' extent) over the image side;
+- hands: one or two hands in the image;
+- visible: the share of its joints visible;
+- skin hue: the hue of the hand's median pixel in the Cb-Cr plane of YCbCr (BT.601; degrees from +Cb towards +Cr:
+  about 130 for the skin swatches, higher is yellower, lower redder) and its luma Y (0-255).
+
+Prints a table, writes JSON (the bins and every hand's record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from bench_render_realism import (  # this folder's: run as a script, it is on the path
+    MIN_VISIBLE,
+    PalmScores,
+    nearest_detection,
+    palm_view,
+    scene_settings,
+)
+
+#: per factor: its bins' edges (the last bin is closed)
+BINS = {
+    "view": (-1.0, -0.9, -0.6, -0.3, 0.3, 0.6, 0.9, 1.0),
+    "in_plane_deg": (-180.0, -135.0, -90.0, -45.0, 45.0, 90.0, 135.0, 180.0),
+    "openness": (0.0, 1.2, 1.4, 1.6, 1.8, 3.0),
+    "size": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 1.5),
+    "hands": (1, 2, 3),
+    "visible": (0.75, 0.9, 0.99, 1.0),
+    "skin_hue_deg": (90.0, 120.0, 130.0, 140.0, 150.0, 180.0),
+    "skin_luma": (0.0, 60.0, 100.0, 140.0, 180.0, 255.0),
+}
+
+
+def skin_hue_luma(pixels: np.ndarray) -> tuple[float, float]:
+    """(N, 3) uint8 RGB pixels -> the hue (degrees, in the Cb-Cr plane of YCbCr, BT.601) and luma Y (0-255) of
+    their per-channel median."""
+    r, g, b = np.median(pixels.astype(np.float64), axis=0)
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
+    return float(np.degrees(np.arctan2(cr, cb))), float(y)
+
+
+def hand_record(hand, hands: list, pixels: np.ndarray, size: int) -> dict:
+    """The factors of one rendered hand (a :class:`~diffuhand.synth.scene.HandLabel`) among the image's
+    ``hands``, its visible skin ``pixels`` (N, 3) uint8 and the image's side ``size``."""
+    j, uv = hand.joints_3d, hand.joints_2d
+    n = np.cross(j[5] - j[0], j[17] - j[0])
+    n = n / np.linalg.norm(n) * (-1.0 if hand.handedness == "left" else 1.0)
+    centre = j[[0, 5, 9, 13, 17]].mean(0)
+    up = uv[9] - uv[0]
+    hue, luma = skin_hue_luma(pixels) if len(pixels) else (float("nan"), float("nan"))
+    return {
+        "view": float(n @ (-centre / np.linalg.norm(centre))),
+        "face": palm_view(j, hand.handedness),
+        "in_plane_deg": float(np.degrees(np.arctan2(up[0], -up[1]))),
+        "openness": float(np.linalg.norm(j[[4, 8, 12, 16, 20]] - j[0], axis=1).mean() / hand.anchor_mm),
+        "size": float(np.ptp(uv, axis=0).max()) / size,
+        "hands": len(hands),
+        "visible": float(hand.visible.mean()),
+        "skin_hue_deg": hue,
+        "skin_luma": luma,
+    }
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parent
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variant", default="photo", help="scene variant (synth.scene)")
+    ap.add_argument("--count", type=int, default=600, help="images")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", help="a scene config field set")
+    ap.add_argument("--out", type=Path, default=here / "results" / "render_factors.json")
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from dataclasses import replace
+
+    from diffuhand.detect import MediaPipeHands
+    from diffuhand.synth.mesh import default_hand_mesh
+    from diffuhand.synth.render import Renderer
+    from diffuhand.synth.scene import SceneConfig, render_sample, scene_variant
+
+    settings = scene_settings(ap, args.set)
+    cfg = replace(scene_variant(args.variant, SceneConfig(size=args.size)), **settings)
+    renderer, mesh, palms = Renderer(args.size), default_hand_mesh(), PalmScores()
+    records = []
+    with MediaPipeHands(max_hands=2) as detector:
+        for i in range(args.count):
+            image, mask, _, hands = render_sample(np.random.default_rng([args.seed, i]), renderer, cfg, mesh=mesh)
+            found = scores = None
+            for k, hand in enumerate(hands):
+                inside = ((hand.joints_2d >= 0) & (hand.joints_2d < args.size)).all()
+                if not (inside and hand.visible.mean() >= MIN_VISIBLE):
+                    continue
+                if found is None:  # one MediaPipe pass and one palm detector pass per image
+                    found, scores = detector(image), palms(image)
+                d = nearest_detection(found, hand.joints_2d)
+                records.append(
+                    {
+                        "image": i,
+                        "hand": k,
+                        "found": d is not None,
+                        "palm": PalmScores.best_near(*scores, hand.joints_2d) >= 0.5,
+                        "mirrored": d is not None and d.handedness != hand.handedness,
+                        **hand_record(hand, hands, image[mask == k + 1], args.size),
+                    }
+                )
+    table = {}
+    print(f"{args.variant}{' ' + str(settings) if settings else ''}: {len(records)} clearly visible hands")
+    print(f"{'factor':14} {'bin':>18} {'hands':>6} {'found':>7} {'palm':>7} {'mirrored':>9}")
+    for factor, edges in BINS.items():
+        rows = []
+        values = np.array([r[factor] for r in records])
+        for b, (lo, hi) in enumerate(itertools.pairwise(edges)):
+            last = b == len(edges) - 2
+            sel = [r for r, v in zip(records, values) if lo <= v < hi or (last and v == hi)]
+            if not sel:
+                continue
+            found = [r for r in sel if r["found"]]
+            row = {
+                "bin": [lo, hi],
+                "hands": len(sel),
+                "found_rate": len(found) / len(sel),
+                "palm_rate": float(np.mean([r["palm"] for r in sel])),
+                "mirrored_rate": float(np.mean([r["mirrored"] for r in found])) if found else float("nan"),
+            }
+            rows.append(row)
+            print(
+                f"{factor:14} {f'[{lo:g}, {hi:g}' + (']' if last else ')'):>18} {row['hands']:6d} "
+                f"{100 * row['found_rate']:6.1f}% {100 * row['palm_rate']:6.1f}% {100 * row['mirrored_rate']:8.1f}%"
+            )
+        table[factor] = rows
+    found_rate = float(np.mean([r["found"] for r in records])) if records else float("nan")
+    print(f"{'all':14} {'':>18} {len(records):6d} {100 * found_rate:6.1f}%")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"variant": args.variant, "settings": settings, "count": args.count, "size": args.size, "seed": args.seed}
+    args.out.write_text(
+        json.dumps({**meta, "hands": len(records), "found_rate": found_rate, "factors": table, "records": records})
+        + "\n"
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
