@@ -116,40 +116,33 @@ class Renderer:
         """Nothing to free per renderer: the shared context lives as long as the process."""
 
     def _mesh(self, item: MeshItem):
+        """The item as a pyrender mesh: smooth-shaded, with the material pyrender gives vertex-coloured meshes
+        (its factors the item's), coloured per vertex (as floats: in trimesh's 8 bits the linear values of dark skin
+        would keep only a few levels) or by the texture (its base colour, read as sRGB: hence the encoded texture)."""
         import trimesh
 
+        pr = self.pyrender
+        tm = trimesh.Trimesh(item.vertices @ _GL / 1000.0, item.faces, process=False)
+        texture = None
         if item.texture is not None:
             from PIL import Image
 
-            pr = self.pyrender
-            tm = trimesh.Trimesh(item.vertices @ _GL / 1000.0, item.faces, process=False)
             # glTF's texture coordinates (row 0 of the image at v = 0) -> OpenGL's (v = 0 at the image's last row)
             uv = np.column_stack([item.uv[:, 0], 1.0 - item.uv[:, 1]])
             tm.visual = trimesh.visual.TextureVisuals(uv=uv, image=Image.fromarray(item.texture))
-            # the material pyrender gives vertex colours (below), with the texture as the base colour (read as sRGB,
-            # hence the encoded texture): the same shading, only the colour's resolution differs
-            material = pr.MetallicRoughnessMaterial(
-                alphaMode="BLEND",
-                baseColorFactor=[1.0, 1.0, 1.0, 1.0],
-                metallicFactor=item.metallic,
-                roughnessFactor=item.roughness,
-                baseColorTexture=pr.Texture(source=item.texture, source_channels="RGB"),
-            )
-            return pr.Mesh.from_trimesh(tm, material=material, smooth=True)
-        tm = trimesh.Trimesh(
-            item.vertices @ _GL / 1000.0,
-            item.faces,
-            process=False,
-            vertex_colors=(np.clip(item.colors, 0, 1) * 255).astype(np.uint8),
+            texture = pr.Texture(source=item.texture, source_channels="RGB")
+        material = pr.MetallicRoughnessMaterial(
+            alphaMode="BLEND",
+            baseColorFactor=[1.0, 1.0, 1.0, 1.0],
+            metallicFactor=item.metallic,
+            roughnessFactor=item.roughness,
+            baseColorTexture=texture,
         )
-        # no material: pyrender then shades with the vertex colours (skin tone and texture), with its default
-        # material for them, whose factors are the item's; the colours as floats, not trimesh's 8 bits (linear
-        # values of dark skin would keep only a few levels)
-        mesh = self.pyrender.Mesh.from_trimesh(tm, smooth=True)
-        rgba = np.column_stack([np.clip(item.colors, 0, 1), np.ones(len(item.colors))]).astype(np.float32)
-        for primitive in mesh.primitives:
-            primitive.material.metallicFactor, primitive.material.roughnessFactor = item.metallic, item.roughness
-            primitive.color_0 = rgba
+        mesh = pr.Mesh.from_trimesh(tm, material=material, smooth=True)
+        if texture is None:
+            rgba = np.column_stack([np.clip(item.colors, 0, 1), np.ones(len(item.colors))]).astype(np.float32)
+            for primitive in mesh.primitives:
+                primitive.color_0 = rgba
         return mesh
 
     def render(self, items: list[MeshItem], K: np.ndarray, light: Lighting):
