@@ -27,6 +27,7 @@ import itertools
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from bench_render_realism import (  # this folder's: run as a script, it is on the path
@@ -37,6 +38,9 @@ from bench_render_realism import (  # this folder's: run as a script, it is on t
     scene_settings,
 )
 
+if TYPE_CHECKING:
+    from diffuhand.synth.scene import HandLabel
+
 #: per factor: its bins' edges (the last bin is closed)
 BINS = {
     "view": (-1.0, -0.9, -0.6, -0.3, 0.3, 0.6, 0.9, 1.0),
@@ -45,7 +49,7 @@ BINS = {
     "size": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 1.5),
     "hands": (1, 2, 3),
     "visible": (0.75, 0.9, 0.99, 1.0),
-    "skin_hue_deg": (90.0, 120.0, 130.0, 140.0, 150.0, 180.0),
+    "skin_hue_deg": (-180.0, 90.0, 120.0, 130.0, 140.0, 150.0, 180.0),
     "skin_luma": (0.0, 60.0, 100.0, 140.0, 180.0, 255.0),
 }
 
@@ -60,7 +64,7 @@ def skin_hue_luma(pixels: np.ndarray) -> tuple[float, float]:
     return float(np.degrees(np.arctan2(cr, cb))), float(y)
 
 
-def hand_record(hand, hands: list, pixels: np.ndarray, size: int) -> dict:
+def hand_record(hand: HandLabel, hands: list[HandLabel], pixels: np.ndarray, size: int) -> dict:
     """The factors of one rendered hand (a :class:`~diffuhand.synth.scene.HandLabel`) among the image's
     ``hands``, its visible skin ``pixels`` (N, 3) uint8 and the image's side ``size``."""
     j, uv = hand.joints_3d, hand.joints_2d
@@ -150,6 +154,8 @@ def main() -> None:
                 f"{100 * row['found_rate']:6.1f}% {100 * row['palm_rate']:6.1f}% {100 * row['mirrored_rate']:8.1f}%"
             )
         table[factor] = rows
+        if sum(r["hands"] for r in rows) != len(records):
+            print(f"{factor:14} {len(records) - sum(r['hands'] for r in rows)} hands outside the bins (or no value)")
     found_rate = float(np.mean([r["found"] for r in records])) if records else float("nan")
     print(f"{'all':14} {'':>18} {len(records):6d} {100 * found_rate:6.1f}%")
     args.out.parent.mkdir(parents=True, exist_ok=True)

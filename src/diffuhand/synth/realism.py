@@ -178,6 +178,19 @@ FINGER_RADIUS = 0.11
 CREASE_HALF_WIDTH = 0.045
 
 
+#: the scenes' random colour draws, each a spread that the natural tints read back as a quantile or a deviation
+#: (so that both make the same draws): a skin tone's per-channel factor, uniform in 1 +- TONE_JITTER
+TONE_JITTER = 0.1
+#: a room light's per-channel tint, normal with this standard deviation (with fill light), or uniform in
+#: [0, LIGHT_TINT_MAX] below white (without)
+LIGHT_TINT_SD, LIGHT_TINT_MAX = 0.05, 0.15
+#: the camera's per-channel white-balance gain, normal about 1 with this standard deviation
+WB_GAIN_SD = 0.06
+#: a natural skin tone's shift of its green channel (towards yellow, or red), as a share of its draw's deviation:
+#: +-3% for the +-10% draw, about +-3 degrees of hue
+TONE_HUE_SHARE = 0.3
+
+
 def muted_color(rng: np.random.Generator) -> np.ndarray:
     """An RGB colour in [0, 1] as rooms have them: mostly low saturation, any brightness."""
     return np.array(colorsys.hsv_to_rgb(rng.random(), rng.beta(1.2, 3.5), rng.uniform(0.15, 0.95)))
@@ -233,9 +246,9 @@ def camera_effects(rng: np.random.Generator, image: np.ndarray, natural: bool = 
     (:func:`light_cast`). The same draws either way."""
     from PIL import Image, ImageFilter
 
-    gains = rng.normal(1.0, 0.06, 3)  # white balance
+    gains = rng.normal(1.0, WB_GAIN_SD, 3)  # white balance
     if natural:  # the first draw as exposure, the second as the green tint (its standard deviation rescaled)
-        gains = gains[0] * np.array([1.0, 1.0 + (gains[1] - 1.0) * GREEN_TINT_SD / 0.06, 1.0])
+        gains = gains[0] * np.array([1.0, 1.0 + (gains[1] - 1.0) * GREEN_TINT_SD / WB_GAIN_SD, 1.0])
     img = image * gains
     img = img + rng.normal(size=img.shape) * rng.uniform(0.5, 4.0)
     out = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
@@ -461,11 +474,16 @@ def planckian_xy(kelvin: float) -> np.ndarray:
     return np.array([x, y])
 
 
-def planckian_rgb(kelvin: float) -> np.ndarray:
-    """(3,) linear sRGB colour of a black body at ``kelvin``, its largest channel 1 (a light's colour)."""
-    x, y = planckian_xy(kelvin)
+def xy_to_linear_srgb(xy: np.ndarray) -> np.ndarray:
+    """(3,) linear sRGB of the CIE 1931 chromaticity ``xy`` (2,), its largest channel 1 (D65's is white)."""
+    x, y = xy
     rgb = _XYZ_TO_SRGB @ np.array([x / y, 1.0, (1.0 - x - y) / y])
     return rgb / rgb.max()
+
+
+def planckian_rgb(kelvin: float) -> np.ndarray:
+    """(3,) linear sRGB colour of a black body at ``kelvin``, its largest channel 1 (a light's colour)."""
+    return xy_to_linear_srgb(planckian_xy(kelvin))
 
 
 def light_cast(kelvin: float, awb_error_mired: float) -> np.ndarray:
@@ -479,15 +497,18 @@ def light_cast(kelvin: float, awb_error_mired: float) -> np.ndarray:
 
 
 def natural_skin_tone(index: int, draws: np.ndarray, tones: np.ndarray) -> np.ndarray:
-    """(3,) a skin tone (display values) from ``tones`` (T, 3), light to dark, and three uniform draws in
-    [0.9, 1.1]: the first scales its brightness, the second places it between swatch ``index`` and the next one
-    (a continuous scale, as skin's melanin varies), the third moves it slightly towards red or yellow (+-3%,
-    as haemoglobin and carotene do). Varied this way the tone stays a skin colour; each channel jittered at
-    random (the default) makes some hands green or grey."""
+    """(3,) a skin tone (display values) from ``tones`` (T, 3), light to dark, a swatch ``index`` and three uniform
+    draws in 1 +- :data:`TONE_JITTER` (the per-channel jitter's, read back): the first scales its brightness, the
+    second places it on the continuous scale through the swatches (swatch ``index``'s share of it, uniform over the
+    whole scale across the draws: skin's melanin varies continuously), the third moves its green channel by
+    :data:`TONE_HUE_SHARE` of its deviation (towards yellow or red, as carotene and haemoglobin do). Varied this
+    way the tone stays a skin colour; each channel jittered at random (the default) makes some hands green or grey.
+    """
     brightness, between, hue = draws
-    pos = min(index + (between - 0.9) / 0.2, len(tones) - 1.0)
+    share = (between - (1.0 - TONE_JITTER)) / (2.0 * TONE_JITTER)  # in [0, 1]
+    pos = (index + share) * (len(tones) - 1) / len(tones)  # uniform over [0, T - 1] for a uniform index and share
     lo = int(np.floor(pos))
     hi = min(lo + 1, len(tones) - 1)
     tone = tones[lo] + (pos - lo) * (tones[hi] - tones[lo])
-    shift = 0.3 * (hue - 1.0)  # the draw's +-10% as +-3%
-    return np.clip(tone * brightness * np.array([1.0 + shift, 1.0, 1.0 - shift]), 0.0, 1.0)
+    green = 1.0 + TONE_HUE_SHARE * (hue - 1.0)
+    return np.clip(tone * brightness * np.array([1.0, green, 1.0]), 0.0, 1.0)

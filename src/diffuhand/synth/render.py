@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from diffuhand.errors import DiffuhandError
+
+if TYPE_CHECKING:  # imported when rendering: it needs the GL environment set first
+    import pyrender
 
 #: PyOpenGL on Mesa's EGL without a display; a value the user set wins
 GL_ENVIRONMENT = {"PYOPENGL_PLATFORM": "egl", "EGL_PLATFORM": "surfaceless"}
@@ -115,7 +119,7 @@ class Renderer:
     def close(self) -> None:
         """Nothing to free per renderer: the shared context lives as long as the process."""
 
-    def _mesh(self, item: MeshItem):
+    def _mesh(self, item: MeshItem) -> pyrender.Mesh:
         """The item as a pyrender mesh: smooth-shaded, with the material pyrender gives vertex-coloured meshes
         (its factors the item's), coloured per vertex (as floats: in trimesh's 8 bits the linear values of dark skin
         would keep only a few levels) or by the texture (its base colour, read as sRGB: hence the encoded texture)."""

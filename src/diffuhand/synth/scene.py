@@ -17,6 +17,7 @@ from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.prior import PosePrior, default_prior
 from diffuhand.kinematics.skeleton import TIPS
 from diffuhand.synth.mesh import HandMesh, default_hand_mesh, pose_mesh
+from diffuhand.synth.realism import LIGHT_TINT_MAX, LIGHT_TINT_SD, TONE_JITTER
 from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
 # skin tones from light to dark, as swatches (display values); the renderer takes colours as linear light, so with
@@ -255,7 +256,7 @@ def _skin_colors(
     ``natural``: the tone varied along the skin-tone scale (:func:`~diffuhand.synth.realism.natural_skin_tone`),
     not per channel (the same draws: the rest of the scene is unchanged); ``tone``: this tone (the person's), the
     draws for one made all the same."""
-    index, draws = rng.integers(len(SKIN_TONES)), rng.uniform(0.9, 1.1, 3)
+    index, draws = rng.integers(len(SKIN_TONES)), rng.uniform(1.0 - TONE_JITTER, 1.0 + TONE_JITTER, 3)
     if tone is None and natural:
         from diffuhand.synth.realism import natural_skin_tone
 
@@ -466,11 +467,11 @@ def render_sample(
         items.append(_occluder(rng, mid, extent / 2))
     d = style.normal(size=3) * 0.6 + [0, 0, 1.0]
     if cfg.fill_light:  # softer, as indoors: more ambient and a bounce light from elsewhere, warm or cool
-        tint = style.normal(0, 0.05, 3)
+        tint = style.normal(0, LIGHT_TINT_SD, 3)
         if cfg.natural_tints:  # the same draws as quantiles: a colour temperature and a white-balance residual
             from scipy.special import ndtr
 
-            color = _light_cast(float(ndtr(tint[0] / 0.05)), float(tint[1] / 0.05))
+            color = _light_cast(float(ndtr(tint[0] / LIGHT_TINT_SD)), float(tint[1] / LIGHT_TINT_SD))
         else:
             color = np.clip((1.0 + tint) / (1.0 + tint).max(), 0.5, 1.0)
         light = Lighting(
@@ -484,9 +485,10 @@ def render_sample(
     else:
         ambient = float(style.uniform(0.15, 0.5))
         intensity = float(style.uniform(1.0, 4.0))
-        tint = style.uniform(0, 0.15, 3)
-        if cfg.natural_tints:  # uniform draws: a quantile, and one of unit variance (sqrt(12) * (u - 1/2))
-            color = _light_cast(float(tint[0] / 0.15), float(np.sqrt(12.0) * (tint[1] / 0.15 - 0.5)))
+        tint = style.uniform(0, LIGHT_TINT_MAX, 3)
+        if cfg.natural_tints:  # uniform draws: a quantile, and one of unit variance (a uniform's sd is 1 / sqrt(12))
+            quantiles = tint / LIGHT_TINT_MAX
+            color = _light_cast(float(quantiles[0]), float(np.sqrt(12.0) * (quantiles[1] - 0.5)))
         else:
             color = 1.0 - tint
         light = Lighting(ambient=ambient, directional=tuple(d), intensity=intensity, color=tuple(color))
