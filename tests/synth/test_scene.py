@@ -508,7 +508,7 @@ def test_two_hands_of_one_image_are_one_persons(renderer, monkeypatch):
     from diffuhand.synth import scene
 
     tones, outfits = [], []
-    skin, arm = scene._skin_colors, realism.forearm_items
+    skin, arm = scene._skin_colors, scene.forearm_items
 
     def skin_spy(*args, **kwargs):
         out = skin(*args, **kwargs)
@@ -521,7 +521,7 @@ def test_two_hands_of_one_image_are_one_persons(renderer, monkeypatch):
         return out
 
     monkeypatch.setattr(scene, "_skin_colors", skin_spy)
-    monkeypatch.setattr(realism, "forearm_items", arm_spy)
+    monkeypatch.setattr(scene, "forearm_items", arm_spy)
     base = SceneConfig(size=96, p_two_hands=1.0, p_forearm=1.0, p_sleeve=0.5, natural_tints=True)
     differ = {"tone": 0, "sleeve": 0, "size": 0}
     for i in range(8):

@@ -17,7 +17,25 @@ from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.prior import PosePrior, default_prior
 from diffuhand.kinematics.skeleton import TIPS
 from diffuhand.synth.mesh import HandMesh, default_hand_mesh, pose_mesh
-from diffuhand.synth.realism import LIGHT_TINT_MAX, LIGHT_TINT_SD, TONE_JITTER
+from diffuhand.synth.realism import (
+    AWB_ERROR_MIRED,
+    LIGHT_KELVIN,
+    LIGHT_TINT_MAX,
+    LIGHT_TINT_SD,
+    TEXTURE_SIZE,
+    TONE_JITTER,
+    bake_surface,
+    camera_effects,
+    clutter_background,
+    defocus,
+    forearm_items,
+    light_cast,
+    linear_albedo,
+    move_apart,
+    natural_skin_tone,
+    skin_colors,
+    skin_texture,
+)
 from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
 # skin tones from light to dark, as swatches (display values); the renderer takes colours as linear light, so with
@@ -216,24 +234,18 @@ def scene_background(rng: np.random.Generator, cfg: SceneConfig) -> np.ndarray:
     """(size, size, 3) uint8: the background of a scene, in the config's style (procedural textures, room-like
     clutter, or the user's images), out of focus as the config says."""
     if cfg.background_style == "clutter" or (cfg.background_style == "mixed" and rng.random() < 0.8):
-        from diffuhand.synth.realism import clutter_background
-
         bg = (
             clutter_background(rng, cfg.size) if cfg.backgrounds is None else background(rng, cfg.size, cfg.backgrounds)
         )
     else:
         bg = background(rng, cfg.size, cfg.backgrounds)
     if cfg.background_blur:
-        from diffuhand.synth.realism import defocus
-
         bg = defocus(rng, bg, cfg.background_blur * cfg.size / 256)
     return bg
 
 
 def _surface(mesh: HandMesh):
     """The mesh's :class:`~diffuhand.synth.realism.SkinSurface`, baked once per mesh (kept on the mesh)."""
-    from diffuhand.synth.realism import TEXTURE_SIZE, bake_surface
-
     if TEXTURE_SIZE not in mesh.surfaces:
         mesh.surfaces[TEXTURE_SIZE] = bake_surface(mesh.vertices, mesh.normals, mesh.faces, mesh.uv, TEXTURE_SIZE)
     return mesh.surfaces[TEXTURE_SIZE]
@@ -258,19 +270,13 @@ def _skin_colors(
     draws for one made all the same."""
     index, draws = rng.integers(len(SKIN_TONES)), rng.uniform(1.0 - TONE_JITTER, 1.0 + TONE_JITTER, 3)
     if tone is None and natural:
-        from diffuhand.synth.realism import natural_skin_tone
-
         tone = natural_skin_tone(int(index), draws, SKIN_TONES)
     elif tone is None:
         tone = SKIN_TONES[index] * draws
     if detail and texture:
-        from diffuhand.synth.realism import skin_texture
-
         tex = skin_texture(rng, tone, _surface(mesh), mesh.rest_root, mesh.rig_joints, mesh.rest_anchor, creases, lines)
         return np.tile(tone, (len(mesh.vertices), 1)), tone, tex
     if detail:
-        from diffuhand.synth.realism import skin_colors
-
         normals_hand = mesh.normals @ mesh.rest_root  # rest_root: hand frame -> mesh frame
         tips = mesh.rest_joints[list(TIPS)]  # the rig's too: no placement moves the tips
         # feature sizes are shares of the model's anchor (100 mm on the shipped mesh with the convention placement,
@@ -287,8 +293,6 @@ def _light_cast(quantile: float, residual: float) -> np.ndarray:
     """(3,) a light's colour in a photo (:func:`~diffuhand.synth.realism.light_cast`): its colour temperature at
     ``quantile`` of :data:`~diffuhand.synth.realism.LIGHT_KELVIN`, the camera's white balance ``residual`` standard
     deviations of :data:`~diffuhand.synth.realism.AWB_ERROR_MIRED` off."""
-    from diffuhand.synth.realism import AWB_ERROR_MIRED, LIGHT_KELVIN, light_cast
-
     kelvin = LIGHT_KELVIN[0] + quantile * (LIGHT_KELVIN[1] - LIGHT_KELVIN[0])
     return light_cast(kelvin, residual * AWB_ERROR_MIRED)
 
@@ -436,15 +440,11 @@ def render_sample(
             person_tone = tone
         arm = []
         if cfg.p_forearm and style.random() < cfg.p_forearm:
-            from diffuhand.synth.realism import forearm_items
-
             arm, worn = forearm_items(style, anchor, rot_r, pos_r, tone, side == "left", cfg.p_sleeve, outfit)
             if cfg.one_person:
                 outfit = worn
         if sampled and cfg.hand_gap_mm > 0 and items:
             from dataclasses import replace
-
-            from diffuhand.synth.realism import move_apart
 
             # the hand with its arm, clear of the hands and arms placed before (all of ``items`` so far)
             t = move_apart(
@@ -493,8 +493,6 @@ def render_sample(
             color = 1.0 - tint
         light = Lighting(ambient=ambient, directional=tuple(d), intensity=intensity, color=tuple(color))
     if cfg.display_colors:
-        from diffuhand.synth.realism import linear_albedo
-
         items = [linear_albedo(it) for it in items]
     if cfg.dielectric:
         from dataclasses import replace
@@ -509,8 +507,6 @@ def render_sample(
     if rng.random() < cfg.p_motion_blur:
         img = _motion_blur(rng, img)
     if cfg.camera:
-        from diffuhand.synth.realism import camera_effects
-
         image = camera_effects(rng, img, cfg.natural_tints)
     else:
         if rng.random() < cfg.p_noise:
