@@ -36,6 +36,7 @@ from bench_render_realism import (  # this folder's: run as a script, it is on t
     nearest_detection,
     palm_view,
     scene_settings,
+    view_cosine,
 )
 
 if TYPE_CHECKING:
@@ -68,13 +69,10 @@ def hand_record(hand: HandLabel, hands: list[HandLabel], pixels: np.ndarray, siz
     """The factors of one rendered hand (a :class:`~diffuhand.synth.scene.HandLabel`) among the image's
     ``hands``, its visible skin ``pixels`` (N, 3) uint8 and the image's side ``size``."""
     j, uv = hand.joints_3d, hand.joints_2d
-    n = np.cross(j[5] - j[0], j[17] - j[0])
-    n = n / np.linalg.norm(n) * (-1.0 if hand.handedness == "left" else 1.0)
-    centre = j[[0, 5, 9, 13, 17]].mean(0)
     up = uv[9] - uv[0]
     hue, luma = skin_hue_luma(pixels) if len(pixels) else (float("nan"), float("nan"))
     return {
-        "view": float(n @ (-centre / np.linalg.norm(centre))),
+        "view": view_cosine(j, hand.handedness),
         "face": palm_view(j, hand.handedness),
         "in_plane_deg": float(np.degrees(np.arctan2(up[0], -up[1]))),
         "openness": float(np.linalg.norm(j[[4, 8, 12, 16, 20]] - j[0], axis=1).mean() / hand.anchor_mm),

@@ -41,9 +41,8 @@ GOAL_FOUND, GOAL_PA_RATIO = 0.90, 1.3
 PALM_THRESHOLD = 0.5
 
 
-def palm_view(joints_3d: np.ndarray, side: str) -> str:
-    """Which face of the hand the camera sees: "palm", "back" or "side" (within ~17.5 degrees of edge-on:
-    the view's cosine with the palm's normal under :data:`VIEW_COS`).
+def view_cosine(joints_3d: np.ndarray, side: str) -> float:
+    """The cosine of the palm's normal with the line of sight to the palm: +1 palm towards the camera, -1 back.
 
     joints_3d: (21, 3) camera frame (the camera at the origin). The palm's normal from the index and little finger
     MCPs about the wrist points palmar for a right hand (hand frame: x distal, y radial, z dorsal; docs/hand-model.md)
@@ -51,7 +50,13 @@ def palm_view(joints_3d: np.ndarray, side: str) -> str:
     n = np.cross(joints_3d[5] - joints_3d[0], joints_3d[17] - joints_3d[0])
     n = n / np.linalg.norm(n) * (-1.0 if side == "left" else 1.0)
     centre = joints_3d[[0, 5, 9, 13, 17]].mean(0)
-    cos = float(n @ (-centre / np.linalg.norm(centre)))
+    return float(n @ (-centre / np.linalg.norm(centre)))
+
+
+def palm_view(joints_3d: np.ndarray, side: str) -> str:
+    """Which face of the hand the camera sees: "palm", "back" or "side" (within ~17.5 degrees of edge-on:
+    :func:`view_cosine` under :data:`VIEW_COS`). joints_3d: (21, 3) camera frame."""
+    cos = view_cosine(joints_3d, side)
     return "palm" if cos > VIEW_COS else "back" if cos < -VIEW_COS else "side"
 
 
