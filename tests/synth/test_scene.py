@@ -8,6 +8,7 @@ import torch
 from diffuhand.data.schema import project
 from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.conventions import mirror
+from diffuhand.kinematics.skeleton import TIPS
 from diffuhand.synth import realism
 from diffuhand.synth.scene import SceneConfig, render_sample
 
@@ -230,21 +231,73 @@ def test_textured_skin_renders_the_vertex_colours(renderer):
     assert np.abs(shots[0][hand].mean(0) - shots[1][hand].mean(0)).max() < 8.0
 
 
+def test_a_scene_paints_its_skin_from_a_layout_worked_out_once():
+    """The skin's layout (palm, nails, creases, palm lines) is worked out once per mesh and kept; each hand painted
+    from it gets the colours the whole computation gives (skin_colors per vertex; per texel, the painter before
+    the layout: every texel worked out, lined and encoded, then spread), from the same draws."""
+    from diffuhand.synth.mesh import default_hand_mesh
+    from diffuhand.synth.realism import linear_to_srgb, palm_lines, skin_colors
+    from diffuhand.synth.scene import SKIN_TONES, _layout, _skin_colors, _surface
+
+    def after_tone_draws(seed: int) -> np.random.Generator:  # _skin_colors draws a tone before it paints
+        rng = np.random.default_rng(seed)
+        rng.integers(len(SKIN_TONES)), rng.uniform(size=3)
+        return rng
+
+    mesh = default_hand_mesh()
+    tone = np.array([0.7, 0.5, 0.4])
+    tips = list(TIPS)
+    cached, _, _ = _skin_colors(np.random.default_rng(4), mesh, detail=True, creases=True, tone=tone)
+    assert _layout(mesh, False, True, False) is _layout(mesh, False, True, False)  # kept on the mesh
+    normals = mesh.normals @ mesh.rest_root
+    fresh = skin_colors(
+        after_tone_draws(4), tone, mesh.vertices, normals, mesh.rest_joints[tips], mesh.rest_anchor, mesh.rig_joints
+    )
+    assert np.array_equal(cached, fresh)
+    # per texel, with the palm's lines
+    _, _, tex = _skin_colors(np.random.default_rng(6), mesh, detail=True, texture=True, lines=True, tone=tone)
+    surf = _surface(mesh)
+    n_hand = surf.normals @ mesh.rest_root
+    col = skin_colors(after_tone_draws(6), tone, surf.positions, n_hand, mesh.rig_joints[tips], mesh.rest_anchor)
+    hand = (mesh.rig_joints - mesh.rig_joints[0]) @ mesh.rest_root
+    on = palm_lines((surf.positions - mesh.rig_joints[0]) @ mesh.rest_root, hand, mesh.rest_anchor)
+    col = col * (1 - (1 - realism.PALM_LINE_DEPTH) * on * np.clip(-n_hand[:, 2], 0, 1) ** 1.5)[:, None]
+    img = np.zeros((surf.size, surf.size, 3))
+    img[surf.rows, surf.cols] = col
+    img = img[surf.fill[0], surf.fill[1]]
+    assert np.array_equal(tex, np.round(linear_to_srgb(np.clip(img, 0, 1)) * 255).astype(np.uint8))
+
+
+def test_a_texture_takes_the_albedo_of_each_texel():
+    """linear_albedo looks a texture's 8-bit values up in a table: the values the conversion gives texel by
+    texel (decoded, raised to the renderer's output gamma, encoded)."""
+    from diffuhand.synth.realism import linear_albedo, linear_to_srgb, srgb_to_linear
+    from diffuhand.synth.render import OUTPUT_GAMMA, MeshItem
+
+    tex = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    tex[0, :3] = [[0, 0, 0], [255, 255, 255], [10, 11, 12]]  # both ends and the linear part of the curve
+    item = MeshItem(np.zeros((3, 3)), np.array([[0, 1, 2]]), np.full((3, 3), 0.5), 1, np.zeros((3, 2)), tex)
+    expected = np.round(linear_to_srgb(srgb_to_linear(tex / 255.0) ** OUTPUT_GAMMA) * 255).astype(np.uint8)
+    out = linear_albedo(item)
+    assert out.texture.dtype == np.uint8 and np.array_equal(out.texture, expected)
+    assert np.allclose(out.colors, 0.5**OUTPUT_GAMMA)
+
+
 def test_palm_lines_cross_the_palm_only():
     """The palm's creases darken palmar texels between the wrist and the knuckles, nowhere else; palm lines need
     the texture."""
     import pytest
 
     from diffuhand.synth.mesh import default_hand_mesh
-    from diffuhand.synth.realism import PALM_LINE_DEPTH, skin_texture
+    from diffuhand.synth.realism import PALM_LINE_DEPTH, skin_texture, texture_layout
     from diffuhand.synth.scene import _surface
 
     mesh = default_hand_mesh()
     surf = _surface(mesh)
     tone = np.array([0.8, 0.6, 0.5])
-    args = (tone, surf, mesh.rest_root, mesh.rig_joints, mesh.rest_anchor)
-    plain = skin_texture(np.random.default_rng(1), *args).astype(float)
-    lined = skin_texture(np.random.default_rng(1), *args, lines=True).astype(float)
+    args = (surf, mesh.rest_root, mesh.rig_joints, mesh.rest_anchor)
+    plain = skin_texture(np.random.default_rng(1), tone, surf, texture_layout(*args)).astype(float)
+    lined = skin_texture(np.random.default_rng(1), tone, surf, texture_layout(*args, lines=True)).astype(float)
     ratio = (realism_linear(lined[surf.rows, surf.cols]) + 1e-3) / (realism_linear(plain[surf.rows, surf.cols]) + 1e-3)
     darker = ratio.mean(1) < 0.95
     assert darker.sum() > 200 and ratio.min() > PALM_LINE_DEPTH - 0.05

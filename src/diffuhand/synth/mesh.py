@@ -69,7 +69,8 @@ class HandMesh:
         :data:`CONVENTION_JOINTS` was moved from the rig's joint along its bone (mm, positive: distal);
         rig_joints (21, 3) mm: the rig's own joints (with any placement but ``"rig"``, the tips at the skin's
         end), where anatomy has them, from which the skin's features (creases, palm lines) are laid out;
-        surfaces: the skin's UV surface per texture size, baked on first use (not copied by ``replace``).
+        surfaces: what painting the skin needs, worked out on first use (not copied by ``replace``): its UV
+        surface per texture size, and where its features lie (:func:`~diffuhand.synth.scene._layout`).
     """
 
     vertices: np.ndarray

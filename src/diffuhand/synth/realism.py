@@ -15,9 +15,10 @@ All functions draw from the generator they are given, so a render stays a functi
 from __future__ import annotations
 
 import colorsys
+import functools
 import io
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -127,6 +128,77 @@ CREASES = (
 )
 
 
+@dataclass(frozen=True)
+class SkinLayout:
+    """Where the skin's features lie on N surface points (a mesh's vertices, or its texels), fixed for a mesh:
+    worked out once (:func:`skin_layout`) and painted with each hand's draws (:func:`paint_skin`).
+
+    Attributes:
+        palmar: (N, 1) 0..1, how much each point faces the palm's way (the lighter palm's share);
+        nail: (N,) bool, the nails (the dorsal side of the fingertips);
+        crease: (N,) 0..1, how much each point lies on a finger's flexion crease (:data:`CREASES`), or None;
+        lines: (N,) 0..1, how much it lies on one of the palm's creases (:data:`PALM_LINES`), or None.
+    """
+
+    palmar: np.ndarray
+    nail: np.ndarray
+    crease: np.ndarray | None = None
+    lines: np.ndarray | None = None
+
+
+def skin_layout(
+    positions: np.ndarray,
+    normals_hand: np.ndarray,
+    tips: np.ndarray,
+    anchor_mm: float,
+    joints: np.ndarray | None = None,
+) -> SkinLayout:
+    """Where the palm, the nails and (with ``joints``) the fingers' flexion creases lie on the rest surface.
+
+    positions (N, 3) mm, rest mesh frame; normals_hand (N, 3) rest normals in the hand frame (z dorsal); tips (5, 3)
+    rest fingertip positions; joints (21, 3) rest joints, where the creases are (:data:`CREASES`)."""
+    palmar = np.clip(-normals_hand[:, 2], 0, 1)[:, None] ** 1.5
+    near_tip = np.linalg.norm(positions[:, None] - tips[None], axis=-1).min(1) < 0.16 * anchor_mm
+    nail = near_tip & (normals_hand[:, 2] > 0.55)
+    crease = None
+    if joints is not None:
+        half_width = CREASE_HALF_WIDTH * anchor_mm
+        crease = np.zeros(len(positions))  # how much each point lies on a crease, 0..1 (the nearest one counts)
+        for _, (a, b), along in CREASES:
+            axis = joints[b] - joints[a]
+            length = np.linalg.norm(axis)
+            axis = axis / length
+            rel = positions - (joints[a] + along * length * axis)
+            t = rel @ axis  # along the bone: 0 on the crease
+            radial = np.linalg.norm(rel - t[:, None] * axis, axis=-1)
+            on = (np.abs(t) < half_width) & (radial < FINGER_RADIUS * anchor_mm)
+            crease = np.maximum(crease, np.where(on, 1 - np.abs(t) / half_width, 0.0))
+    return SkinLayout(palmar, nail, crease)
+
+
+def paint_skin(rng: np.random.Generator, tone: np.ndarray, positions: np.ndarray, layout: SkinLayout) -> np.ndarray:
+    """(N, 3) colours (display values) of the surface points laid out by ``layout``: ``tone`` (3,) with a blotchy
+    texture a few cm across (drawn from ``rng``), a lighter and pinker palm (palmar skin has little melanin, most
+    visible on dark skin), nails, and the layout's creases darker (what tells a palm from the back of the other
+    hand, whose outline is the same). positions (N, 3) mm, rest mesh frame (the blotches move with the skin)."""
+    waves = rng.normal(size=(6, 3)) / 25.0  # per-mm frequencies: blotches a few cm wide
+    phase = rng.uniform(0, 2 * np.pi, 6)
+    tex = np.sin(positions @ waves.T + phase).mean(1)
+    base = tone * (1.0 + 0.12 * tex[:, None])
+    palm_tone = tone + (np.array([0.98, 0.80, 0.74]) - tone) * rng.uniform(0.25, 0.55)
+    palmar = layout.palmar
+    col = base * (1 - palmar) + palm_tone * (1 + 0.06 * tex[:, None]) * palmar
+    nail = layout.nail
+    col[nail] = col[nail] * 0.55 + np.array([0.95, 0.82, 0.80]) * 0.45
+    if layout.crease is not None:
+        # fixed depth, not drawn: the same scenes as without creases, for a paired comparison
+        col = col * (1 - (1 - CREASE_DEPTH) * layout.crease * palmar[:, 0])[:, None]
+    col = np.clip(col, 0, 1)
+    if layout.lines is not None:
+        col = col * (1 - (1 - PALM_LINE_DEPTH) * layout.lines * palmar[:, 0])[:, None]
+    return col
+
+
 def skin_colors(
     rng: np.random.Generator,
     tone: np.ndarray,
@@ -136,37 +208,12 @@ def skin_colors(
     anchor_mm: float,
     joints: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(V, 3) colours of the rest mesh: ``tone`` with a blotchy texture, a lighter and pinker palm (palmar skin
-    has little melanin, most visible on dark skin) and nails on the dorsal side of the fingertips; with
-    ``joints`` (21, 3) rest joints, also darker flexion creases across the palmar side of the fingers
-    (:data:`CREASES`: what tells a palm from the back of the other hand, whose outline is the same).
+    """(V, 3) colours of the rest mesh (:func:`paint_skin` on :func:`skin_layout`): ``tone`` with a blotchy
+    texture, a lighter palm, nails, and with ``joints`` (21, 3) rest joints the fingers' flexion creases.
 
-    ``normals_hand`` (V, 3) rest normals in the hand frame (z dorsal); ``tips`` (5, 3) rest fingertip positions."""
-    waves = rng.normal(size=(6, 3)) / 25.0
-    phase = rng.uniform(0, 2 * np.pi, 6)
-    tex = np.sin(vertices @ waves.T + phase).mean(1)
-    base = tone * (1.0 + 0.12 * tex[:, None])
-    palm_tone = tone + (np.array([0.98, 0.80, 0.74]) - tone) * rng.uniform(0.25, 0.55)
-    palmar = np.clip(-normals_hand[:, 2], 0, 1)[:, None] ** 1.5
-    col = base * (1 - palmar) + palm_tone * (1 + 0.06 * tex[:, None]) * palmar
-    near_tip = np.linalg.norm(vertices[:, None] - tips[None], axis=-1).min(1) < 0.16 * anchor_mm
-    nail = near_tip & (normals_hand[:, 2] > 0.55)
-    col[nail] = col[nail] * 0.55 + np.array([0.95, 0.82, 0.80]) * 0.45
-    if joints is not None:
-        half_width = CREASE_HALF_WIDTH * anchor_mm
-        crease = np.zeros(len(vertices))  # how much each vertex lies on a crease, 0..1 (the nearest one counts)
-        for _, (a, b), along in CREASES:
-            axis = joints[b] - joints[a]
-            length = np.linalg.norm(axis)
-            axis = axis / length
-            rel = vertices - (joints[a] + along * length * axis)
-            t = rel @ axis  # along the bone: 0 on the crease
-            radial = np.linalg.norm(rel - t[:, None] * axis, axis=-1)
-            on = (np.abs(t) < half_width) & (radial < FINGER_RADIUS * anchor_mm)
-            crease = np.maximum(crease, np.where(on, 1 - np.abs(t) / half_width, 0.0))
-        # fixed depth, not drawn: the same scenes as without creases, for a paired comparison
-        col = col * (1 - (1 - CREASE_DEPTH) * crease * palmar[:, 0])[:, None]
-    return np.clip(col, 0, 1)
+    ``normals_hand`` (V, 3) rest normals in the hand frame (z dorsal); ``tips`` (5, 3) rest fingertip positions.
+    A scene lays its mesh out once and paints each hand (the same colours)."""
+    return paint_skin(rng, tone, vertices, skin_layout(vertices, normals_hand, tips, anchor_mm, joints))
 
 
 #: a crease's darkest colour as a share of the skin's around it
@@ -355,36 +402,38 @@ def palm_lines(positions_hand: np.ndarray, joints_hand: np.ndarray, anchor_mm: f
     return on
 
 
-def skin_texture(
-    rng: np.random.Generator,
-    tone: np.ndarray,
+def texture_layout(
     surface: SkinSurface,
     rest_root: np.ndarray,
     joints: np.ndarray,
     anchor_mm: float,
     creases: bool = False,
     lines: bool = False,
-) -> np.ndarray:
-    """(size, size, 3) uint8, sRGB-encoded: :func:`skin_colors` painted per texel instead of per vertex (the same
-    draws from ``rng``; rendered, the same colours), and with ``lines`` the palm's flexion creases (:data:`PALM_LINES`), sharp at the texture's
-    resolution where the mesh's 4 mm vertex spacing blurred them.
+) -> SkinLayout:
+    """Where the skin's features lie on the texels of ``surface`` (:func:`skin_layout`), with ``lines`` the palm's
+    flexion creases (:data:`PALM_LINES`) too, sharp at the texture's resolution where the mesh's 4 mm vertex spacing
+    blurred them.
 
     rest_root (3, 3): hand frame -> mesh frame; joints (21, 3): the rig's joints (mm, mesh frame), where anatomy
     puts the creases, tips and nails; anchor_mm: the size the features' widths are shares of (the vertex path's)."""
     normals_hand = surface.normals @ rest_root
     anchor = float(anchor_mm)
-    tips = joints[list(TIPS)]
-    col = skin_colors(rng, tone, surface.positions, normals_hand, tips, anchor, joints if creases else None)
+    layout = skin_layout(surface.positions, normals_hand, joints[list(TIPS)], anchor, joints if creases else None)
     if lines:
-        palmar = np.clip(-normals_hand[:, 2], 0, 1) ** 1.5
         on = palm_lines((surface.positions - joints[0]) @ rest_root, (joints - joints[0]) @ rest_root, anchor)
-        col = col * (1 - (1 - PALM_LINE_DEPTH) * on * palmar)[:, None]
-    img = np.zeros((surface.size, surface.size, 3))
-    img[surface.rows, surface.cols] = col
-    img = img[surface.fill[0], surface.fill[1]]
+        layout = replace(layout, lines=on)
+    return layout
+
+
+def skin_texture(rng: np.random.Generator, tone: np.ndarray, surface: SkinSurface, layout: SkinLayout) -> np.ndarray:
+    """(size, size, 3) uint8, sRGB-encoded: the skin painted per texel (:func:`paint_skin` on ``layout``, from
+    :func:`texture_layout`) instead of per vertex: the same draws from ``rng`` and, rendered, the same colours."""
+    col = np.round(linear_to_srgb(np.clip(paint_skin(rng, tone, surface.positions, layout), 0, 1)) * 255)
     # the renderer reads a base-colour texture as sRGB and takes vertex colours as they are: encoded, the texel
-    # gives the colour the vertex would
-    return np.round(linear_to_srgb(np.clip(img, 0, 1)) * 255).astype(np.uint8)
+    # gives the colour the vertex would; encoded per covered texel, then spread to the others (the same values)
+    img = np.zeros((surface.size, surface.size, 3), np.uint8)
+    img[surface.rows, surface.cols] = col.astype(np.uint8)
+    return img[surface.fill[0], surface.fill[1]]
 
 
 def move_apart(vertices: np.ndarray, others: np.ndarray, gap_mm: float, step_mm: float = 5.0) -> np.ndarray:
@@ -422,18 +471,24 @@ def linear_albedo(item: MeshItem) -> MeshItem:
     """``item`` with its colours (vertex colours, or texture) read as display values (a swatch's, a photo's) and
     handed to the renderer as the linear light its output encoding (:data:`~diffuhand.synth.render.OUTPUT_GAMMA`)
     turns back into them: a swatch then renders as itself under unit light, dark ones too."""
-    from dataclasses import replace
-
     from diffuhand.synth.render import OUTPUT_GAMMA
 
     albedo = np.clip(item.colors, 0, 1) ** OUTPUT_GAMMA
     texture = item.texture
     if texture is not None:
         # a texture holds the item's colours sRGB-encoded (skin_texture), which the renderer decodes: encode the
-        # albedo instead
-        colours = srgb_to_linear(texture / 255.0) ** OUTPUT_GAMMA
-        texture = np.round(linear_to_srgb(colours) * 255).astype(np.uint8)
+        # albedo instead (a function of each 8-bit value: looked up, not worked out per texel)
+        texture = _albedo_table()[texture]
     return replace(item, colors=albedo, texture=texture)
+
+
+@functools.cache
+def _albedo_table() -> np.ndarray:
+    """(256,) uint8: an sRGB-encoded display value -> the sRGB encoding of its albedo (:func:`linear_albedo`)."""
+    from diffuhand.synth.render import OUTPUT_GAMMA
+
+    colours = srgb_to_linear(np.arange(256) / 255.0) ** OUTPUT_GAMMA
+    return np.round(linear_to_srgb(colours) * 255).astype(np.uint8)
 
 
 def linear_to_srgb(c: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from diffuhand.synth.realism import (
     LIGHT_TINT_SD,
     TEXTURE_SIZE,
     TONE_JITTER,
+    SkinLayout,
     bake_surface,
     camera_effects,
     clutter_background,
@@ -33,8 +34,10 @@ from diffuhand.synth.realism import (
     linear_albedo,
     move_apart,
     natural_skin_tone,
-    skin_colors,
+    paint_skin,
+    skin_layout,
     skin_texture,
+    texture_layout,
 )
 from diffuhand.synth.render import Lighting, MeshItem, Renderer
 
@@ -251,6 +254,25 @@ def _surface(mesh: HandMesh):
     return mesh.surfaces[TEXTURE_SIZE]
 
 
+def _layout(mesh: HandMesh, texture: bool, creases: bool, lines: bool) -> SkinLayout:
+    """Where the skin's features lie on the mesh's vertices, or on its texels (``texture``), worked out once per
+    mesh (kept on the mesh): a hand's painting then costs its draws alone."""
+    key = ("layout", TEXTURE_SIZE if texture else "vertices", creases, lines)
+    if key not in mesh.surfaces:
+        if texture:
+            layout = texture_layout(_surface(mesh), mesh.rest_root, mesh.rig_joints, mesh.rest_anchor, creases, lines)
+        else:
+            normals_hand = mesh.normals @ mesh.rest_root  # rest_root: hand frame -> mesh frame
+            tips = mesh.rest_joints[list(TIPS)]  # the rig's too: no placement moves the tips
+            # feature sizes are shares of the model's anchor (100 mm on the shipped mesh with the convention
+            # placement, 92 mm before it: nails of 16 mm rather than 15; the shipped lift was calibrated on these
+            # renders)
+            joints = mesh.rig_joints if creases else None  # where anatomy has the folds, not the labels' convention
+            layout = skin_layout(mesh.vertices, normals_hand, tips, mesh.rest_anchor, joints)
+        mesh.surfaces[key] = layout
+    return mesh.surfaces[key]
+
+
 def _skin_colors(
     rng: np.random.Generator,
     mesh: HandMesh,
@@ -262,9 +284,9 @@ def _skin_colors(
     tone: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(V, 3) skin tone with a blotchy texture laid on the REST mesh, so that it moves with the skin, the tone
-    (3,), and None; ``detail``: a lighter palm and nails too (:func:`~diffuhand.synth.realism.skin_colors`);
+    (3,), and None; ``detail``: a lighter palm and nails too (:func:`~diffuhand.synth.realism.paint_skin`);
     ``texture``: the same painted in the mesh's UV texture, returned third ((S, S, 3) uint8; the colours are then
-    the tone alone), ``lines`` with the palm's creases (:func:`~diffuhand.synth.realism.skin_texture`);
+    the tone alone), ``lines`` with the palm's creases (:func:`~diffuhand.synth.realism.texture_layout`);
     ``natural``: the tone varied along the skin-tone scale (:func:`~diffuhand.synth.realism.natural_skin_tone`),
     not per channel (the same draws: the rest of the scene is unchanged); ``tone``: this tone (the person's), the
     draws for one made all the same."""
@@ -274,15 +296,10 @@ def _skin_colors(
     elif tone is None:
         tone = SKIN_TONES[index] * draws
     if detail and texture:
-        tex = skin_texture(rng, tone, _surface(mesh), mesh.rest_root, mesh.rig_joints, mesh.rest_anchor, creases, lines)
+        tex = skin_texture(rng, tone, _surface(mesh), _layout(mesh, True, creases, lines))
         return np.tile(tone, (len(mesh.vertices), 1)), tone, tex
     if detail:
-        normals_hand = mesh.normals @ mesh.rest_root  # rest_root: hand frame -> mesh frame
-        tips = mesh.rest_joints[list(TIPS)]  # the rig's too: no placement moves the tips
-        # feature sizes are shares of the model's anchor (100 mm on the shipped mesh with the convention placement,
-        # 92 mm before it: nails of 16 mm rather than 15; the shipped lift was calibrated on these renders)
-        joints = mesh.rig_joints if creases else None  # where anatomy has the folds, not the labels' convention
-        return skin_colors(rng, tone, mesh.vertices, normals_hand, tips, mesh.rest_anchor, joints), tone, None
+        return paint_skin(rng, tone, mesh.vertices, _layout(mesh, False, creases, False)), tone, None
     waves = rng.normal(size=(6, 3)) / 25.0  # per-mm frequencies: blotches a few cm wide
     phase = rng.uniform(0, 2 * np.pi, 6)
     tex = np.sin(mesh.vertices @ waves.T + phase).mean(1)
