@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="photo",
         help="scene variant: photo (forearm, palm and nails, bounce light, "
         "room-like backgrounds, camera effects, colours as display values, skin shaded as a non-metal, two "
-        "hands kept apart; the default since it measured more photo-like to MediaPipe, "
+        "hands kept apart, natural tints, one person's two hands, ambient occlusion; the default since it measured "
+        "more photo-like to MediaPipe, "
         "benchmarks/bench_render_realism.py), legacy (the plain renders of the first release), textured (photo "
         "with the skin painted in a texture), palm-lines (textured, with the palm's creases), any single "
         "lever of synth.scene.SCENE_VARIANTS, or VARIANT-without-LEVER (e.g. photo-without-light)",

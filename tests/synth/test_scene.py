@@ -596,3 +596,73 @@ def test_two_hands_of_one_image_are_one_persons(renderer, monkeypatch):
         np.testing.assert_allclose(bone_lengths(one[3][1].joints_3d), bone_lengths(one[3][0].joints_3d), atol=1e-6)
         differ["size"] += not np.allclose(bone_lengths(apart[3][1].joints_3d), bone_lengths(apart[3][0].joints_3d))
     assert differ["tone"] == differ["size"] == 8 and differ["sleeve"] >= 2
+
+
+def test_ambient_occlusion_shades_hollows_not_flats_or_ridges():
+    """On a depth buffer of known shape: a flat wall and a ridge's crest are open (0), the floor of a groove is
+    covered by its walls (more, the deeper the groove), nothing is shaded where nothing was rendered, and the
+    background never shades a surface. The shading falls on the renderer's linear light, not its encoded values."""
+    from diffuhand.synth.realism import AO_BIAS_MM, AO_STRENGTH, ambient_occlusion, occlude
+    from diffuhand.synth.render import OUTPUT_GAMMA
+
+    size, f, z0 = 128, 200.0, 400.0
+    K = np.array([[f, 0.0, size / 2], [0.0, f, size / 2], [0.0, 0.0, 1.0]])
+    x_mm = (np.arange(size) - size / 2) * z0 / f  # about 2 mm a pixel
+    flat = np.full((size, size), z0)
+    assert np.abs(ambient_occlusion(flat, K)).max() == 0.0
+
+    def groove(depth_mm: float) -> np.ndarray:  # a V groove along y, its floor at x = 0 farthest from the camera
+        return np.tile(z0 + depth_mm * np.clip(1 - np.abs(x_mm) / 20.0, 0, 1), (size, 1))
+
+    mid = size // 2
+    shallow, deep = ambient_occlusion(groove(6.0), K), ambient_occlusion(groove(20.0), K)
+    assert 0.1 < shallow[mid, mid] < deep[mid, mid] <= 1.0
+    assert deep[mid, mid + 30] == 0.0  # the flat beyond the walls (60 mm away)
+    ridge = ambient_occlusion(np.tile(z0 - 20.0 * np.clip(1 - np.abs(x_mm) / 20.0, 0, 1), (size, 1)), K)
+    assert ridge[mid, mid] == 0.0
+    # a surface beside empty background: nothing shades it, and the empty pixels stay 0
+    half = flat.copy()
+    half[:, mid:] = 0.0
+    occ = ambient_occlusion(half, K)
+    assert occ.max() == 0.0
+    # the background nearer than the surface by less than the bias counts as the surface's own curvature
+    step = groove(AO_BIAS_MM * 0.9)
+    assert ambient_occlusion(step, K).max() == 0.0
+    colour = np.full((size, size, 3), 200, np.uint8)
+    out = occlude(colour, deep)
+    expected = 255 * ((200 / 255) ** OUTPUT_GAMMA * (1 - AO_STRENGTH * deep[mid, mid])) ** (1 / OUTPUT_GAMMA)
+    np.testing.assert_allclose(out[mid, mid], expected)
+    np.testing.assert_allclose(out[mid, mid + 30], 200.0)
+
+
+def test_ambient_occlusion_darkens_the_hand_between_its_fingers_only(renderer, monkeypatch):
+    """ambient_occlusion makes no random draw (the scene's next draw is the same); it darkens rendered pixels (never
+    brightens them), most where the hand covers itself, and leaves the labels, the camera and the background as
+    they were."""
+    from diffuhand.synth import scene
+
+    seen = []
+    original = scene.ambient_occlusion
+
+    def spy(depth, K):
+        occ = original(depth, K)
+        seen.append((depth, occ))
+        return occ
+
+    monkeypatch.setattr(scene, "ambient_occlusion", spy)
+    base = SceneConfig(size=96, p_occluder=0.0, p_motion_blur=0.0, p_noise=0.0)
+    darker = 0
+    for seed in range(4):
+        rng_a, rng_b = np.random.default_rng([8, seed]), np.random.default_rng([8, seed])
+        a = render_sample(rng_a, renderer, base)
+        b = render_sample(rng_b, renderer, replace(base, ambient_occlusion=True))
+        assert rng_a.random() == rng_b.random()  # no draw of its own
+        np.testing.assert_array_equal(a[1], b[1])
+        np.testing.assert_array_equal(a[2], b[2])
+        depth, occ = seen[-1]
+        background = depth == 0
+        np.testing.assert_array_equal(a[0][background], b[0][background])
+        assert (b[0].astype(int) <= a[0].astype(int) + 1).all()
+        assert occ[background].max() == 0.0 and occ.max() > 0.0
+        darker += int((b[0].astype(int) < a[0].astype(int) - 2).any())
+    assert darker >= 3

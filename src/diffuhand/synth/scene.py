@@ -25,6 +25,7 @@ from diffuhand.synth.realism import (
     TEXTURE_SIZE,
     TONE_JITTER,
     SkinLayout,
+    ambient_occlusion,
     bake_surface,
     camera_effects,
     clutter_background,
@@ -34,6 +35,7 @@ from diffuhand.synth.realism import (
     linear_albedo,
     move_apart,
     natural_skin_tone,
+    occlude,
     paint_skin,
     skin_layout,
     skin_texture,
@@ -102,6 +104,9 @@ class SceneConfig:
     # the hands of one image are one person's: the same size and bone ratios, the same skin tone, and the same
     # sleeves (or none) on both arms; off: each hand drawn on its own, as if two people's
     one_person: bool = False
+    # surfaces darkened where nearer ones cover them (synth.realism.ambient_occlusion): the gaps between fingers, a
+    # curled finger over the palm; off: every surface lit as if open to the whole room
+    ambient_occlusion: bool = False
     # sequences: replay recorded motion ("READER:ROOT:SPLIT", e.g. dexycb:path:train) instead of prior keyframes
     motion_source: str | None = None
     extra: dict = field(default_factory=dict)
@@ -131,6 +136,7 @@ _PHOTO = {
     "hand_gap_mm": HAND_GAP_MM,
     "natural_tints": True,
     "one_person": True,
+    "ambient_occlusion": True,
 }
 #: named scene variants: "legacy" the renders of issue 4, "photo" with every photo-likeness lever on, one lever
 #: alone, or "photo" and one lever more
@@ -147,6 +153,7 @@ SCENE_VARIANTS = {
     "apart": {"hand_gap_mm": HAND_GAP_MM},
     "tints": {"natural_tints": True},
     "person": {"one_person": True},
+    "occlusion": {"ambient_occlusion": True},
     "textured": {**_PHOTO, "skin_texture": True},
     "palm-lines": {**_PHOTO, "skin_texture": True, "palm_lines": True},
     "creases": {**_PHOTO, "skin_creases": True},
@@ -154,7 +161,19 @@ SCENE_VARIANTS = {
 
 
 #: the single-lever variants (each adds one thing to the first release's scenes)
-LEVERS = ("forearm", "skin", "light", "background", "camera", "colour", "material", "apart", "tints", "person")
+LEVERS = (
+    "forearm",
+    "skin",
+    "light",
+    "background",
+    "camera",
+    "colour",
+    "material",
+    "apart",
+    "tints",
+    "person",
+    "occlusion",
+)
 #: "VARIANT-without-LEVER": a variant without the settings of one single-lever variant (what that lever adds among
 #: all the others, where the single-lever variants measure it alone)
 WITHOUT = "-without-"
@@ -518,6 +537,8 @@ def render_sample(
 
         items = [replace(it, metallic=DIELECTRIC[0], roughness=DIELECTRIC[1]) for it in items]
     color, depth, mask, alpha = renderer.render(items, K, light)
+    if cfg.ambient_occlusion:
+        color = occlude(color, ambient_occlusion(depth, K))
     bg = (scene_background(rng, cfg) if background_image is None else background_image).astype(np.float64)
     a = (alpha.astype(np.float64) / 255.0)[..., None]
     img = color.astype(np.float64) * a + bg * (1 - a)
