@@ -286,9 +286,10 @@ def defocus(rng: np.random.Generator, image: np.ndarray, max_sigma: float) -> np
 
 
 #: ambient occlusion (:func:`ambient_occlusion`): the radius (mm) around a point within which nearer surfaces
-#: shade it (a finger's width: the gaps between fingers, the palm's hollow, a curled finger over the palm), the
-#: number of surface samples in that disc, and how much of the light a fully enclosed point loses
-AO_RADIUS_MM, AO_SAMPLES, AO_STRENGTH = 15.0, 24, 0.5
+#: shade it (about a finger's length: the gaps between fingers, the palm's hollow, a curled finger over the palm;
+#: measured against 15 and 35 mm, docs/results.md), the number of surface samples in that disc, and how much of
+#: the light a fully enclosed point loses
+AO_RADIUS_MM, AO_SAMPLES, AO_STRENGTH = 25.0, 24, 0.5
 #: depth differences (mm) below this are the surface's own curvature (or the depth buffer's steps), not a cover
 AO_BIAS_MM = 2.0
 
@@ -325,10 +326,13 @@ def ambient_occlusion(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     return occlusion
 
 
-def occlude(color: np.ndarray, occlusion: np.ndarray, strength: float = AO_STRENGTH) -> np.ndarray:
+def occlude(color: np.ndarray, occlusion: np.ndarray, strength: float | None = None) -> np.ndarray:
     """(H, W, 3) float [0, 255]: the rendered ``color`` (H, W, 3) uint8 (encoded by the renderer's output gamma)
-    with its light reduced by ``strength`` x ``occlusion`` (H, W) (:func:`ambient_occlusion`), in linear light."""
+    with its light reduced by ``strength`` (default :data:`AO_STRENGTH`) x ``occlusion`` (H, W)
+    (:func:`ambient_occlusion`), in linear light."""
     from diffuhand.synth.render import OUTPUT_GAMMA
+
+    strength = AO_STRENGTH if strength is None else strength
 
     out = color.astype(np.float64)
     shaded = occlusion > 0  # elsewhere exactly as rendered (a round trip through the gamma would not be)
