@@ -7,8 +7,8 @@ outlines like a right hand's back: only the surface tells them apart), and never
 (``bench_render_realism.py``). Here the landmark network alone (:class:`~diffuhand.detect.landmarks.LandmarkNet`,
 on MediaPipe's crop from the true keypoints) judges one right hand, palm and then back towards the camera, on a
 plain grey background under one key light, dielectric skin with a lighter palm and nails, its tone on the skin-tone
-scale, colours as display values (the photo variant's hand, nothing else of its scene), as the pose and the view
-move towards the scenes':
+scale, colours as display values, shaded with ambient occlusion (the photo variant's hand, nothing else of its
+scene), as the pose and the view move towards the scenes':
 
 - rest: the mesh's own open, flat pose, seen head-on, turned in the image plane only;
 - rest, tilted: and tilted off the line of sight by ~30 degrees (the scenes' ``tilt_deg``);
@@ -67,9 +67,10 @@ def side_scores(step: str, hands: int, seed: int) -> dict[str, list[float]]:
             shift = j.mean(0) - [0.0, 0.0, DISTANCE_MM]
             v, j = v - shift, j - shift
             item = MeshItem(v, mesh.faces, colours, 1, metallic=DIELECTRIC[0], roughness=DIELECTRIC[1])
-            colour, _, _, alpha = renderer.render(
+            colour, depth, _, alpha = renderer.render(
                 [realism.linear_albedo(item)], K, Lighting(ambient=0.4, directional=(0.3, 0.4, 1.0), intensity=2.5)
             )
+            colour = realism.occlude(colour, realism.ambient_occlusion(depth, K))
             a = alpha[..., None] / 255.0
             image = (colour * a + grey * (1 - a)).astype(np.uint8)
             uv = j @ K.T
