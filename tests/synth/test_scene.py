@@ -249,6 +249,8 @@ def test_a_scene_paints_its_skin_from_a_layout_worked_out_once():
     tips = list(TIPS)
     cached, _, _ = _skin_colors(np.random.default_rng(4), mesh, detail=True, creases=True, tone=tone)
     assert _layout(mesh, False, True, False) is _layout(mesh, False, True, False)  # kept on the mesh
+    assert _layout(mesh, False, False, False).crease is None  # one layout per choice of features
+    assert _layout(mesh, True, False, True).lines is not None and _layout(mesh, True, False, False).lines is None
     normals = mesh.normals @ mesh.rest_root
     fresh = skin_colors(
         after_tone_draws(4), tone, mesh.vertices, normals, mesh.rest_joints[tips], mesh.rest_anchor, mesh.rig_joints
@@ -598,18 +600,27 @@ def test_two_hands_of_one_image_are_one_persons(renderer, monkeypatch):
     assert differ["tone"] == differ["size"] == 8 and differ["sleeve"] >= 2
 
 
-def test_ambient_occlusion_shades_hollows_not_flats_or_ridges():
-    """On a depth buffer of known shape: a flat wall and a ridge's crest are open (0), the floor of a groove is
-    covered by its walls (more, the deeper the groove), nothing is shaded where nothing was rendered, and the
-    background never shades a surface. The shading falls on the renderer's linear light, not its encoded values."""
-    from diffuhand.synth.realism import AO_BIAS_MM, AO_STRENGTH, ambient_occlusion, occlude
+def test_ambient_occlusion_shades_hollows_not_flats_or_convex_shapes():
+    """On depth buffers of known shape: a flat wall is open (0) at any tilt, in perspective, to the image's edges; so
+    is a convex cylinder alone; the floor of a groove is covered by its walls (more, the deeper the groove), the flat
+    beyond them is not; nothing is shaded where nothing was rendered, and empty background never shades a surface,
+    even one nearer the camera than the disc's diameter. The shading falls on the renderer's linear light, not its
+    encoded values, and leaves unshaded pixels exactly as they were."""
+    from diffuhand.synth.realism import AO_RADIUS_MM, AO_STRENGTH, ambient_occlusion, occlude
     from diffuhand.synth.render import OUTPUT_GAMMA
 
     size, f, z0 = 128, 200.0, 400.0
     K = np.array([[f, 0.0, size / 2], [0.0, f, size / 2], [0.0, 0.0, 1.0]])
+    u, v = np.meshgrid(np.arange(size, dtype=float), np.arange(size, dtype=float))
+    rays = np.stack([(u - size / 2) / f, (v - size / 2) / f, np.ones_like(u)], -1)
+    for tilt in (0.0, 20.0, 45.0, 70.0):  # planes through (0, 0, z0), turned about y and x: depth along each ray
+        for axis in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0]):
+            normal = np.array([0.0, 0.0, 1.0]) * np.cos(np.radians(tilt)) + np.array(axis[::-1]) * np.sin(
+                np.radians(tilt)
+            )
+            plane = z0 * normal[2] / (rays @ normal)
+            assert np.abs(ambient_occlusion(plane, K)).max() < 1e-9, (tilt, axis)
     x_mm = (np.arange(size) - size / 2) * z0 / f  # about 2 mm a pixel
-    flat = np.full((size, size), z0)
-    assert np.abs(ambient_occlusion(flat, K)).max() == 0.0
 
     def groove(depth_mm: float) -> np.ndarray:  # a V groove along y, its floor at x = 0 farthest from the camera
         return np.tile(z0 + depth_mm * np.clip(1 - np.abs(x_mm) / 20.0, 0, 1), (size, 1))
@@ -618,27 +629,51 @@ def test_ambient_occlusion_shades_hollows_not_flats_or_ridges():
     shallow, deep = ambient_occlusion(groove(6.0), K), ambient_occlusion(groove(20.0), K)
     assert 0.1 < shallow[mid, mid] < deep[mid, mid] <= 1.0
     assert deep[mid, mid + 30] == 0.0  # the flat beyond the walls (60 mm away)
-    ridge = ambient_occlusion(np.tile(z0 - 20.0 * np.clip(1 - np.abs(x_mm) / 20.0, 0, 1), (size, 1)), K)
-    assert ridge[mid, mid] == 0.0
-    # a surface beside empty background: nothing shades it, and the empty pixels stay 0
-    half = flat.copy()
-    half[:, mid:] = 0.0
-    occ = ambient_occlusion(half, K)
-    assert occ.max() == 0.0
-    # the background nearer than the surface by less than the bias counts as the surface's own curvature
-    step = groove(AO_BIAS_MM * 0.9)
-    assert ambient_occlusion(step, K).max() == 0.0
+    # a finger lying across the view (a cylinder of 9 mm radius) in front of nothing: open everywhere
+    radius = 9.0
+    across = np.abs(x_mm) < radius
+    cylinder = np.tile(np.where(across, z0 - np.sqrt(np.clip(radius**2 - x_mm**2, 0, None)), 0.0), (size, 1))
+    assert ambient_occlusion(cylinder, K).max() < 1e-9
+    # a surface beside empty background, nearer the camera than the disc's diameter: nothing shades it
+    near = np.full((size, size), 1.5 * AO_RADIUS_MM)
+    near[:, mid:] = 0.0
+    assert ambient_occlusion(near, K).max() == 0.0
     colour = np.full((size, size, 3), 200, np.uint8)
     out = occlude(colour, deep)
     expected = 255 * ((200 / 255) ** OUTPUT_GAMMA * (1 - AO_STRENGTH * deep[mid, mid])) ** (1 / OUTPUT_GAMMA)
     np.testing.assert_allclose(out[mid, mid], expected)
-    np.testing.assert_allclose(out[mid, mid + 30], 200.0)
+    np.testing.assert_array_equal(out[deep == 0], 200.0)
 
 
-def test_ambient_occlusion_darkens_the_hand_between_its_fingers_only(renderer, monkeypatch):
+def test_ambient_occlusion_shades_a_curled_palm_more_than_a_flat_back(renderer):
+    """On the mesh: a fist seen from its palm's side (fingers curled over the palm) is more covered than the open
+    hand's back (convex), which is mostly open."""
+    from scipy.spatial.transform import Rotation
+
+    from diffuhand.kinematics.poses import named_pose
+    from diffuhand.synth.mesh import default_hand_mesh, pose_mesh
+    from diffuhand.synth.realism import ambient_occlusion
+    from diffuhand.synth.render import Lighting, MeshItem
+
+    mesh = default_hand_mesh()
+    K = np.array([[300.0, 0.0, 48.0], [0.0, 300.0, 48.0], [0.0, 0.0, 1.0]])
+    fist = [t.numpy() for t in named_pose("fist")]
+    shades = {}
+    for name, (angles, ratios), turn in (
+        ("fist palm", fist, (0.0, 0.0, -90.0)),
+        ("open back", (mesh.rest_angles, mesh.rest_ratios), (180.0, 0.0, -90.0)),
+    ):
+        rot = Rotation.from_euler("xyz", turn, degrees=True).as_matrix()
+        v, j = pose_mesh(mesh, angles, ratios, 80.0, rot, np.zeros(3))
+        v = v - j.mean(0) + [0.0, 0.0, 450.0]
+        _, depth, _, _ = renderer.render([MeshItem(v, mesh.faces, np.full_like(v, 0.7), 1)], K, Lighting())
+        shades[name] = float(ambient_occlusion(depth, K)[depth > 0].mean())
+    assert shades["open back"] < 0.12 and shades["fist palm"] > 1.5 * shades["open back"], shades
+
+
+def test_ambient_occlusion_only_darkens_the_rendered_surfaces(renderer, monkeypatch):
     """ambient_occlusion makes no random draw (the scene's next draw is the same); it darkens rendered pixels (never
-    brightens them), most where the hand covers itself, and leaves the labels, the camera and the background as
-    they were."""
+    brightens them) and leaves the labels, the camera and the background as they were."""
     from diffuhand.synth import scene
 
     seen = []

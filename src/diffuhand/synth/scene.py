@@ -288,6 +288,9 @@ def _layout(mesh: HandMesh, texture: bool, creases: bool, lines: bool) -> SkinLa
             # renders)
             joints = mesh.rig_joints if creases else None  # where anatomy has the folds, not the labels' convention
             layout = skin_layout(mesh.vertices, normals_hand, tips, mesh.rest_anchor, joints)
+        for part in (layout.palmar, layout.nail, layout.crease, layout.lines):
+            if part is not None:  # shared by every scene drawn with this mesh: read-only
+                part.flags.writeable = False
         mesh.surfaces[key] = layout
     return mesh.surfaces[key]
 
