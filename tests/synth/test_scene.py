@@ -600,44 +600,43 @@ def test_two_hands_of_one_image_are_one_persons(renderer, monkeypatch):
     assert differ["tone"] == differ["size"] == 8 and differ["sleeve"] >= 2
 
 
-def test_ambient_occlusion_shades_hollows_not_flats_or_convex_shapes():
-    """On depth buffers of known shape: a flat wall is open (0) at any tilt, in perspective, to the image's edges; so
-    is a convex cylinder alone; the floor of a groove is covered by its walls (more, the deeper the groove), the flat
-    beyond them is not; nothing is shaded where nothing was rendered, and empty background never shades a surface,
-    even one nearer the camera than the disc's diameter. The shading falls on the renderer's linear light, not its
-    encoded values, and leaves unshaded pixels exactly as they were."""
+def test_ambient_occlusion_shades_hollows_and_turned_surfaces_not_facing_ones():
+    """On depth buffers of known shape: a wall facing the camera is open (0); turned away, it is shaded, no less
+    the steeper (the unoriented form); the floor of a groove is covered by its walls (more, the deeper the groove),
+    the flat beyond them is not; nothing is shaded where nothing was rendered; empty background never shades a
+    surface, even one nearer the camera than the disc's diameter; and a sample outside the image is open (not the
+    edge pixel's depth). The shading falls on the renderer's linear light, not its encoded values, and leaves
+    unshaded pixels exactly as they were."""
     from diffuhand.synth.realism import AO_RADIUS_MM, AO_STRENGTH, ambient_occlusion, occlude
     from diffuhand.synth.render import OUTPUT_GAMMA
 
     size, f, z0 = 128, 200.0, 400.0
     K = np.array([[f, 0.0, size / 2], [0.0, f, size / 2], [0.0, 0.0, 1.0]])
+    mid = size // 2
     u, v = np.meshgrid(np.arange(size, dtype=float), np.arange(size, dtype=float))
     rays = np.stack([(u - size / 2) / f, (v - size / 2) / f, np.ones_like(u)], -1)
-    for tilt in (0.0, 20.0, 45.0, 70.0):  # planes through (0, 0, z0), turned about y and x: depth along each ray
-        for axis in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0]):
-            normal = np.array([0.0, 0.0, 1.0]) * np.cos(np.radians(tilt)) + np.array(axis[::-1]) * np.sin(
-                np.radians(tilt)
-            )
-            plane = z0 * normal[2] / (rays @ normal)
-            assert np.abs(ambient_occlusion(plane, K)).max() < 1e-9, (tilt, axis)
+    shade = []
+    for tilt in (0.0, 20.0, 45.0, 70.0):  # a plane through (0, 0, z0) turned about y: depth along each ray
+        normal = np.array([np.sin(np.radians(tilt)), 0.0, np.cos(np.radians(tilt))])
+        shade.append(ambient_occlusion(z0 * normal[2] / (rays @ normal), K)[mid, mid])
+    assert shade[0] == 0.0 and 0.3 < shade[1] <= shade[2] <= shade[3] <= 1.0, shade
     x_mm = (np.arange(size) - size / 2) * z0 / f  # about 2 mm a pixel
 
     def groove(depth_mm: float) -> np.ndarray:  # a V groove along y, its floor at x = 0 farthest from the camera
         return np.tile(z0 + depth_mm * np.clip(1 - np.abs(x_mm) / 20.0, 0, 1), (size, 1))
 
-    mid = size // 2
     shallow, deep = ambient_occlusion(groove(6.0), K), ambient_occlusion(groove(20.0), K)
     assert 0.1 < shallow[mid, mid] < deep[mid, mid] <= 1.0
     assert deep[mid, mid + 30] == 0.0  # the flat beyond the walls (60 mm away)
-    # a finger lying across the view (a cylinder of 9 mm radius) in front of nothing: open everywhere
-    radius = 9.0
-    across = np.abs(x_mm) < radius
-    cylinder = np.tile(np.where(across, z0 - np.sqrt(np.clip(radius**2 - x_mm**2, 0, None)), 0.0), (size, 1))
-    assert ambient_occlusion(cylinder, K).max() < 1e-9
     # a surface beside empty background, nearer the camera than the disc's diameter: nothing shades it
     near = np.full((size, size), 1.5 * AO_RADIUS_MM)
     near[:, mid:] = 0.0
     assert ambient_occlusion(near, K).max() == 0.0
+    # a wall facing the camera with a ridge 10 mm nearer along the image's first column: a point 4 px from the edge,
+    # whose disc (12 px) reaches past it, is covered by the samples that land on that column only
+    ridge = np.full((size, size), z0)
+    ridge[:, 0] = z0 - 10.0
+    assert ambient_occlusion(ridge, K)[mid, 4] < 0.15
     colour = np.full((size, size, 3), 200, np.uint8)
     out = occlude(colour, deep)
     expected = 255 * ((200 / 255) ** OUTPUT_GAMMA * (1 - AO_STRENGTH * deep[mid, mid])) ** (1 / OUTPUT_GAMMA)
@@ -647,7 +646,7 @@ def test_ambient_occlusion_shades_hollows_not_flats_or_convex_shapes():
 
 def test_ambient_occlusion_shades_a_curled_palm_more_than_a_flat_back(renderer):
     """On the mesh: a fist seen from its palm's side (fingers curled over the palm) is more covered than the open
-    hand's back (convex), which is mostly open."""
+    hand's back."""
     from scipy.spatial.transform import Rotation
 
     from diffuhand.kinematics.poses import named_pose
@@ -668,7 +667,7 @@ def test_ambient_occlusion_shades_a_curled_palm_more_than_a_flat_back(renderer):
         v = v - j.mean(0) + [0.0, 0.0, 450.0]
         _, depth, _, _ = renderer.render([MeshItem(v, mesh.faces, np.full_like(v, 0.7), 1)], K, Lighting())
         shades[name] = float(ambient_occlusion(depth, K)[depth > 0].mean())
-    assert shades["open back"] < 0.12 and shades["fist palm"] > 1.5 * shades["open back"], shades
+    assert shades["fist palm"] > shades["open back"] + 0.05, shades
 
 
 def test_ambient_occlusion_only_darkens_the_rendered_surfaces(renderer, monkeypatch):

@@ -292,73 +292,46 @@ def defocus(rng: np.random.Generator, image: np.ndarray, max_sigma: float) -> np
 AO_RADIUS_MM, AO_SAMPLES, AO_STRENGTH = 25.0, 24, 0.5
 #: depth differences (mm) below this are the surface's own curvature (or the depth buffer's steps), not a cover
 AO_BIAS_MM = 2.0
-#: the occlusion is smoothed over the surface by a Gaussian of this sigma (pixels)
-AO_BLUR_PX = 1.0
 
 
 def ambient_occlusion(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(H, W) in [0, 1]: how much of each rendered point's surroundings is covered by surfaces in front of its
-    tangent plane, from the depth buffer alone (screen-space ambient occlusion: Mittring 2007, "Finding next gen:
-    CryEngine 2"; with the tangent plane as in Bavoil & Sainz 2008's horizon-based form). A point is shaded by the
-    share of :data:`AO_SAMPLES` surface points in a disc of :data:`AO_RADIUS_MM` around it (at its depth, through
-    ``K``) that lie nearer the camera than the point's tangent plane by more than :data:`AO_BIAS_MM` and by less
-    than the disc's diameter (farther in front, an object covers it from no nearer than the light does). Against
-    the plane, not the point's depth: a tilted or convex surface is open (a flat wall at any angle gets 0), a
-    hollow or a gap between fingers is covered. The renderer has no global illumination: without this, the gaps
-    between fingers and a curled finger over the palm are lit as brightly as the back of the hand (a plastic look).
+    """(H, W) in [0, 1]: how much of each rendered point's surroundings lies nearer the camera than the point, from
+    the depth buffer alone: screen-space ambient occlusion in its first, unoriented form (Mittring 2007, "Finding
+    next gen: CryEngine 2"), which samples around the point without its normal. A point is shaded by the share of
+    :data:`AO_SAMPLES` surface points in a disc of :data:`AO_RADIUS_MM` around it (at its depth, through ``K``)
+    that lie nearer the camera than the point itself by more than :data:`AO_BIAS_MM` and by less than the disc's
+    diameter (farther in front, an object covers it from no nearer than the light does).
+
+    What it shades: hollows and the gaps between fingers (a curled finger over the palm), and, being unoriented,
+    also surfaces that turn away from the camera, the more the steeper (a finger's flanks, a tilted palm); a
+    surface facing the camera and the rim of a shape seen against the background stay open. The renderer has no
+    global illumination: without this, the gaps between fingers are lit as brightly as the back of the hand. The
+    tangent-plane form, which shades hollows only, measured less photo-like to MediaPipe (docs/results.md).
 
     depth (H, W): mm, 0 where nothing was rendered (never shaded, nor shading); K (3, 3) intrinsics (px). The
-    samples lie on a golden-angle spiral turned per pixel by interleaved gradient noise (Jimenez 2014): no random
-    draw (a scene's other draws stay where they were). Samples outside the image count as open."""
-    from scipy.ndimage import gaussian_filter
-
+    samples lie on a fixed golden-angle spiral: no random draw (a scene's other draws stay where they were).
+    Samples outside the image count as open."""
     h, w = depth.shape
     surface = depth > 0
     if not surface.any():
         return np.zeros((h, w))
-    # on a plane 1 / depth is affine in the pixel coordinates: its slopes give the tangent plane at each pixel
-    inverse = np.divide(1.0, depth, out=np.zeros_like(depth, dtype=np.float64), where=surface)
-    slope_x, slope_y = _surface_slope(inverse, surface, 1), _surface_slope(inverse, surface, 0)
     k = np.arange(AO_SAMPLES) + 0.5
     angle = k * np.pi * (3.0 - np.sqrt(5.0))  # the golden angle: samples spread evenly over the disc
     reach = np.sqrt(k / AO_SAMPLES)  # evenly over its area
     ys, xs = np.nonzero(surface)
-    z, inv, gx, gy = depth[ys, xs], inverse[ys, xs], slope_x[ys, xs], slope_y[ys, xs]
-    turn = 2.0 * np.pi * np.modf(52.9829189 * np.modf(0.06711056 * xs + 0.00583715 * ys)[0])[0]
+    z = depth[ys, xs]
     radius_px = AO_RADIUS_MM * K[0, 0] / z  # the disc's radius at each point's depth
     covered = np.zeros(len(z))
     for a, r in zip(angle, reach):
-        dx = np.rint(r * radius_px * np.cos(a + turn)).astype(int)
-        dy = np.rint(r * radius_px * np.sin(a + turn)).astype(int)
-        sx, sy = xs + dx, ys + dy
+        sx = np.rint(xs + r * radius_px * np.cos(a)).astype(int)
+        sy = np.rint(ys + r * radius_px * np.sin(a)).astype(int)
         inside = (sx >= 0) & (sx < w) & (sy >= 0) & (sy < h)
         sx, sy = np.clip(sx, 0, w - 1), np.clip(sy, 0, h - 1)
-        plane = inv + gx * dx + gy * dy  # 1 / depth of the tangent plane at the sample's pixel
-        # a plane that runs off to infinity within the disc (seen edge-on) has nothing in front of it there
-        plane_depth = np.divide(1.0, plane, out=np.full_like(plane, np.inf), where=plane > 0)
-        nearer = plane_depth - depth[sy, sx]
+        nearer = z - depth[sy, sx]
         covered += inside & surface[sy, sx] & (nearer > AO_BIAS_MM) & (nearer < 2.0 * AO_RADIUS_MM)
     occlusion = np.zeros((h, w))
     occlusion[ys, xs] = covered / AO_SAMPLES
-    # smoothed over the surface (as SSAO's pipelines blur their buffer): the few samples per pixel and the mesh's
-    # flat triangles otherwise leave a speckle and the triangles' outlines
-    weight = gaussian_filter(surface.astype(np.float64), AO_BLUR_PX)
-    smooth = gaussian_filter(occlusion, AO_BLUR_PX)
-    return np.where(surface, np.divide(smooth, weight, out=np.zeros_like(smooth), where=weight > 0), 0.0)
-
-
-def _surface_slope(values: np.ndarray, surface: np.ndarray, axis: int) -> np.ndarray:
-    """(H, W): the slope of ``values`` along ``axis`` (per pixel) on the surface, from the neighbour on the side
-    where the surface goes on: of the one-sided differences to neighbours on the surface, the smaller in size (at a
-    silhouette or where a finger passes in front of the palm the other side jumps); 0 with neither neighbour."""
-    lo, hi = [slice(None)] * 2, [slice(None)] * 2
-    lo[axis], hi[axis] = slice(0, -1), slice(1, None)
-    lo, hi = tuple(lo), tuple(hi)
-    step = np.where(surface[lo] & surface[hi], values[hi] - values[lo], np.inf)  # from each pixel to the next
-    forward, backward = np.full(values.shape, np.inf), np.full(values.shape, np.inf)
-    forward[lo], backward[hi] = step, step
-    slope = np.where(np.abs(forward) <= np.abs(backward), forward, backward)
-    return np.where(np.isfinite(slope), slope, 0.0)
+    return occlusion
 
 
 def occlude(color: np.ndarray, occlusion: np.ndarray, strength: float | None = None) -> np.ndarray:
