@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from bench_render_realism import (  # this folder's: run as a script, it is on the path
-    MIN_VISIBLE,
+    PALM_THRESHOLD,
     PalmScores,
+    clearly_visible,
     nearest_detection,
     palm_view,
+    scene_config,
     scene_settings,
     view_cosine,
 )
@@ -95,15 +97,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=here / "results" / "render_factors.json")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from dataclasses import replace
-
     from diffuhand.detect import MediaPipeHands
     from diffuhand.synth.mesh import default_hand_mesh
     from diffuhand.synth.render import Renderer
-    from diffuhand.synth.scene import SceneConfig, render_sample, scene_variant
+    from diffuhand.synth.scene import render_sample
 
     settings = scene_settings(ap, args.set)
-    cfg = replace(scene_variant(args.variant, SceneConfig(size=args.size)), **settings)
+    cfg = scene_config(args.variant, args.size, settings)
     renderer, mesh, palms = Renderer(args.size), default_hand_mesh(), PalmScores()
     records = []
     with MediaPipeHands(max_hands=2) as detector:
@@ -111,8 +111,7 @@ def main() -> None:
             image, mask, _, hands = render_sample(np.random.default_rng([args.seed, i]), renderer, cfg, mesh=mesh)
             found = scores = None
             for k, hand in enumerate(hands):
-                inside = ((hand.joints_2d >= 0) & (hand.joints_2d < args.size)).all()
-                if not (inside and hand.visible.mean() >= MIN_VISIBLE):
+                if not clearly_visible(hand.joints_2d, hand.visible, args.size):
                     continue
                 if found is None:  # one MediaPipe pass and one palm detector pass per image
                     found, scores = detector(image), palms(image)
@@ -122,7 +121,7 @@ def main() -> None:
                         "image": i,
                         "hand": k,
                         "found": d is not None,
-                        "palm": PalmScores.best_near(*scores, hand.joints_2d) >= 0.5,
+                        "palm": PalmScores.best_near(*scores, hand.joints_2d) >= PALM_THRESHOLD,
                         "mirrored": d is not None and d.handedness != hand.handedness,
                         **hand_record(hand, hands, image[mask == k + 1], args.size),
                     }

@@ -181,6 +181,23 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
     }
 
 
+def clearly_visible(joints_2d: np.ndarray, visible: np.ndarray, size: int) -> bool:
+    """Whether a rendered hand counts in the measure: all its joints (joints_2d (21, 2) px) inside the size x size
+    image and at least :data:`MIN_VISIBLE` of them visible (visible (21,) bool, from the depth buffer)."""
+    inside = ((joints_2d >= 0) & (joints_2d < size)).all()
+    return bool(inside and visible.mean() >= MIN_VISIBLE)
+
+
+def scene_config(variant: str, size: int, settings: dict | None = None):
+    """The :class:`~diffuhand.synth.scene.SceneConfig` of scene ``variant`` at ``size`` px, with the fields in
+    ``settings`` (from ``--set``, :func:`scene_settings`) set over the variant's."""
+    from dataclasses import replace
+
+    from diffuhand.synth.scene import SceneConfig, scene_variant
+
+    return replace(scene_variant(variant, SceneConfig(size=size)), **(settings or {}))
+
+
 def render_items(
     variant: str, count: int, size: int, seed: int, placement: str = "convention", settings: dict | None = None
 ):
@@ -188,13 +205,11 @@ def render_items(
     placed by ``placement`` (:data:`diffuhand.synth.mesh.JOINT_PLACEMENTS`) and the scene config's fields in
     ``settings`` set over the variant's -> clearly visible hands, each (image, joints_2d, joints_3d mm camera
     frame, K, side), each one's (image, hand) index, and the number of images."""
-    from dataclasses import replace
-
     from diffuhand.synth.mesh import default_hand_mesh
     from diffuhand.synth.render import Renderer
-    from diffuhand.synth.scene import SceneConfig, render_sample, scene_variant
+    from diffuhand.synth.scene import render_sample
 
-    cfg = replace(scene_variant(variant, SceneConfig(size=size)), **(settings or {}))
+    cfg = scene_config(variant, size, settings)
     renderer = Renderer(size)
     mesh = default_hand_mesh(placement)
     items, keys, images = [], [], 0
@@ -202,8 +217,7 @@ def render_items(
         image, _, K, hands = render_sample(np.random.default_rng([seed, i]), renderer, cfg, mesh=mesh)
         images += 1
         for k, h in enumerate(hands):
-            inside = ((h.joints_2d >= 0) & (h.joints_2d < size)).all()
-            if inside and h.visible.mean() >= MIN_VISIBLE:
+            if clearly_visible(h.joints_2d, h.visible, size):
                 items.append((image, h.joints_2d, h.joints_3d, K, h.handedness))
                 keys.append((i, k))
     return items, keys, images

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from diffuhand.kinematics.skeleton import TIPS
-from diffuhand.synth.render import MeshItem
+from diffuhand.synth.render import OUTPUT_GAMMA, MeshItem
 
 #: forearm cross-section at the wrist, as fractions of the anchor bone (wrist -> index MCP): half its width
 #: (radial-ulnar) and half its thickness (dorsal-palmar); an adult wrist is about 60 x 40 mm
@@ -338,10 +338,7 @@ def occlude(color: np.ndarray, occlusion: np.ndarray, strength: float | None = N
     """(H, W, 3) float [0, 255]: the rendered ``color`` (H, W, 3) uint8 (encoded by the renderer's output gamma)
     with its light reduced by ``strength`` (default :data:`AO_STRENGTH`) x ``occlusion`` (H, W)
     (:func:`ambient_occlusion`), in linear light."""
-    from diffuhand.synth.render import OUTPUT_GAMMA
-
     strength = AO_STRENGTH if strength is None else strength
-
     out = color.astype(np.float64)
     shaded = occlusion > 0  # elsewhere exactly as rendered (a round trip through the gamma would not be)
     linear = (out[shaded] / 255.0) ** OUTPUT_GAMMA * (1.0 - strength * occlusion[shaded])[:, None]
@@ -535,8 +532,6 @@ def linear_albedo(item: MeshItem) -> MeshItem:
     """``item`` with its colours (vertex colours, or texture) read as display values (a swatch's, a photo's) and
     handed to the renderer as the linear light its output encoding (:data:`~diffuhand.synth.render.OUTPUT_GAMMA`)
     turns back into them: a swatch then renders as itself under unit light, dark ones too."""
-    from diffuhand.synth.render import OUTPUT_GAMMA
-
     albedo = np.clip(item.colors, 0, 1) ** OUTPUT_GAMMA
     texture = item.texture
     if texture is not None:
@@ -549,8 +544,6 @@ def linear_albedo(item: MeshItem) -> MeshItem:
 @functools.cache
 def _albedo_table() -> np.ndarray:
     """(256,) uint8: an sRGB-encoded display value -> the sRGB encoding of its albedo (:func:`linear_albedo`)."""
-    from diffuhand.synth.render import OUTPUT_GAMMA
-
     colours = srgb_to_linear(np.arange(256) / 255.0) ** OUTPUT_GAMMA
     return np.round(linear_to_srgb(colours) * 255).astype(np.uint8)
 

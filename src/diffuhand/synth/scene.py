@@ -7,7 +7,7 @@ sometimes two hands, partial occlusion, motion blur and noise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ from diffuhand.synth.realism import (
     skin_texture,
     texture_layout,
 )
-from diffuhand.synth.render import Lighting, MeshItem, Renderer
+from diffuhand.synth.render import DIELECTRIC, Lighting, MeshItem, Renderer
 
 # skin tones from light to dark, as swatches (display values); the renderer takes colours as linear light, so with
 # SceneConfig.display_colors they are converted first (without: paler and greyer skin, as the renders of issue 4)
@@ -182,8 +182,6 @@ WITHOUT = "-without-"
 def scene_variant(name: str, cfg: SceneConfig | None = None) -> SceneConfig:
     """``cfg`` (default: the default config) with the levers of the named variant (:data:`SCENE_VARIANTS`), or of
     ``"VARIANT-without-LEVER"`` (:data:`WITHOUT`), e.g. ``"photo-without-light"``."""
-    from dataclasses import replace
-
     base, without, lever = name.partition(WITHOUT)
     known = f"known: {', '.join(SCENE_VARIANTS)}, or VARIANT{WITHOUT}LEVER with LEVER one of {', '.join(LEVERS)}"
     if base not in SCENE_VARIANTS or (without and lever not in LEVERS):
@@ -483,8 +481,6 @@ def render_sample(
             if cfg.one_person:
                 outfit = worn
         if sampled and cfg.hand_gap_mm > 0 and items:
-            from dataclasses import replace
-
             # the hand with its arm, clear of the hands and arms placed before (all of ``items`` so far)
             t = move_apart(
                 np.concatenate([verts, *(it.vertices for it in arm)]),
@@ -534,10 +530,6 @@ def render_sample(
     if cfg.display_colors:
         items = [linear_albedo(it) for it in items]
     if cfg.dielectric:
-        from dataclasses import replace
-
-        from diffuhand.synth.render import DIELECTRIC
-
         items = [replace(it, metallic=DIELECTRIC[0], roughness=DIELECTRIC[1]) for it in items]
     color, depth, mask, alpha = renderer.render(items, K, light)
     if cfg.ambient_occlusion:
