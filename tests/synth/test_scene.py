@@ -142,22 +142,22 @@ def test_creases_darken_the_palm_side_of_the_finger_joints_only():
     from diffuhand.synth.realism import CREASE_DEPTH, CREASES, skin_colors
 
     mesh = default_hand_mesh()
-    normals = mesh.normals @ mesh.rest_root
+    dorsal_cos = (mesh.normals * mesh.rest_dorsal).sum(1)
     tips = mesh.rest_joints[[4, 8, 12, 16, 20]]
     tone = np.array([0.8, 0.6, 0.5])
 
     def colours(joints):
-        return skin_colors(np.random.default_rng(3), tone, mesh.vertices, normals, tips, mesh.rest_anchor, joints)
+        return skin_colors(np.random.default_rng(3), tone, mesh.vertices, dorsal_cos, tips, mesh.rest_anchor, joints)
 
     plain, creased = colours(None), colours(mesh.rest_joints)
     ratio = (creased / np.maximum(plain, 1e-9)).mean(1)
     darker = ratio < 0.97
     assert darker.sum() > 20 and ratio.min() >= CREASE_DEPTH - 1e-6
-    assert (normals[darker, 2] < 0).all()  # only palmar skin (hand frame z dorsal)
+    assert (dorsal_cos[darker] < 0).all()  # only palmar skin
     pip = mesh.rest_joints[[c[0] for c in CREASES]]
     near = np.linalg.norm(mesh.vertices[darker][:, None] - pip[None], axis=-1).min(1)
     assert near.max() < 0.35 * mesh.rest_anchor  # at the joints, not elsewhere
-    assert np.allclose(creased[normals[:, 2] > 0.2], plain[normals[:, 2] > 0.2])  # the back unchanged
+    assert np.allclose(creased[dorsal_cos > 0.2], plain[dorsal_cos > 0.2])  # the back unchanged
 
 
 def test_the_skin_texture_lies_on_the_mesh_and_the_renderer_reads_it_the_right_way_up(renderer):
@@ -251,19 +251,19 @@ def test_a_scene_paints_its_skin_from_a_layout_worked_out_once():
     assert _layout(mesh, False, True, False) is _layout(mesh, False, True, False)  # kept on the mesh
     assert _layout(mesh, False, False, False).crease is None  # one layout per choice of features
     assert _layout(mesh, True, False, True).lines is not None and _layout(mesh, True, False, False).lines is None
-    normals = mesh.normals @ mesh.rest_root
+    dorsal_cos = (mesh.normals * mesh.rest_dorsal).sum(1)
     fresh = skin_colors(
-        after_tone_draws(4), tone, mesh.vertices, normals, mesh.rest_joints[tips], mesh.rest_anchor, mesh.rig_joints
+        after_tone_draws(4), tone, mesh.vertices, dorsal_cos, mesh.rest_joints[tips], mesh.rest_anchor, mesh.rig_joints
     )
     assert np.array_equal(cached, fresh)
     # per texel, with the palm's lines
     _, _, tex = _skin_colors(np.random.default_rng(6), mesh, detail=True, texture=True, lines=True, tone=tone)
     surf = _surface(mesh)
-    n_hand = surf.normals @ mesh.rest_root
-    col = skin_colors(after_tone_draws(6), tone, surf.positions, n_hand, mesh.rig_joints[tips], mesh.rest_anchor)
+    texel_cos = (surf.normals * surf.dorsal).sum(1)
+    col = skin_colors(after_tone_draws(6), tone, surf.positions, texel_cos, mesh.rig_joints[tips], mesh.rest_anchor)
     hand = (mesh.rig_joints - mesh.rig_joints[0]) @ mesh.rest_root
     on = palm_lines((surf.positions - mesh.rig_joints[0]) @ mesh.rest_root, hand, mesh.rest_anchor)
-    col = col * (1 - (1 - realism.PALM_LINE_DEPTH) * on * np.clip(-n_hand[:, 2], 0, 1) ** 1.5)[:, None]
+    col = col * (1 - (1 - realism.PALM_LINE_DEPTH) * on * np.clip(-texel_cos, 0, 1) ** 1.5)[:, None]
     img = np.zeros((surf.size, surf.size, 3))
     img[surf.rows, surf.cols] = col
     img = img[surf.fill[0], surf.fill[1]]

@@ -1,14 +1,15 @@
 """The rigged hand mesh (glTF skin) and linear blend skinning driven by the FK layer's joint frames.
 
-The mesh's 25 WebXR joints are fitted once by our IK, which gives every skin joint a frame of the kinematic
-model: the wrist follows the root, a finger's metacarpal joint the finger's base node, each phalanx the node
-whose bone it covers, and the tip the last one. A new pose moves each frame rigidly (plus a stretch along its bone
+The mesh's 25 WebXR joints are fitted once by our IK (:func:`fit_rest_pose`), which gives every skin joint a frame of
+the kinematic model: the wrist follows the root, a finger's metacarpal joint the finger's base node, each phalanx
+the node whose bone it covers, and the tip the last one. Each digit's frames are turned about its bones as its skin
+is (the nails dorsal, the pads palmar), which the joints of a near-straight finger do not say. A new pose moves each frame rigidly (plus a stretch along its bone
 when the bone ratio changes, and a uniform scale for the hand's size), and the vertices follow their skin weights.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -18,8 +19,9 @@ import torch
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics import fit_ik, forward_kinematics
-from diffuhand.kinematics.limits import anatomical_limits
-from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, FINGERS, bone_ratios
+from diffuhand.kinematics.fk_numpy import forward_kinematics as fk_numpy
+from diffuhand.kinematics.limits import Limits, anatomical_limits, load_limits
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, ANGLE_NAMES, FINGERS, bone_lengths, bone_ratios
 
 WEBXR_JOINTS = (
     "wrist",
@@ -69,6 +71,8 @@ class HandMesh:
         :data:`CONVENTION_JOINTS` was moved from the rig's joint along its bone (mm, positive: distal);
         rig_joints (21, 3) mm: the rig's own joints (with any placement but ``"rig"``, the tips at the skin's
         end), where anatomy has them, from which the skin's features (creases, palm lines) are laid out;
+        rest_dorsal (V, 3): each vertex's dorsal direction at rest (mesh frame, unit): the z axes of the model's
+        frames that move it, blended by its skin weights (the hand's back on the palm, the nail's side on a digit);
         surfaces: what painting the skin needs, worked out on first use (not copied by ``replace``): its UV
         surface per texture size, and where its features lie (:func:`~diffuhand.synth.scene._layout`).
     """
@@ -88,6 +92,7 @@ class HandMesh:
     fit_residual_mm: float
     convention_shift_mm: np.ndarray
     rig_joints: np.ndarray
+    rest_dorsal: np.ndarray
     surfaces: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
@@ -217,12 +222,177 @@ def place_by_convention(joints_mm: np.ndarray, ratios: np.ndarray) -> tuple[np.n
     return moved(shift), shift
 
 
+#: the finger bases' twists (axial turns), pinned at the data's neutral hand when the mesh is fitted: a near-straight
+#: finger's joints leave them free (a bend of a few degrees decides them), and fitted free they turned the ring and
+#: little fingers' skin 40-80 degrees about their bones, the nails sideways (tests/synth/test_mesh.py checks the
+#: pinned frames against the skin's cross-sections)
+FINGER_TWISTS = ("index_base.twist", "ring_base.twist", "pinky_base.twist")
+#: the thumb's axial turn: the shipped mesh's thumb lies outside the data's range (flatter in the palm), so the
+#: data's neutral twist does not carry over; it is read from the thumb's skin (:func:`fit_rest_pose`)
+THUMB_TWIST = "thumb_cmc.twist"
+THUMB_JOINTS = (1, 2, 3, 4)
+_THUMB_ANGLES = tuple(
+    ANGLE_NAMES.index(n)
+    for n in (
+        "thumb_base.abd",
+        "thumb_base.flex",
+        "thumb_cmc.abd",
+        "thumb_cmc.flex",
+        "thumb_mcp.abd",
+        "thumb_mcp.flex",
+        "thumb_ip.flex",
+    )
+)
+#: the thumb's phalanges whose cross-sections set its twist: (WebXR skin joint, model node whose frame moves it)
+THUMB_PHALANGES = ((2, 3), (3, 4))
+#: the thumb twists tried before the best is refined (degrees)
+_TWIST_STEP_DEG = 10.0
+
+
+@dataclass(frozen=True)
+class RestFit:
+    """The kinematic model fitted to a rig's 21 joints (:func:`fit_rest_pose`), NumPy float64.
+
+    Attributes:
+        angles (41,) rad, ratios (20,), anchor_mm, root_rotation (3, 3) hand -> mesh frame, root_position (3,) mm;
+        joints (21, 3) mm the fitted joints; rotations (21, 3, 3) each node's frame in the mesh frame (columns: x
+        along its bone, z dorsal); residual_mm: mean distance to the rig's joints; thumb_misalignment_deg: per
+        :data:`THUMB_PHALANGES`, the angle between its frame's dorsal axis and its skin's thickness axis.
+    """
+
+    angles: np.ndarray
+    ratios: np.ndarray
+    anchor_mm: float
+    root_rotation: np.ndarray
+    root_position: np.ndarray
+    joints: np.ndarray
+    rotations: np.ndarray
+    residual_mm: float
+    thumb_misalignment_deg: tuple[float, ...]
+
+
+def thickness_axis(vertices: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """(3,) unit: the direction across a bone in which its skin is thinnest, from the skin's vertices (N, 3) moved by
+    that bone and the bone's direction ``axis`` (3,), unit. A digit is flatter from nail to pad than from side to
+    side, so this is its dorsal-palmar axis (up to sign)."""
+    d = vertices - vertices.mean(0)
+    across = np.eye(3) - np.outer(axis, axis)
+    _, vectors = np.linalg.eigh(across @ (d.T @ d) @ across)  # ascending: ~0 along the bone, then thin, then wide
+    return vectors[:, 1]
+
+
+def skin_dorsal(rotations: np.ndarray, skin_joints: np.ndarray, skin_weights: np.ndarray) -> np.ndarray:
+    """(V, 3) unit dorsal directions: per vertex, the z axes of the model frames (``rotations`` (21, 3, 3)) that
+    move its skin joints (skin_joints, skin_weights (V, 4)), blended by weight."""
+    z = rotations[SKIN_FRAME][:, :, 2]  # (25, 3): per WebXR joint, its frame's dorsal axis
+    d = np.einsum("vk,vka->va", skin_weights, z[skin_joints])
+    return d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+
+
+def _pinned(limits: Limits, values: dict[str, float]) -> Limits:
+    """``limits`` with the named angles pinned (min = max = neutral) at ``values`` (rad)."""
+    lo, hi, neutral = limits.angle_min.copy(), limits.angle_max.copy(), limits.angle_neutral.copy()
+    for name, v in values.items():
+        i = ANGLE_NAMES.index(name)
+        lo[i] = hi[i] = neutral[i] = v
+    return replace(limits, angle_min=lo, angle_max=hi, angle_neutral=neutral)
+
+
+def fit_rest_pose(
+    target: np.ndarray, vertices: np.ndarray, skin_joints: np.ndarray, skin_weights: np.ndarray
+) -> RestFit:
+    """The kinematic model fitted to a rig's skeleton, its frames turned about the bones as the skin is.
+
+    A finger's joints decide its bones, not how far each bone is turned about itself, and a pose moves the skin
+    with the frames: fitted freely, the twists came out wherever a few degrees of bend put them, and every posed
+    hand had digits turned on their bones (the thumb's nail facing the palm). So the frames are fitted in two steps:
+
+    1. the root and the fingers (the thumb left out), in the wide anatomical box (the mesh's own skeleton need not
+       lie inside the data-derived limits), the fingers' base twists pinned at the data's neutral hand
+       (:data:`FINGER_TWISTS`);
+    2. the thumb on that root: its bones' lengths taken from the rig, its angles fitted for each twist of
+       :data:`THUMB_TWIST` on a grid, keeping the twist that lays its phalanges' dorsal axes along their skin's
+       thickness axes (:func:`thickness_axis`; the pad on the palm's side, as flexion bends it), then refined.
+
+    target (21, 3) mm the rig's joints; vertices (V, 3) mm, skin_joints and skin_weights (V, 4): its skin."""
+    from scipy.optimize import least_squares, minimize_scalar
+
+    box, data = anatomical_limits(), load_limits()
+    fingers = _pinned(box, {n: float(data.angle_neutral[ANGLE_NAMES.index(n)]) for n in FINGER_TWISTS})
+    valid = np.ones((1, 21), dtype=bool)
+    valid[0, list(THUMB_JOINTS)] = False
+    fit = fit_ik(target[None], valid=valid, limits=fingers, as_numpy=True)
+    anchor = float(fit.anchor_length[0])
+    ratios = np.array(fit.bone_ratios[0], dtype=np.float64)
+    ratios[: len(THUMB_JOINTS)] = bone_lengths(target)[: len(THUMB_JOINTS)] / anchor  # the thumb's bones, as rigged
+    base = np.array(fit.angles[0], dtype=np.float64)
+    root, position = np.array(fit.root_rotation[0], np.float64), np.array(fit.root_position[0], np.float64)
+    thumb, twist = list(_THUMB_ANGLES), ANGLE_NAMES.index(THUMB_TWIST)
+    dominant = skin_joints[np.arange(len(skin_joints)), skin_weights.argmax(1)]
+    lo, hi = box.angle_min[thumb], box.angle_max[thumb]
+    start = np.clip(data.angle_neutral[thumb], lo, hi)
+
+    def pose(angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return fk_numpy(angles, ratios, anchor, root, position, return_rotations=True)
+
+    def solve(t: float, x0: np.ndarray = start) -> tuple[np.ndarray, float, tuple[float, ...], bool]:
+        """The thumb fitted with twist ``t`` (rad), from thumb angles ``x0`` -> angles, how far its phalanges'
+        frames lie from their skin's thickness axes (sum of squared sines), each misalignment (degrees), and
+        whether the pad faces the palm."""
+        angles = base.copy()
+        angles[twist] = t
+
+        def residual(x: np.ndarray) -> np.ndarray:
+            angles[thumb] = x
+            return (pose(angles)[0][list(THUMB_JOINTS)] - target[list(THUMB_JOINTS)]).ravel()
+
+        angles[thumb] = least_squares(residual, x0, bounds=(lo, hi)).x
+        joints, rot = pose(angles)
+        cosines = [
+            abs(thickness_axis(vertices[dominant == webxr], rot[node][:, 0]) @ rot[node][:, 2])
+            for webxr, node in THUMB_PHALANGES
+        ]
+        palm = joints[[0, 5, 9, 13, 17]].mean(0) - joints[THUMB_JOINTS[-1]]
+        pad_to_palm = float(-rot[THUMB_JOINTS[-1]][:, 2] @ palm) > 0.0  # flexion bends the tip towards -z
+        cost = float(sum(1.0 - c**2 for c in cosines))
+        return angles, cost, tuple(float(np.degrees(np.arccos(min(c, 1.0)))) for c in cosines), pad_to_palm
+
+    lo_t, hi_t = box.angle_min[twist], box.angle_max[twist]
+    grid = np.radians(np.arange(-180.0, 180.0, _TWIST_STEP_DEG))
+    tried, x0 = [], start
+    for t in grid[(grid >= lo_t) & (grid <= hi_t)]:  # each from the last: a neighbouring twist's thumb is near
+        tried.append((t, solve(t, x0)))
+        x0 = tried[-1][1][0][thumb]
+    facing = [(t, r[1], r[0][thumb]) for t, r in tried if r[3]]
+    if not facing:
+        raise DiffuhandError("no thumb twist puts the rig's thumb pad on the palm's side: not a right hand's rig")
+    best, _, x0 = min(facing, key=lambda f: f[1])
+    step = np.radians(_TWIST_STEP_DEG)
+    t = minimize_scalar(
+        lambda t: solve(t, x0)[1],
+        bounds=(max(best - step, lo_t), min(best + step, hi_t)),
+        method="bounded",
+        options={"xatol": np.radians(0.5)},
+    ).x
+    angles, _, misalignment, _ = solve(t, x0)
+    joints, rotations = pose(angles)
+    return RestFit(
+        angles=angles,
+        ratios=ratios,
+        anchor_mm=anchor,
+        root_rotation=np.array(fit.root_rotation[0], dtype=np.float64),
+        root_position=np.array(fit.root_position[0], dtype=np.float64),
+        joints=joints,
+        rotations=rotations,
+        residual_mm=float(np.linalg.norm(joints - target, axis=1).mean()),
+        thumb_misalignment_deg=misalignment,
+    )
+
+
 def hand_mesh_from_gltf(path: str | Path, ratios: np.ndarray | None = None, placement: str = "convention") -> HandMesh:
     """A WebXR hand .glb fitted by the kinematic model, its joints placed as the data's convention places them
     (:func:`skin_end_tips`, then :func:`place_by_convention` against ``ratios``, default the shipped limits' mean
     hand); ``placement``: one of :data:`JOINT_PLACEMENTS`."""
-    from diffuhand.kinematics.limits import load_limits
-
     if placement not in JOINT_PLACEMENTS:
         raise ValueError(f"placement must be one of {JOINT_PLACEMENTS}, got {placement!r}")
     g = load_gltf_hand(path)
@@ -234,8 +404,7 @@ def hand_mesh_from_gltf(path: str | Path, ratios: np.ndarray | None = None, plac
     shift = np.zeros(len(CONVENTION_JOINTS))
     if placement == "convention":
         target, shift = place_by_convention(target, load_limits().ratio_neutral if ratios is None else ratios)
-    # the mesh's own skeleton need not lie inside the data-derived limits: fit it in the wide anatomical box
-    fit = fit_ik(target, limits=anatomical_limits())
+    fit = fit_rest_pose(target, g["vertices"] * 1000.0, g["skin_joints"], w)
     return HandMesh(
         vertices=g["vertices"] * 1000.0,
         faces=g["faces"],
@@ -243,15 +412,16 @@ def hand_mesh_from_gltf(path: str | Path, ratios: np.ndarray | None = None, plac
         uv=g["uv"],
         skin_joints=g["skin_joints"],
         skin_weights=w / np.maximum(w.sum(1, keepdims=True), 1e-12),
-        rest_angles=fit.angles.numpy(),
-        rest_ratios=fit.bone_ratios.numpy(),
-        rest_anchor=float(fit.anchor_length),
-        rest_root=fit.root_rotation.numpy(),
-        rest_position=fit.root_position.numpy(),
-        rest_joints=fit.joints.numpy(),
-        fit_residual_mm=float(fit.residual),
+        rest_angles=fit.angles,
+        rest_ratios=fit.ratios,
+        rest_anchor=fit.anchor_mm,
+        rest_root=fit.root_rotation,
+        rest_position=fit.root_position,
+        rest_joints=fit.joints,
+        fit_residual_mm=fit.residual_mm,
         convention_shift_mm=shift,
         rig_joints=rig,
+        rest_dorsal=skin_dorsal(fit.rotations, g["skin_joints"], w),
     )
 
 

@@ -148,18 +148,20 @@ class SkinLayout:
 
 def skin_layout(
     positions: np.ndarray,
-    normals_hand: np.ndarray,
+    dorsal_cos: np.ndarray,
     tips: np.ndarray,
     anchor_mm: float,
     joints: np.ndarray | None = None,
 ) -> SkinLayout:
     """Where the palm, the nails and (with ``joints``) the fingers' flexion creases lie on the rest surface.
 
-    positions (N, 3) mm, rest mesh frame; normals_hand (N, 3) rest normals in the hand frame (z dorsal); tips (5, 3)
-    rest fingertip positions; joints (21, 3) rest joints, where the creases are (:data:`CREASES`)."""
-    palmar = np.clip(-normals_hand[:, 2], 0, 1)[:, None] ** 1.5
+    positions (N, 3) mm, rest mesh frame; dorsal_cos (N,) how far each point's normal faces the dorsal side of the
+    part it lies on (the cosine with :attr:`~diffuhand.synth.mesh.HandMesh.rest_dorsal`: a digit's own, so that the
+    thumb, turned from the fingers, has its nail where its skin does); tips (5, 3) rest fingertip positions; joints
+    (21, 3) rest joints, where the creases are (:data:`CREASES`)."""
+    palmar = np.clip(-dorsal_cos, 0, 1)[:, None] ** 1.5
     near_tip = np.linalg.norm(positions[:, None] - tips[None], axis=-1).min(1) < 0.16 * anchor_mm
-    nail = near_tip & (normals_hand[:, 2] > 0.55)
+    nail = near_tip & (dorsal_cos > 0.55)
     crease = None
     if joints is not None:
         half_width = CREASE_HALF_WIDTH * anchor_mm
@@ -203,7 +205,7 @@ def skin_colors(
     rng: np.random.Generator,
     tone: np.ndarray,
     vertices: np.ndarray,
-    normals_hand: np.ndarray,
+    dorsal_cos: np.ndarray,
     tips: np.ndarray,
     anchor_mm: float,
     joints: np.ndarray | None = None,
@@ -211,9 +213,9 @@ def skin_colors(
     """(V, 3) colours of the rest mesh (:func:`paint_skin` on :func:`skin_layout`): ``tone`` with a blotchy
     texture, a lighter palm, nails, and with ``joints`` (21, 3) rest joints the fingers' flexion creases.
 
-    ``normals_hand`` (V, 3) rest normals in the hand frame (z dorsal); ``tips`` (5, 3) rest fingertip positions.
-    A scene lays its mesh out once and paints each hand (the same colours)."""
-    return paint_skin(rng, tone, vertices, skin_layout(vertices, normals_hand, tips, anchor_mm, joints))
+    ``dorsal_cos`` (V,) how far each rest normal faces its part's dorsal side (:func:`skin_layout`); ``tips`` (5, 3)
+    rest fingertip positions. A scene lays its mesh out once and paints each hand (the same colours)."""
+    return paint_skin(rng, tone, vertices, skin_layout(vertices, dorsal_cos, tips, anchor_mm, joints))
 
 
 #: a crease's darkest colour as a share of the skin's around it
@@ -390,8 +392,9 @@ class SkinSurface:
     """The rest mesh's surface behind each texel its UV layout covers.
 
     Attributes:
-        rows, cols: (T,) the covered texels; positions (T, 3) mm and normals (T, 3) unit, rest mesh frame;
-        size: the texture's side; fill: (2, size, size) for every texel the covered texel nearest to it (so that
+        rows, cols: (T,) the covered texels; positions (T, 3) mm, normals (T, 3) unit and dorsal (T, 3) unit (the
+        dorsal direction of the part each lies on, :attr:`~diffuhand.synth.mesh.HandMesh.rest_dorsal`), rest mesh
+        frame; size: the texture's side; fill: (2, size, size) for every texel the covered texel nearest to it (so that
         the colour bleeds past the UV islands' edges and no seam shows where the renderer filters).
     """
 
@@ -399,21 +402,28 @@ class SkinSurface:
     cols: np.ndarray
     positions: np.ndarray
     normals: np.ndarray
+    dorsal: np.ndarray
     size: int
     fill: np.ndarray
 
 
 def bake_surface(
-    vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray, uv: np.ndarray, size: int = TEXTURE_SIZE
+    vertices: np.ndarray,
+    normals: np.ndarray,
+    dorsal: np.ndarray,
+    faces: np.ndarray,
+    uv: np.ndarray,
+    size: int = TEXTURE_SIZE,
 ) -> SkinSurface:
     """Rasterise the mesh in its UV layout (texel (row, col) covers v, u in [row, row + 1) / size, [col, col + 1)
-    / size): the surface point and normal behind each texel centre, by barycentric interpolation.
+    / size): the surface point, normal and dorsal direction behind each texel centre, by barycentric interpolation.
 
-    vertices, normals: (V, 3); faces: (F, 3); uv: (V, 2) in [0, 1]."""
+    vertices, normals, dorsal: (V, 3); faces: (F, 3); uv: (V, 2) in [0, 1]."""
     from scipy.ndimage import distance_transform_edt
 
     pos = np.zeros((size, size, 3))
     nrm = np.zeros((size, size, 3))
+    dor = np.zeros((size, size, 3))
     covered = np.zeros((size, size), bool)
     px = np.asarray(uv, dtype=np.float64) * size
     for f in np.asarray(faces):
@@ -431,13 +441,16 @@ def bake_surface(
         r, k, w = rows.ravel()[inside], cols.ravel()[inside], bary[inside]
         pos[r, k] = w @ vertices[f]
         nrm[r, k] = w @ normals[f]
+        dor[r, k] = w @ dorsal[f]
         covered[r, k] = True
     rows, cols = np.nonzero(covered)
-    n = nrm[rows, cols]
+    n, d = nrm[rows, cols], dor[rows, cols]
     fill = distance_transform_edt(~covered, return_distances=False, return_indices=True)
-    return SkinSurface(
-        rows, cols, pos[rows, cols], n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12), size, fill
-    )
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+    return SkinSurface(rows, cols, pos[rows, cols], unit(n), unit(d), size, fill)
 
 
 def palm_lines(positions_hand: np.ndarray, joints_hand: np.ndarray, anchor_mm: float) -> np.ndarray:
@@ -477,9 +490,9 @@ def texture_layout(
 
     rest_root (3, 3): hand frame -> mesh frame; joints (21, 3): the rig's joints (mm, mesh frame), where anatomy
     puts the creases, tips and nails; anchor_mm: the size the features' widths are shares of (the vertex path's)."""
-    normals_hand = surface.normals @ rest_root
     anchor = float(anchor_mm)
-    layout = skin_layout(surface.positions, normals_hand, joints[list(TIPS)], anchor, joints if creases else None)
+    dorsal_cos = (surface.normals * surface.dorsal).sum(1)
+    layout = skin_layout(surface.positions, dorsal_cos, joints[list(TIPS)], anchor, joints if creases else None)
     if lines:
         on = palm_lines((surface.positions - joints[0]) @ rest_root, (joints - joints[0]) @ rest_root, anchor)
         layout = replace(layout, lines=on)

@@ -267,7 +267,9 @@ def scene_background(rng: np.random.Generator, cfg: SceneConfig) -> np.ndarray:
 def _surface(mesh: HandMesh):
     """The mesh's :class:`~diffuhand.synth.realism.SkinSurface`, baked once per mesh (kept on the mesh)."""
     if TEXTURE_SIZE not in mesh.surfaces:
-        mesh.surfaces[TEXTURE_SIZE] = bake_surface(mesh.vertices, mesh.normals, mesh.faces, mesh.uv, TEXTURE_SIZE)
+        mesh.surfaces[TEXTURE_SIZE] = bake_surface(
+            mesh.vertices, mesh.normals, mesh.rest_dorsal, mesh.faces, mesh.uv, TEXTURE_SIZE
+        )
     return mesh.surfaces[TEXTURE_SIZE]
 
 
@@ -279,13 +281,13 @@ def _layout(mesh: HandMesh, texture: bool, creases: bool, lines: bool) -> SkinLa
         if texture:
             layout = texture_layout(_surface(mesh), mesh.rest_root, mesh.rig_joints, mesh.rest_anchor, creases, lines)
         else:
-            normals_hand = mesh.normals @ mesh.rest_root  # rest_root: hand frame -> mesh frame
+            dorsal_cos = (mesh.normals * mesh.rest_dorsal).sum(1)  # each part's own dorsal side: the thumb's too
             tips = mesh.rest_joints[list(TIPS)]  # the rig's too: no placement moves the tips
             # feature sizes are shares of the model's anchor (100 mm on the shipped mesh with the convention
             # placement, 92 mm before it: nails of 16 mm rather than 15; the shipped lift was calibrated on these
             # renders)
             joints = mesh.rig_joints if creases else None  # where anatomy has the folds, not the labels' convention
-            layout = skin_layout(mesh.vertices, normals_hand, tips, mesh.rest_anchor, joints)
+            layout = skin_layout(mesh.vertices, dorsal_cos, tips, mesh.rest_anchor, joints)
         for part in (layout.palmar, layout.nail, layout.crease, layout.lines):
             if part is not None:  # shared by every scene drawn with this mesh: read-only
                 part.flags.writeable = False
