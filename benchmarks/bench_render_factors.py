@@ -6,14 +6,15 @@
 ``bench_render_realism.py`` says how many clearly visible hands MediaPipe finds in a scene variant; this says
 where the misses are, to find the next lever: per clearly visible hand (>= 75% of joints visible, all in the
 image) of ``--count`` renders, whether MediaPipe Hands finds it, whether its palm detector alone scores a palm
->= 0.5 near it, and whether it gives it the other side (mirrored), binned by
+>= 0.5 near it, whether it gives it the other side (mirrored), and its 3D error on it (PA-MPJPE of its world
+landmarks, mm; over all the found hands of a bin, and over those it gives the right side), binned by
 
 - view: the cosine of the palm's normal with the line of sight (+1 palm towards the camera, -1 back);
 - in-plane: the direction from the wrist to the middle finger's MCP in the image, degrees from "fingers up";
 - openness: the fingertips' mean distance from the wrist over the anchor bone (curled < 1.4 < open);
 - size: the hand's box (the longer side of its keypoints' extent) over the image side;
 - hands: one or two hands in the image;
-- visible: the share of its joints visible;
+- visible: the share of its joints visible, and thumb_visible: of the thumb's four;
 - skin hue: the hue of the hand's median pixel in the Cb-Cr plane of YCbCr (BT.601; degrees from +Cb towards +Cr:
   about 130 for the skin swatches, higher is yellower, lower redder) and its luma Y (0-255).
 
@@ -41,6 +42,9 @@ from bench_render_realism import (  # this folder's: run as a script, it is on t
     view_cosine,
 )
 
+#: the thumb's joints beyond the wrist (CMC, MCP, IP, tip)
+THUMB = (1, 2, 3, 4)
+
 if TYPE_CHECKING:
     from diffuhand.synth.scene import HandLabel
 
@@ -52,6 +56,7 @@ BINS = {
     "size": (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 1.5),
     "hands": (1, 2, 3),
     "visible": (0.75, 0.9, 0.99, 1.0),
+    "thumb_visible": (0.0, 0.5, 0.99, 1.0),
     "skin_hue_deg": (-180.0, 90.0, 120.0, 130.0, 140.0, 150.0, 180.0),
     "skin_luma": (0.0, 60.0, 100.0, 140.0, 180.0, 255.0),
 }
@@ -81,6 +86,7 @@ def hand_record(hand: HandLabel, hands: list[HandLabel], pixels: np.ndarray, siz
         "size": float(np.ptp(uv, axis=0).max()) / size,
         "hands": len(hands),
         "visible": float(hand.visible.mean()),
+        "thumb_visible": float(hand.visible[list(THUMB)].mean()),
         "skin_hue_deg": hue,
         "skin_luma": luma,
     }
@@ -98,6 +104,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from diffuhand.detect import MediaPipeHands
+    from diffuhand.eval.metrics import procrustes_align
     from diffuhand.synth.mesh import default_hand_mesh
     from diffuhand.synth.render import Renderer
     from diffuhand.synth.scene import render_sample
@@ -116,6 +123,10 @@ def main() -> None:
                 if found is None:  # one MediaPipe pass and one palm detector pass per image
                     found, scores = detector(image), palms(image)
                 d = nearest_detection(found, hand.joints_2d)
+                pa = None  # this hand's PA-MPJPE (mm), where MediaPipe found it
+                if d is not None:
+                    aligned = procrustes_align(d.world_mm[None], hand.joints_3d[None])[0]
+                    pa = float(np.linalg.norm(aligned - hand.joints_3d, axis=1).mean())
                 records.append(
                     {
                         "image": i,
@@ -123,12 +134,16 @@ def main() -> None:
                         "found": d is not None,
                         "palm": PalmScores.best_near(*scores, hand.joints_2d) >= PALM_THRESHOLD,
                         "mirrored": d is not None and d.handedness != hand.handedness,
+                        "pa_mm": pa,
                         **hand_record(hand, hands, image[mask == k + 1], args.size),
                     }
                 )
     table = {}
     print(f"{args.variant}{' ' + str(settings) if settings else ''}: {len(records)} clearly visible hands")
-    print(f"{'factor':14} {'bin':>18} {'hands':>6} {'found':>7} {'palm':>7} {'mirrored':>9}")
+    print(
+        f"{'factor':14} {'bin':>18} {'hands':>6} {'found':>7} {'palm':>7} {'mirrored':>9} {'PA mm':>6} "
+        f"{'PA same side':>12}"
+    )
     for factor, edges in BINS.items():
         rows = []
         values = np.array([r[factor] for r in records])
@@ -138,27 +153,35 @@ def main() -> None:
             if not sel:
                 continue
             found = [r for r in sel if r["found"]]
+            same = [r["pa_mm"] for r in found if not r["mirrored"]]
             row = {
                 "bin": [lo, hi],
                 "hands": len(sel),
                 "found_rate": len(found) / len(sel),
                 "palm_rate": float(np.mean([r["palm"] for r in sel])),
                 "mirrored_rate": float(np.mean([r["mirrored"] for r in found])) if found else float("nan"),
+                "pa_mm": float(np.mean([r["pa_mm"] for r in found])) if found else float("nan"),
+                "pa_same_side_mm": float(np.mean(same)) if same else float("nan"),
             }
             rows.append(row)
             print(
                 f"{factor:14} {f'[{lo:g}, {hi:g}' + (']' if last else ')'):>18} {row['hands']:6d} "
-                f"{100 * row['found_rate']:6.1f}% {100 * row['palm_rate']:6.1f}% {100 * row['mirrored_rate']:8.1f}%"
+                f"{100 * row['found_rate']:6.1f}% {100 * row['palm_rate']:6.1f}% {100 * row['mirrored_rate']:8.1f}% "
+                f"{row['pa_mm']:6.2f} {row['pa_same_side_mm']:12.2f}"
             )
         table[factor] = rows
         if sum(r["hands"] for r in rows) != len(records):
             print(f"{factor:14} {len(records) - sum(r['hands'] for r in rows)} hands outside the bins (or no value)")
     found_rate = float(np.mean([r["found"] for r in records])) if records else float("nan")
-    print(f"{'all':14} {'':>18} {len(records):6d} {100 * found_rate:6.1f}%")
+    found_pa = [r["pa_mm"] for r in records if r["found"]]
+    pa = float(np.mean(found_pa)) if found_pa else float("nan")
+    print(f"{'all':14} {'':>18} {len(records):6d} {100 * found_rate:6.1f}% {'':>7} {'':>9} {pa:6.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"variant": args.variant, "settings": settings, "count": args.count, "size": args.size, "seed": args.seed}
     args.out.write_text(
-        json.dumps({**meta, "hands": len(records), "found_rate": found_rate, "factors": table, "records": records})
+        json.dumps(
+            {**meta, "hands": len(records), "found_rate": found_rate, "pa_mm": pa, "factors": table, "records": records}
+        )
         + "\n"
     )
     print(f"wrote {args.out}")
