@@ -700,3 +700,56 @@ def test_ambient_occlusion_only_darkens_the_rendered_surfaces(renderer, monkeypa
         assert occ[background].max() == 0.0 and occ.max() > 0.0
         darker += int((b[0].astype(int) < a[0].astype(int) - 2).any())
     assert darker >= 3
+
+
+def test_a_wrist_section_reads_a_known_cross_section():
+    """wrist_section on a tube of known outline (an ellipse 50 x 36 mm about (3, -2) mm, with skin beyond the
+    slab that must not count): its centre and its reach in each direction, as shares of the anchor bone."""
+    a = np.linspace(0, 2 * np.pi, 240, endpoint=False)
+
+    def ring(x: float, w: float, t: float) -> np.ndarray:
+        return np.column_stack([np.full(len(a), x), w * np.cos(a) + 3.0, t * np.sin(a) - 2.0])
+
+    skin = np.concatenate([ring(0.0, 25.0, 18.0), ring(1.0, 25.0, 18.0), ring(40.0, 45.0, 30.0)])
+    section = realism.wrist_section(skin, anchor_mm=100.0)
+    np.testing.assert_allclose(section.centre, (0.03, -0.02), atol=1e-9)
+    # per direction, the ellipse's farthest reach within half a step of it (its polar radius, densely sampled)
+    step = 2 * np.pi / realism._RING
+    theta = np.arange(realism._RING)[:, None] * step + np.linspace(-step / 2, step / 2, 201)[None]
+    expected = (1.0 / np.sqrt((np.cos(theta) / 25.0) ** 2 + (np.sin(theta) / 18.0) ** 2)).max(1) / 100.0
+    np.testing.assert_allclose(section.radii, expected, rtol=0.01)
+    with pytest.raises(ValueError, match="no skin crosses"):
+        realism.wrist_section(ring(40.0, 45.0, 30.0), anchor_mm=100.0)
+
+
+def test_a_fitted_forearm_leaves_the_hand_where_its_skin_does_and_bends_above_it():
+    """With the hand's WristSection, the forearm's ring at the wrist joint follows the hand's own outline (a little
+    wider), unbent however far the wrist bends, and bends fully further up the arm; without it, the rigid tube of
+    before (wider than this hand's wrist, swung about the joint). Either way the same draws from the generator."""
+    from diffuhand.synth.mesh import default_hand_mesh
+    from diffuhand.synth.scene import _wrist
+
+    mesh = default_hand_mesh()
+    section, kept = _wrist(mesh)
+    assert len(kept) < len(mesh.faces)  # the hand's skin proximal of the wrist joint is left out
+    anchor, tone = 80.0, np.array([0.7, 0.5, 0.4])
+    for seed in range(6):
+        fitted, _ = realism.forearm_items(
+            np.random.default_rng(seed), anchor, np.eye(3), np.zeros(3), tone, False, 0.0, wrist=section
+        )
+        rigid, _ = realism.forearm_items(np.random.default_rng(seed), anchor, np.eye(3), np.zeros(3), tone, False, 0.0)
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        realism.forearm_items(a, anchor, np.eye(3), np.zeros(3), tone, False, 0.6, wrist=section)
+        realism.forearm_items(b, anchor, np.eye(3), np.zeros(3), tone, False, 0.6)
+        assert a.random() == b.random()  # the same draws
+        v = fitted[0].vertices.reshape(-1, realism._RING, 3)
+        at_joint = v[np.argmin(np.abs(v[:, 0, 0]))]  # the ring nearest the wrist joint's plane
+        assert abs(at_joint[0, 0]) < 0.06 * anchor
+        reach = np.linalg.norm(at_joint[:, 1:] - np.array(section.centre) * anchor, axis=1) / anchor
+        np.testing.assert_allclose(reach, section.radii * realism.FITTED_AT_WRIST, rtol=0.08)
+        # further up, the arm has turned by the whole bend: its axis leaves the hand's x axis
+        far = v[-1].mean(0)
+        old = rigid[0].vertices.reshape(-1, realism._RING, 3)[-1].mean(0)
+        np.testing.assert_allclose(far / np.linalg.norm(far), old / np.linalg.norm(old), atol=0.02)
+    # the rigid tube is wider than the hand's wrist: it stood out of the hand like a cuff
+    assert realism.WRIST_HALF_WIDTH > 1.2 * section.radii[0]

@@ -32,6 +32,18 @@ WRIST_HALF_WIDTH, WRIST_HALF_THICKNESS = 0.34, 0.22
 FOREARM_OVERLAP = 0.12
 _RING = 24  # vertices around the forearm
 _RINGS = 8  # rings along each part of it (skin, sleeve)
+#: a forearm fitted to the hand's wrist (:class:`WristSection`): its tube begins this far distal of the wrist joint,
+#: inside the hand, a little narrower than the hand there (share of the anchor bone; of the section) ...
+FITTED_OVERLAP, FITTED_INSIDE = 0.05, 0.97
+#: ... meets the hand's cut skin at the wrist a little wider than it, so that the cut's edge stays under the arm ...
+FITTED_AT_WRIST = 1.02
+#: ... widens to the forearm's own section (``WRIST_HALF_WIDTH``, ``WRIST_HALF_THICKNESS``) over this share of the
+#: anchor bone, and bends at the wrist over this share, the bend growing from nothing at the joint (skin bends there;
+#: a rigid tube swung about the joint stood out of the hand on one side and let the hand's cut skin through on the
+#: other)
+FITTED_TAPER, FITTED_BEND = 0.5, 0.3
+#: rings of a fitted forearm within ``FITTED_TAPER`` of the wrist, where it bends and widens
+_FITTED_RINGS = 10
 
 
 def _tube(xs: np.ndarray, half_width: np.ndarray, half_thickness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +81,69 @@ class Outfit:
     sleeve: Sleeve | None
 
 
+@dataclass(frozen=True)
+class WristSection:
+    """Where a hand mesh's skin crosses its wrist joint, in the hand frame (x distal, y radial, z dorsal), as
+    shares of the anchor bone: the centre (y, z) of its cross-section; how far its skin reaches from that centre in
+    each of the forearm's ``_RING`` directions (angle a: (y, z) along (cos a, sin a)), radii (_RING,); and the
+    vertex that reaches that far in each direction, vertices (_RING,) (its colour is the arm's there)."""
+
+    centre: tuple[float, float]
+    radii: np.ndarray
+    vertices: np.ndarray
+
+
+def wrist_section(positions_hand: np.ndarray, anchor_mm: float, slab: float = 0.03) -> WristSection:
+    """The :class:`WristSection` of a hand mesh from its rest vertices in the hand frame, positions_hand (V, 3) mm
+    with the wrist joint at the origin: those within ``slab`` anchor bones of the joint's plane, the centre of their
+    extent, and per direction the farthest of them within half a step of it (a direction without one takes the
+    nearer neighbour's)."""
+    near = np.flatnonzero(np.abs(positions_hand[:, 0]) < slab * anchor_mm)
+    if len(near) < 3:
+        raise ValueError("no skin crosses the wrist joint's plane: not a hand mesh with a wrist")
+    points = positions_hand[near, 1:]
+    centre = (points.min(0) + points.max(0)) / 2
+    d = points - centre
+    angle, radius = np.arctan2(d[:, 1], d[:, 0]), np.linalg.norm(d, axis=1)
+    step = 2 * np.pi / _RING
+    off = np.abs((angle[None] - np.arange(_RING)[:, None] * step + np.pi) % (2 * np.pi) - np.pi)  # (_RING, N)
+    reach = np.where(off < step / 2, radius[None], -1.0)
+    best = reach.argmax(1)
+    empty = reach.max(1) < 0
+    # a direction no vertex lies in (a coarse mesh) takes the nearest vertex by angle
+    best[empty] = off[empty].argmin(1)
+    c = centre / anchor_mm
+    return WristSection((float(c[0]), float(c[1])), radius[best] / anchor_mm, near[best])
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _fitted_tube(
+    xs: np.ndarray, wrist: WristSection, anchor_mm: float, length: float, widen: float, bend: np.ndarray
+) -> np.ndarray:
+    """Vertices (len(xs) * _RING, 3) of a forearm tube through rings at ``xs`` (mm along the hand's x; <= 0 the
+    arm) that leaves the hand at its wrist section and becomes the forearm's own (widened ``widen`` times), bent by
+    ``bend`` (3, 3) from nothing at the wrist joint to all of it ``FITTED_BEND`` anchor bones up the arm."""
+    from scipy.spatial.transform import Rotation
+
+    grow = widen * (1.0 + 0.25 * np.clip(-xs / length, 0, 1))[:, None]  # a forearm widens towards the elbow
+    a = np.linspace(0, 2 * np.pi, _RING, endpoint=False)
+    at_wrist = np.where(xs > 0, FITTED_INSIDE, FITTED_AT_WRIST)[:, None]  # inside the hand distal of the joint
+    s = _smoothstep(-xs / (FITTED_TAPER * anchor_mm))[:, None]
+    hand_y = wrist.centre[0] + at_wrist * wrist.radii * np.cos(a)  # (rings, _RING): the hand's own outline
+    hand_z = wrist.centre[1] + at_wrist * wrist.radii * np.sin(a)
+    y = (1 - s) * hand_y + s * WRIST_HALF_WIDTH * grow * np.cos(a)
+    z = (1 - s) * hand_z + s * WRIST_HALF_THICKNESS * grow * np.sin(a)
+    v = np.stack([np.repeat(xs, _RING), (y * anchor_mm).ravel(), (z * anchor_mm).ravel()], -1)
+    # each ring turned by its share of the bend about the wrist joint (the rotation's log scaled: a slerp from none)
+    share = _smoothstep(-xs / (FITTED_BEND * anchor_mm))
+    turns = Rotation.from_rotvec(share[:, None] * Rotation.from_matrix(bend).as_rotvec()[None]).as_matrix()
+    return np.einsum("rab,rkb->rka", turns, v.reshape(len(xs), _RING, 3)).reshape(-1, 3)
+
+
 def forearm_items(
     rng: np.random.Generator,
     anchor_mm: float,
@@ -78,12 +153,20 @@ def forearm_items(
     mirror: bool,
     p_sleeve: float,
     outfit: Outfit | None = None,
+    wrist: WristSection | None = None,
+    wrist_colors: np.ndarray | None = None,
 ) -> tuple[list[MeshItem], Outfit]:
     """The forearm of a right-hand model posed by (``rotation``, ``position``) (camera frame, mm), bent at the
     wrist by a random flexion and deviation; with probability ``p_sleeve`` its proximal part in a sleeve; and what
     it wears. ``mirror``: the hand is drawn as a left hand (x mirrored). ``outfit``: what this person wears (the
     other arm's), whatever this arm draws; its draws are made all the same, so that a scene's later draws stay
-    where they were."""
+    where they were.
+
+    ``wrist``: the hand mesh's :class:`WristSection`, for a hand drawn without its skin proximal of the wrist joint:
+    the arm then leaves the hand where its skin does and bends gradually (:func:`_fitted_tube`), its bare skin
+    taking the hand's colours there (``wrist_colors`` (_RING, 3), the hand's at ``wrist.vertices``: the palm's
+    lighter side goes on into the inner wrist) and fading to ``tone`` as it widens. Without it, a rigid elliptical
+    tube from inside the hand (``FOREARM_OVERLAP``), swung about the wrist joint."""
     from scipy.spatial.transform import Rotation
 
     length = anchor_mm * rng.uniform(2.5, 4.0)
@@ -99,7 +182,8 @@ def forearm_items(
         worn = outfit.sleeve
         sleeve = None if worn is None else Sleeve(worn.share if sleeve is None else sleeve.share, worn.color)
     sleeve_at = length * sleeve.share if sleeve is not None else length
-    parts = [(FOREARM_OVERLAP * anchor_mm, -sleeve_at, 1.0, tone)]
+    start = (FOREARM_OVERLAP if wrist is None else FITTED_OVERLAP) * anchor_mm
+    parts = [(start, -sleeve_at, 1.0, tone)]
     if sleeve is not None:
         parts.append((-sleeve_at + 2.0, -length, 1.2, np.array(sleeve.color)))
     m = np.diag([-1.0, 1.0, 1.0]) if mirror else np.eye(3)
@@ -107,11 +191,25 @@ def forearm_items(
     shades = [1.0 + 0.04 * rng.normal(size=(_RINGS * _RING, 1)) for _ in range(drawn)]
     items = []
     for k, (x0, x1, widen, color) in enumerate(parts):
-        xs = np.linspace(x0, x1, _RINGS)
-        grow = widen * (1.0 + 0.25 * np.clip(-xs / length, 0, 1))  # a forearm widens towards the elbow
-        v, f = _tube(xs, WRIST_HALF_WIDTH * anchor_mm * grow, WRIST_HALF_THICKNESS * anchor_mm * grow)
-        v = (v @ bend.T) @ rotation.T + position
         shade = shades[min(k, drawn - 1)]
+        if wrist is None:
+            xs = np.linspace(x0, x1, _RINGS)
+            grow = widen * (1.0 + 0.25 * np.clip(-xs / length, 0, 1))  # a forearm widens towards the elbow
+            v, f = _tube(xs, WRIST_HALF_WIDTH * anchor_mm * grow, WRIST_HALF_THICKNESS * anchor_mm * grow)
+            v = v @ bend.T
+        else:
+            # rings close together where the arm leaves the hand, bends and widens; then as before
+            near = max(min(x0, 0.0) - FITTED_TAPER * anchor_mm, x1)
+            xs = np.unique(np.r_[np.linspace(x0, near, _FITTED_RINGS), np.linspace(near, x1, _RINGS)])[::-1]
+            v = _fitted_tube(xs, wrist, anchor_mm, length, widen, bend)
+            _, f = _tube(xs, np.ones(len(xs)), np.ones(len(xs)))
+            # the same draws: each ring takes the shading of the drawn ring nearest along the part
+            rows = np.rint(np.linspace(0, _RINGS - 1, len(xs))).astype(int)
+            shade = shade.reshape(_RINGS, _RING, 1)[rows].reshape(-1, 1)
+            if k == 0 and wrist_colors is not None:  # the bare skin: the hand's colours at the wrist, fading
+                s = _smoothstep(-xs / (FITTED_TAPER * anchor_mm))[:, None, None]
+                color = ((1 - s) * np.asarray(wrist_colors)[None] + s * np.asarray(tone)).reshape(-1, 3)
+        v = v @ rotation.T + position
         items.append(MeshItem(v @ m, f[:, ::-1] if mirror else f, np.clip(color * shade, 0, 1), 0))
     return items, Outfit(sleeve)
 

@@ -25,6 +25,7 @@ from diffuhand.synth.realism import (
     TEXTURE_SIZE,
     TONE_JITTER,
     SkinLayout,
+    WristSection,
     ambient_occlusion,
     bake_surface,
     camera_effects,
@@ -40,6 +41,7 @@ from diffuhand.synth.realism import (
     skin_layout,
     skin_texture,
     texture_layout,
+    wrist_section,
 )
 from diffuhand.synth.render import DIELECTRIC, Lighting, MeshItem, Renderer
 
@@ -81,6 +83,10 @@ class SceneConfig:
     # photo-likeness (synth.realism; measured by benchmarks/bench_render_realism.py): off in the "legacy" variant
     p_forearm: float = 0.0  # a forearm behind the wrist (photo: always, as every hand in a photo has its arm)
     p_sleeve: float = 0.6  # of forearms, the share in a sleeve
+    # a forearm leaves the hand where the hand's skin crosses the wrist and bends gradually, the hand drawn without
+    # its skin proximal of the wrist joint (synth.realism.WristSection); off: a wider rigid tube from inside the
+    # hand, swung about the joint, which stood out of the hand like a cuff and let the hand's cut skin show through
+    forearm_fit: bool = False
     skin_detail: bool = False  # a lighter palm and nails
     skin_creases: bool = False  # with skin_detail: darker flexion creases across the palmar side of the fingers
     skin_texture: bool = False  # with skin_detail: the skin painted in a texture, not per vertex (finer detail)
@@ -126,6 +132,7 @@ HAND_GAP_MM = 5.0
 #: every photo-likeness lever on: the "photo" variant, and the base of those that add one more
 _PHOTO = {
     "p_forearm": 1.0,
+    "forearm_fit": True,
     "skin_detail": True,
     "fill_light": True,
     "background_style": "mixed",
@@ -143,7 +150,7 @@ _PHOTO = {
 SCENE_VARIANTS = {
     "legacy": {},
     "photo": _PHOTO,
-    "forearm": {"p_forearm": 1.0},
+    "forearm": {"p_forearm": 1.0, "forearm_fit": True},
     "skin": {"skin_detail": True},
     "light": {"fill_light": True},
     "background": {"background_style": "mixed", "background_blur": 3.0},
@@ -293,6 +300,17 @@ def _layout(mesh: HandMesh, texture: bool, creases: bool, lines: bool) -> SkinLa
                 part.flags.writeable = False
         mesh.surfaces[key] = layout
     return mesh.surfaces[key]
+
+
+def _wrist(mesh: HandMesh) -> tuple[WristSection, np.ndarray]:
+    """The mesh's :class:`~diffuhand.synth.realism.WristSection` and its faces without the skin proximal of the
+    wrist joint (every vertex of the face there, at rest), worked out once per mesh (kept on the mesh)."""
+    if "wrist" not in mesh.surfaces:
+        hand = (mesh.vertices - mesh.rest_joints[0]) @ mesh.rest_root  # rest_root: hand frame -> mesh frame
+        kept = mesh.faces[~(hand[mesh.faces, 0] < 0.0).all(1)]
+        kept.flags.writeable = False
+        mesh.surfaces["wrist"] = (wrist_section(hand, mesh.rest_anchor), kept)
+    return mesh.surfaces["wrist"]
 
 
 def _skin_colors(
@@ -464,7 +482,6 @@ def render_sample(
         rot_r, pos_r = m @ rot @ m, m @ pos  # the right-hand model's root (unchanged for a right hand)
         verts, joints = pose_mesh(mesh, angles, ratios, anchor, rot_r, pos_r)
         verts, joints = verts @ m, joints @ m
-        faces = mesh.faces[:, ::-1] if side == "left" else mesh.faces
         colors, tone, texture = _skin_colors(
             style,
             mesh,
@@ -477,11 +494,18 @@ def render_sample(
         )
         if cfg.one_person:
             person_tone = tone
-        arm = []
+        arm, faces = [], mesh.faces
         if cfg.p_forearm and style.random() < cfg.p_forearm:
-            arm, worn = forearm_items(style, anchor, rot_r, pos_r, tone, side == "left", cfg.p_sleeve, outfit)
+            wrist, wrist_colors = None, None
+            if cfg.forearm_fit:  # the arm continues the hand's skin from the wrist, which ends there
+                wrist, faces = _wrist(mesh)
+                wrist_colors = colors[wrist.vertices]
+            arm, worn = forearm_items(
+                style, anchor, rot_r, pos_r, tone, side == "left", cfg.p_sleeve, outfit, wrist, wrist_colors
+            )
             if cfg.one_person:
                 outfit = worn
+        faces = faces[:, ::-1] if side == "left" else faces
         if sampled and cfg.hand_gap_mm > 0 and items:
             # the hand with its arm, clear of the hands and arms placed before (all of ``items`` so far)
             t = move_apart(
