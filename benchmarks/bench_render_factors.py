@@ -18,7 +18,11 @@ landmarks, mm; over all the found hands of a bin, and over those it gives the ri
 - skin hue: the hue of the hand's median pixel in the Cb-Cr plane of YCbCr (BT.601; degrees from +Cb towards +Cr:
   about 130 for the skin swatches, higher is yellower, lower redder) and its luma Y (0-255).
 
-Prints a table, writes JSON (the bins and every hand's record).
+With the real dev photos of ``ge2019-realworld-dev`` present (``--real``), MediaPipe on them too, binned by view,
+and the renders' figures weighted to the photos' mix of views (each view bin's share of the photos): what the renders
+give on the views the photos show.
+
+Prints a table, writes JSON (the bins, every hand's record, and the photos' view mix).
 """
 
 from __future__ import annotations
@@ -92,6 +96,24 @@ def hand_record(hand: HandLabel, hands: list[HandLabel], pixels: np.ndarray, siz
     }
 
 
+def at_views(records: list[dict], shares: np.ndarray) -> dict:
+    """The renders' found share and PA (all found hands; those given the right side) weighted to a mix of views:
+    ``shares`` per bin of ``BINS["view"]`` (summing to 1); bins the renders lack count as nothing found."""
+    edges = BINS["view"]
+    out = {"found_rate": 0.0, "pa_mm": 0.0, "pa_same_side_mm": 0.0}
+    for b, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        if shares[b] == 0:
+            continue
+        last = b == len(edges) - 2
+        sel = [r for r in records if lo <= r["view"] < hi or (last and r["view"] == hi)]
+        found = [r for r in sel if r["found"]]
+        same = [r["pa_mm"] for r in found if not r["mirrored"]]
+        out["found_rate"] += shares[b] * (len(found) / len(sel) if sel else 0.0)
+        out["pa_mm"] += shares[b] * (float(np.mean([r["pa_mm"] for r in found])) if found else float("nan"))
+        out["pa_same_side_mm"] += shares[b] * (float(np.mean(same)) if same else float("nan"))
+    return out
+
+
 def main() -> None:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,6 +122,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", help="a scene config field set")
+    ap.add_argument("--real", type=Path, default=here.parents[1] / "shared" / "data" / "ge2019-realworld-dev")
     ap.add_argument("--out", type=Path, default=here / "results" / "render_factors.json")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -112,8 +135,26 @@ def main() -> None:
     settings = scene_settings(ap, args.set)
     cfg = scene_config(args.variant, args.size, settings)
     renderer, mesh, palms = Renderer(args.size), default_hand_mesh(), PalmScores()
-    records = []
+    records, real = [], []
     with MediaPipeHands(max_hands=2) as detector:
+        if args.real.is_dir():
+            from diffuhand.data import open_dataset
+
+            ds = open_dataset("ge-realworld", args.real)
+            for s in (ds[i] for i in range(len(ds))):
+                d = nearest_detection(detector(s.image), s.joints_2d)
+                pa = None
+                if d is not None:
+                    aligned = procrustes_align(d.world_mm[None], s.joints_3d[None])[0]
+                    pa = float(np.linalg.norm(aligned - s.joints_3d, axis=1).mean())
+                real.append(
+                    {
+                        "found": d is not None,
+                        "mirrored": d is not None and d.handedness != s.handedness,
+                        "pa_mm": pa,
+                        "view": view_cosine(s.joints_3d, s.handedness),
+                    }
+                )
         for i in range(args.count):
             image, mask, _, hands = render_sample(np.random.default_rng([args.seed, i]), renderer, cfg, mesh=mesh)
             found = scores = None
@@ -176,11 +217,38 @@ def main() -> None:
     found_pa = [r["pa_mm"] for r in records if r["found"]]
     pa = float(np.mean(found_pa)) if found_pa else float("nan")
     print(f"{'all':14} {'':>18} {len(records):6d} {100 * found_rate:6.1f}% {'':>7} {'':>9} {pa:6.2f}")
+    photos = {}
+    if real:
+        counts = np.histogram([r["view"] for r in real], bins=BINS["view"])[0]
+        shares = counts / counts.sum()
+        found_pa = [r["pa_mm"] for r in real if r["found"]]
+        photos = {
+            "hands": len(real),
+            "view_counts": counts.tolist(),
+            "found_rate": float(np.mean([r["found"] for r in real])),
+            "pa_mm": float(np.mean(found_pa)) if found_pa else float("nan"),
+            "renders_at_these_views": at_views(records, shares),
+        }
+        w = photos["renders_at_these_views"]
+        print(
+            f"real dev photos: {len(real)} hands, per view bin {counts.tolist()}, found {100 * photos['found_rate']:.1f}%, "
+            f"PA {photos['pa_mm']:.2f}; the renders at these views: found {100 * w['found_rate']:.1f}%, "
+            f"PA {w['pa_mm']:.2f} ({w['pa_mm'] / photos['pa_mm']:.2f}x), on the right side "
+            f"{w['pa_same_side_mm']:.2f} ({w['pa_same_side_mm'] / photos['pa_mm']:.2f}x)"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"variant": args.variant, "settings": settings, "count": args.count, "size": args.size, "seed": args.seed}
     args.out.write_text(
         json.dumps(
-            {**meta, "hands": len(records), "found_rate": found_rate, "pa_mm": pa, "factors": table, "records": records}
+            {
+                **meta,
+                "hands": len(records),
+                "found_rate": found_rate,
+                "pa_mm": pa,
+                "factors": table,
+                "real_photos": photos,
+                "records": records,
+            }
         )
         + "\n"
     )
