@@ -98,7 +98,8 @@ def hand_record(hand: HandLabel, hands: list[HandLabel], pixels: np.ndarray, siz
 
 def at_views(records: list[dict], shares: np.ndarray) -> dict:
     """The renders' found share and PA (all found hands; those given the right side) weighted to a mix of views:
-    ``shares`` per bin of ``BINS["view"]`` (summing to 1); bins the renders lack count as nothing found."""
+    ``shares`` per bin of ``BINS["view"]`` (summing to 1). A bin the mix has and the renders lack counts as nothing
+    found, and one where nothing was found (or nothing on the right side) makes the PA NaN."""
     edges = BINS["view"]
     out = {"found_rate": 0.0, "pa_mm": 0.0, "pa_same_side_mm": 0.0}
     for b, (lo, hi) in enumerate(itertools.pairwise(edges)):

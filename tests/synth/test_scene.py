@@ -720,6 +720,14 @@ def test_a_wrist_section_reads_a_known_cross_section():
     np.testing.assert_allclose(section.radii, expected, rtol=0.01)
     with pytest.raises(ValueError, match="no skin crosses"):
         realism.wrist_section(ring(40.0, 45.0, 30.0), anchor_mm=100.0)
+    # a coarse mesh: 8 points for 24 directions; an empty direction takes the point nearest it by angle
+    a = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    coarse = realism.wrist_section(ring(0.0, 25.0, 18.0), anchor_mm=100.0)
+    polar = np.arctan2(18.0 * np.sin(a), 25.0 * np.cos(a))  # the points' angles about the centre
+    step = 2 * np.pi / realism._RING
+    for k in range(realism._RING):
+        off = np.abs((polar - k * step + np.pi) % (2 * np.pi) - np.pi)
+        assert coarse.vertices[k] == np.argmin(off), k
 
 
 def test_a_fitted_forearm_leaves_the_hand_where_its_skin_does_and_bends_above_it():
@@ -746,7 +754,17 @@ def test_a_fitted_forearm_leaves_the_hand_where_its_skin_does_and_bends_above_it
         at_joint = v[np.argmin(np.abs(v[:, 0, 0]))]  # the ring nearest the wrist joint's plane
         assert abs(at_joint[0, 0]) < 0.06 * anchor
         reach = np.linalg.norm(at_joint[:, 1:] - np.array(section.centre) * anchor, axis=1) / anchor
-        np.testing.assert_allclose(reach, section.radii * realism.FITTED_AT_WRIST, rtol=0.08)
+        np.testing.assert_allclose(reach, section.radii * realism.FITTED_AT_WRIST, rtol=0.01)
+        # the hand's colours at the wrist, fading to the tone up the arm (times the same shading draws)
+        wrist_colors = np.linspace([0.9, 0.7, 0.6], [0.6, 0.4, 0.3], realism._RING)
+        coloured, _ = realism.forearm_items(
+            np.random.default_rng(seed), anchor, np.eye(3), np.zeros(3), tone, False, 0.0, None, section, wrist_colors
+        )
+        c = coloured[0].colors.reshape(-1, realism._RING, 3)
+        plain = fitted[0].colors.reshape(-1, realism._RING, 3)  # the tone times the shading
+        shading = plain / tone
+        np.testing.assert_allclose(c[0] / shading[0], wrist_colors, atol=0.02)  # the ring inside the hand
+        np.testing.assert_allclose(c[-1], plain[-1], atol=1e-9)  # up the arm: the tone
         # further up, the arm has turned by the whole bend: its axis leaves the hand's x axis
         far = v[-1].mean(0)
         old = rigid[0].vertices.reshape(-1, realism._RING, 3)[-1].mean(0)

@@ -96,8 +96,8 @@ class WristSection:
 def wrist_section(positions_hand: np.ndarray, anchor_mm: float, slab: float = 0.03) -> WristSection:
     """The :class:`WristSection` of a hand mesh from its rest vertices in the hand frame, positions_hand (V, 3) mm
     with the wrist joint at the origin: those within ``slab`` anchor bones of the joint's plane, the centre of their
-    extent, and per direction the farthest of them within half a step of it (a direction without one takes the
-    nearer neighbour's)."""
+    extent, and per direction the farthest of them within half a step of it (a direction with none, on a coarse mesh,
+    takes the vertex nearest it by angle)."""
     near = np.flatnonzero(np.abs(positions_hand[:, 0]) < slab * anchor_mm)
     if len(near) < 3:
         raise ValueError("no skin crosses the wrist joint's plane: not a hand mesh with a wrist")
@@ -203,7 +203,7 @@ def forearm_items(
             xs = np.unique(np.r_[np.linspace(x0, near, _FITTED_RINGS), np.linspace(near, x1, _RINGS)])[::-1]
             v = _fitted_tube(xs, wrist, anchor_mm, length, widen, bend)
             _, f = _tube(xs, np.ones(len(xs)), np.ones(len(xs)))
-            # the same draws: each ring takes the shading of the drawn ring nearest along the part
+            # the same draws: each ring takes the shading of a drawn ring, spread by ring index over the part
             rows = np.rint(np.linspace(0, _RINGS - 1, len(xs))).astype(int)
             shade = shade.reshape(_RINGS, _RING, 1)[rows].reshape(-1, 1)
             if k == 0 and wrist_colors is not None:  # the bare skin: the hand's colours at the wrist, fading
