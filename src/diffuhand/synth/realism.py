@@ -32,6 +32,8 @@ WRIST_HALF_WIDTH, WRIST_HALF_THICKNESS = 0.34, 0.22
 FOREARM_OVERLAP = 0.12
 _RING = 24  # vertices around the forearm
 _RINGS = 8  # rings along each part of it (skin, sleeve)
+#: the directions of a ring's vertices about the forearm's axis (angle a: (y, z) along (cos a, sin a))
+_RING_ANGLES = np.linspace(0, 2 * np.pi, _RING, endpoint=False)
 #: a forearm fitted to the hand's wrist (:class:`WristSection`): its tube begins this far distal of the wrist joint,
 #: inside the hand, a little narrower than the hand there (share of the anchor bone; of the section) ...
 FITTED_OVERLAP, FITTED_INSIDE = 0.05, 0.97
@@ -48,7 +50,7 @@ _FITTED_RINGS = 10
 
 def _tube(xs: np.ndarray, half_width: np.ndarray, half_thickness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An elliptical tube along x through rings at ``xs`` (hand frame: y radial, z dorsal): vertices, faces."""
-    a = np.linspace(0, 2 * np.pi, _RING, endpoint=False)
+    a = _RING_ANGLES
     v = np.stack(
         [
             np.repeat(xs, _RING),
@@ -57,12 +59,34 @@ def _tube(xs: np.ndarray, half_width: np.ndarray, half_thickness: np.ndarray) ->
         ],
         -1,
     )
+    return v, _tube_faces(len(xs))
+
+
+def _tube_faces(rings: int) -> np.ndarray:
+    """(F, 3) the triangles joining ``rings`` rings of :data:`_RING` vertices each, ring after ring."""
     faces = []
-    for r in range(len(xs) - 1):
+    for r in range(rings - 1):
         for k in range(_RING):
             i, j = r * _RING + k, r * _RING + (k + 1) % _RING
             faces += [[i, j + _RING, j], [i, i + _RING, j + _RING]]
-    return v, np.asarray(faces, dtype=np.int64)
+    return np.asarray(faces, dtype=np.int64)
+
+
+def _arm_growth(xs: np.ndarray, length: float, widen: float) -> np.ndarray:
+    """(len(xs),) how much wider than at the wrist a forearm (a sleeve: ``widen`` times) is at ``xs`` (mm along the
+    hand's x, <= 0 up the arm): a forearm widens towards the elbow, ``length`` mm up."""
+    return widen * (1.0 + 0.25 * np.clip(-xs / length, 0, 1))
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _taper(xs: np.ndarray, anchor_mm: float) -> np.ndarray:
+    """(len(xs),) 0..1: how far a fitted forearm's rings at ``xs`` (mm) have gone from the hand's wrist section to
+    the forearm's own, over :data:`FITTED_TAPER` anchor bones up the arm."""
+    return _smoothstep(-xs / (FITTED_TAPER * anchor_mm))
 
 
 @dataclass(frozen=True)
@@ -105,20 +129,14 @@ def wrist_section(positions_hand: np.ndarray, anchor_mm: float, slab: float = 0.
     centre = (points.min(0) + points.max(0)) / 2
     d = points - centre
     angle, radius = np.arctan2(d[:, 1], d[:, 0]), np.linalg.norm(d, axis=1)
-    step = 2 * np.pi / _RING
-    off = np.abs((angle[None] - np.arange(_RING)[:, None] * step + np.pi) % (2 * np.pi) - np.pi)  # (_RING, N)
-    reach = np.where(off < step / 2, radius[None], -1.0)
+    off = np.abs((angle[None] - _RING_ANGLES[:, None] + np.pi) % (2 * np.pi) - np.pi)  # (_RING, N)
+    reach = np.where(off < np.pi / _RING, radius[None], -1.0)  # within half a step of the direction
     best = reach.argmax(1)
     empty = reach.max(1) < 0
     # a direction no vertex lies in (a coarse mesh) takes the nearest vertex by angle
     best[empty] = off[empty].argmin(1)
     c = centre / anchor_mm
     return WristSection((float(c[0]), float(c[1])), radius[best] / anchor_mm, near[best])
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 def _fitted_tube(
@@ -129,10 +147,10 @@ def _fitted_tube(
     ``bend`` (3, 3) from nothing at the wrist joint to all of it ``FITTED_BEND`` anchor bones up the arm."""
     from scipy.spatial.transform import Rotation
 
-    grow = widen * (1.0 + 0.25 * np.clip(-xs / length, 0, 1))[:, None]  # a forearm widens towards the elbow
-    a = np.linspace(0, 2 * np.pi, _RING, endpoint=False)
+    grow = _arm_growth(xs, length, widen)[:, None]
+    a = _RING_ANGLES
     at_wrist = np.where(xs > 0, FITTED_INSIDE, FITTED_AT_WRIST)[:, None]  # inside the hand distal of the joint
-    s = _smoothstep(-xs / (FITTED_TAPER * anchor_mm))[:, None]
+    s = _taper(xs, anchor_mm)[:, None]
     hand_y = wrist.centre[0] + at_wrist * wrist.radii * np.cos(a)  # (rings, _RING): the hand's own outline
     hand_z = wrist.centre[1] + at_wrist * wrist.radii * np.sin(a)
     y = (1 - s) * hand_y + s * WRIST_HALF_WIDTH * grow * np.cos(a)
@@ -194,20 +212,19 @@ def forearm_items(
         shade = shades[min(k, drawn - 1)]
         if wrist is None:
             xs = np.linspace(x0, x1, _RINGS)
-            grow = widen * (1.0 + 0.25 * np.clip(-xs / length, 0, 1))  # a forearm widens towards the elbow
+            grow = _arm_growth(xs, length, widen)
             v, f = _tube(xs, WRIST_HALF_WIDTH * anchor_mm * grow, WRIST_HALF_THICKNESS * anchor_mm * grow)
             v = v @ bend.T
         else:
             # rings close together where the arm leaves the hand, bends and widens; then as before
             near = max(min(x0, 0.0) - FITTED_TAPER * anchor_mm, x1)
             xs = np.unique(np.r_[np.linspace(x0, near, _FITTED_RINGS), np.linspace(near, x1, _RINGS)])[::-1]
-            v = _fitted_tube(xs, wrist, anchor_mm, length, widen, bend)
-            _, f = _tube(xs, np.ones(len(xs)), np.ones(len(xs)))
+            v, f = _fitted_tube(xs, wrist, anchor_mm, length, widen, bend), _tube_faces(len(xs))
             # the same draws: each ring takes the shading of a drawn ring, spread by ring index over the part
             rows = np.rint(np.linspace(0, _RINGS - 1, len(xs))).astype(int)
             shade = shade.reshape(_RINGS, _RING, 1)[rows].reshape(-1, 1)
             if k == 0 and wrist_colors is not None:  # the bare skin: the hand's colours at the wrist, fading
-                s = _smoothstep(-xs / (FITTED_TAPER * anchor_mm))[:, None, None]
+                s = _taper(xs, anchor_mm)[:, None, None]
                 color = ((1 - s) * np.asarray(wrist_colors)[None] + s * np.asarray(tone)).reshape(-1, 3)
         v = v @ rotation.T + position
         items.append(MeshItem(v @ m, f[:, ::-1] if mirror else f, np.clip(color * shade, 0, 1), 0))
