@@ -96,22 +96,55 @@ def hand_record(hand: HandLabel, hands: list[HandLabel], pixels: np.ndarray, siz
     }
 
 
+def detection_record(detection, joints_3d: np.ndarray, side: str) -> dict:
+    """What MediaPipe made of one hand: its detection (a :class:`~diffuhand.detect.HandDetection`, or None where it
+    found none) against the hand's joints_3d (21, 3) mm and ``side``: found, mirrored (given the other side), and
+    pa_mm, the detection's PA-MPJPE (None where not found)."""
+    from diffuhand.eval.metrics import procrustes_align
+
+    pa = None
+    if detection is not None:
+        aligned = procrustes_align(detection.world_mm[None], joints_3d[None])[0]
+        pa = float(np.linalg.norm(aligned - joints_3d, axis=1).mean())
+    mirrored = detection is not None and detection.handedness != side
+    return {"found": detection is not None, "mirrored": mirrored, "pa_mm": pa}
+
+
+def in_bin(records: list[dict], factor: str, edges: tuple, b: int) -> list[dict]:
+    """The records whose ``factor`` lies in bin ``b`` of ``edges`` (the last bin closed)."""
+    lo, hi, last = edges[b], edges[b + 1], b == len(edges) - 2
+    return [r for r in records if lo <= r[factor] < hi or (last and r[factor] == hi)]
+
+
+def summary(records: list[dict]) -> dict:
+    """Over some hands' records: the share found, the share of those mirrored, and their mean PA-MPJPE (mm), also
+    over those given the right side; NaN where there is nothing to average."""
+
+    def mean(values: list) -> float:
+        return float(np.mean(values)) if values else float("nan")
+
+    found = [r for r in records if r["found"]]
+    return {
+        "found_rate": mean([r["found"] for r in records]),
+        "mirrored_rate": mean([r["mirrored"] for r in found]),
+        "pa_mm": mean([r["pa_mm"] for r in found]),
+        "pa_same_side_mm": mean([r["pa_mm"] for r in found if not r["mirrored"]]),
+    }
+
+
 def at_views(records: list[dict], shares: np.ndarray) -> dict:
     """The renders' found share and PA (all found hands; those given the right side) weighted to a mix of views:
     ``shares`` per bin of ``BINS["view"]`` (summing to 1). A bin the mix has and the renders lack counts as nothing
     found, and one where nothing was found (or nothing on the right side) makes the PA NaN."""
-    edges = BINS["view"]
     out = {"found_rate": 0.0, "pa_mm": 0.0, "pa_same_side_mm": 0.0}
-    for b, (lo, hi) in enumerate(itertools.pairwise(edges)):
-        if shares[b] == 0:
+    for b, share in enumerate(shares):
+        if share == 0:
             continue
-        last = b == len(edges) - 2
-        sel = [r for r in records if lo <= r["view"] < hi or (last and r["view"] == hi)]
-        found = [r for r in sel if r["found"]]
-        same = [r["pa_mm"] for r in found if not r["mirrored"]]
-        out["found_rate"] += shares[b] * (len(found) / len(sel) if sel else 0.0)
-        out["pa_mm"] += shares[b] * (float(np.mean([r["pa_mm"] for r in found])) if found else float("nan"))
-        out["pa_same_side_mm"] += shares[b] * (float(np.mean(same)) if same else float("nan"))
+        sel = in_bin(records, "view", BINS["view"], b)
+        binned = summary(sel)
+        out["found_rate"] += share * (binned["found_rate"] if sel else 0.0)
+        out["pa_mm"] += share * binned["pa_mm"]
+        out["pa_same_side_mm"] += share * binned["pa_same_side_mm"]
     return out
 
 
@@ -128,7 +161,6 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from diffuhand.detect import MediaPipeHands
-    from diffuhand.eval.metrics import procrustes_align
     from diffuhand.synth.mesh import default_hand_mesh
     from diffuhand.synth.render import Renderer
     from diffuhand.synth.scene import render_sample
@@ -144,18 +176,8 @@ def main() -> None:
             ds = open_dataset("ge-realworld", args.real)
             for s in (ds[i] for i in range(len(ds))):
                 d = nearest_detection(detector(s.image), s.joints_2d)
-                pa = None
-                if d is not None:
-                    aligned = procrustes_align(d.world_mm[None], s.joints_3d[None])[0]
-                    pa = float(np.linalg.norm(aligned - s.joints_3d, axis=1).mean())
-                real.append(
-                    {
-                        "found": d is not None,
-                        "mirrored": d is not None and d.handedness != s.handedness,
-                        "pa_mm": pa,
-                        "view": view_cosine(s.joints_3d, s.handedness),
-                    }
-                )
+                view = view_cosine(s.joints_3d, s.handedness)
+                real.append({**detection_record(d, s.joints_3d, s.handedness), "view": view})
         for i in range(args.count):
             image, mask, _, hands = render_sample(np.random.default_rng([args.seed, i]), renderer, cfg, mesh=mesh)
             found = scores = None
@@ -165,18 +187,12 @@ def main() -> None:
                 if found is None:  # one MediaPipe pass and one palm detector pass per image
                     found, scores = detector(image), palms(image)
                 d = nearest_detection(found, hand.joints_2d)
-                pa = None  # this hand's PA-MPJPE (mm), where MediaPipe found it
-                if d is not None:
-                    aligned = procrustes_align(d.world_mm[None], hand.joints_3d[None])[0]
-                    pa = float(np.linalg.norm(aligned - hand.joints_3d, axis=1).mean())
                 records.append(
                     {
                         "image": i,
                         "hand": k,
-                        "found": d is not None,
+                        **detection_record(d, hand.joints_3d, hand.handedness),
                         "palm": PalmScores.best_near(*scores, hand.joints_2d) >= PALM_THRESHOLD,
-                        "mirrored": d is not None and d.handedness != hand.handedness,
-                        "pa_mm": pa,
                         **hand_record(hand, hands, image[mask == k + 1], args.size),
                     }
                 )
@@ -188,22 +204,16 @@ def main() -> None:
     )
     for factor, edges in BINS.items():
         rows = []
-        values = np.array([r[factor] for r in records])
         for b, (lo, hi) in enumerate(itertools.pairwise(edges)):
             last = b == len(edges) - 2
-            sel = [r for r, v in zip(records, values) if lo <= v < hi or (last and v == hi)]
+            sel = in_bin(records, factor, edges, b)
             if not sel:
                 continue
-            found = [r for r in sel if r["found"]]
-            same = [r["pa_mm"] for r in found if not r["mirrored"]]
             row = {
                 "bin": [lo, hi],
                 "hands": len(sel),
-                "found_rate": len(found) / len(sel),
                 "palm_rate": float(np.mean([r["palm"] for r in sel])),
-                "mirrored_rate": float(np.mean([r["mirrored"] for r in found])) if found else float("nan"),
-                "pa_mm": float(np.mean([r["pa_mm"] for r in found])) if found else float("nan"),
-                "pa_same_side_mm": float(np.mean(same)) if same else float("nan"),
+                **summary(sel),
             }
             rows.append(row)
             print(
@@ -214,20 +224,18 @@ def main() -> None:
         table[factor] = rows
         if sum(r["hands"] for r in rows) != len(records):
             print(f"{factor:14} {len(records) - sum(r['hands'] for r in rows)} hands outside the bins (or no value)")
-    found_rate = float(np.mean([r["found"] for r in records])) if records else float("nan")
-    found_pa = [r["pa_mm"] for r in records if r["found"]]
-    pa = float(np.mean(found_pa)) if found_pa else float("nan")
+    overall = summary(records)
+    found_rate, pa = overall["found_rate"], overall["pa_mm"]
     print(f"{'all':14} {'':>18} {len(records):6d} {100 * found_rate:6.1f}% {'':>7} {'':>9} {pa:6.2f}")
     photos = {}
     if real:
         counts = np.histogram([r["view"] for r in real], bins=BINS["view"])[0]
         shares = counts / counts.sum()
-        found_pa = [r["pa_mm"] for r in real if r["found"]]
         photos = {
             "hands": len(real),
             "view_counts": counts.tolist(),
-            "found_rate": float(np.mean([r["found"] for r in real])),
-            "pa_mm": float(np.mean(found_pa)) if found_pa else float("nan"),
+            "found_rate": summary(real)["found_rate"],
+            "pa_mm": summary(real)["pa_mm"],
             "renders_at_these_views": at_views(records, shares),
         }
         w = photos["renders_at_these_views"]
