@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from diffuhand.kinematics.skeleton import PALM
+
 #: a hand counts as clearly visible with at least this share of its joints visible
 MIN_VISIBLE = 0.75
 #: the goals of issue 13
@@ -49,7 +51,7 @@ def view_cosine(joints_3d: np.ndarray, side: str) -> float:
     and dorsal for a left one (its mirror image)."""
     n = np.cross(joints_3d[5] - joints_3d[0], joints_3d[17] - joints_3d[0])
     n = n / np.linalg.norm(n) * (-1.0 if side == "left" else 1.0)
-    centre = joints_3d[[0, 5, 9, 13, 17]].mean(0)
+    centre = joints_3d[list(PALM)].mean(0)
     return float(n @ (-centre / np.linalg.norm(centre)))
 
 
@@ -112,7 +114,7 @@ class PalmScores:
         """Of one image's palms (``scores``, ``centres`` from a call), the best score whose box centre lies within
         half a hand box of the palm (wrist and the four MCPs); with two hands close together it may be the other
         hand's palm."""
-        palm = joints_2d[[0, 5, 9, 13, 17]].mean(0)
+        palm = joints_2d[list(PALM)].mean(0)
         near = np.linalg.norm(centres - palm, axis=1) < 0.5 * float(np.ptp(joints_2d, axis=0).max())
         return float(scores[near].max()) if near.any() else 0.0
 

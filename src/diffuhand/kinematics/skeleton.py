@@ -83,6 +83,8 @@ JOINT_NAMES: tuple[str, ...] = (
 PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19)
 #: the fingertips (thumb to little finger): the joints no other joint hangs from
 TIPS: tuple[int, ...] = tuple(j for j in range(NUM_JOINTS) if j not in PARENTS)
+#: the palm's corners: the wrist and the four finger MCPs (the joints every finger's first bone hangs from)
+PALM: tuple[int, ...] = (0, *(j for j in range(1, NUM_JOINTS) if PARENTS[j] == 0 and j != 1))
 
 #: Index (into the 21 joints) of the anchor bone's child: the bone wrist -> index MCP sets the scale.
 ANCHOR_JOINT = 5

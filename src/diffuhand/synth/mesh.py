@@ -21,7 +21,7 @@ from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.fk_numpy import forward_kinematics as fk_numpy
 from diffuhand.kinematics.limits import Limits, anatomical_limits, load_limits
-from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, ANGLE_NAMES, FINGERS, bone_lengths, bone_ratios
+from diffuhand.kinematics.skeleton import ADULT_ANCHOR_MM, ANGLE_NAMES, FINGERS, PALM, bone_lengths, bone_ratios
 
 WEBXR_JOINTS = (
     "wrist",
@@ -352,7 +352,7 @@ def fit_rest_pose(
             abs(thickness_axis(vertices[dominant == webxr], rot[node][:, 0]) @ rot[node][:, 2])
             for webxr, node in THUMB_PHALANGES
         ]
-        palm = joints[[0, 5, 9, 13, 17]].mean(0) - joints[THUMB_JOINTS[-1]]
+        palm = joints[list(PALM)].mean(0) - joints[THUMB_JOINTS[-1]]
         pad_to_palm = float(-rot[THUMB_JOINTS[-1]][:, 2] @ palm) > 0.0  # flexion bends the tip towards -z
         cost = float(sum(1.0 - c**2 for c in cosines))
         return angles, cost, tuple(float(np.degrees(np.arccos(min(c, 1.0)))) for c in cosines), pad_to_palm
