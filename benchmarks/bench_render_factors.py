@@ -16,7 +16,16 @@ landmarks, mm; over all the found hands of a bin, and over those it gives the ri
 - hands: one or two hands in the image;
 - visible: the share of its joints visible, and thumb_visible: of the thumb's four;
 - skin hue: the hue of the hand's median pixel in the Cb-Cr plane of YCbCr (BT.601; degrees from +Cb towards +Cr:
-  about 130 for the skin swatches, higher is yellower, lower redder) and its luma Y (0-255).
+  about 130 for the skin swatches, higher is yellower, lower redder) and its luma Y (0-255);
+- hyperextension_deg: the pose's largest finger hyperextension, the most negative flexion of the four fingers' MCP,
+  PIP and DIP joints (0 where every one is flexed).
+
+Per joint, on the hands MediaPipe gives the right side (renders, and the photos where present): its error after PA
+alignment, and the part of it every hand shares: the mean offset of its aligned landmarks from the labels in the
+hand's own frame (x wrist to middle MCP, z dorsal), which is where two skeleton conventions place that joint
+differently. ``pa_without_offsets_mm`` is the PA once each joint's mean offset is taken off, cross-fitted (the
+offsets of each half of the hands taken off the other half), so that a convention's share of the error is told from
+the spread that no mapping between conventions removes.
 
 With the real dev photos of ``ge2019-realworld-dev`` present (``--real``), MediaPipe on them too, binned by view,
 and the renders' figures weighted to the photos' mix of views (each view bin's share of the photos): what the renders
@@ -46,8 +55,13 @@ from bench_render_realism import (  # this folder's: run as a script, it is on t
     view_cosine,
 )
 
+from diffuhand.kinematics.skeleton import ANGLE_NAMES, FINGERS, JOINT_NAMES
+
 #: the thumb's joints beyond the wrist (CMC, MCP, IP, tip)
 THUMB = (1, 2, 3, 4)
+#: the flexion angles whose negative values are hyperextension: the four fingers' MCP, PIP and DIP
+FINGER_FLEXIONS = tuple(f"{f}_{j}.flex" for f in FINGERS[1:] for j in ("mcp", "pip", "dip"))
+
 
 if TYPE_CHECKING:
     from diffuhand.synth.scene import HandLabel
@@ -63,6 +77,7 @@ BINS = {
     "thumb_visible": (0.0, 0.5, 0.99, 1.0),
     "skin_hue_deg": (-180.0, 90.0, 120.0, 130.0, 140.0, 150.0, 180.0),
     "skin_luma": (0.0, 60.0, 100.0, 140.0, 180.0, 255.0),
+    "hyperextension_deg": (0.0, 5.0, 15.0, 30.0, 90.0),
 }
 
 
@@ -93,6 +108,45 @@ def hand_record(hand: HandLabel, hands: list[HandLabel], pixels: np.ndarray, siz
         "thumb_visible": float(hand.visible[list(THUMB)].mean()),
         "skin_hue_deg": hue,
         "skin_luma": luma,
+        "hyperextension_deg": hyperextension_deg(hand.angles),
+    }
+
+
+def hyperextension_deg(angles: np.ndarray) -> float:
+    """The largest hyperextension (degrees, >= 0) among :data:`FINGER_FLEXIONS` of a pose's angles (41,) rad."""
+    flex = np.asarray(angles)[[ANGLE_NAMES.index(n) for n in FINGER_FLEXIONS]]
+    return float(np.degrees(max(0.0, -flex.min())))
+
+
+def joint_offsets(pairs: list[tuple[np.ndarray, np.ndarray, str]]) -> dict:
+    """Per joint, over hands given as (MediaPipe's world landmarks (21, 3), the labels (21, 3) mm, side): the error
+    after PA alignment (mm), the mean offset of the aligned landmarks in the hand's frame (:func:`~diffuhand.
+    kinematics.ik.hand_frame` of the labels, a left hand mirrored to a right one first; mm, x distal, y radial, z
+    dorsal), the PA, and the PA with each joint's mean offset taken off, cross-fitted over two halves (alternate
+    hands). Empty with fewer than two hands."""
+    from diffuhand.eval.metrics import procrustes_align
+    from diffuhand.kinematics.ik import hand_frame
+
+    if len(pairs) < 2:
+        return {}
+    flip = np.array([-1.0, 1.0, 1.0])
+    pred = np.stack([p * (flip if side == "left" else 1.0) for p, _, side in pairs])
+    gt = np.stack([g * (flip if side == "left" else 1.0) for _, g, side in pairs])
+    aligned = procrustes_align(pred, gt)
+    frames = hand_frame(gt)  # (N, 3, 3), columns the hand's axes in the camera frame
+    local = np.einsum("nja,nab->njb", aligned - gt, frames)  # (N, 21, 3) offsets in the hand frame
+    halves = np.arange(len(pairs)) % 2
+    rest = np.empty_like(local)
+    for h in (0, 1):  # each half without the mean offset of the other
+        rest[halves == h] = local[halves == h] - local[halves != h].mean(0)
+    error = np.linalg.norm(local, axis=-1)
+    offset = local.mean(0)
+    return {
+        "hands": len(pairs),
+        "pa_mm": float(error.mean()),
+        "pa_without_offsets_mm": float(np.linalg.norm(rest, axis=-1).mean()),
+        "error_mm": error.mean(0).tolist(),
+        "mean_offset_mm": offset.tolist(),
     }
 
 
@@ -148,6 +202,26 @@ def at_views(records: list[dict], shares: np.ndarray) -> dict:
     return out
 
 
+def print_joints(joints: dict) -> None:
+    """The per-joint table of :func:`joint_offsets` for the renders and (where present) the photos."""
+    sets = {k: v for k, v in joints.items() if v}
+    print(
+        "per joint, hands given the right side: error after PA (mm) and its mean offset (x distal, y radial, z dorsal)"
+    )
+    print(f"{'joint':12}" + "".join(f" {k + ' error':>15} {k + ' offset':>24}" for k in sets))
+    for j, name in enumerate(JOINT_NAMES):
+        cells = "".join(
+            f" {v['error_mm'][j]:15.1f} {'{:+.1f} {:+.1f} {:+.1f}'.format(*v['mean_offset_mm'][j]):>24}"
+            for v in sets.values()
+        )
+        print(f"{name:12}{cells}")
+    for k, v in sets.items():
+        print(
+            f"{k}: {v['hands']} hands, PA {v['pa_mm']:.2f}, without each joint's mean offset (cross-fitted) "
+            f"{v['pa_without_offsets_mm']:.2f}"
+        )
+
+
 def main() -> None:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -169,6 +243,7 @@ def main() -> None:
     cfg = scene_config(args.variant, args.size, settings)
     renderer, mesh, palms = Renderer(args.size), default_hand_mesh(), PalmScores()
     records, real = [], []
+    pairs, real_pairs = [], []  # (MediaPipe's world landmarks, labels, side) of the hands given the right side
     with MediaPipeHands(max_hands=2) as detector:
         if args.real.is_dir():
             from diffuhand.data import open_dataset
@@ -178,6 +253,8 @@ def main() -> None:
                 d = nearest_detection(detector(s.image), s.joints_2d)
                 view = view_cosine(s.joints_3d, s.handedness)
                 real.append({**detection_record(d, s.joints_3d, s.handedness), "view": view})
+                if d is not None and d.handedness == s.handedness:
+                    real_pairs.append((d.world_mm, s.joints_3d, s.handedness))
         for i in range(args.count):
             image, mask, _, hands = render_sample(np.random.default_rng([args.seed, i]), renderer, cfg, mesh=mesh)
             found = scores = None
@@ -187,6 +264,8 @@ def main() -> None:
                 if found is None:  # one MediaPipe pass and one palm detector pass per image
                     found, scores = detector(image), palms(image)
                 d = nearest_detection(found, hand.joints_2d)
+                if d is not None and d.handedness == hand.handedness:
+                    pairs.append((d.world_mm, hand.joints_3d, hand.handedness))
                 records.append(
                     {
                         "image": i,
@@ -245,6 +324,8 @@ def main() -> None:
             f"PA {w['pa_mm']:.2f} ({w['pa_mm'] / photos['pa_mm']:.2f}x), on the right side "
             f"{w['pa_same_side_mm']:.2f} ({w['pa_same_side_mm'] / photos['pa_mm']:.2f}x)"
         )
+    joints = {"renders": joint_offsets(pairs), "photos": joint_offsets(real_pairs)}
+    print_joints(joints)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"variant": args.variant, "settings": settings, "count": args.count, "size": args.size, "seed": args.seed}
     args.out.write_text(
@@ -256,6 +337,7 @@ def main() -> None:
                 "pa_mm": pa,
                 "factors": table,
                 "real_photos": photos,
+                "joints": joints,
                 "records": records,
             }
         )

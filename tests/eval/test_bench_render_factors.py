@@ -1,0 +1,109 @@
+"""benchmarks/bench_render_factors.py's per-joint split of MediaPipe's error (the part every hand shares, a skeleton
+convention's, and the spread) and its hyperextension factor, on hands made by the FK with known offsets."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from diffuhand.kinematics.fk import forward_kinematics
+from diffuhand.kinematics.ik import hand_frame
+from diffuhand.kinematics.limits import load_limits
+from diffuhand.kinematics.prior import default_prior
+from diffuhand.kinematics.skeleton import ANGLE_NAMES
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(BENCHMARKS))  # it imports its neighbour bench_render_realism, as when run as a script
+    try:
+        spec = importlib.util.spec_from_file_location("bench_render_factors", BENCHMARKS / "bench_render_factors.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _hands(n: int, seed: int) -> np.ndarray:
+    """(n, 21, 3) mm right hands from the pose prior, turned and placed at random."""
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(seed)
+    limits = load_limits()
+    angles = torch.as_tensor(default_prior().sample(n, rng, limits))
+    rot = torch.as_tensor(Rotation.random(n, random_state=seed).as_matrix())
+    pos = torch.as_tensor(rng.uniform(-100, 100, (n, 3)) + [0, 0, 500])
+    ratios = torch.as_tensor(np.broadcast_to(limits.ratio_neutral, (n, 20)).copy())
+    return forward_kinematics(angles, ratios, 80.0, rot, pos).numpy()
+
+
+def _similar(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """x (21, 3) moved by a random similarity (as MediaPipe's world landmarks are: another origin, scale, turn)."""
+    from scipy.spatial.transform import Rotation
+
+    r = Rotation.random(random_state=rng.integers(1 << 31)).as_matrix()
+    return rng.uniform(0.8, 1.2) * x @ r.T + rng.normal(size=3) * 50
+
+
+def _umeyama(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x (21, 3) moved by the similarity that best fits it to y (least squares; Umeyama 1991), in float64."""
+    mx, my = x.mean(0), y.mean(0)
+    u, s, vt = np.linalg.svd((y - my).T @ (x - mx))
+    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    r = u @ d @ vt
+    scale = np.trace(np.diag(s) @ d) / ((x - mx) ** 2).sum()
+    return scale * (x - mx) @ r.T + my
+
+
+def test_a_shared_offset_is_told_from_the_spread(bench):
+    """Every hand's landmarks off by one offset per joint in the hand's own frame, plus noise: the split finds the
+    offsets (in the hand frame, right side up for left hands too) and, once they are taken off, the noise's PA."""
+    rng = np.random.default_rng(0)
+    gt = _hands(200, seed=1)
+    offset = rng.normal(size=(21, 3)) * 6.0  # mm, hand frame (x distal, y radial, z dorsal)
+    offset -= offset.mean(0)  # what PA's shift would take anyway
+    noise = rng.normal(size=gt.shape) * 2.0
+    frames = hand_frame(gt)
+    pairs, plain = [], []
+    o = offset
+    for k, (g, f, e) in enumerate(zip(gt, frames, noise)):
+        shared = o @ f.T  # the hand frame's offsets in the camera frame
+        side = "left" if k % 2 else "right"
+        flip = np.array([-1.0, 1.0, 1.0]) if side == "left" else np.ones(3)
+        pairs.append((_similar((g + shared + e) * flip, rng), g * flip, side))
+        plain.append((_similar(g + e, rng), g, "right"))
+    split, noise_only = bench.joint_offsets(pairs), bench.joint_offsets(plain)
+    found = np.asarray(split["mean_offset_mm"])
+    # PA's turn, scale and shift absorb the part of the offsets that a similarity makes: the offsets left after
+    # aligning each noiseless hand by an independent Umeyama fit, in its frame, are what is to be found
+    left = [(_umeyama(g + o @ f.T, g) - g) @ f for g, f in zip(gt, frames)]
+    expected = np.mean(left, axis=0)
+    assert np.abs(found - expected).max() < 0.6  # the noise's share: 2 mm over 200 hands
+    assert np.linalg.norm(expected - offset) < 0.5 * np.linalg.norm(offset)
+    assert split["pa_mm"] > 2 * noise_only["pa_mm"]
+    assert split["pa_without_offsets_mm"] == pytest.approx(noise_only["pa_mm"], rel=0.1)
+    assert np.abs(noise_only["mean_offset_mm"]).max() < 1.0
+
+
+def test_the_exact_hand_has_no_error(bench):
+    rng = np.random.default_rng(3)
+    gt = _hands(4, seed=4)
+    split = bench.joint_offsets([(_similar(g, rng), g, "right") for g in gt])
+    assert split["pa_mm"] < 1e-6 and split["pa_without_offsets_mm"] < 1e-6
+    assert bench.joint_offsets([(gt[0], gt[0], "right")]) == {}
+
+
+def test_hyperextension_is_the_most_negative_finger_flexion(bench):
+    angles = np.zeros(len(ANGLE_NAMES))
+    angles[ANGLE_NAMES.index("middle_pip.flex")] = np.radians(40.0)
+    assert bench.hyperextension_deg(angles) == 0.0
+    angles[ANGLE_NAMES.index("index_dip.flex")] = np.radians(-20.0)
+    angles[ANGLE_NAMES.index("ring_mcp.flex")] = np.radians(-7.0)
+    angles[ANGLE_NAMES.index("thumb_ip.flex")] = np.radians(-30.0)  # the thumb is not among the fingers counted
+    assert bench.hyperextension_deg(angles) == pytest.approx(20.0)
