@@ -31,7 +31,8 @@ With the real dev photos of ``ge2019-realworld-dev`` present (``--real``), Media
 and the renders' figures weighted to the photos' mix of views (each view bin's share of the photos): what the renders
 give on the views the photos show.
 
-Prints a table, writes JSON (the bins, every hand's record, and the photos' view mix).
+Prints a table, writes JSON (the bins, every hand's record, the photos' view mix, and the per-joint split under
+``joints``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ from diffuhand.kinematics.skeleton import ANGLE_NAMES, FINGERS, JOINT_NAMES
 THUMB = (1, 2, 3, 4)
 #: the flexion angles whose negative values are hyperextension: the four fingers' MCP, PIP and DIP
 FINGER_FLEXIONS = tuple(f"{f}_{j}.flex" for f in FINGERS[1:] for j in ("mcp", "pip", "dip"))
+_FINGER_FLEXION_INDEX = [ANGLE_NAMES.index(n) for n in FINGER_FLEXIONS]
+#: a left hand mirrored to a right one (and back): x negated, in the camera frame as in the hand model's
+MIRROR_X = np.array([-1.0, 1.0, 1.0])
 
 
 if TYPE_CHECKING:
@@ -114,24 +118,30 @@ def hand_record(hand: HandLabel, hands: list[HandLabel], pixels: np.ndarray, siz
 
 def hyperextension_deg(angles: np.ndarray) -> float:
     """The largest hyperextension (degrees, >= 0) among :data:`FINGER_FLEXIONS` of a pose's angles (41,) rad."""
-    flex = np.asarray(angles)[[ANGLE_NAMES.index(n) for n in FINGER_FLEXIONS]]
+    flex = np.asarray(angles)[_FINGER_FLEXION_INDEX]
     return float(np.degrees(max(0.0, -flex.min())))
 
 
 def joint_offsets(pairs: list[tuple[np.ndarray, np.ndarray, str]]) -> dict:
-    """Per joint, over hands given as (MediaPipe's world landmarks (21, 3), the labels (21, 3) mm, side): the error
-    after PA alignment (mm), the mean offset of the aligned landmarks in the hand's frame (:func:`~diffuhand.
-    kinematics.ik.hand_frame` of the labels, a left hand mirrored to a right one first; mm, x distal, y radial, z
-    dorsal), the PA, and the PA with each joint's mean offset taken off, cross-fitted over two halves (alternate
-    hands). Empty with fewer than two hands."""
+    """Per joint, over hands given as (MediaPipe's world landmarks (21, 3), the labels (21, 3) mm, side):
+
+    - ``error_mm`` (21,): the error after PA alignment, mm;
+    - ``mean_offset_mm`` (21, 3): the mean offset of the aligned landmarks in the hand's frame (:func:`~diffuhand.
+      kinematics.ik.hand_frame` of the labels, a left hand mirrored to a right one first; mm, x distal, y radial,
+      z dorsal): a convention's placement of the joint, plus any bias MediaPipe has on every hand;
+    - ``pa_mm``: the PA; ``pa_without_offsets_mm``: the mean error with each joint's mean offset taken off, not
+      aligned again (an upper bound), cross-fitted over two halves (alternate hands: each half corrected by the
+      other's offsets, so that the offsets are not fitted to the errors they remove; with few hands the other
+      half's noise inflates it).
+
+    Empty with fewer than two hands."""
     from diffuhand.eval.metrics import procrustes_align
     from diffuhand.kinematics.ik import hand_frame
 
     if len(pairs) < 2:
         return {}
-    flip = np.array([-1.0, 1.0, 1.0])
-    pred = np.stack([p * (flip if side == "left" else 1.0) for p, _, side in pairs])
-    gt = np.stack([g * (flip if side == "left" else 1.0) for _, g, side in pairs])
+    pred = np.stack([p * (MIRROR_X if side == "left" else 1.0) for p, _, side in pairs])
+    gt = np.stack([g * (MIRROR_X if side == "left" else 1.0) for _, g, side in pairs])
     aligned = procrustes_align(pred, gt)
     frames = hand_frame(gt)  # (N, 3, 3), columns the hand's axes in the camera frame
     local = np.einsum("nja,nab->njb", aligned - gt, frames)  # (N, 21, 3) offsets in the hand frame

@@ -71,9 +71,8 @@ def test_a_shared_offset_is_told_from_the_spread(bench):
     noise = rng.normal(size=gt.shape) * 2.0
     frames = hand_frame(gt)
     pairs, plain = [], []
-    o = offset
     for k, (g, f, e) in enumerate(zip(gt, frames, noise)):
-        shared = o @ f.T  # the hand frame's offsets in the camera frame
+        shared = offset @ f.T  # the hand frame's offsets in the camera frame
         side = "left" if k % 2 else "right"
         flip = np.array([-1.0, 1.0, 1.0]) if side == "left" else np.ones(3)
         pairs.append((_similar((g + shared + e) * flip, rng), g * flip, side))
@@ -82,13 +81,24 @@ def test_a_shared_offset_is_told_from_the_spread(bench):
     found = np.asarray(split["mean_offset_mm"])
     # PA's turn, scale and shift absorb the part of the offsets that a similarity makes: the offsets left after
     # aligning each noiseless hand by an independent Umeyama fit, in its frame, are what is to be found
-    left = [(_umeyama(g + o @ f.T, g) - g) @ f for g, f in zip(gt, frames)]
+    left = [(_umeyama(g + offset @ f.T, g) - g) @ f for g, f in zip(gt, frames)]
     expected = np.mean(left, axis=0)
     assert np.abs(found - expected).max() < 0.6  # the noise's share: 2 mm over 200 hands
     assert np.linalg.norm(expected - offset) < 0.5 * np.linalg.norm(offset)
     assert split["pa_mm"] > 2 * noise_only["pa_mm"]
     assert split["pa_without_offsets_mm"] == pytest.approx(noise_only["pa_mm"], rel=0.1)
     assert np.abs(noise_only["mean_offset_mm"]).max() < 1.0
+
+
+def test_the_offsets_taken_off_are_the_other_halfs(bench):
+    """Cross-fitted: on a few hands of pure noise, taking off the other half's mean offsets adds that half's noise
+    (the error grows), where taking off a half's own would fit the noise away (the error would shrink)."""
+    rng = np.random.default_rng(5)
+    gt = _hands(6, seed=6)
+    pairs = [(_similar(g + rng.normal(size=g.shape) * 2.0, rng), g, "right") for g in gt]
+    split = bench.joint_offsets(pairs)
+    # each hand corrected by the mean of 3 others' noise: sqrt(1 + 1/3) of its own error, about 1.15x
+    assert 1.05 < split["pa_without_offsets_mm"] / split["pa_mm"] < 1.3
 
 
 def test_the_exact_hand_has_no_error(bench):
