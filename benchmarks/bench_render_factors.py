@@ -63,8 +63,6 @@ THUMB = (1, 2, 3, 4)
 #: the flexion angles whose negative values are hyperextension: the four fingers' MCP, PIP and DIP
 FINGER_FLEXIONS = tuple(f"{f}_{j}.flex" for f in FINGERS[1:] for j in ("mcp", "pip", "dip"))
 _FINGER_FLEXION_INDEX = [ANGLE_NAMES.index(n) for n in FINGER_FLEXIONS]
-#: a left hand mirrored to a right one (and back): x negated, in the camera frame as in the hand model's
-MIRROR_X = np.array([-1.0, 1.0, 1.0])
 
 
 if TYPE_CHECKING:
@@ -136,12 +134,13 @@ def joint_offsets(pairs: list[tuple[np.ndarray, np.ndarray, str]]) -> dict:
 
     Empty with fewer than two hands."""
     from diffuhand.eval.metrics import procrustes_align
+    from diffuhand.kinematics.conventions import mirror
     from diffuhand.kinematics.ik import hand_frame
 
     if len(pairs) < 2:
         return {}
-    pred = np.stack([p * (MIRROR_X if side == "left" else 1.0) for p, _, side in pairs])
-    gt = np.stack([g * (MIRROR_X if side == "left" else 1.0) for _, g, side in pairs])
+    pred = np.stack([mirror(p) if side == "left" else p for p, _, side in pairs])
+    gt = np.stack([mirror(g) if side == "left" else g for _, g, side in pairs])
     aligned = procrustes_align(pred, gt)
     frames = hand_frame(gt)  # (N, 3, 3), columns the hand's axes in the camera frame
     local = np.einsum("nja,nab->njb", aligned - gt, frames)  # (N, 21, 3) offsets in the hand frame
@@ -261,9 +260,9 @@ def main() -> None:
             ds = open_dataset("ge-realworld", args.real)
             for s in (ds[i] for i in range(len(ds))):
                 d = nearest_detection(detector(s.image), s.joints_2d)
-                view = view_cosine(s.joints_3d, s.handedness)
-                real.append({**detection_record(d, s.joints_3d, s.handedness), "view": view})
-                if d is not None and d.handedness == s.handedness:
+                seen = detection_record(d, s.joints_3d, s.handedness)
+                real.append({**seen, "view": view_cosine(s.joints_3d, s.handedness)})
+                if seen["found"] and not seen["mirrored"]:
                     real_pairs.append((d.world_mm, s.joints_3d, s.handedness))
         for i in range(args.count):
             image, mask, _, hands = render_sample(np.random.default_rng([args.seed, i]), renderer, cfg, mesh=mesh)
@@ -274,13 +273,14 @@ def main() -> None:
                 if found is None:  # one MediaPipe pass and one palm detector pass per image
                     found, scores = detector(image), palms(image)
                 d = nearest_detection(found, hand.joints_2d)
-                if d is not None and d.handedness == hand.handedness:
+                seen = detection_record(d, hand.joints_3d, hand.handedness)
+                if seen["found"] and not seen["mirrored"]:
                     pairs.append((d.world_mm, hand.joints_3d, hand.handedness))
                 records.append(
                     {
                         "image": i,
                         "hand": k,
-                        **detection_record(d, hand.joints_3d, hand.handedness),
+                        **seen,
                         "palm": PalmScores.best_near(*scores, hand.joints_2d) >= PALM_THRESHOLD,
                         **hand_record(hand, hands, image[mask == k + 1], args.size),
                     }
