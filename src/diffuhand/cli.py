@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         "hands kept apart, natural tints, one person's two hands, ambient occlusion; the default since it measured "
         "more photo-like to MediaPipe, "
         "benchmarks/bench_render_realism.py), legacy (the plain renders of the first release), textured (photo "
-        "with the skin painted in a texture), palm-lines (textured, with the palm's creases), any single "
+        "with the skin painted in a texture), palm-lines (textured, with the palm's creases), shadows (photo "
+        "with the key light's soft cast shadows), any single "
         "lever of synth.scene.SCENE_VARIANTS, or VARIANT-without-LEVER (e.g. photo-without-light)",
     )
     p.set_defaults(func=_lazy("diffuhand.commands.synth", "run_synth"))

@@ -58,6 +58,10 @@ class Lighting:
     #: a second, weaker directional light (a room's bounce light), as a fraction of ``intensity``; 0: none
     fill: float = 0.0
     fill_direction: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    #: > 0: the key light casts soft shadows (:func:`shadow_visibility`), its penumbra this wide (mm, the radius of
+    #: the disc sampled around each point: an area light such as a window or a lampshade rather than a point);
+    #: 0: no cast shadows (every surface facing the key light is lit by it, as if nothing stood in between)
+    shadow_softness_mm: float = 0.0
 
 
 def _light_pose(direction) -> np.ndarray:
@@ -71,6 +75,98 @@ def _light_pose(direction) -> np.ndarray:
     pose = np.eye(4)
     pose[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
     return pose
+
+
+#: the key light's shadow map (:meth:`Renderer.render`): texels on a side, covering what the camera sees
+SHADOW_MAP_SIZE = 1024
+#: a point lies in shadow only where the shadow map's surface is this much nearer the light (mm) plus the slope
+#: term of :func:`shadow_visibility`: less is the surface's own depth seen at a slant (shadow acne)
+SHADOW_BIAS_MM = 1.0
+#: the shadow's soft edge: samples in the penumbra's disc, on a golden-angle spiral as the ambient occlusion's
+SHADOW_SAMPLES = 16
+
+
+@dataclass
+class ShadowMap:
+    """Depth along the key light of the surface nearest it: ``depth`` (N, N) mm along ``frame[2]`` (the direction
+    the light travels), inf where nothing lies; ``frame`` (3, 3) rows u, v, w (camera frame, orthonormal, u x v = -w),
+    ``origin`` (2,) mm the (u, v) of texel (0, 0)'s centre, ``texel_mm`` its spacing; row i at v = origin[1] -
+    i * texel_mm, column j at u = origin[0] + j * texel_mm."""
+
+    depth: np.ndarray
+    frame: np.ndarray
+    origin: np.ndarray
+    texel_mm: float
+
+
+def light_frame(direction) -> np.ndarray:
+    """(3, 3) rows u, v, w: w the unit ``direction`` the light travels (camera frame), u and v across it, with
+    u x v = -w (so that the GL camera along it, looking down its -z = w, is right-handed)."""
+    w = np.asarray(direction, dtype=np.float64)
+    w = w / max(np.linalg.norm(w), 1e-9)
+    helper = np.array([0.0, 1.0, 0.0]) if abs(w[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    u = np.cross(helper, w)
+    u /= np.linalg.norm(u)
+    v = np.cross(w, u)  # u x v = u x (w x u) = w (u.u) - u (u.w) = w; flip v for -w
+    return np.stack([u, -v, w])
+
+
+def surface_points(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(H, W, 3) mm camera frame: the rendered points of a depth buffer (H, W) mm (0: none). OpenGL samples pixel
+    (row i, column j) at its centre, (j + 0.5, i + 0.5) in the image coordinates of ``K`` (pixel j spans j to j + 1):
+    half a pixel off, a slanted surface's points would lie in front of it or behind."""
+    h, w = depth.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64) + 0.5
+    x = (xs - K[0, 2]) / K[0, 0]
+    y = (ys - K[1, 2]) / K[1, 1]
+    return np.stack([x * depth, y * depth, depth], axis=-1)
+
+
+def shadow_visibility(points: np.ndarray, normals: np.ndarray, shadow: ShadowMap, softness_mm: float) -> np.ndarray:
+    """(P,) in [0, 1]: how much of the key light reaches each of ``points`` (P, 3) mm camera frame, with surface
+    ``normals`` (P, 3) unit: percentage-closer filtering (Reeves et al. 1987) of the :class:`ShadowMap` over a disc
+    of radius ``softness_mm`` across the light, the share of samples where nothing lies nearer the light. The bias
+    grows with the surface's slant to the light (the disc's samples reach over a tilted surface's own depth)."""
+    uvw = points @ shadow.frame.T
+    cos = np.clip(-(normals @ shadow.frame[2]), 0.05, 1.0)  # the surface's turn towards the light
+    slope = np.minimum(np.sqrt(1.0 - cos**2) / cos, 4.0)
+    # a sample r across the light lands r x slope deeper on the point's own (flat) surface, the nearest texel up to
+    # half a diagonal further; a quarter more for the normals' finite differences
+    bias = SHADOW_BIAS_MM + 1.25 * (softness_mm + shadow.texel_mm) * slope
+    n = shadow.depth.shape[0]
+    k = np.arange(SHADOW_SAMPLES) + 0.5
+    angle = k * np.pi * (3.0 - np.sqrt(5.0))
+    reach = np.sqrt(k / SHADOW_SAMPLES) * softness_mm
+    lit = np.zeros(len(points))
+    for a, r in zip(angle, reach):
+        col = np.rint((uvw[:, 0] + r * np.cos(a) - shadow.origin[0]) / shadow.texel_mm).astype(int)
+        row = np.rint((shadow.origin[1] - uvw[:, 1] - r * np.sin(a)) / shadow.texel_mm).astype(int)
+        inside = (col >= 0) & (col < n) & (row >= 0) & (row < n)
+        nearest = shadow.depth[np.clip(row, 0, n - 1), np.clip(col, 0, n - 1)]
+        lit += ~inside | (nearest >= uvw[:, 2] - bias)
+    return lit / SHADOW_SAMPLES
+
+
+def depth_normals(points: np.ndarray) -> np.ndarray:
+    """(H, W, 3) unit normals facing the camera, from the rendered points (H, W, 3) (:func:`surface_points`; NaN
+    where nothing was rendered): per axis the one-sided difference to the neighbour nearer in depth, so that a point
+    at a silhouette or beside a nearer surface takes its own surface's slope; NaN where it has no neighbour."""
+
+    def along(axis: int) -> np.ndarray:
+        pad = [(0, 0)] * 3
+        pad[axis] = (1, 1)
+        p = np.pad(points, pad, constant_values=np.nan)
+        n = points.shape[axis]
+        ahead = np.take(p, np.arange(2, n + 2), axis=axis) - points
+        behind = points - np.take(p, np.arange(0, n), axis=axis)
+        jump_ahead = np.where(np.isnan(ahead[..., 2]), np.inf, np.abs(ahead[..., 2]))
+        jump_behind = np.where(np.isnan(behind[..., 2]), np.inf, np.abs(behind[..., 2]))
+        return np.where((jump_ahead <= jump_behind)[..., None], ahead, behind)
+
+    n = np.cross(along(1), along(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    return np.where(n[..., 2:] > 0, -n, n)  # towards the camera (-z)
 
 
 _OFFSCREEN = None  # one GL context per process: pyrender's EGL contexts do not coexist in one process
@@ -155,7 +251,7 @@ class Renderer:
         nodes = [scene.add(self._mesh(it)) for it in items]
         cam = pr.IntrinsicsCamera(fx=K[0, 0], fy=K[1, 1], cx=K[0, 2], cy=K[1, 2], znear=0.02, zfar=10.0)
         scene.add(cam, pose=np.eye(4))
-        scene.add(
+        key = scene.add(
             pr.DirectionalLight(color=light.color, intensity=light.intensity), pose=_light_pose(light.directional)
         )
         if light.fill > 0:
@@ -165,6 +261,8 @@ class Renderer:
             )
         offscreen = self.renderer
         color, depth = offscreen.render(scene, flags=pr.RenderFlags.RGBA)
+        if light.shadow_softness_mm > 0 and (depth > 0).any():
+            color = self._shadowed(scene, items, K, light, key, color, depth * 1000.0)
         # per-item depth for the label mask: which item is nearest at each pixel
         labels = np.zeros(depth.shape, np.uint8)
         if any(it.label for it in items):
@@ -179,3 +277,60 @@ class Renderer:
             for node in nodes:
                 node.mesh.is_visible = True
         return color[..., :3], depth * 1000.0, labels, color[..., 3]
+
+    def shadow_map(self, scene, items: list[MeshItem], receivers: np.ndarray, direction, margin_mm: float) -> ShadowMap:
+        """The :class:`ShadowMap` of ``scene`` (its meshes ``items``) along the light ``direction`` (camera frame),
+        covering ``receivers`` (P, 3) mm (the points the camera sees) and ``margin_mm`` around them: an orthographic
+        depth render from just before the surface nearest the light, :data:`SHADOW_MAP_SIZE` texels on a side."""
+        pr = self.pyrender
+        frame = light_frame(direction)
+        uvw = receivers @ frame.T
+        nearest = min(float((np.concatenate([it.vertices for it in items]) @ frame[2]).min()), float(uvw[:, 2].min()))
+        lo, hi = uvw[:, :2].min(0) - margin_mm, uvw[:, :2].max(0) + margin_mm
+        centre, half = (lo + hi) / 2.0, float((hi - lo).max()) / 2.0
+        start = nearest - 10.0  # the camera's plane, before every caster
+        far = float(uvw[:, 2].max()) - start + 10.0
+        pose = np.eye(4)
+        pose[:3, :3] = np.stack([_GL @ frame[0], _GL @ frame[1], -(_GL @ frame[2])], axis=1)
+        pose[:3, 3] = _GL @ (centre[0] * frame[0] + centre[1] * frame[1] + start * frame[2]) / 1000.0
+        near_m, far_m = 1e-3, far / 1000.0
+        node = scene.add(pr.OrthographicCamera(half / 1000.0, half / 1000.0, znear=near_m, zfar=far_m), pose=pose)
+        main, scene.main_camera_node = scene.main_camera_node, node
+        try:
+            offscreen = _offscreen(SHADOW_MAP_SIZE, SHADOW_MAP_SIZE)
+            d = offscreen.render(scene, flags=pr.RenderFlags.DEPTH_ONLY).astype(np.float64)
+        finally:
+            scene.main_camera_node = main
+            scene.remove_node(node)
+            _offscreen(self.width, self.height)
+        # pyrender undoes a perspective projection's depth on every camera's: redo it as the orthographic one's
+        # (linear in depth), back to distance along the light
+        hit = d > 0
+        ndc = (far_m + near_m - 2.0 * near_m * far_m / np.where(hit, d, 1.0)) / (far_m - near_m)
+        along = (ndc * (far_m - near_m) + far_m + near_m) / 2.0 * 1000.0
+        texel = 2.0 * half / SHADOW_MAP_SIZE
+        origin = np.array([centre[0] - half + texel / 2.0, centre[1] + half - texel / 2.0])
+        return ShadowMap(np.where(hit, start + along, np.inf), frame, origin, texel)
+
+    def _shadowed(self, scene, items, K, light: Lighting, key, color, depth_mm):
+        """``color`` (H, W, 4) with the key light's cast shadows: the image rendered without the key light plus the
+        key light's part (the difference) times :func:`shadow_visibility`, in linear light."""
+        points = surface_points(depth_mm, K)
+        seen = depth_mm > 0
+        normals = depth_normals(np.where(seen[..., None], points, np.nan))
+        normals = np.where(np.isfinite(normals), normals, [0.0, 0.0, -1.0])[seen]
+        shadow = self.shadow_map(scene, items, points[seen], light.directional, light.shadow_softness_mm + 5.0)
+        visibility = shadow_visibility(points[seen], normals, shadow, light.shadow_softness_mm)
+        dark = visibility < 1.0  # elsewhere exactly as rendered (a round trip through the gamma would not be)
+        if not dark.any():
+            return color
+        scene.remove_node(key)
+        unlit, _ = self.renderer.render(scene, flags=self.pyrender.RenderFlags.RGBA)
+        out = color.copy()
+        ys, xs = np.nonzero(seen)
+        ys, xs, v = ys[dark], xs[dark], visibility[dark][:, None]
+        lit = (color[ys, xs, :3] / 255.0) ** OUTPUT_GAMMA
+        base = (unlit[ys, xs, :3] / 255.0) ** OUTPUT_GAMMA
+        mixed = base + v * np.clip(lit - base, 0.0, None)
+        out[ys, xs, :3] = np.clip(np.rint(255.0 * mixed ** (1.0 / OUTPUT_GAMMA)), 0, 255).astype(color.dtype)
+        return out

@@ -113,6 +113,9 @@ class SceneConfig:
     # surfaces darkened where nearer ones cover them (synth.realism.ambient_occlusion): the gaps between fingers, a
     # curled finger over the palm; off: every surface lit as if open to the whole room
     ambient_occlusion: bool = False
+    # the key light casts soft shadows (render.shadow_visibility): a thumb across the palm, a finger over another;
+    # off: every surface facing the key light is lit by it, as if nothing stood in between
+    cast_shadows: bool = False
     # sequences: replay recorded motion ("READER:ROOT:SPLIT", e.g. dexycb:path:train) instead of prior keyframes
     motion_source: str | None = None
     extra: dict = field(default_factory=dict)
@@ -129,6 +132,9 @@ class SceneConfig:
 BACKGROUND_STYLES = ("procedural", "clutter", "mixed")
 #: SceneConfig.hand_gap_mm where the hands are kept apart: a few mm, never touching (nor passing through)
 HAND_GAP_MM = 5.0
+#: the key light's penumbra where it casts shadows (render.Lighting.shadow_softness_mm): a lamp or window a few
+#: degrees across, seen from a hand whose parts lie a few centimetres apart
+SHADOW_SOFTNESS_MM = 3.0
 #: every photo-likeness lever on: the "photo" variant, and the base of those that add one more
 _PHOTO = {
     "p_forearm": 1.0,
@@ -164,6 +170,7 @@ SCENE_VARIANTS = {
     "textured": {**_PHOTO, "skin_texture": True},
     "palm-lines": {**_PHOTO, "skin_texture": True, "palm_lines": True},
     "creases": {**_PHOTO, "skin_creases": True},
+    "shadows": {**_PHOTO, "cast_shadows": True},
 }
 
 
@@ -557,6 +564,8 @@ def render_sample(
         items = [linear_albedo(it) for it in items]
     if cfg.dielectric:
         items = [replace(it, metallic=DIELECTRIC[0], roughness=DIELECTRIC[1]) for it in items]
+    if cfg.cast_shadows:
+        light = replace(light, shadow_softness_mm=SHADOW_SOFTNESS_MM)
     color, depth, mask, alpha = renderer.render(items, K, light)
     if cfg.ambient_occlusion:
         color = occlude(color, ambient_occlusion(depth, K))
