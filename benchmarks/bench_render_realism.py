@@ -1,7 +1,7 @@
 """Do our renders look like photos to a network that knows hands? What MediaPipe Hands makes of them.
 
     python benchmarks/bench_render_realism.py [--count 300] [--size 256] [--variants legacy,photo]
-                                              [--meshes convention,tips,rig] [--set FIELD=JSON ...]
+                                              [--meshes convention,tips,rig] [--set FIELD=JSON ...] [--true-crops]
                                               [--out benchmarks/results/render_realism.json]
 
 The renderer's quality measure (issue 13): MediaPipe Hands 0.10.21 (static images, full model, at most two hands)
@@ -19,6 +19,10 @@ the real dev photos of ``ge2019-realworld-dev``. Per variant:
 - palm: MediaPipe's first stage alone, its palm detector (``palm_detection_full.tflite`` on the whole image): the
   share of hands with a palm scored >= 0.5 (its threshold) near theirs, and the mean score. Where a hand is found
   less often than its palm, the landmark stage (or two hands merged) rejected it.
+- with ``--true-crops``, MediaPipe's second stage alone, its landmark network on every clearly visible hand's crop
+  made from the hand's true 2D keypoints (:func:`~diffuhand.detect.landmarks.hand_rect`, as MediaPipe crops a hand
+  it tracks): PA and the mirrored share without the palm detector's box, so that what the crop costs is told from
+  how the network reads the hand.
 
 Goal: found >= 90% and PA <= 1.3x the real photos' PA. Prints a table, writes JSON.
 """
@@ -183,6 +187,34 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
     }
 
 
+def measure_true_crops(net, items) -> dict:
+    """items as :func:`measure`'s -> the landmark network ``net`` (:class:`~diffuhand.detect.landmarks.LandmarkNet`)
+    on each hand's crop made from its true 2D keypoints: ``pa_mpjpe_mm`` of its world landmarks against the labels
+    over all hands, ``pa_mpjpe_same_side_mm`` over those it gives the right side (its handedness score on the side
+    of 0.5 that the hand's side is), ``mirrored_rate`` the others' share, and ``presence_rate`` the share it scores
+    present (> 0.5)."""
+    from diffuhand.detect.landmarks import hand_rect
+    from diffuhand.eval.metrics import pa_mpjpe
+
+    pred, gt, same, present = [], [], [], []
+    for image, uv, xyz, _, side in items:
+        out = net(image, [hand_rect(uv)])
+        pred.append(out.world[0] * 1000.0)
+        gt.append(xyz)
+        same.append(bool(out.right_score[0] > 0.5) == (side == "right"))
+        present.append(bool(out.presence[0] > 0.5))
+    if not items:
+        nan = float("nan")
+        return {"pa_mpjpe_mm": nan, "pa_mpjpe_same_side_mm": nan, "mirrored_rate": nan, "presence_rate": nan}
+    pred, gt, same = np.stack(pred), np.stack(gt), np.asarray(same)
+    return {
+        "pa_mpjpe_mm": pa_mpjpe(pred, gt).mean_mm,
+        "pa_mpjpe_same_side_mm": pa_mpjpe(pred[same], gt[same]).mean_mm if same.any() else float("nan"),
+        "mirrored_rate": float(1.0 - same.mean()),
+        "presence_rate": float(np.mean(present)),
+    }
+
+
 def clearly_visible(joints_2d: np.ndarray, visible: np.ndarray, size: int) -> bool:
     """Whether a rendered hand counts in the measure: all its joints (joints_2d (21, 2) px) inside the size x size
     image and at least :data:`MIN_VISIBLE` of them visible (visible (21,) bool, from the depth buffer)."""
@@ -264,6 +296,11 @@ def main() -> None:
         metavar="FIELD=JSON",
         help="a scene config field set over every variant's (synth.scene.SceneConfig), e.g. p_forearm=0.9",
     )
+    ap.add_argument(
+        "--true-crops",
+        action="store_true",
+        help="also run MediaPipe's landmark network alone on crops made from each hand's true 2D keypoints",
+    )
     ap.add_argument("--real", type=Path, default=here.parents[1] / "shared" / "data" / "ge2019-realworld-dev")
     ap.add_argument("--out", type=Path, default=here / "results" / "render_realism.json")
     args = ap.parse_args()
@@ -274,12 +311,19 @@ def main() -> None:
 
     rows = {}
     palms = PalmScores()
+    net = None
+    if args.true_crops:
+        from diffuhand.detect.landmarks import LandmarkNet
+
+        net = LandmarkNet("full")
     with MediaPipeHands(max_hands=2) as detector:
         if args.real.is_dir():
             ds = open_dataset("ge-realworld", args.real)
             items = [(s.image, s.joints_2d, s.joints_3d, None, s.handedness) for s in (ds[i] for i in range(len(ds)))]
             rows["real dev photos"] = measure(detector, items, palms)
             rows["real dev photos"].pop("found_flags")
+            if net is not None:
+                rows["real dev photos"]["true_crops"] = measure_true_crops(net, items)
         for v in args.variants.split(","):
             found_by: dict[str, dict] = {}
             for placement in args.meshes.split(","):
@@ -293,6 +337,8 @@ def main() -> None:
                     "render_s_per_image": t_render / images,
                     "mesh_joints": placement,
                 }
+                if net is not None:
+                    rows[name]["true_crops"] = measure_true_crops(net, items)
                 found_by[name] = dict(zip(keys, rows[name].pop("found_flags")))
             # which hands count as clearly visible depends on where the joints sit: compare on the hands all keep
             common = set.intersection(*(set(f) for f in found_by.values()))
@@ -324,6 +370,20 @@ def main() -> None:
             )
             + f"{found_of(r, 'palm'):>12} {found_of(r, 'back'):>12}"
         )
+    if net is not None:
+        print(
+            f"\nthe landmark network alone, on crops from the true 2D\n{'data':26} {'PA mm':>7} {'PA/real':>8} "
+            f"{'PA same side':>12} {'mirrored':>9} {'present':>8}   (MediaPipe: PA, same side, mirrored)"
+        )
+        real_true = rows.get("real dev photos", {}).get("true_crops", {}).get("pa_mpjpe_mm", float("nan"))
+        for name, r in rows.items():
+            t = r["true_crops"]
+            t["pa_ratio_to_real"] = t["pa_mpjpe_mm"] / real_true
+            print(
+                f"{name:26} {t['pa_mpjpe_mm']:7.2f} {t['pa_ratio_to_real']:8.2f} {t['pa_mpjpe_same_side_mm']:12.2f} "
+                f"{100 * t['mirrored_rate']:8.1f}% {100 * t['presence_rate']:7.1f}%   "
+                f"({r['pa_mpjpe_mm']:.2f}, {r['pa_mpjpe_same_side_mm']:.2f}, {100 * r['mirrored_rate']:.1f}%)"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "count": args.count,
