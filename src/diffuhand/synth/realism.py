@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from diffuhand.kinematics.skeleton import TIPS
-from diffuhand.synth.render import OUTPUT_GAMMA, MeshItem
+from diffuhand.synth.render import OUTPUT_GAMMA, MeshItem, disc_samples
 
 #: forearm cross-section at the wrist, as fractions of the anchor bone (wrist -> index MCP): half its width
 #: (radial-ulnar) and half its thickness (dorsal-palmar); an adult wrist is about 60 x 40 mm
@@ -415,9 +415,9 @@ def ambient_occlusion(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     """(H, W) in [0, 1]: how much of each rendered point's surroundings lies nearer the camera than the point, from
     the depth buffer alone: screen-space ambient occlusion in its first, unoriented form (Mittring 2007, "Finding
     next gen: CryEngine 2"), which samples around the point without its normal. A point is shaded by the share of
-    :data:`AO_SAMPLES` surface points in a disc of :data:`AO_RADIUS_MM` around it (at its depth, through ``K``)
-    that lie nearer the camera than the point itself by more than :data:`AO_BIAS_MM` and by less than the disc's
-    diameter (farther in front, an object covers it from no nearer than the light does).
+    :data:`AO_SAMPLES` surface points in a disc of :data:`AO_RADIUS_MM` around it (at its depth, through ``K``) that
+    lie nearer the camera than the point itself by more than :data:`AO_BIAS_MM` and by less than the disc's diameter
+    (farther in front, an object covers it from no nearer than the light does).
 
     What it shades: hollows and the gaps between fingers (a curled finger over the palm), and, being unoriented,
     also surfaces that turn away from the camera, the more the steeper (a finger's flanks, a tilted palm); a
@@ -426,15 +426,13 @@ def ambient_occlusion(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     tangent-plane form, which shades hollows only, measured less photo-like to MediaPipe (docs/results.md).
 
     depth (H, W): mm, 0 where nothing was rendered (never shaded, nor shading); K (3, 3) intrinsics (px). The
-    samples lie on a fixed golden-angle spiral: no random draw (a scene's other draws stay where they were).
-    Samples outside the image count as open."""
+    samples lie on a fixed golden-angle spiral (:func:`~diffuhand.synth.render.disc_samples`). Samples outside the
+    image count as open."""
     h, w = depth.shape
     surface = depth > 0
     if not surface.any():
         return np.zeros((h, w))
-    k = np.arange(AO_SAMPLES) + 0.5
-    angle = k * np.pi * (3.0 - np.sqrt(5.0))  # the golden angle: samples spread evenly over the disc
-    reach = np.sqrt(k / AO_SAMPLES)  # evenly over its area
+    angle, reach = disc_samples(AO_SAMPLES)
     ys, xs = np.nonzero(surface)
     z = depth[ys, xs]
     radius_px = AO_RADIUS_MM * K[0, 0] / z  # the disc's radius at each point's depth

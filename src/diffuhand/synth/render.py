@@ -82,7 +82,7 @@ SHADOW_MAP_SIZE = 1024
 #: a point lies in shadow only where the shadow map's surface is this much nearer the light (mm) plus the slope
 #: term of :func:`shadow_visibility`: less is the surface's own depth seen at a slant (shadow acne)
 SHADOW_BIAS_MM = 1.0
-#: the shadow's soft edge: samples in the penumbra's disc, on a golden-angle spiral as the ambient occlusion's
+#: the shadow's soft edge: samples in the penumbra's disc (:func:`disc_samples`, as the ambient occlusion's)
 SHADOW_SAMPLES = 16
 
 
@@ -111,6 +111,13 @@ def light_frame(direction) -> np.ndarray:
     return np.stack([u, -v, w])
 
 
+def disc_samples(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) angles (rad) and (n,) radii in [0, 1] of ``n`` points spread evenly over the unit disc, on a golden-angle
+    spiral (Vogel 1979): a fixed pattern, no random draw (a scene's other draws stay where they were)."""
+    k = np.arange(n) + 0.5
+    return k * np.pi * (3.0 - np.sqrt(5.0)), np.sqrt(k / n)
+
+
 def surface_points(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     """(H, W, 3) mm camera frame: the rendered points of a depth buffer (H, W) mm (0: none). OpenGL samples pixel
     (row i, column j) at its centre, (j + 0.5, i + 0.5) in the image coordinates of ``K`` (pixel j spans j to j + 1):
@@ -134,9 +141,8 @@ def shadow_visibility(points: np.ndarray, normals: np.ndarray, shadow: ShadowMap
     # half a diagonal further; a quarter more for the normals' finite differences
     bias = SHADOW_BIAS_MM + 1.25 * (softness_mm + shadow.texel_mm) * slope
     n = shadow.depth.shape[0]
-    k = np.arange(SHADOW_SAMPLES) + 0.5
-    angle = k * np.pi * (3.0 - np.sqrt(5.0))
-    reach = np.sqrt(k / SHADOW_SAMPLES) * softness_mm
+    angle, reach = disc_samples(SHADOW_SAMPLES)
+    reach = reach * softness_mm
     lit = np.zeros(len(points))
     for a, r in zip(angle, reach):
         col = np.rint((uvw[:, 0] + r * np.cos(a) - shadow.origin[0]) / shadow.texel_mm).astype(int)
