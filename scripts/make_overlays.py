@@ -23,7 +23,9 @@ CLIP = ROOT.parent / "shared" / "data" / "sign-language-pose" / "src" / "python"
 
 
 def _run(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "diffuhand", *args], check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-m", "diffuhand", *args], check=False, stdout=subprocess.DEVNULL)
+    if done.returncode:
+        sys.exit(f"make_overlays: diffuhand {args[0]} failed (exit {done.returncode})")
 
 
 def _at_height(image: np.ndarray, height: int) -> Image.Image:
@@ -38,6 +40,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=300, help="each panel's height in pixels")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "overlays.png")
     args = ap.parse_args()
+    if args.height <= 0:
+        sys.exit(f"make_overlays: --height must be positive, got {args.height}")
     if not args.video.is_file():
         sys.exit(f"make_overlays: no clip at {args.video} (the sign-language sample of shared/data; --video)")
     import av
@@ -47,11 +51,14 @@ def main() -> None:
         _run("demo", "--out", str(demo))
         _run("predict", str(args.video), "--render", "--body", "--out", str(clip))
         panels = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(demo.glob("hand*-overlay.png"))]
-        with av.open(str(clip / f"{args.video.stem}-overlay.mp4")) as c:
+        overlay = clip / f"{args.video.stem}-overlay.mp4"
+        if not panels or not overlay.is_file():
+            sys.exit("make_overlays: diffuhand wrote no overlays (no hand found in the demo or the clip?)")
+        with av.open(str(overlay)) as c:
             frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
         missing = [i for i in args.frames if not 0 <= i < len(frames)]
         if missing:
-            sys.exit(f"make_overlays: the clip has {len(frames)} frames, not {missing}")
+            sys.exit(f"make_overlays: frames {missing} out of range (the clip has {len(frames)})")
         panels += [frames[i] for i in args.frames]
     images = [_at_height(p, args.height) for p in panels]
     sheet = Image.new("RGB", (sum(im.width for im in images), args.height))

@@ -77,9 +77,14 @@ def test_true_crops_count_sides_presence_and_pa(bench):
     assert 0.0 < out["pa_mpjpe_mm"] < 6.0 / 4
     assert out["pa_mpjpe_same_side_mm"] == pytest.approx(out["pa_mpjpe_mm"] * 4 / 3, rel=1e-6)
     exact = bench.measure_true_crops(_KnownNet([a[:3] + (0.0,) for a in answers]), items)
-    assert exact["pa_mpjpe_mm"] == pytest.approx(0.0, abs=1e-6)
+    assert exact["pa_mpjpe_mm"] == pytest.approx(0.0, abs=1e-6) and "pa_found_mm" not in exact
+    # paired with MediaPipe's own PA: over the hands it found only (the perturbed one among them, or not)
+    paired = bench.measure_true_crops(_KnownNet(answers), items, found=[True, False, True, True])
+    assert paired["pa_found_mm"] == pytest.approx(out["pa_mpjpe_mm"] * 4 / 3, rel=1e-6)
+    missed = bench.measure_true_crops(_KnownNet(answers), items, found=[True, True, False, True])
+    assert missed["pa_found_mm"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_true_crops_of_no_hands_are_nan(bench):
-    out = bench.measure_true_crops(_KnownNet([]), [])
-    assert all(np.isnan(v) for v in out.values())
+    out = bench.measure_true_crops(_KnownNet([]), [], found=[])
+    assert len(out) == 5 and all(np.isnan(v) for v in out.values())

@@ -58,8 +58,8 @@ class Lighting:
     #: a second, weaker directional light (a room's bounce light), as a fraction of ``intensity``; 0: none
     fill: float = 0.0
     fill_direction: tuple[float, float, float] = (0.0, 0.0, 1.0)
-    #: > 0: the key light casts soft shadows (:func:`shadow_visibility`), its penumbra this wide (mm, the radius of
-    #: the disc sampled around each point: an area light such as a window or a lampshade rather than a point);
+    #: > 0: the key light casts soft shadows (:func:`shadow_visibility`), its penumbra's half-width (mm: the radius
+    #: of the disc sampled around each point; an area light such as a window or a lampshade rather than a point);
     #: 0: no cast shadows (every surface facing the key light is lit by it, as if nothing stood in between)
     shadow_softness_mm: float = 0.0
 
@@ -119,9 +119,11 @@ def disc_samples(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def surface_points(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(H, W, 3) mm camera frame: the rendered points of a depth buffer (H, W) mm (0: none). OpenGL samples pixel
-    (row i, column j) at its centre, (j + 0.5, i + 0.5) in the image coordinates of ``K`` (pixel j spans j to j + 1):
-    half a pixel off, a slanted surface's points would lie in front of it or behind."""
+    """(H, W, 3) mm camera frame: the rendered points of a depth buffer (H, W) mm (0: none), taken at the pixels'
+    centres, (j + 0.5, i + 0.5) for row i, column j in the image coordinates of ``K`` (pixel j spans j to j + 1):
+    at K's integer coordinates a slanted surface's points would lie half a pixel's slope in front of it or behind.
+    pyrender's depth is one of its four multisamples, not their mean: on Mesa at (j + 0.375, i + 0.875), up to 3/8
+    of a pixel from the centre, which the shadows' bias (:func:`shadow_visibility`) absorbs."""
     h, w = depth.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64) + 0.5
     x = (xs - K[0, 2]) / K[0, 0]
