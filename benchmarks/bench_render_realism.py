@@ -206,19 +206,23 @@ def measure_true_crops(net, items, found: list[bool] | None = None) -> dict:
         same.append(bool(out.right_score[0] > 0.5) == (side == "right"))
         present.append(bool(out.presence[0] > 0.5))
     nan = float("nan")
+    keys = ("pa_mpjpe_mm", "pa_mpjpe_same_side_mm", "mirrored_rate", "presence_rate")
+    out = dict.fromkeys(keys + (("pa_found_mm",) if found is not None else ()), nan)
     if not items:
-        out = {"pa_mpjpe_mm": nan, "pa_mpjpe_same_side_mm": nan, "mirrored_rate": nan, "presence_rate": nan}
-        return {**out, "pa_found_mm": nan} if found is not None else out
+        return out
+
+    def pa_over(kept: np.ndarray) -> float:
+        return pa_mpjpe(pred[kept], gt[kept]).mean_mm if kept.any() else nan
+
     pred, gt, same = np.stack(pred), np.stack(gt), np.asarray(same)
-    out = {
-        "pa_mpjpe_mm": pa_mpjpe(pred, gt).mean_mm,
-        "pa_mpjpe_same_side_mm": pa_mpjpe(pred[same], gt[same]).mean_mm if same.any() else nan,
-        "mirrored_rate": float(1.0 - same.mean()),
-        "presence_rate": float(np.mean(present)),
-    }
+    out.update(
+        pa_mpjpe_mm=pa_over(np.ones(len(items), bool)),
+        pa_mpjpe_same_side_mm=pa_over(same),
+        mirrored_rate=float(1.0 - same.mean()),
+        presence_rate=float(np.mean(present)),
+    )
     if found is not None:
-        kept = np.asarray(found, dtype=bool)
-        out["pa_found_mm"] = pa_mpjpe(pred[kept], gt[kept]).mean_mm if kept.any() else nan
+        out["pa_found_mm"] = pa_over(np.asarray(found, dtype=bool))
     return out
 
 

@@ -1,5 +1,7 @@
 """The key light's cast shadows (synth.render): checked against rays traced to the light by hand."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -73,7 +75,7 @@ def test_shadow_falls_where_the_ray_to_the_light_meets_the_occluder(renderer):
     d = np.array([0.8, -0.5, 1.0])
     light = Lighting(ambient=0.2, directional=tuple(d), intensity=3.0)
     plain, depth, _, _ = renderer.render(_items(), K, light)
-    soft, _, _, _ = renderer.render(_items(), K, Lighting(**{**light.__dict__, "shadow_softness_mm": 2.0}))
+    soft, _, _, _ = renderer.render(_items(), K, replace(light, shadow_softness_mm=2.0))
     points = surface_points(depth, K)
     wall = np.abs(depth - 500.0) < 1.0
     t = (points[..., 2] - OCCLUDER[2]) / d[2]
@@ -88,7 +90,7 @@ def test_shadow_falls_where_the_ray_to_the_light_meets_the_occluder(renderer):
     unlit, *_ = renderer.render(_items(), K, Lighting(ambient=0.2, directional=tuple(d), intensity=0.0))
     core = traced & ~edge
     assert np.abs(soft[core].astype(int) - unlit[core].astype(int)).max() <= 2
-    bare, *_ = renderer.render(_items(occluder=False), K, Lighting(**{**light.__dict__, "shadow_softness_mm": 2.0}))
+    bare, *_ = renderer.render(_items(occluder=False), K, replace(light, shadow_softness_mm=2.0))
     bare_plain, *_ = renderer.render(_items(occluder=False), K, light)
     np.testing.assert_array_equal(bare, bare_plain)
 
@@ -99,9 +101,7 @@ def test_a_lit_surface_does_not_shadow_itself(renderer, tilt):
     shadows (the bias follows the surface's slant to the light)."""
     light = Lighting(ambient=0.2, directional=(0.5, 0.3, 1.0), intensity=3.0)
     plain, *_ = renderer.render(_items(occluder=False, tilt=tilt), K, light)
-    shadowed, *_ = renderer.render(
-        _items(occluder=False, tilt=tilt), K, Lighting(**{**light.__dict__, "shadow_softness_mm": 3.0})
-    )
+    shadowed, *_ = renderer.render(_items(occluder=False, tilt=tilt), K, replace(light, shadow_softness_mm=3.0))
     np.testing.assert_array_equal(shadowed, plain)
 
 
@@ -133,8 +133,6 @@ def test_depth_normals_face_the_camera():
 def test_scenes_with_cast_shadows_only_take_light_away(renderer):
     """SceneConfig.cast_shadows: the same scenes (no draw is added), darker where the key light is blocked and
     nowhere brighter; some of them visibly shadowed (a finger over the palm, an occluder over the hand)."""
-    from dataclasses import replace
-
     from diffuhand.synth.scene import SceneConfig, render_sample
 
     base = SceneConfig(size=96, p_noise=0.0, p_motion_blur=0.0, p_occluder=0.5, p_forearm=1.0)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from diffuhand.kinematics.skeleton import TIPS
-from diffuhand.synth.render import OUTPUT_GAMMA, MeshItem, disc_samples
+from diffuhand.synth.render import OUTPUT_GAMMA, MeshItem, disc_samples, linear_to_output, output_to_linear
 
 #: forearm cross-section at the wrist, as fractions of the anchor bone (wrist -> index MCP): half its width
 #: (radial-ulnar) and half its thickness (dorsal-palmar); an adult wrist is about 60 x 40 mm
@@ -456,8 +456,8 @@ def occlude(color: np.ndarray, occlusion: np.ndarray, strength: float | None = N
     strength = AO_STRENGTH if strength is None else strength
     out = color.astype(np.float64)
     shaded = occlusion > 0  # elsewhere exactly as rendered (a round trip through the gamma would not be)
-    linear = (out[shaded] / 255.0) ** OUTPUT_GAMMA * (1.0 - strength * occlusion[shaded])[:, None]
-    out[shaded] = 255.0 * linear ** (1.0 / OUTPUT_GAMMA)
+    linear = output_to_linear(out[shaded]) * (1.0 - strength * occlusion[shaded])[:, None]
+    out[shaded] = linear_to_output(linear)
     return out
 
 

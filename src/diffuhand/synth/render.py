@@ -25,6 +25,17 @@ _GL = np.diag([1.0, -1.0, -1.0])
 OUTPUT_GAMMA = 2.2
 
 
+def output_to_linear(color: np.ndarray) -> np.ndarray:
+    """The linear light (float, 0..1) of the renderer's output values ``color`` (0..255, encoded by
+    :data:`OUTPUT_GAMMA`): where light is added or taken away after rendering."""
+    return (np.asarray(color) / 255.0) ** OUTPUT_GAMMA
+
+
+def linear_to_output(linear: np.ndarray) -> np.ndarray:
+    """:func:`output_to_linear` undone: float output values, 0..255 for light in 0..1 (not rounded)."""
+    return 255.0 * np.asarray(linear) ** (1.0 / OUTPUT_GAMMA)
+
+
 @dataclass
 class MeshItem:
     """A triangle mesh in the camera frame: vertices (V, 3) mm, faces (F, 3), colours (V, 3) in [0, 1]; or, with
@@ -337,8 +348,7 @@ class Renderer:
         out = color.copy()
         ys, xs = np.nonzero(seen)
         ys, xs, v = ys[dark], xs[dark], visibility[dark][:, None]
-        lit = (color[ys, xs, :3] / 255.0) ** OUTPUT_GAMMA
-        base = (unlit[ys, xs, :3] / 255.0) ** OUTPUT_GAMMA
+        lit, base = output_to_linear(color[ys, xs, :3]), output_to_linear(unlit[ys, xs, :3])
         mixed = base + v * np.clip(lit - base, 0.0, None)
-        out[ys, xs, :3] = np.clip(np.rint(255.0 * mixed ** (1.0 / OUTPUT_GAMMA)), 0, 255).astype(color.dtype)
+        out[ys, xs, :3] = np.clip(np.rint(linear_to_output(mixed)), 0, 255).astype(color.dtype)
         return out
