@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from diffuhand.synth import render
 
 
@@ -20,3 +22,24 @@ def test_the_renderer_environment_keeps_the_users_values(monkeypatch):
     monkeypatch.setenv("EGL_PLATFORM", "device")  # the user's choice
     render.gl_environment()
     assert os.environ["PYOPENGL_PLATFORM"] == "egl" and os.environ["EGL_PLATFORM"] == "device"
+
+
+def test_rendering_then_importing_the_estimator_does_not_crash():
+    """Mesa's llvmpipe and triton each bring an LLVM: triton loaded after the GL context segfaulted the process
+    (a script that renders, then builds an estimator; diffusers imports torch._dynamo, which imports triton)."""
+    pytest.importorskip("triton", reason="triton is not installed (CPU-only torch): nothing can clash")
+    code = (
+        "from diffuhand.errors import DiffuhandError\n"
+        "from diffuhand.synth.render import Renderer\n"
+        "try:\n"
+        "    Renderer(32).renderer\n"
+        "except DiffuhandError:\n"
+        "    raise SystemExit(3)\n"
+        "import triton, diffusers\n"
+        "print('imported')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=300)
+    if proc.returncode == 3:
+        pytest.skip("offscreen renderer unavailable")
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-400:]}"
+    assert proc.stdout.strip() == "imported"

@@ -198,6 +198,19 @@ def gl_environment() -> None:
         os.environ.setdefault(key, value)
 
 
+def _load_triton_first() -> None:
+    """Load triton, if installed, before Mesa makes its GL context.
+
+    Mesa's software rasteriser (llvmpipe) loads the system's LLVM; triton (installed with the CUDA builds of torch,
+    imported by ``torch._dynamo``, which diffusers imports) carries its own. Loaded after the GL context exists,
+    triton's native library crashes the process with a segmentation fault as it initialises; loaded first, both
+    work. So a script that renders and then builds an estimator would die without this. About 0.1 s, once."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:  # CPU-only torch: nothing to load
+        pass
+
+
 def _offscreen(width: int, height: int):
     global _OFFSCREEN
     gl_environment()
@@ -205,6 +218,7 @@ def _offscreen(width: int, height: int):
         import pyrender
 
         if _OFFSCREEN is None:
+            _load_triton_first()
             _OFFSCREEN = pyrender.OffscreenRenderer(width, height)
     except Exception as exc:  # noqa: BLE001 (missing libEGL: an ImportError, a ctypes or a GL error)
         raise DiffuhandError(
