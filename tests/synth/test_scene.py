@@ -771,3 +771,22 @@ def test_a_fitted_forearm_leaves_the_hand_where_its_skin_does_and_bends_above_it
         np.testing.assert_allclose(far / np.linalg.norm(far), old / np.linalg.norm(old), atol=0.02)
     # the rigid tube is wider than the hand's wrist: it stood out of the hand like a cuff
     assert realism.WRIST_HALF_WIDTH > 1.2 * section.radii[0]
+
+
+def test_which_joints_are_visible_does_not_depend_on_the_resolution():
+    """The same scenes at 256 and 512 px: a joint's visibility looks at the same share of the image around it, so the
+    visible share agrees (a 3x3 pixel patch at both sizes made 512 px renders count 4 points fewer visible joints, and
+    so fewer hands in the benchmarks)."""
+    from diffuhand.synth.mesh import default_hand_mesh
+    from diffuhand.synth.render import Renderer
+    from diffuhand.synth.scene import scene_variant
+
+    mesh, visible = default_hand_mesh(), {}
+    for size in (256, 512):
+        cfg, r = scene_variant("photo", SceneConfig(size=size)), Renderer(size)
+        visible[size] = np.concatenate(
+            [h.visible for i in range(30) for h in render_sample(np.random.default_rng([7, i]), r, cfg, mesh=mesh)[3]]
+        )
+    assert visible[256].size == visible[512].size > 600
+    assert abs(visible[256].mean() - visible[512].mean()) < 0.015
+    assert (visible[256] == visible[512]).mean() > 0.975

@@ -395,16 +395,23 @@ def _occluder(rng: np.random.Generator, centre: np.ndarray, radius: float) -> Me
     return MeshItem(v, np.asarray(m.faces), np.tile(rng.random(3), (len(v), 1)), 0)
 
 
+#: a joint's visibility looks at the pixels within one pixel of it in an image of this side, and within the same
+#: share of the image at other sizes (a 3x3 patch at 256 px, 5x5 at 512), so that which joints count as visible, and
+#: so which hands a benchmark counts, does not change with the resolution
+VISIBILITY_PATCH_IMAGE_PX = 256
+
+
 def _visible(joints: np.ndarray, uv: np.ndarray, depth: np.ndarray, tol_mm: float) -> np.ndarray:
     """A joint is visible when it projects into the image and the nearest rendered surface around its pixel
     is no more than ``tol_mm`` in front of it (its own skin, not another finger, hand or object)."""
     h, w = depth.shape
+    r = max(1, round(max(h, w) / VISIBILITY_PATCH_IMAGE_PX))  # "around": the same share of the image at any size
     vis = np.zeros(len(joints), dtype=bool)
     for k, ((u, v), z) in enumerate(zip(uv, joints[:, 2])):
         x, y = int(np.floor(u)), int(np.floor(v))
         if not (0 <= x < w and 0 <= y < h):
             continue
-        patch = depth[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]
+        patch = depth[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1]
         hits = patch[patch > 0]
         vis[k] = hits.size > 0 and float(hits.max()) >= z - tol_mm
     return vis
