@@ -120,8 +120,9 @@ def hyperextension_deg(angles: np.ndarray) -> float:
     return float(np.degrees(max(0.0, -flex.min())))
 
 
-def joint_offsets(pairs: list[tuple[np.ndarray, np.ndarray, str]]) -> dict:
-    """Per joint, over hands given as (MediaPipe's world landmarks (21, 3), the labels (21, 3) mm, side):
+def joint_offsets(pairs: list[tuple]) -> dict:
+    """Per joint, over hands given as (MediaPipe's world landmarks (21, 3), the labels (21, 3) mm, side), or with
+    (its 2D keypoints (21, 2) px, the labels' (21, 2) px) after those:
 
     - ``error_mm`` (21,): the error after PA alignment, mm;
     - ``mean_offset_mm`` (21, 3): the mean offset of the aligned landmarks in the hand's frame (:func:`~diffuhand.
@@ -130,7 +131,10 @@ def joint_offsets(pairs: list[tuple[np.ndarray, np.ndarray, str]]) -> dict:
     - ``pa_mm``: the PA; ``pa_without_offsets_mm``: the mean error with each joint's mean offset taken off, not
       aligned again (an upper bound), cross-fitted over two halves (alternate hands: each half corrected by the
       other's offsets, so that the offsets are not fitted to the errors they remove; with few hands the other
-      half's noise inflates it).
+      half's noise inflates it);
+    - with the 2D, ``error_2d_per_box`` (21,): the mean 2D distance over the hand's box (the longer side of the
+      labels' 2D extent), as the benchmark's 2D error, per joint: where in the image itself MediaPipe reads the hand
+      differently (a convention's placement of a joint shows here too).
 
     Empty with fewer than two hands."""
     from diffuhand.eval.metrics import procrustes_align
@@ -139,8 +143,8 @@ def joint_offsets(pairs: list[tuple[np.ndarray, np.ndarray, str]]) -> dict:
 
     if len(pairs) < 2:
         return {}
-    pred = np.stack([mirror(p) if side == "left" else p for p, _, side in pairs])
-    gt = np.stack([mirror(g) if side == "left" else g for _, g, side in pairs])
+    pred = np.stack([mirror(p[0]) if p[2] == "left" else p[0] for p in pairs])
+    gt = np.stack([mirror(p[1]) if p[2] == "left" else p[1] for p in pairs])
     aligned = procrustes_align(pred, gt)
     frames = hand_frame(gt)  # (N, 3, 3), columns the hand's axes in the camera frame
     local = np.einsum("nja,nab->njb", aligned - gt, frames)  # (N, 21, 3) offsets in the hand frame
@@ -150,13 +154,17 @@ def joint_offsets(pairs: list[tuple[np.ndarray, np.ndarray, str]]) -> dict:
         rest[halves == h] = local[halves == h] - local[halves != h].mean(0)
     error = np.linalg.norm(local, axis=-1)
     offset = local.mean(0)
-    return {
+    out = {
         "hands": len(pairs),
         "pa_mm": float(error.mean()),
         "pa_without_offsets_mm": float(np.linalg.norm(rest, axis=-1).mean()),
         "error_mm": error.mean(0).tolist(),
         "mean_offset_mm": offset.tolist(),
     }
+    if all(len(p) == 5 for p in pairs):
+        err_2d = [np.linalg.norm(p[3] - p[4], axis=-1) / np.ptp(p[4], axis=0).max() for p in pairs]
+        out["error_2d_per_box"] = np.mean(err_2d, axis=0).tolist()
+    return out
 
 
 def detection_record(detection, joints_3d: np.ndarray, side: str) -> dict:
@@ -215,12 +223,14 @@ def print_joints(joints: dict) -> None:
     """The per-joint table of :func:`joint_offsets` for the renders and (where present) the photos."""
     sets = {k: v for k, v in joints.items() if v}
     print(
-        "per joint, hands given the right side: error after PA (mm) and its mean offset (x distal, y radial, z dorsal)"
+        "per joint, hands given the right side: error after PA (mm), its mean offset (x distal, y radial, z dorsal) "
+        "and the 2D error over the box"
     )
-    print(f"{'joint':12}" + "".join(f" {k + ' error':>15} {k + ' offset':>24}" for k in sets))
+    print(f"{'joint':12}" + "".join(f" {k + ' error':>15} {k + ' offset':>24} {k + ' 2D':>12}" for k in sets))
     for j, name in enumerate(JOINT_NAMES):
         cells = "".join(
             f" {v['error_mm'][j]:15.1f} {'{:+.1f} {:+.1f} {:+.1f}'.format(*v['mean_offset_mm'][j]):>24}"
+            f" {v.get('error_2d_per_box', [float('nan')] * len(JOINT_NAMES))[j]:12.3f}"
             for v in sets.values()
         )
         print(f"{name:12}{cells}")
@@ -263,7 +273,7 @@ def main() -> None:
                 seen = detection_record(d, s.joints_3d, s.handedness)
                 real.append({**seen, "view": view_cosine(s.joints_3d, s.handedness)})
                 if seen["found"] and not seen["mirrored"]:
-                    real_pairs.append((d.world_mm, s.joints_3d, s.handedness))
+                    real_pairs.append((d.world_mm, s.joints_3d, s.handedness, d.keypoints_2d, s.joints_2d))
         for i in range(args.count):
             image, mask, _, hands = render_sample(np.random.default_rng([args.seed, i]), renderer, cfg, mesh=mesh)
             found = scores = None
@@ -275,7 +285,7 @@ def main() -> None:
                 d = nearest_detection(found, hand.joints_2d)
                 seen = detection_record(d, hand.joints_3d, hand.handedness)
                 if seen["found"] and not seen["mirrored"]:
-                    pairs.append((d.world_mm, hand.joints_3d, hand.handedness))
+                    pairs.append((d.world_mm, hand.joints_3d, hand.handedness, d.keypoints_2d, hand.joints_2d))
                 records.append(
                     {
                         "image": i,

@@ -10,6 +10,9 @@ the real dev photos of ``ge2019-realworld-dev``. Per variant:
 
 - found: the share of *clearly visible* hands (>= 75% of joints visible in the depth buffer, all inside the image)
   that MediaPipe finds (a detection whose keypoints' centre lies within half a hand box of the hand's);
+- hand px: the median side of the clearly visible hands' boxes (the longer side of their true 2D keypoints'
+  extent), and zoom: the median scale of MediaPipe's landmark crop of them (its 224 px input over the side of the
+  crop made from the true 2D): above 1 the network sees the hand enlarged from fewer pixels than it reads;
 - 2D error: mean keypoint distance over the hand's box side (the longer side of its true 2D keypoints' extent);
 - PA: PA-MPJPE (mm) of MediaPipe's world landmarks against the labels, and its ratio to PA on the real photos;
 - matched: with several ``--meshes``, the found share on the hands every placement counts as clearly visible
@@ -139,6 +142,10 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
     from diffuhand.eval.metrics import pa_mpjpe
 
     found, err2d, pred3d, gt3d, same_side = 0, [], [], [], []
+    from diffuhand.detect.landmarks import INPUT_SIZE, hand_rect
+
+    boxes = [float(np.ptp(uv, axis=0).max()) for _, uv, *_ in items]  # px: the resolution MediaPipe sees them at
+    zooms = [INPUT_SIZE / hand_rect(uv).side for _, uv, *_ in items]  # > 1: the landmark crop enlarges the hand
     views: dict[str, dict[str, int]] = {}
     cache: dict[int, list] = {}
     flags = []  # per item: found or not (to compare renderers on the same hands)
@@ -179,6 +186,11 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
         "mirrored_rate": mirrored / max(found, 1),
         "views": views,
         "error_2d_per_box": float(np.mean(err2d)) if err2d else float("nan"),
+        "crop_zoom_median": float(np.median(zooms)) if zooms else float("nan"),
+        "hand_box_px": {
+            k: float(np.percentile(boxes, q)) if boxes else float("nan")
+            for k, q in (("p10", 10), ("median", 50), ("p90", 90))
+        },
         "pa_mpjpe_mm": pa,
         "pa_mpjpe_same_side_mm": pa_same,
         "found_flags": flags,
@@ -358,19 +370,23 @@ def main() -> None:
                 rows[name]["matched_found_rate"] = sum(found[k] for k in common) / max(len(common), 1)
     real_pa = rows.get("real dev photos", {}).get("pa_mpjpe_mm", float("nan"))
     print(
-        f"{'data':26} {'hands':>6} {'found':>7} {'palm':>6} {'2D err/box':>10} {'PA mm':>7} {'PA/real':>8} {'PA same side':>12} {'mirrored':>9} {'matched':>14} "
-        f"{'palm: found':>12} {'back: found':>12}"
+        f"{'data':26} {'hands':>6} {'hand px':>7} {'zoom':>5} {'found':>7} {'palm':>6} {'2D err/box':>10} {'PA mm':>7} {'PA/real':>8} {'PA same side':>12} {'mirrored':>9} {'matched':>14} "
+        f"{'palm: found':>12} {'back: found':>12} {'palm: mirrored':>14}"
     )
 
     def found_of(r: dict, view: str) -> str:
         v = r["views"].get(view)
         return f"{100 * v['found'] / v['hands']:5.1f}% of {v['hands']:3d}" if v else "-"
 
+    def mirrored_of(r: dict, view: str) -> str:
+        v = r["views"].get(view)
+        return f"{100 * v['mirrored'] / v['found']:5.1f}% of {v['found']:3d}" if v and v["found"] else "-"
+
     for name, r in rows.items():
         r["pa_ratio_to_real"] = r["pa_mpjpe_mm"] / real_pa
         r["meets_goal"] = bool(r["found_rate"] >= GOAL_FOUND and r["pa_ratio_to_real"] <= GOAL_PA_RATIO)
         print(
-            f"{name:26} {r['hands']:6d} {100 * r['found_rate']:6.1f}% {100 * r['palm_rate']:5.1f}% "
+            f"{name:26} {r['hands']:6d} {r['hand_box_px']['median']:7.0f} {r['crop_zoom_median']:5.2f} {100 * r['found_rate']:6.1f}% {100 * r['palm_rate']:5.1f}% "
             f"{r['error_2d_per_box']:10.3f} "
             f"{r['pa_mpjpe_mm']:7.2f} {r['pa_ratio_to_real']:8.2f} {r['pa_mpjpe_same_side_mm']:12.2f} "
             f"{100 * r['mirrored_rate']:8.1f}% "
@@ -379,7 +395,7 @@ def main() -> None:
                 if "matched_hands" in r
                 else " " * 15
             )
-            + f"{found_of(r, 'palm'):>12} {found_of(r, 'back'):>12}"
+            + f"{found_of(r, 'palm'):>12} {found_of(r, 'back'):>12} {mirrored_of(r, 'palm'):>14}"
         )
     if net is not None:
         print(

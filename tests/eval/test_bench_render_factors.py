@@ -117,3 +117,19 @@ def test_hyperextension_is_the_most_negative_finger_flexion(bench):
     angles[ANGLE_NAMES.index("ring_mcp.flex")] = np.radians(-7.0)
     angles[ANGLE_NAMES.index("thumb_ip.flex")] = np.radians(-30.0)  # the thumb is not among the fingers counted
     assert bench.hyperextension_deg(angles) == pytest.approx(20.0)
+
+
+def test_the_2d_error_per_joint_is_over_the_hands_box(bench):
+    """With the 2D: each joint's mean distance over the longer side of the labels' 2D extent (an independent loop),
+    and nothing of the 2D without it."""
+    rng = np.random.default_rng(8)
+    gt = _hands(5, seed=9)
+    uv = [rng.uniform(0, 200, size=(21, 2)) for _ in gt]
+    kp = [u + rng.normal(size=u.shape) * 3.0 for u in uv]
+    split = bench.joint_offsets([(g, g, "right", k, u) for g, k, u in zip(gt, kp, uv)])
+    expected = np.zeros(21)
+    for k, u in zip(kp, uv):
+        box = max(u[:, 0].max() - u[:, 0].min(), u[:, 1].max() - u[:, 1].min())
+        expected += np.array([np.hypot(*(k[j] - u[j])) for j in range(21)]) / box / len(uv)
+    assert np.allclose(split["error_2d_per_box"], expected)
+    assert "error_2d_per_box" not in bench.joint_offsets([(g, g, "right") for g in gt])
