@@ -161,7 +161,9 @@ def joint_offsets(pairs: list[tuple]) -> dict:
         "error_mm": error.mean(0).tolist(),
         "mean_offset_mm": offset.tolist(),
     }
-    if all(len(p) == 5 for p in pairs):
+    if len({len(p) for p in pairs}) > 1:
+        raise ValueError("joint_offsets: give every hand its 2D, or none")
+    if len(pairs[0]) == 5:
         err_2d = [np.linalg.norm(p[3] - p[4], axis=-1) / np.ptp(p[4], axis=0).max() for p in pairs]
         out["error_2d_per_box"] = np.mean(err_2d, axis=0).tolist()
     return out

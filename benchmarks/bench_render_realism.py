@@ -19,6 +19,7 @@ the real dev photos of ``ge2019-realworld-dev``. Per variant:
   (which joints are visible depends on where they sit in the skin, so each placement keeps its own set);
 - mirrored: the share of found hands MediaPipe gives the other side (it took the hand for its mirror image: the
   palm of a left hand outlines like the back of a right one), and the found share by the face the camera sees;
+- palm: mirrored: the share of the found palms (palm towards the camera) that MediaPipe mirrors;
 - palm: MediaPipe's first stage alone, its palm detector (``palm_detection_full.tflite`` on the whole image): the
   share of hands with a palm scored >= 0.5 (its threshold) near theirs, and the mean score. Where a hand is found
   less often than its palm, the landmark stage (or two hands merged) rejected it.
@@ -138,12 +139,13 @@ def nearest_detection(detections: list, joints_2d: np.ndarray):
 def measure(detector, items, palms: PalmScores | None = None) -> dict:
     """items: (image, joints_2d (21, 2), joints_3d (21, 3) mm camera frame, K, side) per clearly visible hand -> the
     measures, also per view (palm or back towards the camera) with the share MediaPipe takes for the mirror image
-    (the other side: its 3D is then the mirrored hand's); with ``palms``, its palm detector's alone too."""
+    (the other side: its 3D is then the mirrored hand's); with ``palms``, its palm detector's alone too. Also
+    ``hand_box_px`` (p10, median, p90 of the hands' box sides, px) and ``crop_zoom_median`` (MediaPipe's 224 px input
+    over the side of its landmark crop of the hand; > 1: enlarged)."""
+    from diffuhand.detect.landmarks import INPUT_SIZE, hand_rect
     from diffuhand.eval.metrics import pa_mpjpe
 
     found, err2d, pred3d, gt3d, same_side = 0, [], [], [], []
-    from diffuhand.detect.landmarks import INPUT_SIZE, hand_rect
-
     boxes = [float(np.ptp(uv, axis=0).max()) for _, uv, *_ in items]  # px: the resolution MediaPipe sees them at
     zooms = [INPUT_SIZE / hand_rect(uv).side for _, uv, *_ in items]  # > 1: the landmark crop enlarges the hand
     views: dict[str, dict[str, int]] = {}

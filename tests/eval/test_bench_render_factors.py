@@ -133,3 +133,9 @@ def test_the_2d_error_per_joint_is_over_the_hands_box(bench):
         expected += np.array([np.hypot(*(k[j] - u[j])) for j in range(21)]) / box / len(uv)
     assert np.allclose(split["error_2d_per_box"], expected)
     assert "error_2d_per_box" not in bench.joint_offsets([(g, g, "right") for g in gt])
+
+
+def test_hands_with_and_without_2d_are_refused(bench):
+    gt = _hands(2, seed=10)
+    with pytest.raises(ValueError, match="2D"):
+        bench.joint_offsets([(gt[0], gt[0], "right"), (gt[1], gt[1], "right", gt[1][:, :2], gt[1][:, :2])])

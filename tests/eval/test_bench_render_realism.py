@@ -88,3 +88,18 @@ def test_true_crops_count_sides_presence_and_pa(bench):
 def test_true_crops_of_no_hands_are_nan(bench):
     out = bench.measure_true_crops(_KnownNet([]), [], found=[])
     assert len(out) == 5 and all(np.isnan(v) for v in out.values())
+
+
+def test_hand_sizes_and_the_crops_zoom(bench):
+    """The hands' box sides (px) and the landmark crop's zoom: a hand twice as large in the image has twice the box
+    and half the zoom; nothing found leaves them as they are."""
+    hand = _hand(0)
+    uv = hand[:, :2] / hand[:, 2:] * 300.0 + 128.0
+    image = np.zeros((256, 256, 3), np.uint8)
+    small = bench.measure(lambda im: [], [(image, uv, hand, None, "right")])
+    large = bench.measure(lambda im: [], [(image, 2.0 * uv, hand, None, "right")])
+    box = max(np.ptp(uv[:, 0]), np.ptp(uv[:, 1]))
+    assert small["hand_box_px"]["median"] == pytest.approx(box)
+    assert large["hand_box_px"]["median"] == pytest.approx(2 * box)
+    assert large["crop_zoom_median"] == pytest.approx(small["crop_zoom_median"] / 2)
+    assert small["found"] == 0 and np.isnan(bench.measure(lambda im: [], [])["crop_zoom_median"])

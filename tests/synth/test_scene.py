@@ -790,3 +790,18 @@ def test_which_joints_are_visible_does_not_depend_on_the_resolution():
     assert visible[256].size == visible[512].size > 600
     assert abs(visible[256].mean() - visible[512].mean()) < 0.015
     assert (visible[256] == visible[512]).mean() > 0.975
+
+
+def test_the_visibility_patch_grows_with_the_image():
+    """A joint whose own skin shows only two pixels from its pixel, behind a nearer surface all around: hidden in a
+    256 px image (3x3 patch), visible at 512 px (5x5); the radius is 1 up to 383 px, then the side / 256 rounded
+    half up."""
+    from diffuhand.synth.scene import _visible, visibility_radius
+
+    assert [visibility_radius(s) for s in (128, 256, 320, 383, 384, 512, 640, 768, 896)] == [1, 1, 1, 1, 2, 2, 3, 3, 4]
+    for size, seen in ((256, False), (512, True)):
+        depth = np.full((size, size), 400.0)  # an occluder 100 mm in front of the joint
+        depth[100, 102] = 500.0  # the joint's own skin, two pixels to the right
+        joints = np.zeros((21, 3)) + [0.0, 0.0, 500.0]
+        uv = np.zeros((21, 2)) + [100.5, 100.5]
+        assert _visible(joints, uv, depth, tol_mm=5.0).all() == seen

@@ -6,6 +6,7 @@ looks down -z with y up, so points enter the scene as (x, -y, -z) in metres.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -205,10 +206,11 @@ def _load_triton_first() -> None:
     imported by ``torch._dynamo``, which diffusers imports) carries its own. Loaded after the GL context exists,
     triton's native library crashes the process with a segmentation fault as it initialises; loaded first, both
     work. So a script that renders and then builds an estimator would die without this. About 0.1 s, once."""
-    try:
-        import triton  # noqa: F401
-    except ImportError:  # CPU-only torch: nothing to load
-        pass
+    import importlib
+
+    # absent with CPU-only torch; a broken install must not block rendering either (torch reports it where used)
+    with contextlib.suppress(Exception):
+        importlib.import_module("triton")
 
 
 def _offscreen(width: int, height: int):

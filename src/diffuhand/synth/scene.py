@@ -395,17 +395,24 @@ def _occluder(rng: np.random.Generator, centre: np.ndarray, radius: float) -> Me
     return MeshItem(v, np.asarray(m.faces), np.tile(rng.random(3), (len(v), 1)), 0)
 
 
-#: a joint's visibility looks at the pixels within one pixel of it in an image of this side, and within the same
-#: share of the image at other sizes (a 3x3 patch at 256 px, 5x5 at 512), so that which joints count as visible, and
-#: so which hands a benchmark counts, does not change with the resolution
+#: a joint's visibility looks at the pixels within one pixel of it in an image of this side or smaller, and within
+#: a radius that grows with the side above it (a 3x3 patch at 256 px, 5x5 at 512: about the same share of the image),
+#: so that which joints count as visible, and so which hands a benchmark counts, barely changes with the resolution
 VISIBILITY_PATCH_IMAGE_PX = 256
 
 
+def visibility_radius(side_px: int) -> int:
+    """The half side (px) of the patch :func:`_visible` looks at around a joint in an image of ``side_px``: 1 up to
+    :data:`VISIBILITY_PATCH_IMAGE_PX` (and 383 px), then ``side_px / VISIBILITY_PATCH_IMAGE_PX`` rounded half up."""
+    return max(1, int(side_px / VISIBILITY_PATCH_IMAGE_PX + 0.5))
+
+
 def _visible(joints: np.ndarray, uv: np.ndarray, depth: np.ndarray, tol_mm: float) -> np.ndarray:
-    """A joint is visible when it projects into the image and the nearest rendered surface around its pixel
-    is no more than ``tol_mm`` in front of it (its own skin, not another finger, hand or object)."""
+    """A joint is visible when it projects into the image and some rendered surface around its pixel (the
+    farthest there) is no more than ``tol_mm`` in front of it (its own skin, not another finger, hand or object).
+    joints (21, 3) mm camera frame, uv (21, 2) px, depth (H, W) mm (0: nothing) -> (21,) bool."""
     h, w = depth.shape
-    r = max(1, round(max(h, w) / VISIBILITY_PATCH_IMAGE_PX))  # "around": the same share of the image at any size
+    r = visibility_radius(max(h, w))
     vis = np.zeros(len(joints), dtype=bool)
     for k, ((u, v), z) in enumerate(zip(uv, joints[:, 2])):
         x, y = int(np.floor(u)), int(np.floor(v))
