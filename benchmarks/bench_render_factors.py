@@ -134,7 +134,9 @@ def joint_offsets(pairs: list[tuple]) -> dict:
       half's noise inflates it);
     - with the 2D, ``error_2d_per_box`` (21,): the mean 2D distance over the hand's box (the longer side of the
       labels' 2D extent), as the benchmark's 2D error, per joint: where in the image itself MediaPipe reads the hand
-      differently (a convention's placement of a joint shows here too).
+      differently; split as the 3D is: ``offset_2d_per_box`` (21, 2) the mean offset in the hand's image frame
+      (:func:`image_frame`: along the wrist-to-middle-MCP line, and across it towards the index finger's MCP), and
+      ``error_2d_without_offsets_per_box`` (21,) the mean distance with the other half's mean offsets taken off.
 
     Empty with fewer than two hands."""
     from diffuhand.eval.metrics import procrustes_align
@@ -148,10 +150,7 @@ def joint_offsets(pairs: list[tuple]) -> dict:
     aligned = procrustes_align(pred, gt)
     frames = hand_frame(gt)  # (N, 3, 3), columns the hand's axes in the camera frame
     local = np.einsum("nja,nab->njb", aligned - gt, frames)  # (N, 21, 3) offsets in the hand frame
-    halves = np.arange(len(pairs)) % 2
-    rest = np.empty_like(local)
-    for h in (0, 1):  # each half without the mean offset of the other
-        rest[halves == h] = local[halves == h] - local[halves != h].mean(0)
+    rest = cross_fitted(local)
     error = np.linalg.norm(local, axis=-1)
     offset = local.mean(0)
     out = {
@@ -164,9 +163,34 @@ def joint_offsets(pairs: list[tuple]) -> dict:
     if len({len(p) for p in pairs}) > 1:
         raise ValueError("joint_offsets: give every hand its 2D, or none")
     if len(pairs[0]) == 5:
-        err_2d = [np.linalg.norm(p[3] - p[4], axis=-1) / np.ptp(p[4], axis=0).max() for p in pairs]
-        out["error_2d_per_box"] = np.mean(err_2d, axis=0).tolist()
+        local_2d = np.stack(
+            [(p[3] - p[4]) @ image_frame(p[4]) / np.ptp(p[4], axis=0).max() for p in pairs]
+        )  # (N, 21, 2) offsets over the box, in each hand's image frame
+        out["error_2d_per_box"] = np.linalg.norm(local_2d, axis=-1).mean(0).tolist()
+        out["offset_2d_per_box"] = local_2d.mean(0).tolist()
+        out["error_2d_without_offsets_per_box"] = np.linalg.norm(cross_fitted(local_2d), axis=-1).mean(0).tolist()
     return out
+
+
+def cross_fitted(local: np.ndarray) -> np.ndarray:
+    """local (N, J, D) offsets per hand -> the same with each joint's mean offset over the other half of the hands
+    (alternate hands) taken off, so that the offsets are not fitted to the errors they remove."""
+    halves = np.arange(len(local)) % 2
+    rest = np.empty_like(local)
+    for h in (0, 1):
+        rest[halves == h] = local[halves == h] - local[halves != h].mean(0)
+    return rest
+
+
+def image_frame(joints_2d: np.ndarray) -> np.ndarray:
+    """(2, 2) columns: the unit vector from the wrist to the middle finger's MCP in the image (joints_2d (21, 2) px),
+    and the one across it on the index finger's MCP's side; the same axes on a palm and on a back, either hand."""
+    along = joints_2d[9] - joints_2d[0]
+    along = along / np.linalg.norm(along)
+    across = np.array([-along[1], along[0]])
+    if (joints_2d[5] - joints_2d[0]) @ across < 0:
+        across = -across
+    return np.stack([along, across], axis=1)
 
 
 def detection_record(detection, joints_3d: np.ndarray, side: str) -> dict:
@@ -226,13 +250,17 @@ def print_joints(joints: dict) -> None:
     sets = {k: v for k, v in joints.items() if v}
     print(
         "per joint, hands given the right side: error after PA (mm), its mean offset (x distal, y radial, z dorsal) "
-        "and the 2D error over the box"
+        "and the 2D error over the box, also without each joint's mean 2D offset (cross-fitted)"
     )
-    print(f"{'joint':12}" + "".join(f" {k + ' error':>15} {k + ' offset':>24} {k + ' 2D':>12}" for k in sets))
+    print(
+        f"{'joint':12}"
+        + "".join(f" {k + ' error':>15} {k + ' offset':>24} {k + ' 2D':>12} {'w/o offset':>10}" for k in sets)
+    )
     for j, name in enumerate(JOINT_NAMES):
         cells = "".join(
             f" {v['error_mm'][j]:15.1f} {'{:+.1f} {:+.1f} {:+.1f}'.format(*v['mean_offset_mm'][j]):>24}"
             f" {v.get('error_2d_per_box', [float('nan')] * len(JOINT_NAMES))[j]:12.3f}"
+            f" {v.get('error_2d_without_offsets_per_box', [float('nan')] * len(JOINT_NAMES))[j]:10.3f}"
             for v in sets.values()
         )
         print(f"{name:12}{cells}")

@@ -139,3 +139,29 @@ def test_hands_with_and_without_2d_are_refused(bench):
     gt = _hands(2, seed=10)
     with pytest.raises(ValueError, match="2D"):
         bench.joint_offsets([(gt[0], gt[0], "right"), (gt[1], gt[1], "right", gt[1][:, :2], gt[1][:, :2])])
+
+
+def test_a_shared_2d_offset_is_told_from_the_spread(bench):
+    """2D keypoints off by one offset per joint in each hand's image frame (hands turned and mirrored in the image,
+    as palms and backs are), plus noise: the split finds the offsets, and without them the noise's error."""
+    rng = np.random.default_rng(11)
+    gt = _hands(300, seed=12)
+    offset = rng.normal(size=(21, 2)) * 0.05  # of the box: along the wrist-to-middle-MCP line, across to the index
+    pairs = []
+    for k, g in enumerate(gt):
+        uv = g[:, :2] / g[:, 2:] * 500.0  # the hand's 2D, whatever it looks like
+        turn = rng.uniform(0, 2 * np.pi)
+        rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+        uv = uv @ rot.T * (np.array([-1.0, 1.0]) if k % 2 else 1.0) + 300.0
+        box = max(np.ptp(uv[:, 0]), np.ptp(uv[:, 1]))
+        along = (uv[9] - uv[0]) / np.linalg.norm(uv[9] - uv[0])
+        across = np.array([-along[1], along[0]])
+        across = across if (uv[5] - uv[0]) @ across > 0 else -across
+        shift = (offset[:, :1] * along + offset[:, 1:] * across) * box
+        noise = rng.normal(size=uv.shape) * 0.01 * box
+        pairs.append((g, g, "right", uv + shift + noise, uv))
+    split = bench.joint_offsets(pairs)
+    assert np.abs(np.asarray(split["offset_2d_per_box"]) - offset).max() < 0.004
+    # the noise's mean distance: 0.01 * sqrt(pi / 2) of the box, a little more with the other half's mean taken off
+    assert np.mean(split["error_2d_without_offsets_per_box"]) == pytest.approx(0.01 * np.sqrt(np.pi / 2), rel=0.08)
+    assert np.mean(split["error_2d_per_box"]) > 2 * np.mean(split["error_2d_without_offsets_per_box"])
