@@ -141,7 +141,8 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
     measures, also per view (palm or back towards the camera) with the share MediaPipe takes for the mirror image
     (the other side: its 3D is then the mirrored hand's); with ``palms``, its palm detector's alone too. Also
     ``hand_box_px`` (p10, median, p90 of the hands' box sides, px) and ``crop_zoom_median`` (MediaPipe's 224 px input
-    over the side of its landmark crop of the hand; > 1: enlarged)."""
+    over the side of its landmark crop of the hand; > 1: enlarged), and ``pa_mm_per_hand``: each item's PA-MPJPE (mm; None
+    where not found), whose mean over the found hands is ``pa_mpjpe_mm``."""
     from diffuhand.detect.landmarks import INPUT_SIZE, hand_rect
     from diffuhand.eval.metrics import pa_mpjpe
 
@@ -151,6 +152,7 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
     views: dict[str, dict[str, int]] = {}
     cache: dict[int, list] = {}
     flags = []  # per item: found or not (to compare renderers on the same hands)
+    per_hand: list[float | None] = []  # per item: its PA (mm), None where not found
     palm_cache: dict[int, tuple] = {}  # one palm detector pass per image, as one MediaPipe pass
     palm = []
     for image, uv, xyz, _, side in items:
@@ -167,7 +169,9 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
         d = nearest_detection(cache[key], uv)
         flags.append(d is not None)
         if d is None:
+            per_hand.append(None)
             continue
+        per_hand.append(pa_mpjpe(d.world_mm[None], xyz[None]).mean_mm)
         found += 1
         view["found"] += 1
         view["mirrored"] += int(d.handedness != side)
@@ -196,6 +200,7 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
         "pa_mpjpe_mm": pa,
         "pa_mpjpe_same_side_mm": pa_same,
         "found_flags": flags,
+        "pa_mm_per_hand": per_hand,
         "palm_rate": float(np.mean(np.asarray(palm) >= PALM_THRESHOLD)) if palm else float("nan"),
         "palm_score_mean": float(np.mean(palm)) if palm else float("nan"),
     }

@@ -1,0 +1,158 @@
+"""benchmarks/bench_render_twins.py: a twin is rendered where the hand it copies is (left hands too), turned views
+keep the hand in place, and the ratio's interval resamples photos with their twins."""
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from diffuhand.errors import DiffuhandError
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+SIZE = 128
+#: a camera like the dev photos' (focal length 480 px at 256 px), at this test's image size
+K = np.array([[240.0, 0.0, 64.0], [0.0, 240.0, 64.0], [0.0, 0.0, 1.0]])
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(BENCHMARKS))  # it imports bench_render_realism from its own folder, as a script does
+    try:
+        spec = importlib.util.spec_from_file_location("bench_render_twins", BENCHMARKS / "bench_render_twins.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    from diffuhand.synth.render import Renderer
+
+    try:
+        r = Renderer(SIZE)
+    except DiffuhandError as exc:
+        pytest.skip(f"offscreen renderer unavailable: {exc}")
+    yield r
+    r.close()
+
+
+def _hand(side: str, seed: int = 0) -> np.ndarray:
+    """A hand of the model in a pose drawn inside the limits, palm about towards the camera, its joints' centre on
+    the optical axis 600 mm away: (21, 3) mm in the camera frame; a left hand is the mirror image (x flipped) of
+    the right hand drawn."""
+    from diffuhand.kinematics.fk_numpy import forward_kinematics
+    from diffuhand.kinematics.limits import load_limits
+
+    lim, rng = load_limits(), np.random.default_rng(seed)
+    angles = lim.angle_neutral + rng.uniform(-0.3, 0.3, 41) * (lim.angle_max - lim.angle_min)
+    angles = np.clip(angles, lim.angle_min, lim.angle_max)
+    rot = Rotation.from_euler("xyz", [180.0, 0.0, 80.0], degrees=True).as_matrix()  # fingers up, palm seen
+    joints = forward_kinematics(angles, lim.ratio_neutral, 85.0, rot, np.zeros(3))
+    joints = joints - joints.mean(0) + np.array([0.0, 0.0, 600.0])
+    return joints * np.array([-1.0, 1.0, 1.0]) if side == "left" else joints
+
+
+def _sample(side: str, seed: int = 0) -> SimpleNamespace:
+    return SimpleNamespace(joints_3d=_hand(side, seed), handedness=side, K=K)
+
+
+def _cfg(bench):
+    return bench.scene_config("legacy", SIZE, {"p_occluder": 0.0})
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_a_twin_is_rendered_where_its_hand_is(bench, renderer, side):
+    """The twin's labels are the hand's joints (within the fit) and its 2D their projection by the photo's camera,
+    its side the hand's: a left hand's mirror image placed as the right hand would be fails this."""
+    from diffuhand.synth.mesh import default_hand_mesh
+
+    sample = _sample(side)
+    _, residual = bench.twin_pose(sample.joints_3d, side)
+    assert residual < 0.5
+    items, photo_of, residuals, clear = bench.render_twins([sample], _cfg(bench), renderer, default_hand_mesh(), 2, 7)
+    assert photo_of == [0, 0] and residuals == [pytest.approx(residual)] and all(clear)
+    uvw = sample.joints_3d @ K.T
+    for image, uv, xyz, k, hand_side in items:
+        assert hand_side == side and np.array_equal(k, K)
+        assert np.linalg.norm(xyz - sample.joints_3d, axis=1).max() < 2.0
+        assert np.abs(uv - uvw[:, :2] / uvw[:, 2:]).max() < 0.5
+    assert not np.array_equal(items[0][0], items[1][0])  # each twin its own skin, light and background
+
+
+def test_a_turned_view_keeps_the_hand_in_place(bench, renderer):
+    """views="scene": the hand turned about its joints' centre, so the twin is where the photo's hand was, in
+    another orientation; poses="scene" keeps its size."""
+    from diffuhand.synth.mesh import default_hand_mesh
+
+    sample = _sample("left", seed=3)
+    centre = sample.joints_3d.mean(0)
+    for poses in bench.SOURCES:
+        items, *_ = bench.render_twins(
+            [sample], _cfg(bench), renderer, default_hand_mesh(), 1, 5, poses=poses, views="scene"
+        )
+        xyz = items[0][2]
+        if poses == "photo":  # the same hand turned: its centre stays, its shape is the photo's
+            assert np.linalg.norm(xyz.mean(0) - centre) < 1.0
+            assert np.allclose(
+                np.linalg.norm(xyz - xyz.mean(0), axis=1), np.linalg.norm(sample.joints_3d - centre, axis=1), atol=2.0
+            )
+            assert np.linalg.norm(xyz - sample.joints_3d, axis=1).mean() > 5.0  # it was turned
+        palm = np.linalg.norm(sample.joints_3d[9] - sample.joints_3d[0])  # wrist -> middle MCP: ratios, size kept
+        assert np.linalg.norm(xyz[9] - xyz[0]) == pytest.approx(palm, rel=0.02)
+    with pytest.raises(ValueError, match="poses, views and ratios"):
+        bench.render_twins([sample], _cfg(bench), renderer, default_hand_mesh(), 1, 5, views="anywhere")
+
+
+def test_turned_about_is_a_rotation_about_the_centre(bench):
+    from diffuhand.kinematics.fk_numpy import forward_kinematics
+
+    joints = _hand("right", seed=1)
+    pose, _ = bench.twin_pose(joints, "right")
+    new = Rotation.from_euler("xyz", [20.0, -50.0, 110.0], degrees=True).as_matrix()
+    centre = joints.mean(0)
+    angles, ratios, anchor, rot, pos, _ = bench.turned_about(pose, new, centre)
+    assert np.array_equal(rot, new)
+    before = forward_kinematics(pose[0], pose[1], pose[2], pose[3], pose[4])
+    after = forward_kinematics(angles, ratios, anchor, rot, pos)
+    turn = new @ pose[3].T
+    assert np.allclose(after - centre, (before - centre) @ turn.T, atol=1e-9)
+
+
+def test_paired_ratio(bench):
+    photos = [8.0, 9.0, 10.0, None, 12.0]
+    of = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    same = [photos[i] for i in of]
+    out = bench.paired_ratio(photos, same, of, draws=200)
+    assert out["ratio"] == pytest.approx(1.0) and out["low"] == pytest.approx(1.0) and out["high"] == pytest.approx(1.0)
+    # every twin 1.2x its photo: every resample says 1.2 (a photo MediaPipe missed weighs nothing on either side)
+    scaled = [None if p is None else 1.2 * p for p in same]
+    out = bench.paired_ratio(photos, scaled, of, draws=200)
+    assert out["low"] == pytest.approx(1.2) and out["high"] == pytest.approx(1.2)
+    # twins missed count for nothing; one photo's twins far off widen the interval about the point
+    noisy = [*scaled[:2], None, 30.0, *scaled[4:]]
+    out = bench.paired_ratio(photos, noisy, of, draws=500, generator=np.random.default_rng(1))
+    expected = np.mean([v for v in noisy if v is not None]) / np.mean([8.0, 9.0, 10.0, 12.0])
+    assert out["ratio"] == pytest.approx(expected)
+    assert out["low"] < out["ratio"] < out["high"]
+    with pytest.raises(ValueError, match="twins"):
+        bench.paired_ratio(photos, same[:-1], of)
+
+
+def test_twins_can_keep_the_scenes_proportions(bench):
+    """ratios given: the fit keeps them (only size, angles and root fitted), so a hand of other proportions is
+    fitted with a residual; fitted freely, its own proportions come back."""
+    from diffuhand.kinematics.limits import load_limits
+
+    lim = load_limits()
+    joints = _hand("left", seed=2)
+    own, residual = bench.twin_pose(joints, "left")
+    assert np.allclose(own[1], lim.ratio_neutral, atol=1e-3) and residual < 0.5
+    other = np.clip(lim.ratio_neutral * 1.15, lim.ratio_min, lim.ratio_max)
+    kept, residual = bench.twin_pose(joints, "left", ratios=other)
+    assert np.array_equal(kept[1], other) and residual > 1.0
