@@ -144,7 +144,7 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
     over the side of its landmark crop of the hand; > 1: enlarged), and ``pa_mm_per_hand``: each item's PA-MPJPE (mm; None
     where not found), whose mean over the found hands is ``pa_mpjpe_mm``."""
     from diffuhand.detect.landmarks import INPUT_SIZE, hand_rect
-    from diffuhand.eval.metrics import pa_mpjpe
+    from diffuhand.eval.metrics import procrustes_align
 
     found, err2d, pred3d, gt3d, same_side = 0, [], [], [], []
     boxes = [float(np.ptp(uv, axis=0).max()) for _, uv, *_ in items]  # px: the resolution MediaPipe sees them at
@@ -152,7 +152,6 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
     views: dict[str, dict[str, int]] = {}
     cache: dict[int, list] = {}
     flags = []  # per item: found or not (to compare renderers on the same hands)
-    per_hand: list[float | None] = []  # per item: its PA (mm), None where not found
     palm_cache: dict[int, tuple] = {}  # one palm detector pass per image, as one MediaPipe pass
     palm = []
     for image, uv, xyz, _, side in items:
@@ -169,9 +168,7 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
         d = nearest_detection(cache[key], uv)
         flags.append(d is not None)
         if d is None:
-            per_hand.append(None)
             continue
-        per_hand.append(pa_mpjpe(d.world_mm[None], xyz[None]).mean_mm)
         found += 1
         view["found"] += 1
         view["mirrored"] += int(d.handedness != side)
@@ -180,10 +177,17 @@ def measure(detector, items, palms: PalmScores | None = None) -> dict:
         gt3d.append(xyz)
         same_side.append(d.handedness == side)
     n = len(items)
-    pa = pa_mpjpe(np.stack(pred3d), np.stack(gt3d)).mean_mm if pred3d else float("nan")
+    # each found hand's PA (mm), aligned once: their mean is the PA, over the right side's the PA on that side
+    per = np.zeros(0)
+    if pred3d:
+        gt = np.stack(gt3d)
+        per = np.linalg.norm(procrustes_align(np.stack(pred3d), gt) - gt, axis=-1).mean(-1)
+    pa = float(per.mean()) if per.size else float("nan")
     # PA of the hands MediaPipe gives the right side: a mirrored detection's 3D is the other hand's, whatever the render
     kept = np.flatnonzero(same_side)
-    pa_same = pa_mpjpe(np.stack(pred3d)[kept], np.stack(gt3d)[kept]).mean_mm if kept.size else float("nan")
+    pa_same = float(per[kept].mean()) if kept.size else float("nan")
+    found_pa = iter(per.tolist())
+    per_hand = [next(found_pa) if f else None for f in flags]  # per item: its PA (mm), None where not found
     mirrored = sum(v["mirrored"] for v in views.values())
     return {
         "hands": n,

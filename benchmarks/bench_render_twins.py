@@ -170,10 +170,20 @@ def main() -> None:
     ap.add_argument("--variant", default="photo", help="scene variant (synth.scene)")
     ap.add_argument("--repeats", type=int, default=3, help="twins per photo, each with its own skin, light, scene")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--poses", default="photo", help="the twins' finger angles: photo (fitted), scene (the prior's)")
-    ap.add_argument("--views", default="photo", help="the twins' views: photo (the photo's), scene (drawn)")
     ap.add_argument(
-        "--ratios", default="photo", help="the twins' bone ratios: photo (fitted to its labels), scene (neutral)"
+        "--poses",
+        default="photo",
+        choices=SOURCES,
+        help="the twins' finger angles: photo (fitted), scene (the prior's)",
+    )
+    ap.add_argument(
+        "--views", default="photo", choices=SOURCES, help="the twins' views: photo (the photo's), scene (drawn)"
+    )
+    ap.add_argument(
+        "--ratios",
+        default="photo",
+        choices=SOURCES,
+        help="the twins' bone ratios: photo (fitted to its labels), scene (neutral)",
     )
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", help="a scene config field set")
     ap.add_argument("--true-crops", action="store_true", help="also the landmark network alone on true-2D crops")
@@ -184,9 +194,6 @@ def main() -> None:
         ap.error(f"{args.real}: no such folder (the dev photos, ge2019-realworld-dev, are what the twins copy)")
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
-    for name, value in (("--poses", args.poses), ("--views", args.views), ("--ratios", args.ratios)):
-        if value not in SOURCES:
-            ap.error(f"{name} {value}: must be one of {', '.join(SOURCES)}")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from diffuhand.data import open_dataset
     from diffuhand.detect import MediaPipeHands
