@@ -135,8 +135,9 @@ def joint_offsets(pairs: list[tuple]) -> dict:
     - with the 2D, ``error_2d_per_box`` (21,): the mean 2D distance over the hand's box (the longer side of the
       labels' 2D extent), as the benchmark's 2D error, per joint: where in the image itself MediaPipe reads the hand
       differently; split as the 3D is: ``offset_2d_per_box`` (21, 2) the mean offset in the hand's image frame
-      (:func:`image_frame`: along the wrist-to-middle-MCP line, and across it towards the index finger's MCP), and
-      ``error_2d_without_offsets_per_box`` (21,) the mean distance with the other half's mean offsets taken off.
+      (:func:`image_frame`: along the wrist-to-middle-MCP line, and across it towards the index finger), and
+      ``error_2d_without_offsets_per_box`` (21,) the mean distance with the other half's mean offsets taken off;
+      ``hands_2d`` the hands split so (those :func:`image_frame` gives a frame; the 2D error is over them too).
 
     Empty with fewer than two hands."""
     from diffuhand.eval.metrics import procrustes_align
@@ -162,14 +163,25 @@ def joint_offsets(pairs: list[tuple]) -> dict:
     }
     if len({len(p) for p in pairs}) > 1:
         raise ValueError("joint_offsets: give every hand its 2D, or none")
-    if len(pairs[0]) == 5:
+    framed = [p for p in pairs if len(p) == 5 and has_image_frame(p[4])]
+    if len(framed) >= 2:
         local_2d = np.stack(
-            [(p[3] - p[4]) @ image_frame(p[4]) / np.ptp(p[4], axis=0).max() for p in pairs]
+            [(p[3] - p[4]) @ image_frame(p[4]) / np.ptp(p[4], axis=0).max() for p in framed]
         )  # (N, 21, 2) offsets over the box, in each hand's image frame
+        out["hands_2d"] = len(framed)
         out["error_2d_per_box"] = np.linalg.norm(local_2d, axis=-1).mean(0).tolist()
         out["offset_2d_per_box"] = local_2d.mean(0).tolist()
         out["error_2d_without_offsets_per_box"] = np.linalg.norm(cross_fitted(local_2d), axis=-1).mean(0).tolist()
     return out
+
+
+def has_image_frame(joints_2d: np.ndarray) -> bool:
+    """Whether :func:`image_frame` gives the hand (21, 2) px a frame."""
+    try:
+        image_frame(joints_2d)
+    except ValueError:
+        return False
+    return True
 
 
 def cross_fitted(local: np.ndarray) -> np.ndarray:
@@ -182,13 +194,24 @@ def cross_fitted(local: np.ndarray) -> np.ndarray:
     return rest
 
 
+#: the shortest wrist-to-middle-MCP line (over the hand's box) that gives a hand an image frame: shorter, the palm is
+#: seen end-on and the line's direction is noise (such hands are left out of the 2D split)
+MIN_AXIS_PER_BOX = 0.02
+
+
 def image_frame(joints_2d: np.ndarray) -> np.ndarray:
     """(2, 2) columns: the unit vector from the wrist to the middle finger's MCP in the image (joints_2d (21, 2) px),
-    and the one across it on the index finger's MCP's side; the same axes on a palm and on a back, either hand."""
+    and the one across it on the index finger's side (its MCP's side of the pinky's MCP: the two lie either side of
+    that line on a palm or a back, so the side is clear far more often than from the index MCP alone); the same
+    axes on a palm and on a back, either hand. ValueError where the line is shorter than
+    :data:`MIN_AXIS_PER_BOX` of the hand's box (the palm seen end-on: no direction to speak of)."""
     along = joints_2d[9] - joints_2d[0]
-    along = along / np.linalg.norm(along)
+    length = np.linalg.norm(along)
+    if not length >= MIN_AXIS_PER_BOX * np.ptp(joints_2d, axis=0).max():
+        raise ValueError("image_frame: the wrist and the middle finger's MCP coincide in the image")
+    along = along / length
     across = np.array([-along[1], along[0]])
-    if (joints_2d[5] - joints_2d[0]) @ across < 0:
+    if (joints_2d[5] - joints_2d[17]) @ across < 0:
         across = -across
     return np.stack([along, across], axis=1)
 

@@ -156,7 +156,7 @@ def test_a_shared_2d_offset_is_told_from_the_spread(bench):
         box = max(np.ptp(uv[:, 0]), np.ptp(uv[:, 1]))
         along = (uv[9] - uv[0]) / np.linalg.norm(uv[9] - uv[0])
         across = np.array([-along[1], along[0]])
-        across = across if (uv[5] - uv[0]) @ across > 0 else -across
+        across = across if (uv[5] - uv[17]) @ across > 0 else -across
         shift = (offset[:, :1] * along + offset[:, 1:] * across) * box
         noise = rng.normal(size=uv.shape) * 0.01 * box
         pairs.append((g, g, "right", uv + shift + noise, uv))
@@ -165,3 +165,41 @@ def test_a_shared_2d_offset_is_told_from_the_spread(bench):
     # the noise's mean distance: 0.01 * sqrt(pi / 2) of the box, a little more with the other half's mean taken off
     assert np.mean(split["error_2d_without_offsets_per_box"]) == pytest.approx(0.01 * np.sqrt(np.pi / 2), rel=0.08)
     assert np.mean(split["error_2d_per_box"]) > 2 * np.mean(split["error_2d_without_offsets_per_box"])
+
+
+def test_the_2d_offsets_taken_off_are_the_other_halfs(bench):
+    """Cross-fitted in 2D too: on a few hands of pure 2D noise, taking off the other half's mean offsets adds that
+    half's noise (the error grows, about sqrt(1 + 1/3) with halves of three), where a half's own would shrink it."""
+    rng = np.random.default_rng(13)
+    gt = _hands(6, seed=14)
+    pairs = []
+    for g in gt:
+        uv = g[:, :2] / g[:, 2:] * 500.0 + 300.0
+        pairs.append((g, g, "right", uv + rng.normal(size=uv.shape) * 2.0, uv))
+    split = bench.joint_offsets(pairs)
+    ratio = np.mean(split["error_2d_without_offsets_per_box"]) / np.mean(split["error_2d_per_box"])
+    assert 1.05 < ratio < 1.3
+
+
+def test_the_image_frame_takes_the_index_side_from_the_pinky(bench):
+    """The across axis points from the pinky's MCP to the index finger's: with the index MCP on the wrist-to-middle-
+    MCP line (within a hair on the pinky's side), the index side is still the side away from the pinky."""
+    uv = np.zeros((21, 2))
+    uv[9] = [0.0, 10.0]  # middle MCP straight up from the wrist
+    uv[5] = [-1e-4, 8.0]  # index MCP on the line, a hair to the left
+    uv[17] = [-3.0, 9.0]  # pinky MCP to the left: the index side is to the right
+    uv[[1, 2, 3, 4]] = [[2.0, 2.0], [4.0, 4.0], [5.0, 6.0], [6.0, 8.0]]  # a thumb, for the box
+    frame = bench.image_frame(uv)
+    assert np.allclose(frame[:, 0], [0.0, 1.0]) and np.allclose(frame[:, 1], [1.0, 0.0])
+
+
+def test_a_hand_seen_down_its_palm_is_left_out_of_the_2d_split(bench):
+    """Wrist and middle MCP at one point in the image: no frame (a clear error), and the 2D split goes on over the
+    other hands, saying how many it used."""
+    gt = _hands(4, seed=15)
+    uv = [g[:, :2] / g[:, 2:] * 500.0 + 300.0 for g in gt]
+    uv[1][9] = uv[1][0]
+    with pytest.raises(ValueError, match="coincide"):
+        bench.image_frame(uv[1])
+    split = bench.joint_offsets([(g, g, "right", u, u) for g, u in zip(gt, uv)])
+    assert split["hands_2d"] == 3 and np.isfinite(split["offset_2d_per_box"]).all()

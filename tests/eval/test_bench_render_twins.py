@@ -103,6 +103,10 @@ def test_a_turned_view_keeps_the_hand_in_place(bench, renderer):
                 np.linalg.norm(xyz - xyz.mean(0), axis=1), np.linalg.norm(sample.joints_3d - centre, axis=1), atol=2.0
             )
             assert np.linalg.norm(xyz - sample.joints_3d, axis=1).mean() > 5.0  # it was turned
+        else:  # the prior's hand, turned about its own centre: where it is with the photo's view, same seed
+            same, *_ = bench.render_twins([sample], _cfg(bench), renderer, default_hand_mesh(), 1, 5, poses=poses)
+            assert np.linalg.norm(xyz.mean(0) - same[0][2].mean(0)) < 1e-6
+            assert np.linalg.norm(xyz - same[0][2], axis=1).mean() > 5.0
         palm = np.linalg.norm(sample.joints_3d[9] - sample.joints_3d[0])  # wrist -> middle MCP: ratios, size kept
         assert np.linalg.norm(xyz[9] - xyz[0]) == pytest.approx(palm, rel=0.02)
     with pytest.raises(ValueError, match="poses, views and ratios"):
@@ -122,6 +126,31 @@ def test_turned_about_is_a_rotation_about_the_centre(bench):
     after = forward_kinematics(angles, ratios, anchor, rot, pos)
     turn = new @ pose[3].T
     assert np.allclose(after - centre, (before - centre) @ turn.T, atol=1e-9)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pose_joints_are_the_fitted_hand(bench, side):
+    """A fitted pose's joints (a left hand's through the mirror) are the hand it was fitted to, and turning it about
+    its default centre keeps its joints' centre."""
+    joints = _hand(side, seed=2)
+    pose, residual = bench.twin_pose(joints, side)
+    assert np.linalg.norm(bench.pose_joints(pose) - joints, axis=1).mean() == pytest.approx(residual, abs=1e-6)
+    turned = bench.turned_about(pose, Rotation.from_euler("xyz", [40.0, 10.0, -70.0], degrees=True).as_matrix())
+    assert np.allclose(bench.pose_joints(turned).mean(0), bench.pose_joints(pose).mean(0), atol=1e-9)
+
+
+def test_paired_ratio_weighs_each_photo_by_its_twins(bench):
+    """paired: a photo counts once per twin (one without twins not at all); the draws reported are those with a
+    ratio, fewer where a resample misses every found photo."""
+    photos = [8.0, 20.0, 10.0]
+    of = [0, 0, 0, 2]  # photo 1 has no twin given; photo 0 three
+    twins = [9.0, 9.0, 9.0, 11.0]
+    out = bench.paired_ratio(photos, twins, of, draws=100, paired=True)
+    assert out["ratio"] == pytest.approx(9.5 / ((3 * 8.0 + 10.0) / 4))  # the twins: 38 / 4
+    assert bench.paired_ratio(photos, twins, of, draws=100)["ratio"] == pytest.approx(9.5 / (38.0 / 3))
+    # one photo found of three: a third of the resamples miss it, and have no ratio
+    out = bench.paired_ratio([8.0, None, None], [9.0, 9.0, 9.0], [0, 1, 2], draws=300, generator=np.random.default_rng(2))
+    assert 150 < out["draws"] < 250
 
 
 def test_paired_ratio(bench):
