@@ -1,7 +1,9 @@
 """The dev photos' own hands, rendered: does MediaPipe read a render like the photo it copies?
 
     python benchmarks/bench_render_twins.py [--variant photo] [--repeats 3] [--seed 7] [--set FIELD=JSON ...]
-                                            [--true-crops] [--out benchmarks/results/render_twins.json]
+                                            [--poses photo|scene|dexycb] [--views photo|scene|dexycb]
+                                            [--ratios photo|scene] [--true-crops]
+                                            [--out benchmarks/results/render_twins.json]
 
 ``bench_render_realism.py`` compares MediaPipe on the renders' own mix of poses, views and hand sizes (grasps seen
 from anywhere) with MediaPipe on the 100 real photos of ``ge2019-realworld-dev`` (one person's open gestures, palm
@@ -14,6 +16,11 @@ background and camera effects drawn anew for each of ``--repeats`` twins). The m
 against each image's own labels (the photo's, or the twin's, which lie within the fit's residual of the photo's).
 What is left between the two rows is the look of a rendered hand: its mesh, skin, light and scene.
 
+``--poses`` and ``--views`` swap in what the scenes draw instead of the photo's (``scene``: the pose prior's finger
+angles, a view drawn by ``hand_rotation``), or a real DexYCB frame's (``dexycb``: a real grasp, and the hand's
+orientation in that frame's real camera; ``--dexycb`` the sequences), to tell which of the scenes' hands MediaPipe
+reads worse.
+
 The twins are drawn without occluders (``p_occluder`` 0 unless ``--set``): the photos have none, and an occluder
 changes which parts are seen rather than how they look. Validation only: nothing here is fitted to the photos'
 images; their labels place the twins, as the realism benchmark's scenes are placed by the pose prior.
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -108,8 +116,40 @@ def paired_ratio(
     return {"ratio": point, "low": float(low), "high": float(high), "draws": int(boot.size)}
 
 
-#: where a twin's finger angles and its view come from: the photo's own, or drawn as the scenes draw them
-SOURCES = ("photo", "scene")
+#: where a twin's finger angles and its view come from: the photo's own, drawn as the scenes draw them, or a real
+#: DexYCB frame's (its grasp, and the hand's orientation in that frame's real camera)
+SOURCES = ("photo", "scene", "dexycb")
+#: DexYCB frames drawn (at random, once) for the "dexycb" source, and the residual above which a fit is left out
+REAL_FRAMES, REAL_MAX_RESIDUAL_MM = 600, 5.0
+
+
+@dataclass
+class RealFrames:
+    """Real hands as the kinematic model fitted to them: angles (N, 41) rad and the right-hand model's root rotation
+    (N, 3, 3) in the frame's camera (a left hand fitted as its mirror image, so its own rotation is the mirror's)."""
+
+    angles: np.ndarray
+    rotations: np.ndarray
+
+    def rotation_for(self, k: int, side: str) -> np.ndarray:
+        """Frame ``k``'s orientation (3, 3) for a hand of ``side``: the fitted right hand's, or its mirror image."""
+        return MIRROR_X @ self.rotations[k] @ MIRROR_X if side == "left" else self.rotations[k]
+
+
+def real_frames(root: Path, count: int = REAL_FRAMES, seed: int = 0, limits=None) -> RealFrames:
+    """``count`` frames of the DexYCB sequences under ``root`` drawn at random (``seed``), fitted by IK within the
+    limits (left hands as their mirror images); fits above :data:`REAL_MAX_RESIDUAL_MM` are left out."""
+    from diffuhand.data import open_dataset
+    from diffuhand.kinematics import fit_ik
+    from diffuhand.kinematics.conventions import mirror
+
+    ds = open_dataset("dexycb", root)
+    pick = np.random.default_rng(seed).choice(len(ds), size=min(count, len(ds)), replace=False)
+    samples = [ds[int(i)] for i in pick]
+    joints = np.stack([mirror(s.joints_3d) if s.handedness == "left" else s.joints_3d for s in samples])
+    fit = fit_ik(joints.astype(np.float64), limits=limits, as_numpy=True)
+    keep = np.asarray(fit.residual) <= REAL_MAX_RESIDUAL_MM
+    return RealFrames(np.asarray(fit.angles)[keep], np.asarray(fit.root_rotation)[keep])
 
 
 def pose_joints(pose: tuple) -> np.ndarray:
@@ -143,6 +183,7 @@ def render_twins(
     poses: str = "photo",
     views: str = "photo",
     ratios: str = "photo",
+    frames: RealFrames | None = None,
 ):
     """``repeats`` renders of each sample's hand at its camera -> (items as :func:`~bench_render_realism.measure`
     takes them, each twin's photo index, each photo's fit residual mm, each twin's clear visibility).
@@ -150,7 +191,9 @@ def render_twins(
     ``poses``: the finger angles fitted to the photo (``"photo"``) or drawn from the pose prior (``"scene"``), the
     photo's bone ratios and size kept; ``views``: the photo's orientation of the hand (``"photo"``) or one drawn as
     the scenes draw it (:func:`~diffuhand.synth.scene.hand_rotation`, ``"scene"``), turned about the centre of the
-    hand's joints as posed (the prior's angles move it off the photo's);
+    hand's joints as posed (the prior's angles move it off the photo's); ``"dexycb"``: the angles and the view of
+    one of ``frames`` (:func:`real_frames`) drawn per twin, its grasp as a real hand made it and seen as its real
+    camera saw it;
     ``ratios``: the bone ratios fitted to the photo's labels (``"photo"``: their convention's proportions, which
     stretch the mesh's phalanges) or the scenes' neutral ones (``"scene"``, the size still fitted)."""
     from bench_render_realism import clearly_visible
@@ -159,8 +202,13 @@ def render_twins(
     from diffuhand.kinematics.prior import default_prior
     from diffuhand.synth.scene import hand_rotation, render_sample, sample_hand_pose
 
-    if poses not in SOURCES or views not in SOURCES or ratios not in SOURCES:
-        raise ValueError(f"poses, views and ratios must be one of {SOURCES}, got {poses!r}, {views!r}, {ratios!r}")
+    if poses not in SOURCES or views not in SOURCES or ratios not in SOURCES[:2]:
+        raise ValueError(
+            f"poses and views must be one of {SOURCES}, ratios one of {SOURCES[:2]}, got {poses!r}, {views!r}, "
+            f"{ratios!r}"
+        )
+    if "dexycb" in (poses, views) and frames is None:
+        raise ValueError("poses or views 'dexycb' need the DexYCB frames (real_frames)")
     limits, prior = load_limits(), default_prior()
     kept = limits.ratio_neutral if ratios == "scene" else None
     items, photo_of, residuals, clear = [], [], [], []
@@ -176,6 +224,13 @@ def render_twins(
             if views == "scene":
                 # about the hand's own centre: with the prior's angles that is not the photo's hand's
                 pose = turned_about(pose, hand_rotation(rng, cfg))
+            if "dexycb" in (poses, views):  # one real frame per twin, for its grasp and/or its view
+                k = int(rng.integers(len(frames.angles)))
+                if poses == "dexycb":
+                    angles = np.clip(frames.angles[k], limits.angle_min, limits.angle_max)
+                    pose = (np.r_[pose[0][:3], angles[3:]], *pose[1:])  # the root's angles stay the fit's
+                if views == "dexycb":
+                    pose = turned_about(pose, frames.rotation_for(k, pose[5]))
             image, _, K, hands = render_sample(rng, renderer, cfg, mesh=mesh, poses=[pose], K=s.K)
             h = hands[0]
             items.append((image, h.joints_2d, h.joints_3d, K, h.handedness))
@@ -194,20 +249,29 @@ def main() -> None:
         "--poses",
         default="photo",
         choices=SOURCES,
-        help="the twins' finger angles: photo (fitted), scene (the prior's)",
+        help="the twins' finger angles: photo (fitted), scene (the prior's), dexycb (a real frame's grasp)",
     )
     ap.add_argument(
-        "--views", default="photo", choices=SOURCES, help="the twins' views: photo (the photo's), scene (drawn)"
+        "--views",
+        default="photo",
+        choices=SOURCES,
+        help="the twins' views: photo (the photo's), scene (drawn), dexycb (a real frame's, in its camera)",
     )
     ap.add_argument(
         "--ratios",
         default="photo",
-        choices=SOURCES,
+        choices=SOURCES[:2],
         help="the twins' bone ratios: photo (fitted to its labels), scene (neutral)",
     )
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", help="a scene config field set")
     ap.add_argument("--true-crops", action="store_true", help="also the landmark network alone on true-2D crops")
     ap.add_argument("--real", type=Path, default=here.parents[1] / "shared" / "data" / "ge2019-realworld-dev")
+    ap.add_argument(
+        "--dexycb",
+        type=Path,
+        default=here.parents[1] / "shared" / "data" / "dexycb-left-sequences",
+        help="DexYCB sequences, for --poses/--views dexycb",
+    )
     ap.add_argument("--out", type=Path, default=here / "results" / "render_twins.json")
     args = ap.parse_args()
     if not args.real.is_dir():
@@ -227,8 +291,23 @@ def main() -> None:
         ap.error(f"{args.real}: the twins are rendered at the photos' size, which must be one square size")
     settings = {"p_occluder": 0.0, **scene_settings(ap, args.set)}
     cfg = scene_config(args.variant, size, settings)
+    frames = None
+    if "dexycb" in (args.poses, args.views):
+        if not args.dexycb.is_dir():
+            ap.error(f"{args.dexycb}: no such folder (the DexYCB sequences, for --poses/--views dexycb)")
+        frames = real_frames(args.dexycb)
+        print(f"{len(frames.angles)} DexYCB frames fitted (of {REAL_FRAMES} drawn; <= {REAL_MAX_RESIDUAL_MM} mm)")
     rendered, photo_of, residuals, clear = render_twins(
-        samples, cfg, Renderer(size), default_hand_mesh(), args.repeats, args.seed, args.poses, args.views, args.ratios
+        samples,
+        cfg,
+        Renderer(size),
+        default_hand_mesh(),
+        args.repeats,
+        args.seed,
+        args.poses,
+        args.views,
+        args.ratios,
+        frames,
     )
     # as the realism benchmark counts them: the clearly visible hands (a drawn view may hide the fingers)
     items = [it for it, c in zip(rendered, clear) if c]

@@ -47,3 +47,19 @@ def test_prior_command(tmp_path):
     prior = PosePrior.load(out)
     assert prior.means.shape[0] == 2 and prior.provenance["poses"] > 100
     assert load_limits().contains(prior.sample(50, np.random.default_rng(0)))
+
+
+def test_log_prob_is_the_mixtures_density():
+    """log_prob against scipy's multivariate normal densities, mixed by the weights (an independent reference)."""
+    from scipy.stats import multivariate_normal
+
+    prior = default_prior()
+    x = prior.sample(5, np.random.default_rng(2), load_limits())
+    free = x[:, prior.angle_index]
+    expected = np.log(
+        sum(w * multivariate_normal(m, c).pdf(free) for w, m, c in zip(prior.weights, prior.means, prior.covariances))
+    )
+    np.testing.assert_allclose(prior.log_prob(x), expected, rtol=1e-8)
+    far = x.copy()
+    far[:, prior.angle_index] += 1.0  # a radian off on every free angle: far less likely
+    assert np.all(prior.log_prob(far) < prior.log_prob(x) - 10)

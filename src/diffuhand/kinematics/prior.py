@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from scipy.special import logsumexp
 
 from diffuhand.errors import DiffuhandError
 from diffuhand.io.files import atomic_write_text
@@ -41,6 +42,12 @@ class PosePrior:
         out[:, self.angle_index] = x
         out[:, :3] = 0.0
         return np.clip(out, limits.angle_min, limits.angle_max)
+
+    def log_prob(self, angles: np.ndarray) -> np.ndarray:
+        """Log density (N,) of the mixture at angles (N, 41) rad, over the free articulation angles (the others
+        ignored; the limits' clipping at sampling not counted): a held-out score for the mixture."""
+        x = np.asarray(angles, dtype=np.float64)[:, self.angle_index]
+        return logsumexp(_weighted_log_densities(x, self.weights, self.means, self.covariances), axis=1)
 
     def save(self, path: str | Path) -> None:
         data = {
@@ -75,6 +82,21 @@ class PosePrior:
             raise DiffuhandError(f"{path or 'shipped pose prior'}: cannot read ({exc.__class__.__name__})") from None
 
 
+def _weighted_log_densities(x: np.ndarray, weights: np.ndarray, means: np.ndarray, covs: np.ndarray) -> np.ndarray:
+    """(N, K): log(weight_k) + log N(x_n; mean_k, cov_k) for x (N, D), through each covariance's Cholesky factor."""
+    out = np.empty((len(x), len(weights)))
+    for k in range(len(weights)):
+        chol = np.linalg.cholesky(covs[k])
+        z = np.linalg.solve(chol, (x - means[k]).T)
+        out[:, k] = (
+            np.log(weights[k])
+            - 0.5 * (z**2).sum(0)
+            - np.log(np.diag(chol)).sum()
+            - 0.5 * x.shape[1] * np.log(2 * np.pi)
+        )
+    return out
+
+
 @lru_cache(maxsize=1)
 def default_prior() -> PosePrior:
     return PosePrior.load()
@@ -102,14 +124,7 @@ def fit_prior(
     weights = np.bincount(assign, minlength=components) / n + 1e-6
     weights /= weights.sum()
     for _ in range(iterations):
-        # E step, in log space
-        logp = np.empty((n, components))
-        for k in range(components):
-            chol = np.linalg.cholesky(covs[k])
-            z = np.linalg.solve(chol, (x - means[k]).T)
-            logp[:, k] = (
-                np.log(weights[k]) - 0.5 * (z**2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * d * np.log(2 * np.pi)
-            )
+        logp = _weighted_log_densities(x, weights, means, covs)  # E step, in log space
         resp = np.exp(logp - logp.max(1, keepdims=True))
         resp /= resp.sum(1, keepdims=True)
         # M step
