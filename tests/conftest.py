@@ -52,3 +52,20 @@ def realworld():
     folder = shared("ge2019-realworld-dev")
     gt = scipy.io.loadmat(folder / "pose_gt.mat")["pose_gt"].astype(np.float64) * 10.0
     return gt, scipy.io.loadmat(folder / "params.mat")
+
+
+def load_benchmark(name: str):
+    """The module of ``benchmarks/<name>.py``, imported as its script runs: with its folder on the path while it
+    loads, for the neighbours it imports (bench_render_realism)."""
+    import importlib.util
+    import sys
+
+    folder = ROOT / "benchmarks"
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(folder))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module

@@ -13,6 +13,8 @@ from diffuhand.kinematics import forward_kinematics, named_pose
 from diffuhand.kinematics.skeletons import load_skeleton
 from diffuhand.lift import FusionConfig, FusionLifter, HandInput, NetworkLifter, load_lifter, photo_camera
 
+from .conftest import load_benchmark
+
 
 def _hand(side: str, width: int = 320, height: int = 240):
     """A right hand posed in front of the camera of a width x height photo, as a detector would report it (2D
@@ -74,16 +76,10 @@ def test_estimator_with_the_fusion_lift_reports_the_hand_in_millimetres():
 def test_the_benchmarks_world_landmark_rows_run_through_the_estimator():
     """bench_lift_models hands its MediaPipe rows to the Estimator, which lifts in batches (lift_many): a lifter
     without it broke the whole table (fixed with this test)."""
-    import importlib.util
-    from pathlib import Path
-
     from diffuhand.detect.mediapipe import HandDetection
     from diffuhand.pipeline import Estimator
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_lift_models.py"
-    spec = importlib.util.spec_from_file_location("bench_lift_models", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bench_lift_models")
     hand, mm = _hand("left")
 
     class Stub:

@@ -1,22 +1,16 @@
 """benchmarks/bench_prior_components.py: held-out scores by whole groups prefer the mixture that matches the data."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from diffuhand.kinematics.limits import load_limits
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from ..conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_prior_components", BENCHMARKS / "bench_prior_components.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_prior_components")
 
 
 def test_held_out_by_group_is_not_fooled_by_near_copies(bench):

@@ -1,10 +1,6 @@
 """benchmarks/bench_render_factors.py's per-joint split of MediaPipe's error (the part every hand shares, a skeleton
 convention's, and the spread) and its hyperextension factor, on hands made by the FK with known offsets."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -15,19 +11,12 @@ from diffuhand.kinematics.limits import load_limits
 from diffuhand.kinematics.prior import default_prior
 from diffuhand.kinematics.skeleton import ANGLE_NAMES
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from ..conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCHMARKS))  # it imports its neighbour bench_render_realism, as when run as a script
-    try:
-        spec = importlib.util.spec_from_file_location("bench_render_factors", BENCHMARKS / "bench_render_factors.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    return load_benchmark("bench_render_factors")
 
 
 def _hands(n: int, seed: int) -> np.ndarray:

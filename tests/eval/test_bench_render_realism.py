@@ -1,23 +1,18 @@
 """benchmarks/bench_render_realism.py's landmark network on crops from the true 2D (--true-crops): its bookkeeping
 of sides, presence and PA, against a network whose answers are known."""
 
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from ..conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_render_realism", BENCHMARKS / "bench_render_realism.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_render_realism")
 
 
 @dataclass

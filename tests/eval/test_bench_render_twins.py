@@ -1,9 +1,6 @@
 """benchmarks/bench_render_twins.py: a twin is rendered where the hand it copies is (left hands too), turned views
 keep the hand in place, and the ratio's interval resamples photos with their twins."""
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,7 +9,8 @@ from scipy.spatial.transform import Rotation
 
 from diffuhand.errors import DiffuhandError
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from ..conftest import load_benchmark, shared
+
 SIZE = 128
 #: a camera like the dev photos' (focal length 480 px at 256 px), at this test's image size
 K = np.array([[240.0, 0.0, 64.0], [0.0, 240.0, 64.0], [0.0, 0.0, 1.0]])
@@ -20,14 +18,7 @@ K = np.array([[240.0, 0.0, 64.0], [0.0, 240.0, 64.0], [0.0, 0.0, 1.0]])
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCHMARKS))  # it imports bench_render_realism from its own folder, as a script does
-    try:
-        spec = importlib.util.spec_from_file_location("bench_render_twins", BENCHMARKS / "bench_render_twins.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load_benchmark("bench_render_twins")
 
 
 @pytest.fixture(scope="module")
@@ -217,10 +208,6 @@ def test_a_real_frames_twin_is_that_frames_grasp_seen_as_its_camera_saw_it(bench
         bench.render_twins([sample], _cfg(bench), renderer, default_hand_mesh(), 1, 3, poses="dexycb")
 
 
-DEXYCB = Path(__file__).resolve().parents[3] / "shared" / "data" / "dexycb-left-sequences"
-
-
-@pytest.mark.skipif(not DEXYCB.is_dir(), reason="../shared/data/dexycb-left-sequences absent (a user's clone)")
 def test_real_frames_are_fitted_dexycb_hands(bench):
     """The frames' fits reproduce the real hands: FK of each fit (mirrored back, the hands are left) lies on the
     frame's joints within the residual the fit reports."""
@@ -229,9 +216,10 @@ def test_real_frames_are_fitted_dexycb_hands(bench):
     from diffuhand.kinematics.conventions import mirror
     from diffuhand.kinematics.fk_numpy import forward_kinematics
 
-    frames = bench.real_frames(DEXYCB, count=8, seed=1)
+    dexycb = shared("dexycb-left-sequences")
+    frames = bench.real_frames(dexycb, count=8, seed=1)
     assert frames.angles.shape == (8, 41) and frames.rotations.shape == (8, 3, 3)
-    ds = open_dataset("dexycb", DEXYCB)
+    ds = open_dataset("dexycb", dexycb)
     pick = np.random.default_rng(1).choice(len(ds), size=8, replace=False)
     joints = np.stack([mirror(ds[int(i)].joints_3d) for i in pick])
     fit = fit_ik(joints, as_numpy=True)
