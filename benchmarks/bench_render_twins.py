@@ -89,7 +89,7 @@ def paired_ratio(
 
     photo_pa: per photo, its PA (mm) or None where not found; twin_pa: per twin, likewise; twin_photo: per twin,
     its photo's index; paired: each photo weighed by its number of twins (a photo without twins not at all), so
-    that both sides are over the same hands; otherwise every photo once (the photos' own mean PA).
+    that both sides are over the same photos (twins MediaPipe missed still count for their photo); otherwise every photo once (the photos' own mean PA).
     Returns ``{"ratio", "low", "high", "draws"}``, ``draws`` the resamples with a ratio (NaN where no hand of a
     side was found)."""
     generator = generator or np.random.default_rng(0)
@@ -221,16 +221,18 @@ def render_twins(
             if poses == "scene":
                 angles = sample_hand_pose(rng, limits, prior, cfg)[0]
                 pose = (angles, *pose[1:])
-            if views == "scene":
-                # about the hand's own centre: with the prior's angles that is not the photo's hand's
-                pose = turned_about(pose, hand_rotation(rng, cfg))
+            turn = hand_rotation(rng, cfg) if views == "scene" else None
             if "dexycb" in (poses, views):  # one real frame per twin, for its grasp and/or its view
                 k = int(rng.integers(len(frames.angles)))
                 if poses == "dexycb":
                     angles = np.clip(frames.angles[k], limits.angle_min, limits.angle_max)
                     pose = (np.r_[pose[0][:3], angles[3:]], *pose[1:])  # the root's angles stay the fit's
                 if views == "dexycb":
-                    pose = turned_about(pose, frames.rotation_for(k, pose[5]))
+                    turn = frames.rotation_for(k, pose[5])
+            if turn is not None:
+                # about the hand's own centre, once its angles are set: with other angles than the photo's, that
+                # is not the photo's hand's centre
+                pose = turned_about(pose, turn)
             image, _, K, hands = render_sample(rng, renderer, cfg, mesh=mesh, poses=[pose], K=s.K)
             h = hands[0]
             items.append((image, h.joints_2d, h.joints_3d, K, h.handedness))

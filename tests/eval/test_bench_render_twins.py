@@ -83,9 +83,13 @@ def test_a_turned_view_keeps_the_hand_in_place(bench, renderer):
 
     sample = _sample("left", seed=3)
     centre = sample.joints_3d.mean(0)
-    for poses in ("photo", "scene"):
+    from diffuhand.kinematics.limits import load_limits
+
+    fist = load_limits().angle_max.copy()  # every joint bent as far as it goes: far from the photo's hand
+    frames = bench.RealFrames(fist[None], np.eye(3)[None])
+    for poses in ("photo", "scene", "dexycb"):
         items, *_ = bench.render_twins(
-            [sample], _cfg(bench), renderer, default_hand_mesh(), 1, 5, poses=poses, views="scene"
+            [sample], _cfg(bench), renderer, default_hand_mesh(), 1, 5, poses=poses, views="scene", frames=frames
         )
         xyz = items[0][2]
         if poses == "photo":  # the same hand turned: its centre stays, its shape is the photo's
@@ -95,7 +99,9 @@ def test_a_turned_view_keeps_the_hand_in_place(bench, renderer):
             )
             assert np.linalg.norm(xyz - sample.joints_3d, axis=1).mean() > 5.0  # it was turned
         else:  # the prior's hand, turned about its own centre: where it is with the photo's view, same seed
-            same, *_ = bench.render_twins([sample], _cfg(bench), renderer, default_hand_mesh(), 1, 5, poses=poses)
+            same, *_ = bench.render_twins(
+                [sample], _cfg(bench), renderer, default_hand_mesh(), 1, 5, poses=poses, frames=frames
+            )
             assert np.linalg.norm(xyz.mean(0) - same[0][2].mean(0)) < 1e-6
             assert np.linalg.norm(xyz - same[0][2], axis=1).mean() > 5.0
         palm = np.linalg.norm(sample.joints_3d[9] - sample.joints_3d[0])  # wrist -> middle MCP: ratios, size kept
