@@ -74,8 +74,9 @@ def main() -> None:
 
     limits = load_limits()
     ds = open_dataset("dexycb", args.dexycb)
-    dex = np.stack([mirror(ds[i].joints_3d) for i in range(len(ds))])
-    sequences = np.array([ds[i].sequence_id for i in range(len(ds))])
+    frames = [ds[i] for i in range(len(ds))]  # each frame read once
+    dex = np.stack([mirror(f.joints_3d) for f in frames])
+    sequences = np.array([f.sequence_id for f in frames])
     gestures = mirror(np.load(args.gestures)["joints_cm"].astype(np.float64) * 10.0)  # cm -> mm; left hands
     rng = np.random.default_rng(0)
     gesture_groups = np.array([f"gesture-fold-{f}" for f in rng.integers(args.folds, size=len(gestures))])

@@ -163,10 +163,10 @@ def joint_offsets(pairs: list[tuple]) -> dict:
     }
     if len({len(p) for p in pairs}) > 1:
         raise ValueError("joint_offsets: give every hand its 2D, or none")
-    framed = [p for p in pairs if len(p) == 5 and has_image_frame(p[4])]
+    framed = [(p, f) for p in pairs if len(p) == 5 and (f := image_frame_or_none(p[4])) is not None]
     if len(framed) >= 2:
         local_2d = np.stack(
-            [(p[3] - p[4]) @ image_frame(p[4]) / np.ptp(p[4], axis=0).max() for p in framed]
+            [(p[3] - p[4]) @ f / np.ptp(p[4], axis=0).max() for p, f in framed]
         )  # (N, 21, 2) offsets over the box, in each hand's image frame
         out["hands_2d"] = len(framed)
         out["error_2d_per_box"] = np.linalg.norm(local_2d, axis=-1).mean(0).tolist()
@@ -175,13 +175,12 @@ def joint_offsets(pairs: list[tuple]) -> dict:
     return out
 
 
-def has_image_frame(joints_2d: np.ndarray) -> bool:
-    """Whether :func:`image_frame` gives the hand (21, 2) px a frame."""
+def image_frame_or_none(joints_2d: np.ndarray) -> np.ndarray | None:
+    """:func:`image_frame` of the hand (21, 2) px, or None where it has none (the palm seen end-on)."""
     try:
-        image_frame(joints_2d)
+        return image_frame(joints_2d)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def cross_fitted(local: np.ndarray) -> np.ndarray:

@@ -89,7 +89,8 @@ def paired_ratio(
 
     photo_pa: per photo, its PA (mm) or None where not found; twin_pa: per twin, likewise; twin_photo: per twin,
     its photo's index; paired: each photo weighed by its number of twins (a photo without twins not at all), so
-    that both sides are over the same photos (twins MediaPipe missed still count for their photo); otherwise every photo once (the photos' own mean PA).
+    that both sides are over the same photos (twins MediaPipe missed still count for their photo); otherwise every
+    photo once (the photos' own mean PA).
     Returns ``{"ratio", "low", "high", "draws"}``, ``draws`` the resamples with a ratio (NaN where no hand of a
     side was found)."""
     generator = generator or np.random.default_rng(0)
