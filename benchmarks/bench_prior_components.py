@@ -6,8 +6,8 @@
 The renderer's pose prior (``kinematics.prior``, shipped with 12 components) is a Gaussian mixture over the free
 articulation angles of IK fits of real poses: DexYCB's grasps and Ge et al.'s gesture poses, as ``diffuhand prior``
 fits it. Its DexYCB frames come in sequences of 25-74 nearly alike frames, so a mixture can fit a sequence's
-frames and score well on them. Here the poses are split into folds by sequence (the gesture poses, independent of
-one another, spread over the folds at random); each fold is scored by a mixture fitted to the others, as the mean
+frames and score well on them. Here the poses are split into folds by sequence (each gesture pose, independent of
+the others, a group of its own); each fold is scored by a mixture fitted to the others, as the mean
 log density per pose (:meth:`~diffuhand.kinematics.prior.PosePrior.log_prob`). The count with the highest held-out
 score generalises best to grasps the prior has not seen. Both data sets are left hands, fitted as their mirror
 images (the median fit residual is printed). Prints a table, writes JSON.
@@ -26,6 +26,13 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data"
 #: fits above this residual are left out of the prior, as ``diffuhand prior`` leaves them (its --max-residual)
 MAX_RESIDUAL_MM = 5.0
+
+
+def pose_groups(sequences: np.ndarray, gestures: int) -> np.ndarray:
+    """(N + gestures,) the fold groups of the DexYCB frames (their ``sequences`` (N,) ids) and then the gesture
+    poses: each designed pose a group of its own, so that the folds share them out as they share the sequences
+    (groups named by fold number were themselves shuffled into the folds: two could fall in one, a fold get none)."""
+    return np.concatenate([np.asarray(sequences).astype(str), [f"gesture-{i}" for i in range(gestures)]])
 
 
 def held_out_scores(
@@ -78,12 +85,10 @@ def main() -> None:
     dex = np.stack([mirror(f.joints_3d) for f in frames])
     sequences = np.array([f.sequence_id for f in frames])
     gestures = mirror(np.load(args.gestures)["joints_cm"].astype(np.float64) * 10.0)  # cm -> mm; left hands
-    rng = np.random.default_rng(0)
-    gesture_groups = np.array([f"gesture-fold-{f}" for f in rng.integers(args.folds, size=len(gestures))])
     fits = [fit_ik(j.astype(np.float64), limits=limits, as_numpy=True) for j in (dex, gestures)]
     angles = np.concatenate([np.asarray(f.angles) for f in fits])
     residual = np.concatenate([np.asarray(f.residual) for f in fits])
-    groups = np.concatenate([sequences, gesture_groups])
+    groups = pose_groups(sequences, len(gestures))
     keep = residual <= MAX_RESIDUAL_MM
     print(
         f"{int(keep.sum())} poses kept of {len(keep)} (fit residual <= {MAX_RESIDUAL_MM} mm; median "

@@ -137,7 +137,8 @@ def joint_offsets(pairs: list[tuple]) -> dict:
       differently; split as the 3D is: ``offset_2d_per_box`` (21, 2) the mean offset in the hand's image frame
       (:func:`image_frame`: along the wrist-to-middle-MCP line, and across it towards the index finger), and
       ``error_2d_without_offsets_per_box`` (21,) the mean distance with the other half's mean offsets taken off;
-      ``hands_2d`` the hands split so (those :func:`image_frame` gives a frame; the 2D error is over them too).
+      ``hands_2d`` the hands split so (those :func:`image_frame` gives a frame; the 2D error is over them too,
+      so that its split adds up), given whenever the 2D is, the 2D keys only where it is two or more.
 
     Empty with fewer than two hands."""
     from diffuhand.eval.metrics import procrustes_align
@@ -163,12 +164,14 @@ def joint_offsets(pairs: list[tuple]) -> dict:
     }
     if len({len(p) for p in pairs}) > 1:
         raise ValueError("joint_offsets: give every hand its 2D, or none")
-    framed = [(p, f) for p in pairs if len(p) == 5 and (f := image_frame_or_none(p[4])) is not None]
+    if len(pairs[0]) < 5:
+        return out
+    framed = [(p, f) for p in pairs if (f := image_frame_or_none(p[4])) is not None]
+    out["hands_2d"] = len(framed)  # also where too few for the split: a reader sees why the 2D keys are missing
     if len(framed) >= 2:
         local_2d = np.stack(
             [(p[3] - p[4]) @ f / np.ptp(p[4], axis=0).max() for p, f in framed]
         )  # (N, 21, 2) offsets over the box, in each hand's image frame
-        out["hands_2d"] = len(framed)
         out["error_2d_per_box"] = np.linalg.norm(local_2d, axis=-1).mean(0).tolist()
         out["offset_2d_per_box"] = local_2d.mean(0).tolist()
         out["error_2d_without_offsets_per_box"] = np.linalg.norm(cross_fitted(local_2d), axis=-1).mean(0).tolist()

@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +44,6 @@ from bench_render_realism import (  # this folder's: run as a script, it is on t
     scene_config,
     scene_settings,
 )
-
-#: the right-hand model's mirror image, as a left hand (x of the camera frame flipped)
-MIRROR_X = np.diag([-1.0, 1.0, 1.0])
 
 
 def twin_pose(joints_3d: np.ndarray, side: str, limits=None, ratios: np.ndarray | None = None) -> tuple[tuple, float]:
@@ -63,13 +60,12 @@ def twin_pose(joints_3d: np.ndarray, side: str, limits=None, ratios: np.ndarray 
 
     from diffuhand.kinematics import fit_ik
     from diffuhand.kinematics.limits import load_limits
+    from diffuhand.synth.scene import side_mirror
 
-    if side not in ("left", "right"):
-        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    m = side_mirror(side)  # a ValueError for any other side
     if ratios is not None:
         r = np.asarray(ratios, dtype=np.float64)
         limits = replace(limits or load_limits(), ratio_min=r, ratio_max=r, ratio_neutral=r)
-    m = MIRROR_X if side == "left" else np.eye(3)
     fit = fit_ik(np.asarray(joints_3d, np.float64) @ m, limits=limits, as_numpy=True)
     rot, pos = m @ np.asarray(fit.root_rotation) @ m, m @ np.asarray(fit.root_position)
     pose = (np.asarray(fit.angles), np.asarray(fit.bone_ratios), float(fit.anchor_length), rot, pos, side)
@@ -127,14 +123,19 @@ REAL_FRAMES, REAL_MAX_RESIDUAL_MM = 600, 5.0
 @dataclass
 class RealFrames:
     """Real hands as the kinematic model fitted to them: angles (N, 41) rad and the right-hand model's root rotation
-    (N, 3, 3) in the frame's camera (a left hand fitted as its mirror image, so its own rotation is the mirror's)."""
+    (N, 3, 3) in the frame's camera (a left hand fitted as its mirror image, so its own rotation is the mirror's);
+    provenance: where they came from and how many were kept (:func:`real_frames`), for the results' JSON."""
 
     angles: np.ndarray
     rotations: np.ndarray
+    provenance: dict = field(default_factory=dict)
 
     def rotation_for(self, k: int, side: str) -> np.ndarray:
         """Frame ``k``'s orientation (3, 3) for a hand of ``side``: the fitted right hand's, or its mirror image."""
-        return MIRROR_X @ self.rotations[k] @ MIRROR_X if side == "left" else self.rotations[k]
+        from diffuhand.synth.scene import side_mirror
+
+        m = side_mirror(side)
+        return m @ self.rotations[k] @ m
 
 
 def real_frames(root: Path, count: int = REAL_FRAMES, seed: int = 0, limits=None) -> RealFrames:
@@ -149,18 +150,27 @@ def real_frames(root: Path, count: int = REAL_FRAMES, seed: int = 0, limits=None
     samples = [ds[int(i)] for i in pick]
     joints = np.stack([mirror(s.joints_3d) if s.handedness == "left" else s.joints_3d for s in samples])
     fit = fit_ik(joints.astype(np.float64), limits=limits, as_numpy=True)
-    keep = np.asarray(fit.residual) <= REAL_MAX_RESIDUAL_MM
-    return RealFrames(np.asarray(fit.angles)[keep], np.asarray(fit.root_rotation)[keep])
+    residual = np.asarray(fit.residual)
+    keep = residual <= REAL_MAX_RESIDUAL_MM
+    provenance = {
+        "root": str(root),
+        "seed": seed,
+        "drawn": len(pick),
+        "kept": int(keep.sum()),
+        "max_residual_mm": REAL_MAX_RESIDUAL_MM,
+        "residual_mm": {"mean": float(residual[keep].mean()), "max": float(residual[keep].max())}
+        if keep.any()
+        else None,
+    }
+    return RealFrames(np.asarray(fit.angles)[keep], np.asarray(fit.root_rotation)[keep], provenance)
 
 
 def pose_joints(pose: tuple) -> np.ndarray:
     """The joints (21, 3) mm, camera frame, of ``pose`` (as :func:`twin_pose` gives it; a left hand the mirror
     image of the right-hand model posed at the mirrored root, as ``render_sample`` draws it)."""
-    from diffuhand.kinematics.fk_numpy import forward_kinematics
+    from diffuhand.synth.scene import hand_joints
 
-    angles, ratios, anchor, rot, pos, side = pose
-    m = MIRROR_X if side == "left" else np.eye(3)
-    return forward_kinematics(angles, ratios, anchor, m @ rot @ m, m @ pos) @ m
+    return hand_joints(*pose)
 
 
 def turned_about(pose: tuple, rotation: np.ndarray, centre: np.ndarray | None = None) -> tuple:
@@ -299,7 +309,8 @@ def main() -> None:
         if not args.dexycb.is_dir():
             ap.error(f"{args.dexycb}: no such folder (the DexYCB sequences, for --poses/--views dexycb)")
         frames = real_frames(args.dexycb)
-        print(f"{len(frames.angles)} DexYCB frames fitted (of {REAL_FRAMES} drawn; <= {REAL_MAX_RESIDUAL_MM} mm)")
+        kept = frames.provenance
+        print(f"{kept['kept']} DexYCB frames fitted (of {kept['drawn']} drawn; <= {REAL_MAX_RESIDUAL_MM} mm)")
     rendered, photo_of, residuals, clear = render_twins(
         samples,
         cfg,
@@ -378,6 +389,7 @@ def main() -> None:
         "pa_ratio": unpaired,
         "pa_ratio_paired": paired,
         "fit_residual_mm": {"mean": float(np.mean(residuals)), "max": float(np.max(residuals))},
+        "real_frames": None if frames is None else frames.provenance,
     }
     args.out.write_text(json.dumps({**meta, "rows": rows, "twin_photo": of_clear}, indent=1) + "\n")
     print(f"wrote {args.out}")

@@ -63,6 +63,8 @@ def load_benchmark(name: str):
     folder = ROOT / "benchmarks"
     spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    # registered as an import would be: dataclasses (and pickling) look a class's module up by its name
+    sys.modules[name] = module
     sys.path.insert(0, str(folder))
     try:
         spec.loader.exec_module(module)

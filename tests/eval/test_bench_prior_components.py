@@ -36,3 +36,16 @@ def test_held_out_by_group_is_not_fooled_by_near_copies(bench):
     assert len(by_group[1]) == 3
     assert np.mean(by_group[1]) > np.mean(by_group[12]) + 10
     assert np.mean(by_pose[12]) > np.mean(by_pose[1]) + 10
+
+
+def test_each_gesture_pose_is_a_group_and_the_folds_share_them_out(bench):
+    """The sequences keep their frames together; each of the gesture poses is its own group, so that every fold of
+    a split by groups holds some of them."""
+    sequences = np.repeat([f"seq{i}" for i in range(20)], 30)
+    groups = bench.pose_groups(sequences, 100)
+    assert len(groups) == 700 and list(groups[:600]) == list(sequences)
+    assert len(np.unique(groups[600:])) == 100 and not set(groups[600:]) & set(sequences)
+    labels = np.unique(groups)
+    np.random.default_rng(0).shuffle(labels)
+    for part in np.array_split(labels, 5):
+        assert np.isin(groups[600:], part).sum() > 5

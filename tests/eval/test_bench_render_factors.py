@@ -192,3 +192,26 @@ def test_a_hand_seen_down_its_palm_is_left_out_of_the_2d_split(bench):
         bench.image_frame(uv[1])
     split = bench.joint_offsets([(g, g, "right", u, u) for g, u in zip(gt, uv)])
     assert split["hands_2d"] == 3 and np.isfinite(split["offset_2d_per_box"]).all()
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+def test_the_image_frame_threshold_is_relative_to_the_hands_box(bench, scale):
+    """A wrist-to-middle-MCP line 1% of the hand's box has no frame, one 5% of it has, however many pixels the
+    hand spans."""
+    uv = _hands(1, seed=21)[0]
+    uv = (uv[:, :2] / uv[:, 2:] * 500.0 + 300.0) * scale
+    box = np.ptp(uv, axis=0).max()
+    for share, framed in ((0.01, False), (0.05, True)):
+        hand = uv.copy()
+        hand[9] = hand[0] + share * box * np.array([0.6, 0.8])
+        assert (bench.image_frame_or_none(hand) is not None) == framed
+
+
+def test_the_2d_hands_are_counted_where_too_few_to_split(bench):
+    """With one hand framed (the other seen down its palm) the 2D split is left out, and hands_2d says why."""
+    gt = _hands(2, seed=16)
+    uv = [g[:, :2] / g[:, 2:] * 500.0 + 300.0 for g in gt]
+    uv[1][9] = uv[1][0]
+    split = bench.joint_offsets([(g, g, "right", u, u) for g, u in zip(gt, uv)])
+    assert split["hands_2d"] == 1 and "error_2d_per_box" not in split
+    assert "hands_2d" not in bench.joint_offsets([(g, g, "right") for g in gt])

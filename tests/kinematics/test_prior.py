@@ -1,7 +1,7 @@
 import numpy as np
 
 from diffuhand.kinematics import load_limits
-from diffuhand.kinematics.prior import default_prior, fit_prior
+from diffuhand.kinematics.prior import PosePrior, default_prior, fit_prior
 
 
 def test_shipped_prior_samples_inside_the_limits():
@@ -63,3 +63,23 @@ def test_log_prob_is_the_mixtures_density():
     far = x.copy()
     far[:, prior.angle_index] += 1.0  # a radian off on every free angle: far less likely
     assert np.all(prior.log_prob(far) < prior.log_prob(x) - 10)
+
+
+def test_log_prob_sums_overlapping_components():
+    """Where two components overlap, both count: halfway between two equal, equally weighted components the
+    mixture's density is the sum of theirs (a max over components would be log 2 short)."""
+    from scipy.stats import multivariate_normal
+
+    index = np.array([3, 4])
+    means = np.array([[0.0, 0.0], [0.2, 0.0]])
+    covs = np.stack([np.diag([0.01, 0.02]), np.diag([0.015, 0.02])])
+    weights = np.array([0.4, 0.6])
+    prior = PosePrior(index, weights, means, covs)
+    x = np.zeros((3, 41))
+    x[:, index] = [[0.1, 0.0], [0.05, 0.1], [0.12, -0.05]]
+    expected = np.log(sum(w * multivariate_normal(m, c).pdf(x[:, index]) for w, m, c in zip(weights, means, covs)))
+    np.testing.assert_allclose(prior.log_prob(x), expected, rtol=1e-10)
+    biggest = np.max(
+        [np.log(w) + multivariate_normal(m, c).logpdf(x[:, index]) for w, m, c in zip(weights, means, covs)], 0
+    )
+    assert np.all(prior.log_prob(x) - biggest > 0.1)  # the components overlap here: the sum is well above the larger

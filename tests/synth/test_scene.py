@@ -10,7 +10,7 @@ from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.conventions import mirror
 from diffuhand.kinematics.skeleton import TIPS
 from diffuhand.synth import realism
-from diffuhand.synth.scene import SceneConfig, render_sample
+from diffuhand.synth.scene import SceneConfig, hand_joints, render_sample, right_model_root, side_mirror
 
 
 def test_joints_land_on_the_rendered_hand(renderer):
@@ -55,6 +55,29 @@ def test_labels_are_the_model_left_hands_mirrored(renderer):
     ).numpy()
     np.testing.assert_allclose(mirror(fk), hand.joints_3d, atol=1e-6)
     assert float(fit_ik(mirror(hand.joints_3d)).residual) < 0.1
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_hand_joints_are_the_labels_render_sample_draws(renderer, side):
+    """hand_joints (what benchmarks use to place a pose) against the labels of the image render_sample draws from
+    the same pose: the same joints, a left hand the mirror image of the right-hand model at the mirrored root."""
+    cfg = SceneConfig(size=96, p_two_hands=0.0, p_occluder=0.0)
+    _, _, _, drawn = render_sample(np.random.default_rng([5, 1]), renderer, cfg)
+    h = drawn[0]
+    rot = h.root_rotation if h.handedness == side else side_mirror("left") @ h.root_rotation @ side_mirror("left")
+    pose = (h.angles, h.ratios, h.anchor_mm, rot, np.array([10.0, -20.0, 450.0]), side)
+    _, _, _, hands = render_sample(np.random.default_rng(0), renderer, cfg, poses=[pose])
+    np.testing.assert_allclose(hand_joints(*pose), hands[0].joints_3d, atol=1e-6)
+    # the labels keep the right-hand model's root: the pose's own for a right hand, its mirror image for a left
+    rot_r, pos_r = right_model_root(pose[3], pose[4], side)
+    np.testing.assert_allclose(hands[0].root_rotation, rot_r, atol=1e-12)
+    np.testing.assert_allclose(hands[0].root_position, pos_r, atol=1e-12)
+    assert (hands[0].root_position[0] < 0) == (side == "left")
+
+
+def test_a_side_is_left_or_right():
+    with pytest.raises(ValueError, match="side"):
+        side_mirror("both")
 
 
 def test_hand_orientations_mostly_face_the_camera():

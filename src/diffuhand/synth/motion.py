@@ -16,7 +16,15 @@ from diffuhand.errors import DiffuhandError
 from diffuhand.kinematics import fit_ik, forward_kinematics
 from diffuhand.kinematics.limits import Limits
 from diffuhand.kinematics.prior import PosePrior
-from diffuhand.synth.scene import SceneConfig, background, camera_for, hand_rotation, sample_hand_pose, scene_background
+from diffuhand.synth.scene import (
+    MIRROR_X,
+    SceneConfig,
+    background,
+    camera_for,
+    hand_rotation,
+    sample_hand_pose,
+    scene_background,
+)
 
 
 def plan_sequence(
@@ -124,8 +132,7 @@ def plan_replay(rng: np.random.Generator, length: int, seq: int, cfg: SceneConfi
     lo, hi = joints.min(0), joints.max(0)
     extent = float((hi - lo)[:2].max()) + 40.0
     if side == "left":  # the plan holds the seen hand's root (render_sample poses its mirror: m R m, m p)
-        m = np.diag([-1.0, 1.0, 1.0])
-        rotations, positions = m @ rotations @ m, positions @ m
+        rotations, positions = MIRROR_X @ rotations @ MIRROR_X, positions @ MIRROR_X
     return {
         "angles": angles,
         "ratios": ratios,

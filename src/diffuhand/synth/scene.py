@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from diffuhand.kinematics.fk_numpy import forward_kinematics
 from diffuhand.kinematics.limits import Limits, load_limits
 from diffuhand.kinematics.prior import PosePrior, default_prior
 from diffuhand.kinematics.skeleton import TIPS
@@ -377,6 +378,37 @@ def hand_rotation(rng: np.random.Generator, cfg: SceneConfig) -> np.ndarray:
     return tilt @ spin @ face
 
 
+#: the reflection that makes a left hand of the right-hand model: the camera frame's x flipped
+MIRROR_X = np.diag([-1.0, 1.0, 1.0])
+
+
+def side_mirror(side: str) -> np.ndarray:
+    """(3, 3) the reflection a hand of ``side`` ("left" or "right") is drawn with: :data:`MIRROR_X` or the identity."""
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    return MIRROR_X if side == "left" else np.eye(3)
+
+
+def right_model_root(rotation: np.ndarray, position: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """The right-hand model's root, rotation (3, 3) and position (3,) mm, whose mirror image (for a left hand) is a
+    hand of ``side`` at ``rotation`` and ``position`` in the camera frame; a right hand's root as it is.
+
+    A left hand is drawn as the mirror image of the right-hand model posed at ``M R M``, ``M p`` (``M`` =
+    :data:`MIRROR_X`): its vertices and joints are then mirrored back, ``x @ M``."""
+    m = side_mirror(side)
+    return m @ np.asarray(rotation) @ m, m @ np.asarray(position)
+
+
+def hand_joints(
+    angles: np.ndarray, ratios: np.ndarray, anchor_mm: float, rotation: np.ndarray, position: np.ndarray, side: str
+) -> np.ndarray:
+    """(21, 3) mm, camera frame: the joints of a hand as :func:`render_sample` draws it from a pose of its
+    ``poses`` (angles (41,) rad, ratios (20,), anchor mm, root rotation (3, 3) and position (3,) mm, side)."""
+    m = side_mirror(side)
+    rot_r, pos_r = right_model_root(rotation, position, side)
+    return forward_kinematics(angles, ratios, anchor_mm, rot_r, pos_r) @ m
+
+
 def _occluder(rng: np.random.Generator, centre: np.ndarray, radius: float) -> MeshItem:
     import trimesh
 
@@ -499,8 +531,8 @@ def render_sample(
     person_tone, outfit = None, None  # with one_person: the first hand's, worn by the others
     for h, (angles, ratios, anchor, rot, pos, side) in enumerate(poses):
         # a left hand is the mirror image of a right hand: pose the right model where the mirror would be
-        m = np.diag([-1.0, 1.0, 1.0]) if side == "left" else np.eye(3)
-        rot_r, pos_r = m @ rot @ m, m @ pos  # the right-hand model's root (unchanged for a right hand)
+        m = side_mirror(side)
+        rot_r, pos_r = right_model_root(rot, pos, side)
         verts, joints = pose_mesh(mesh, angles, ratios, anchor, rot_r, pos_r)
         verts, joints = verts @ m, joints @ m
         colors, tone, texture = _skin_colors(
