@@ -153,7 +153,7 @@ def real_frames(root: Path, count: int = REAL_FRAMES, seed: int = 0, limits=None
     residual = np.asarray(fit.residual)
     keep = residual <= REAL_MAX_RESIDUAL_MM
     provenance = {
-        "root": str(root),
+        "root": Path(root).name,  # the folder's name: a full path is one machine's
         "seed": seed,
         "drawn": len(pick),
         "kept": int(keep.sum()),

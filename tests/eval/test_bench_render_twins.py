@@ -226,7 +226,7 @@ def test_real_frames_are_fitted_dexycb_hands(bench):
     frames = bench.real_frames(dexycb, count=8, seed=1)
     assert frames.angles.shape == (8, 41) and frames.rotations.shape == (8, 3, 3)
     prov = frames.provenance  # what the results' JSON records of them
-    assert prov["root"] == str(dexycb) and prov["seed"] == 1 and prov["drawn"] == prov["kept"] == 8
+    assert prov["root"] == dexycb.name and prov["seed"] == 1 and prov["drawn"] == prov["kept"] == 8
     assert prov["residual_mm"]["max"] <= prov["max_residual_mm"] == bench.REAL_MAX_RESIDUAL_MM
     ds = open_dataset("dexycb", dexycb)
     pick = np.random.default_rng(1).choice(len(ds), size=8, replace=False)

@@ -66,8 +66,8 @@ def test_log_prob_is_the_mixtures_density():
 
 
 def test_log_prob_sums_overlapping_components():
-    """Where two components overlap, both count: halfway between two equal, equally weighted components the
-    mixture's density is the sum of theirs (a max over components would be log 2 short)."""
+    """Where two components overlap, both count: between two nearby components the mixture's density is the
+    sum of theirs (a max over components falls short of it)."""
     from scipy.stats import multivariate_normal
 
     index = np.array([3, 4])

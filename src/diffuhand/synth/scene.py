@@ -380,6 +380,7 @@ def hand_rotation(rng: np.random.Generator, cfg: SceneConfig) -> np.ndarray:
 
 #: the reflection that makes a left hand of the right-hand model: the camera frame's x flipped
 MIRROR_X = np.diag([-1.0, 1.0, 1.0])
+MIRROR_X.setflags(write=False)  # shared by every caller of side_mirror
 
 
 def side_mirror(side: str) -> np.ndarray:
