@@ -35,6 +35,14 @@ def pose_groups(sequences: np.ndarray, gestures: int) -> np.ndarray:
     return np.concatenate([np.asarray(sequences).astype(str), [f"gesture-{i}" for i in range(gestures)]])
 
 
+def held_out_masks(groups: np.ndarray, folds: int, seed: int = 0) -> list[np.ndarray]:
+    """(folds,) boolean masks (N,) of the poses each fold holds out: whole ``groups`` (N,) labels, shuffled
+    (``seed``) and dealt into ``folds`` near-equal runs of labels."""
+    labels = np.unique(groups)
+    np.random.default_rng(seed).shuffle(labels)
+    return [np.isin(groups, part) for part in np.array_split(labels, folds)]
+
+
 def held_out_scores(
     angles: np.ndarray, groups: np.ndarray, components: list[int], folds: int, limits, seed: int = 0
 ) -> dict[int, list[float]]:
@@ -42,14 +50,11 @@ def held_out_scores(
     ``groups``: angles (N, 41) rad, groups (N,) labels)."""
     from diffuhand.kinematics.prior import fit_prior
 
-    labels = np.unique(groups)
-    np.random.default_rng(seed).shuffle(labels)
-    parts = np.array_split(labels, folds)
+    tests = held_out_masks(groups, folds, seed)
     scores = {}
     for k in components:
         scores[k] = []
-        for part in parts:
-            test = np.isin(groups, part)
+        for test in tests:
             prior = fit_prior(angles[~test], limits, components=k, seed=seed)
             scores[k].append(float(prior.log_prob(angles[test]).mean()))
         print(f"{k:>10d} {np.mean(scores[k]):10.2f}   " + " ".join(f"{v:7.2f}" for v in scores[k]), flush=True)

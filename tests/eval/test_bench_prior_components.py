@@ -45,7 +45,7 @@ def test_each_gesture_pose_is_a_group_and_the_folds_share_them_out(bench):
     groups = bench.pose_groups(sequences, 100)
     assert len(groups) == 700 and list(groups[:600]) == list(sequences)
     assert len(np.unique(groups[600:])) == 100 and not set(groups[600:]) & set(sequences)
-    labels = np.unique(groups)
-    np.random.default_rng(0).shuffle(labels)
-    for part in np.array_split(labels, 5):
-        assert np.isin(groups[600:], part).sum() > 5
+    masks = bench.held_out_masks(groups, 5)
+    assert np.array_equal(np.sum(masks, axis=0), np.ones(len(groups)))  # each pose held out by one fold
+    for test in masks:
+        assert test[600:].sum() > 5
